@@ -1,0 +1,66 @@
+// swift-tools-version:6.1
+//
+// Lifelong: long-sequence user-behavior modeling (SDIM + BAHE) in Swift.
+// Data flow, by folder:  Sources/CLMDB, CBLAS (Debian C libraries) → LMDB (storage layer) → … → Tools/lifelong (CLI).
+import PackageDescription
+
+let package = Package(
+    name: "Lifelong",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "LMDB", targets: ["LMDB"]),
+        .executable(name: "lifelong", targets: ["lifelong"]),
+        .executable(name: "lifelong-bench", targets: ["lifelong-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C libraries from Debian, found through pkg-config.
+        .systemLibrary(
+            name: "CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+
+        // Storage layer: a typed Swift wrapper over LMDB. CLMDB stays out of its public API.
+        .target(name: "LMDB", dependencies: ["CLMDB"]),
+
+        // Command-line tool and the release-build benchmarks.
+        .executableTarget(
+            name: "lifelong",
+            dependencies: [
+                "LMDB",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/lifelong"
+        ),
+        .executableTarget(
+            name: "lifelong-bench",
+            dependencies: [
+                "LMDB", "CLMDB",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/lifelong-bench"
+        ),
+
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB"]),
+        .testTarget(name: "CLITests", dependencies: ["lifelong"]),
+    ]
+)
+
+// Strict settings for every Swift target, from one place.
+for target in package.targets where [.executable, .test, .regular].contains(target.type) {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    settings.append(.enableUpcomingFeature("InternalImportsByDefault"))
+    // Invariant checks (table shapes, record layouts) compiled in debug builds only.
+    settings.append(.define("LIFELONG_CHECKS", .when(configuration: .debug)))
+    target.swiftSettings = settings
+}

@@ -1,0 +1,5 @@
+import ArgumentParser
+struct LMDBBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "lmdb")
+    func run() throws {}
+}

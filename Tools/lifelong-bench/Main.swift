@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lifelong-bench",
+        abstract: "Release-build micro-benchmarks for Lifelong (refuses to run from a debug build).",
+        subcommands: [LMDBBench.self]
+    )
+}

@@ -1,0 +1,19 @@
+import ArgumentParser
+
+@main
+struct Lifelong: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lifelong",
+        abstract: "Long-sequence user-behavior modeling: SDIM bucket sums in an LMDB store, scored at constant cost.",
+        discussion: """
+        Data flow: behavior logs → `encode` → LMDB store → scorer (library) / `score` / `replay`.
+        See README.md for the store layout and the model bundle format.
+        """,
+        version: LifelongVersion.string,
+        subcommands: []
+    )
+}
+
+enum LifelongVersion {
+    static let string = "0.1.0"
+}
