@@ -64,8 +64,17 @@ public final class Environment: @unchecked Sendable {
     private let databases = Mutex<[String: Database]>([:])
 
     /// Test hook: called before each checked C call with its name; a non-nil code is returned instead of
-    /// calling LMDB (to inject `MDB_MAP_FULL`, `ENOSPC`, `MDB_READERS_FULL`, …).
-    nonisolated(unsafe) var faultInjector: (@Sendable (String) -> Int32?)?
+    /// calling LMDB (to inject `MDB_MAP_FULL`, `ENOSPC`, `MDB_READERS_FULL`, …). Set it while no
+    /// transaction runs. An atomic flag keeps the unhooked path to one relaxed load.
+    var faultInjector: (@Sendable (String) -> Int32?)? {
+        get { faultsEnabled.load(ordering: .relaxed) ? injector : nil }
+        set {
+            injector = newValue
+            faultsEnabled.store(newValue != nil, ordering: .releasing)
+        }
+    }
+    private let faultsEnabled = Atomic<Bool>(false)
+    nonisolated(unsafe) private var injector: (@Sendable (String) -> Int32?)?
 
     /// Opens (or creates) the store folder at `path`.
     ///
@@ -132,7 +141,11 @@ public final class Environment: @unchecked Sendable {
     @inline(__always)
     func call(_ operation: StaticString, _ database: Database? = nil, _ body: () -> Int32) throws(LMDBError) {
         var rc: Int32
-        if let inject = faultInjector, let code = inject(operation.description) { rc = code } else { rc = body() }
+        if faultsEnabled.load(ordering: .relaxed), let inject = injector, let code = inject(operation.description) {
+            rc = code
+        } else {
+            rc = body()
+        }
         if rc != 0 {
             throw LMDBError(code: .init(rawValue: rc), operation: operation.description, database: database?.name,
                             path: path, hint: Environment.hint(for: rc))
@@ -324,6 +337,10 @@ public final class Environment: @unchecked Sendable {
         return Int(dead)
     }
 
+    /// The `MDB_env *` for code that must call LMDB directly (the raw-C comparison benchmark). Do not close
+    /// it, resize it or keep it beyond the environment's life.
+    public var unsafeRawHandle: OpaquePointer { env }
+
     // MARK: Named databases
 
     /// Opens the named database, creating it when `create` is true. Handles are cached: opening the same
@@ -368,6 +385,9 @@ public final class Environment: @unchecked Sendable {
 public struct Database: Sendable, Hashable {
     let dbi: UInt32
     public let name: String
+
+    /// The `MDB_dbi` for code that must call LMDB directly (the raw-C comparison benchmark).
+    public var rawHandle: UInt32 { dbi }
 
     public struct Stat: Sendable, Equatable {
         public var entries: Int

@@ -4,12 +4,20 @@ internal import CLMDB
 ///
 /// It is `~Copyable` and only ever borrowed, so it cannot escape its closure; neither can the bytes it lends.
 public struct Transaction: ~Copyable {
-    let txn: OpaquePointer
-    let environment: Environment
+    /// The copyable part the inlinable front-ends hand to their closures.
+    @usableFromInline let raw: RawTransaction
     public let isReadOnly: Bool
 
+    var txn: OpaquePointer { raw.txn }
+    var environment: Environment { raw.environment }
+
+    init(txn: OpaquePointer, environment: Environment, isReadOnly: Bool) {
+        raw = RawTransaction(txn: txn, environment: environment)
+        self.isReadOnly = isReadOnly
+    }
+
     /// How `put` treats an existing key.
-    public enum PutMode: Sendable {
+    @frozen public enum PutMode: Sendable {
         /// Replace the value.
         case overwrite
         /// Keep the existing value; `put` returns `false`.
@@ -34,20 +42,10 @@ public struct Transaction: ~Copyable {
     /// The bytes point into the memory map and are only 2-byte aligned: read numbers with the helpers of
     /// `UnsafeRawBufferPointer` in Bytes.swift and never let the pointer escape `body`.
     /// - Complexity: one `mdb_get`, O(log n) page visits.
+    @inlinable
     public func get<K: ByteView, R>(_ db: Database, _ key: K, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
-        var value = MDB_val()
-        let txn = self.txn, environment = self.environment
-        let found = try key.withByteView { k throws(LMDBError) -> Bool in
-            var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
-            var rc: Int32 = 0
-            try environment.call("mdb_get", db) {
-                rc = mdb_get(txn, db.dbi, &kv, &value)
-                return rc == MDB_NOTFOUND ? 0 : rc
-            }
-            return rc == 0
-        }
-        guard found else { return nil }
-        return try body(UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size))
+        guard let value = try key.withByteView({ [raw] k throws(LMDBError) in try raw.lookup(db, k) }) else { return nil }
+        return try body(value)
     }
 
     /// A copy of the value stored under `key`, or `nil`.
@@ -77,39 +75,22 @@ public struct Transaction: ~Copyable {
     /// Stores `value` under `key`.
     /// - Returns: `false` when `mode` is `.noOverwrite` and the key already existed (nothing written).
     /// - Complexity: one `mdb_put`. Values over about 2 KB go to overflow pages.
-    @discardableResult
+    @inlinable @discardableResult
     public func put<K: ByteView, V: ByteView>(_ db: Database, _ key: K, _ value: V, mode: PutMode = .overwrite) throws -> Bool {
         try key.withByteView { k in
-            try value.withByteView { v in
-                var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
-                var vv = MDB_val(mv_size: v.count, mv_data: UnsafeMutableRawPointer(mutating: v.baseAddress))
-                return try putValue(db, &kv, &vv, flags: mode.flags, mode: mode)
-            }
+            try value.withByteView { [raw] v throws(LMDBError) in try raw.store(db, k, v, mode: mode) }
         }
     }
 
     /// Reserves `count` bytes for `key` inside the database page and lets `fill` write them in place
     /// (`MDB_RESERVE`): no intermediate buffer for large records. `fill` must write every byte.
-    @discardableResult
+    @inlinable @discardableResult
     public func put<K: ByteView>(_ db: Database, _ key: K, reserving count: Int, mode: PutMode = .overwrite,
                                  _ fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws -> Bool {
-        try key.withByteView { k in
-            var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
-            var vv = MDB_val(mv_size: count, mv_data: nil)
-            guard try putValue(db, &kv, &vv, flags: mode.flags | UInt32(MDB_RESERVE), mode: mode) else { return false }
-            try fill(UnsafeMutableRawBufferPointer(start: vv.mv_data, count: count))
-            return true
-        }
-    }
-
-    private func putValue(_ db: Database, _ k: inout MDB_val, _ v: inout MDB_val, flags: UInt32, mode: PutMode) throws(LMDBError) -> Bool {
-        var rc: Int32 = 0
-        let txn = self.txn
-        try environment.call("mdb_put", db) {
-            rc = mdb_put(txn, db.dbi, &k, &v, flags)
-            return (rc == MDB_KEYEXIST && mode == .noOverwrite) ? 0 : rc
-        }
-        return rc == 0
+        guard let space = try key.withByteView({ [raw] k throws(LMDBError) in try raw.reserve(db, k, count: count, mode: mode) })
+        else { return false }
+        try fill(space)
+        return true
     }
 
     /// Deletes `key`. - Returns: whether it existed.
@@ -137,5 +118,52 @@ public struct Transaction: ~Copyable {
         var av = MDB_val(mv_size: a.count, mv_data: UnsafeMutableRawPointer(mutating: a.baseAddress))
         var bv = MDB_val(mv_size: b.count, mv_data: UnsafeMutableRawPointer(mutating: b.baseAddress))
         return Int(mdb_cmp(txn, db.dbi, &av, &bv))
+    }
+}
+
+/// The transaction handle itself; the non-generic cores of `get` and `put` live here so the generic,
+/// inlinable front-ends specialise in the caller and cost no more than the C calls.
+@usableFromInline
+struct RawTransaction {
+    let txn: OpaquePointer
+    let environment: Environment
+
+    /// The non-generic core of `get`: the value's bytes inside the map, or `nil`.
+    @usableFromInline
+    func lookup(_ db: Database, _ k: UnsafeRawBufferPointer) throws(LMDBError) -> UnsafeRawBufferPointer? {
+        var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+        var value = MDB_val()
+        var rc: Int32 = 0
+        try environment.call("mdb_get", db) {
+            rc = mdb_get(txn, db.dbi, &kv, &value)
+            return rc == MDB_NOTFOUND ? 0 : rc
+        }
+        return rc == 0 ? UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size) : nil
+    }
+
+    /// The non-generic core of `put`.
+    @usableFromInline
+    func store(_ db: Database, _ k: UnsafeRawBufferPointer, _ v: UnsafeRawBufferPointer, mode: Transaction.PutMode) throws(LMDBError) -> Bool {
+        var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+        var vv = MDB_val(mv_size: v.count, mv_data: UnsafeMutableRawPointer(mutating: v.baseAddress))
+        return try putValue(db, &kv, &vv, flags: mode.flags, mode: mode)
+    }
+
+    /// The non-generic core of `put(reserving:)`: the reserved bytes, or `nil` (`.noOverwrite`, key exists).
+    @usableFromInline
+    func reserve(_ db: Database, _ k: UnsafeRawBufferPointer, count: Int, mode: Transaction.PutMode) throws(LMDBError) -> UnsafeMutableRawBufferPointer? {
+        var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+        var vv = MDB_val(mv_size: count, mv_data: nil)
+        guard try putValue(db, &kv, &vv, flags: mode.flags | UInt32(MDB_RESERVE), mode: mode) else { return nil }
+        return UnsafeMutableRawBufferPointer(start: vv.mv_data, count: count)
+    }
+
+    private func putValue(_ db: Database, _ k: inout MDB_val, _ v: inout MDB_val, flags: UInt32, mode: Transaction.PutMode) throws(LMDBError) -> Bool {
+        var rc: Int32 = 0
+        try environment.call("mdb_put", db) {
+            rc = mdb_put(txn, db.dbi, &k, &v, flags)
+            return (rc == MDB_KEYEXIST && mode == .noOverwrite) ? 0 : rc
+        }
+        return rc == 0
     }
 }
