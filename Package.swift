@@ -9,11 +9,13 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "LMDB", targets: ["LMDB"]),
+        .library(name: "Lifelong", targets: ["Model", "Store", "Encoder"]),
         .executable(name: "lifelong", targets: ["lifelong"]),
         .executable(name: "lifelong-bench", targets: ["lifelong-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C libraries from Debian, found through pkg-config.
@@ -31,11 +33,18 @@ let package = Package(
         // Storage layer: a typed Swift wrapper over LMDB. CLMDB stays out of its public API.
         .target(name: "LMDB", dependencies: ["CLMDB"]),
 
+        // Model bundle (safetensors + vocab, MODEL.md v1) and the SDIM math.
+        .target(name: "Model", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // Record formats on top of LMDB: versioned, checksummed, model-fingerprinted.
+        .target(name: "Store", dependencies: ["LMDB"]),
+        // The offline BSE job: readers, item dedupe, bucket sums, writes.
+        .target(name: "Encoder", dependencies: ["Model", "Store", "LMDB"]),
+
         // Command-line tool and the release-build benchmarks.
         .executableTarget(
             name: "lifelong",
             dependencies: [
-                "LMDB",
+                "LMDB", "Model", "Store", "Encoder",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/lifelong"
@@ -51,6 +60,7 @@ let package = Package(
 
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB"]),
         .testTarget(name: "CLITests", dependencies: ["lifelong"]),
+        .testTarget(name: "EncoderTests", dependencies: ["Model", "Store", "Encoder", "LMDB"]),
     ]
 )
 

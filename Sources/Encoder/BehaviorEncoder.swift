@@ -1,0 +1,277 @@
+import Foundation
+import LMDB
+public import Model
+public import Store
+
+/// The offline BSE job: behavior logs → the store's bucket sums, counts, windows and sequences.
+///
+/// Every distinct item is embedded and hashed once per run (BAHE: cost ∝ distinct atoms, not behaviors);
+/// items already in the store under the same model are reused. All input is parsed and checked before the
+/// first write, so bad input leaves the store exactly as it was.
+public final class BehaviorEncoder {
+    public let model: ModelBundle
+    public let store: Store
+    public let precision: UserRecord.Precision
+
+    public struct Report: Sendable, CustomStringConvertible {
+        public var users = 0
+        public var behaviors = 0
+        /// Distinct items embedded and hashed in this run.
+        public var itemsEmbedded = 0
+        /// Distinct items found in the store already (same model).
+        public var itemsReused = 0
+        public var seconds = 0.0
+        public var description: String {
+            "\(users) users, \(behaviors) behaviors, \(itemsEmbedded) item embeddings computed, \(itemsReused) reused, "
+                + String(format: "%.2f s", seconds)
+        }
+    }
+
+    /// Called with (users done, users total, behaviors done).
+    public typealias Progress = (Int, Int, Int) -> Void
+
+    public struct EncodeError: Error, CustomStringConvertible, Sendable {
+        public let message: String
+        public var description: String { message }
+    }
+
+    /// Opens the encoder; a store that already exists must have been written with the same model and
+    /// precision (its `meta` is checked), a new one gets its `meta` written.
+    public init(model: ModelBundle, store: Store, precision: UserRecord.Precision = .f32) throws {
+        guard model.config.dText == 0 else {
+            throw EncodeError(message: "\(model.folder): the bundle has a text projection; text atoms need the text encoder, which this build does not have yet")
+        }
+        self.model = model
+        self.store = store
+        self.precision = precision
+        let c = model.config
+        let want: [String: String] = [
+            "format": Store.format, "fingerprint": model.fingerprintHex, "m": "\(c.m)", "tau": "\(c.tau)",
+            "d": "\(c.d)", "window": "\(c.window)", "precision": precision == .f32 ? "f32" : "f16",
+        ]
+        let have = try store.metaValues()
+        if have["format"] == nil {
+            try store.environment.write { txn in
+                for (k, v) in want { try txn.put(store.meta, k, v) }
+                try txn.put(store.meta, "model_folder", model.folder)
+                try txn.put(store.meta, "next_item_id", "0")
+            }
+        } else {
+            for key in ["format", "fingerprint", "m", "tau", "d", "window", "precision"] where have[key] != want[key] {
+                throw EncodeError(message: "store \(store.environment.path): meta '\(key)' is \(have[key] ?? "missing"), "
+                    + "but this run needs \(want[key]!) (store fingerprint \(have["fingerprint"] ?? "?"), model fingerprint \(model.fingerprintHex)); "
+                    + "encode into a new store folder")
+            }
+        }
+    }
+
+    // MARK: Items
+
+    struct ResolvedItem {
+        var storeId: UInt32
+        var itemRow: UInt32
+        var categoryRow: UInt32
+        var signature: [UInt8]
+        var vector: [Float]
+    }
+
+    /// Embeds and hashes every distinct item once (reusing the store's records made with this model), and
+    /// writes new item records. Returns the items by raw id.
+    func resolveItems(_ ids: Set<String>, catalog: [String: ItemInfo], report: inout Report) throws -> [String: ResolvedItem] {
+        let c = model.config
+        var resolved: [String: ResolvedItem] = [:]
+        resolved.reserveCapacity(ids.count)
+        var toWrite: [(String, ItemRecord)] = []
+        var nextId = UInt32(try store.metaValues()["next_item_id"].flatMap { UInt32($0) } ?? 0)
+        let sortedIds = ids.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }  // deterministic store ids
+        var existing: [String: ItemRecord] = [:]
+        try store.environment.read { txn in
+            for id in sortedIds {
+                if let r = try txn.get(store.items, id, { try ItemRecord(decoding: $0) }) { existing[id] = r }
+            }
+        }
+        for id in sortedIds {
+            let category = catalog[id]?.category ?? existing[id]?.category
+            let itemRow = UInt32(model.vocabulary.itemRow(id))
+            let catRow = UInt32(category.map { model.vocabulary.categoryRow($0) } ?? 0)
+            var vector = [Float](repeating: 0, count: c.d)
+            vector.withUnsafeMutableBufferPointer { model.embed(itemRow: Int(itemRow), categoryRow: Int(catRow), into: $0.baseAddress!) }
+            if let r = existing[id], r.fingerprint == model.fingerprint, r.itemRow == itemRow, r.categoryRow == catRow {
+                resolved[id] = ResolvedItem(storeId: r.storeId, itemRow: itemRow, categoryRow: catRow, signature: r.signature, vector: vector)
+                report.itemsReused += 1
+                continue
+            }
+            var sig = [UInt8](repeating: 0, count: c.signatures)
+            vector.withUnsafeBufferPointer { v in
+                model.projection.withUnsafeBufferPointer { p in
+                    sig.withUnsafeMutableBufferPointer { SimHash.signatures(of: v.baseAddress!, d: c.d, projection: p.baseAddress!, m: c.m, tau: c.tau, into: $0.baseAddress!) }
+                }
+            }
+            report.itemsEmbedded += 1
+            let storeId: UInt32
+            if let r = existing[id] { storeId = r.storeId } else { storeId = nextId; nextId += 1 }
+            resolved[id] = ResolvedItem(storeId: storeId, itemRow: itemRow, categoryRow: catRow, signature: sig, vector: vector)
+            toWrite.append((id, ItemRecord(storeId: storeId, itemRow: itemRow, categoryRow: catRow, fingerprint: model.fingerprint,
+                                           textHash: nil, signature: sig, category: category)))
+        }
+        if !toWrite.isEmpty {
+            try store.environment.write { txn in
+                for (id, r) in toWrite {
+                    try txn.put(store.items, id, r.encoded())
+                    try txn.put(store.itemIds, r.storeId, id)
+                }
+                try txn.put(store.meta, "next_item_id", String(nextId))
+            }
+        }
+        return resolved
+    }
+
+    // MARK: Users
+
+    /// Behaviors grouped by user, each group in (timestamp, item id) order; users in UTF-8 byte order.
+    static func grouped(_ behaviors: [Behavior], shard: (index: Int, count: Int)?) -> [(String, [Behavior])] {
+        var groups: [String: [Behavior]] = [:]
+        for b in behaviors {
+            if let shard, Int(stableHash(b.user) % UInt64(shard.count)) != shard.index { continue }
+            groups[b.user, default: []].append(b)
+        }
+        return groups.map { ($0.key, $0.value.sorted(by: Behavior.precedes)) }
+            .sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+    }
+
+    /// FNV-1a 64 of the UTF-8 bytes: the stable hash behind `--shard K/N`.
+    public static func stableHash(_ s: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
+
+    private func validateIds(_ data: Dataset) throws {
+        for b in data.behaviors where b.user.utf8.contains(0) || b.user.utf8.count > 400 {
+            throw EncodeError(message: "user id '\(b.user)' contains a NUL byte or is longer than 400 bytes (LMDB key limit)")
+        }
+    }
+
+    /// Encodes every user of `data` from scratch (replacing users already in the store), `batch` users per
+    /// write transaction.
+    public func encode(_ data: Dataset, shard: (index: Int, count: Int)? = nil, batch: Int = 256, progress: Progress? = nil) throws -> Report {
+        let start = Date()
+        try validateIds(data)
+        var report = Report()
+        let groups = Self.grouped(data.behaviors, shard: shard)
+        let items = try resolveItems(Set(groups.flatMap { $0.1.map(\.item) }), catalog: data.items, report: &report)
+        let c = model.config
+        var done = 0
+        for chunk in stride(from: 0, to: groups.count, by: max(batch, 1)) {
+            let slice = groups[chunk..<min(chunk + max(batch, 1), groups.count)]
+            try store.environment.write { txn in
+                for (user, behaviors) in slice {
+                    var record = UserRecord(nSig: c.signatures, buckets: c.buckets, d: c.d, windowCapacity: c.window, fingerprint: model.fingerprint)
+                    for b in behaviors { apply(b, items[b.item]!, to: &record) }
+                    try writeUser(txn, user, record)
+                    try deleteSequence(txn, user)
+                    try appendSequence(txn, user, from: 0, behaviors.map { (items[$0.item]!.storeId, $0.timestamp) })
+                }
+            }
+            done += slice.count
+            report.behaviors += slice.reduce(0) { $0 + $1.1.count }
+            progress?(done, groups.count, report.behaviors)
+        }
+        report.users = groups.count
+        report.seconds = Date().timeIntervalSince(start)
+        return report
+    }
+
+    /// Appends new behaviors to existing users (or creates them) without re-reading their history:
+    /// O(n_sig · d) per behavior plus the last sequence chunk. A behavior older than the user's stored last
+    /// timestamp rejects the whole input before anything is written.
+    public func append(_ data: Dataset, batch: Int = 256, progress: Progress? = nil) throws -> Report {
+        let start = Date()
+        try validateIds(data)
+        let groups = Self.grouped(data.behaviors, shard: nil)
+        var existing: [String: UserRecord] = [:]
+        try store.environment.read { txn in
+            for (user, behaviors) in groups {
+                guard let r = try txn.get(store.users, user, { bytes in
+                    Result { try UserRecord(decoding: bytes) }
+                }) else { continue }
+                let record = try r.mapError { EncodeError(message: "store \(store.environment.path): user '\(user)': \($0)") }.get()
+                guard record.fingerprint == model.fingerprint else {
+                    throw EncodeError(message: "user '\(user)' was encoded with another model; re-encode the store")
+                }
+                if let first = behaviors.first, first.timestamp < record.lastTimestamp {
+                    throw EncodeError(message: "user '\(user)': behavior (item '\(first.item)', timestamp \(Self.show(first.timestamp))) is older than the stored last timestamp \(Self.show(record.lastTimestamp)); nothing was appended")
+                }
+                existing[user] = record
+            }
+        }
+        var report = Report()
+        let items = try resolveItems(Set(groups.flatMap { $0.1.map(\.item) }), catalog: data.items, report: &report)
+        let c = model.config
+        var done = 0
+        for chunk in stride(from: 0, to: groups.count, by: max(batch, 1)) {
+            let slice = groups[chunk..<min(chunk + max(batch, 1), groups.count)]
+            try store.environment.write { txn in
+                for (user, behaviors) in slice {
+                    var record = existing[user] ?? UserRecord(nSig: c.signatures, buckets: c.buckets, d: c.d, windowCapacity: c.window, fingerprint: model.fingerprint)
+                    let before = record.length
+                    for b in behaviors { apply(b, items[b.item]!, to: &record) }
+                    try writeUser(txn, user, record)
+                    try appendSequence(txn, user, from: before, behaviors.map { (items[$0.item]!.storeId, $0.timestamp) })
+                }
+            }
+            done += slice.count
+            report.behaviors += slice.reduce(0) { $0 + $1.1.count }
+            progress?(done, groups.count, report.behaviors)
+        }
+        report.users = groups.count
+        report.seconds = Date().timeIntervalSince(start)
+        return report
+    }
+
+    static func show(_ t: Double) -> String { t == t.rounded() && abs(t) < 1e15 ? String(Int64(t)) : String(t) }
+
+    private func apply(_ b: Behavior, _ item: ResolvedItem, to record: inout UserRecord) {
+        item.vector.withUnsafeBufferPointer { v in
+            item.signature.withUnsafeBufferPointer { s in
+                record.append(vector: v.baseAddress!, signature: s.baseAddress!,
+                              entry: .init(item: item.storeId, itemRow: item.itemRow, categoryRow: item.categoryRow), timestamp: b.timestamp)
+            }
+        }
+    }
+
+    private func writeUser(_ txn: borrowing Transaction, _ user: String, _ record: UserRecord) throws {
+        let size = record.encodedSize(precision: precision)
+        try txn.put(store.users, user, reserving: size) { record.encode(precision: precision, into: $0) }
+    }
+
+    private func deleteSequence(_ txn: borrowing Transaction, _ user: String) throws {
+        var prefix = Array(user.utf8)
+        prefix.append(0)
+        var keys: [[UInt8]] = []
+        try txn.scan(store.sequences, prefix: prefix) { k, _ in keys.append(Array(k)); return .next }
+        for k in keys { try txn.delete(store.sequences, k) }
+    }
+
+    /// Appends (store item id, timestamp) pairs to the user's sequence, whose length before is `length`:
+    /// only the last, partly filled chunk is rewritten.
+    private func appendSequence(_ txn: borrowing Transaction, _ user: String, from length: UInt64, _ entries: [(UInt32, Double)]) throws {
+        let cap = Store.chunkCapacity
+        var position = Int(length)
+        var pending = entries[...]
+        while !pending.isEmpty {
+            let chunk = UInt32(position / cap)
+            let key = Store.chunkKey(user: user, chunk: chunk)
+            var bytes = try txn.get(store.sequences, key) ?? []
+            let room = cap - position % cap
+            let take = pending.prefix(room)
+            for (id, t) in take {
+                withUnsafeBytes(of: id.littleEndian) { bytes += $0 }
+                withUnsafeBytes(of: t.bitPattern.littleEndian) { bytes += $0 }
+            }
+            try txn.put(store.sequences, key, bytes)
+            position += take.count
+            pending = pending.dropFirst(take.count)
+        }
+    }
+}

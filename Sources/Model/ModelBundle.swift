@@ -1,0 +1,235 @@
+import Crypto
+public import Foundation
+
+/// A model bundle in format `lifelong.model.v1` (MODEL.md): a folder with `model.safetensors` and `vocab.tsv`.
+///
+/// Loading checks every shape against the metadata and the others, with errors that name the tensor. All
+/// weights are held as row-major `[Float]` (Linear weights `[out, in]`, as PyTorch writes them).
+public struct ModelBundle: Sendable {
+    public static let format = "lifelong.model.v1"
+
+    public struct Config: Sendable, Equatable {
+        public var dItem: Int
+        public var dCat: Int
+        public var dText: Int          // 0 without a text projection
+        public var m: Int              // projections
+        public var tau: Int            // bits per signature
+        public var window: Int         // K
+        public var heads: Int          // H
+        public var attentionDim: Int   // d_a
+        public var hidden: [Int]       // [h_1, h_2]
+        public var projectionSeed: UInt64
+        public var textModel: String?
+        public var textLayers: Int?
+
+        public var d: Int { dItem + dCat + dText }
+        public var signatures: Int { m / tau }
+        public var buckets: Int { 1 << tau }
+    }
+
+    public let folder: String
+    public let config: Config
+    public let vocabulary: Vocabulary
+    /// SHA-256 of `model.safetensors` followed by `vocab.tsv`.
+    public let fingerprint: [UInt8]
+
+    public let itemEmbedding: [Float]        // [n_items, d_item]
+    public let categoryEmbedding: [Float]    // [n_categories, d_cat]
+    public let textProjectionWeight: [Float] // [d_text, 384] or empty
+    public let textProjectionBias: [Float]   // [d_text] or empty
+    public let projection: [Float]           // [m, d]
+    public let query: Linear, key: Linear, value: Linear, output: Linear
+    public let mlp: [Linear]
+
+    public var itemRows: Int { itemEmbedding.count / max(config.dItem, 1) }
+    public var categoryRows: Int { categoryEmbedding.count / max(config.dCat, 1) }
+    public var fingerprintHex: String { fingerprint.map { String(format: "%02x", $0) }.joined() }
+
+    /// A fully-connected layer `y = W x + b`, `W` row-major `[out, in]`.
+    public struct Linear: Sendable {
+        public let weight: [Float]
+        public let bias: [Float]
+        public let inputs: Int
+        public let outputs: Int
+    }
+
+    public struct LoadError: Error, CustomStringConvertible, Sendable {
+        public let message: String
+        public var description: String { message }
+    }
+
+    public init(folder: String) throws {
+        let modelPath = (folder as NSString).appendingPathComponent("model.safetensors")
+        let vocabPath = (folder as NSString).appendingPathComponent("vocab.tsv")
+        for p in [modelPath, vocabPath] where !FileManager.default.fileExists(atPath: p) {
+            throw LoadError(message: "\(p): missing (a model bundle folder holds model.safetensors and vocab.tsv)")
+        }
+        let file = try Safetensors(contentsOf: modelPath)
+        let vocabData: Data
+        do { vocabData = try Data(contentsOf: URL(fileURLWithPath: vocabPath)) } catch {
+            throw LoadError(message: "\(vocabPath): cannot read (\(error.localizedDescription))")
+        }
+        let vocabulary = try Vocabulary(data: vocabData, path: vocabPath)
+        var hasher = SHA256()
+        hasher.update(data: file.bytes)
+        hasher.update(data: vocabData)
+        try self.init(file: file, vocabulary: vocabulary, fingerprint: Array(hasher.finalize()), folder: folder)
+    }
+
+    init(file: Safetensors, vocabulary: Vocabulary, fingerprint: [UInt8], folder: String) throws {
+        let path = file.path
+        func fail(_ message: String, _ tensor: String? = nil) -> LoadError {
+            LoadError(message: "\(path): " + (tensor.map { "tensor '\($0)': " } ?? "") + message)
+        }
+        let meta = file.metadata
+        guard meta["format"] == Self.format else {
+            throw fail("metadata format is \(meta["format"].map { "'\($0)'" } ?? "missing"), expected '\(Self.format)'")
+        }
+        func metaInt(_ key: String) throws -> Int {
+            guard let s = meta[key], let v = Int(s), v > 0 else { throw fail("metadata '\(key)' missing or not a positive integer") }
+            return v
+        }
+        func shape(_ name: String) throws -> [Int] {
+            guard let t = file.tensors[name] else { throw fail("missing", name) }
+            return t.shape
+        }
+        func expect(_ name: String, _ want: [Int]) throws {
+            let got = try shape(name)
+            guard got == want else { throw fail("shape \(got), expected \(want)", name) }
+        }
+        let tau = try metaInt("tau"), window = try metaInt("short_window"), heads = try metaInt("heads")
+        guard let seedString = meta["projection_seed"], let seed = UInt64(seedString) else {
+            throw fail("metadata 'projection_seed' missing or not an unsigned integer")
+        }
+        let item = try shape("item_embedding"), cat = try shape("category_embedding")
+        guard item.count == 2, item[0] >= 1 else { throw fail("shape \(item), expected [n_items ≥ 1, d_item]", "item_embedding") }
+        guard cat.count == 2, cat[0] >= 1 else { throw fail("shape \(cat), expected [n_categories ≥ 1, d_cat]", "category_embedding") }
+        var dText = 0
+        if file.tensors["text_projection.weight"] != nil || file.tensors["text_projection.bias"] != nil {
+            let w = try shape("text_projection.weight")
+            guard w.count == 2, w[1] == 384 else { throw fail("shape \(w), expected [d_text, 384]", "text_projection.weight") }
+            dText = w[0]
+            try expect("text_projection.bias", [dText])
+        }
+        let d = item[1] + cat[1] + dText
+        let proj = try shape("sdim.projection")
+        guard proj.count == 2, proj[1] == d else { throw fail("shape \(proj), expected [m, d = \(d)]", "sdim.projection") }
+        let m = proj[0]
+        guard m % tau == 0 else { throw fail("m = \(m) is not a multiple of tau = \(tau)", "sdim.projection") }
+        guard tau <= 8 else { throw fail("metadata 'tau' = \(tau) exceeds 8 (buckets are stored as one byte)") }
+        let qShape = try shape("short_attention.query.weight")
+        guard qShape.count == 2, qShape[1] == d else { throw fail("shape \(qShape), expected [d_a, d = \(d)]", "short_attention.query.weight") }
+        let da = qShape[0]
+        guard da % heads == 0 else { throw fail("d_a = \(da) is not divisible by heads = \(heads)", "short_attention.query.weight") }
+        for p in ["query", "key", "value"] {
+            try expect("short_attention.\(p).weight", [da, d])
+            try expect("short_attention.\(p).bias", [da])
+        }
+        try expect("short_attention.output.weight", [d, da])
+        try expect("short_attention.output.bias", [d])
+        let m0 = try shape("mlp.0.weight")
+        guard m0.count == 2, m0[1] == 5 * d else { throw fail("shape \(m0), expected [h_1, 5d = \(5 * d)]", "mlp.0.weight") }
+        let m1 = try shape("mlp.1.weight")
+        guard m1.count == 2, m1[1] == m0[0] else { throw fail("shape \(m1), expected [h_2, h_1 = \(m0[0])]", "mlp.1.weight") }
+        try expect("mlp.2.weight", [1, m1[0]])
+        try expect("mlp.0.bias", [m0[0]])
+        try expect("mlp.1.bias", [m1[0]])
+        try expect("mlp.2.bias", [1])
+        guard vocabulary.maxItemRow < item[0] else {
+            throw fail("vocab.tsv uses item row \(vocabulary.maxItemRow) but the table has \(item[0]) rows", "item_embedding")
+        }
+        guard vocabulary.maxCategoryRow < cat[0] else {
+            throw fail("vocab.tsv uses category row \(vocabulary.maxCategoryRow) but the table has \(cat[0]) rows", "category_embedding")
+        }
+
+        func linear(_ prefix: String) throws -> Linear {
+            let w = try file.floats("\(prefix).weight"), b = try file.floats("\(prefix).bias")
+            return Linear(weight: w, bias: b, inputs: w.count / b.count, outputs: b.count)
+        }
+        config = Config(dItem: item[1], dCat: cat[1], dText: dText, m: m, tau: tau, window: window, heads: heads,
+                        attentionDim: da, hidden: [m0[0], m1[0]], projectionSeed: seed,
+                        textModel: meta["text_model"], textLayers: meta["text_layers"].flatMap { Int($0) })
+        self.folder = folder
+        self.vocabulary = vocabulary
+        self.fingerprint = fingerprint
+        itemEmbedding = try file.floats("item_embedding")
+        categoryEmbedding = try file.floats("category_embedding")
+        textProjectionWeight = dText > 0 ? try file.floats("text_projection.weight") : []
+        textProjectionBias = dText > 0 ? try file.floats("text_projection.bias") : []
+        projection = try file.floats("sdim.projection")
+        query = try linear("short_attention.query")
+        key = try linear("short_attention.key")
+        value = try linear("short_attention.value")
+        output = try linear("short_attention.output")
+        mlp = try (0..<3).map { try linear("mlp.\($0)") }
+    }
+
+    /// Writes `e(i)` for the item with table rows (`itemRow`, `categoryRow`) and optional text vector into
+    /// `out[0..<d]` (MODEL.md: concat(E_item[row], E_cat[row], W_t x + b_t)).
+    public func embed(itemRow: Int, categoryRow: Int, text: UnsafePointer<Float>? = nil, into out: UnsafeMutablePointer<Float>) {
+        let c = config
+        itemEmbedding.withUnsafeBufferPointer { out.update(from: $0.baseAddress! + itemRow * c.dItem, count: c.dItem) }
+        categoryEmbedding.withUnsafeBufferPointer { (out + c.dItem).update(from: $0.baseAddress! + categoryRow * c.dCat, count: c.dCat) }
+        guard c.dText > 0 else { return }
+        let t = out + c.dItem + c.dCat
+        for r in 0..<c.dText {
+            var s = textProjectionBias[r]
+            if let text { for k in 0..<384 { s += textProjectionWeight[r * 384 + k] * text[k] } }
+            t[r] = s
+        }
+    }
+}
+
+/// `vocab.tsv`: `kind<TAB>raw_id<TAB>row` for `item` and `category` rows; row 0 is reserved (unknown).
+public struct Vocabulary: Sendable {
+    public private(set) var items: [String: Int] = [:]
+    public private(set) var categories: [String: Int] = [:]
+    public private(set) var maxItemRow = 0
+    public private(set) var maxCategoryRow = 0
+
+    public init(items: [String: Int], categories: [String: Int]) {
+        self.items = items
+        self.categories = categories
+        maxItemRow = items.values.max() ?? 0
+        maxCategoryRow = categories.values.max() ?? 0
+    }
+
+    public init(data: Data, path: String) throws {
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ModelBundle.LoadError(message: "\(path): not valid UTF-8")
+        }
+        var lineNumber = 0
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            if line.isEmpty { continue }
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false)
+            func fail(_ m: String) -> ModelBundle.LoadError { .init(message: "\(path):\(lineNumber): \(m)") }
+            guard f.count == 3 else { throw fail("expected kind<TAB>raw_id<TAB>row, found \(f.count) fields") }
+            guard let row = Int(f[2]), row >= 1 else { throw fail("row '\(f[2])' is not an integer ≥ 1 (row 0 is reserved)") }
+            let id = String(f[1])
+            switch f[0] {
+            case "item":
+                guard items.updateValue(row, forKey: id) == nil else { throw fail("item '\(id)' listed twice") }
+                maxItemRow = max(maxItemRow, row)
+            case "category":
+                guard categories.updateValue(row, forKey: id) == nil else { throw fail("category '\(id)' listed twice") }
+                maxCategoryRow = max(maxCategoryRow, row)
+            default:
+                throw fail("kind '\(f[0])' is neither 'item' nor 'category'")
+            }
+        }
+    }
+
+    /// The file text, rows in order (items then categories).
+    public var tsv: String {
+        var s = ""
+        for (id, row) in items.sorted(by: { $0.value < $1.value }) { s += "item\t\(id)\t\(row)\n" }
+        for (id, row) in categories.sorted(by: { $0.value < $1.value }) { s += "category\t\(id)\t\(row)\n" }
+        return s
+    }
+
+    /// The item's row, 0 (unknown) for ids outside the vocabulary.
+    public func itemRow(_ id: String) -> Int { items[id] ?? 0 }
+    /// The category's row, 0 (unknown) for ids outside the vocabulary.
+    public func categoryRow(_ id: String) -> Int { categories[id] ?? 0 }
+}

@@ -1,0 +1,76 @@
+public import Foundation
+
+extension ModelBundle {
+    /// Shape of a randomly initialised bundle (`lifelong init-model`).
+    public struct Shape: Sendable {
+        public var dItem = 32, dCat = 16, m = 48, tau = 3, window = 50, heads = 2, attentionDim = 32
+        public var hidden = [200, 80]
+        public init() {}
+    }
+
+    /// Writes a randomly initialised v1 bundle whose vocabulary is `items` and `categories` (rows 1…, in the
+    /// given order; row 0 is "unknown"). The projection is N(0, 1) from `seed` (recorded in the metadata as
+    /// `projection_seed`); embeddings are N(0, 0.1²); Linear layers are U(±1/√in) like PyTorch's default.
+    public static func writeRandom(to folder: String, items: [String], categories: [String], shape: Shape, seed: UInt64) throws {
+        guard shape.m % shape.tau == 0 else { throw LoadError(message: "--m \(shape.m) is not a multiple of --tau \(shape.tau)") }
+        guard shape.tau >= 1, shape.tau <= 8 else { throw LoadError(message: "--tau must be 1…8") }
+        guard shape.attentionDim % shape.heads == 0 else { throw LoadError(message: "--attention-dim \(shape.attentionDim) is not divisible by --heads \(shape.heads)") }
+        guard shape.hidden.count == 2, shape.hidden.allSatisfy({ $0 > 0 }) else { throw LoadError(message: "--hidden needs two positive sizes, e.g. 200,80") }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var rng = Gaussian(seed: seed)
+        let d = shape.dItem + shape.dCat
+        let projection = (0..<(shape.m * d)).map { _ in rng.next() }   // drawn first: depends on the seed only
+        var weights = Gaussian(seed: seed &+ 1)
+        func normal(_ n: Int, _ sd: Float) -> [Float] { (0..<n).map { _ in weights.next() * sd } }
+        func uniform(_ n: Int, fanIn: Int) -> [Float] {
+            let a = 1 / Float(fanIn).squareRoot()
+            return (0..<n).map { _ in (weights.uniform() * 2 - 1) * a }
+        }
+        var tensors: [(name: String, shape: [Int], values: [Float])] = [
+            ("item_embedding", [items.count + 1, shape.dItem], normal((items.count + 1) * shape.dItem, 0.1)),
+            ("category_embedding", [categories.count + 1, shape.dCat], normal((categories.count + 1) * shape.dCat, 0.1)),
+            ("sdim.projection", [shape.m, d], projection),
+        ]
+        func linear(_ name: String, _ out: Int, _ inp: Int) {
+            tensors.append(("\(name).weight", [out, inp], uniform(out * inp, fanIn: inp)))
+            tensors.append(("\(name).bias", [out], uniform(out, fanIn: inp)))
+        }
+        for p in ["query", "key", "value"] { linear("short_attention.\(p)", shape.attentionDim, d) }
+        linear("short_attention.output", d, shape.attentionDim)
+        linear("mlp.0", shape.hidden[0], 5 * d)
+        linear("mlp.1", shape.hidden[1], shape.hidden[0])
+        linear("mlp.2", 1, shape.hidden[1])
+        let metadata = ["format": format, "tau": "\(shape.tau)", "short_window": "\(shape.window)", "heads": "\(shape.heads)",
+                        "projection_seed": "\(seed)", "created_by": "lifelong init-model"]
+        try Safetensors.write(tensors, metadata: metadata, to: (folder as NSString).appendingPathComponent("model.safetensors"))
+        let vocab = Vocabulary(items: Dictionary(uniqueKeysWithValues: items.enumerated().map { ($1, $0 + 1) }),
+                               categories: Dictionary(uniqueKeysWithValues: categories.enumerated().map { ($1, $0 + 1) }))
+        try Data(vocab.tsv.utf8).write(to: URL(fileURLWithPath: (folder as NSString).appendingPathComponent("vocab.tsv")), options: .atomic)
+    }
+}
+
+/// N(0, 1) floats from SplitMix64 + Box–Muller: the project's one seeded generator for weights.
+public struct Gaussian: Sendable {
+    var state: UInt64
+    var spare: Float?
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func bits() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    public mutating func uniform() -> Float { Float(bits() >> 40) / Float(1 << 24) }
+
+    public mutating func next() -> Float {
+        if let s = spare { spare = nil; return s }
+        let u1 = max(Double(bits() >> 11) / Double(1 << 53), 1e-300), u2 = Double(bits() >> 11) / Double(1 << 53)
+        let r = (-2 * log(u1)).squareRoot()
+        spare = Float(r * sin(2 * .pi * u2))
+        return Float(r * cos(2 * .pi * u2))
+    }
+}

@@ -1,0 +1,60 @@
+/// SDIM's SimHash signatures and the long-term interest of Eq. 12 (arXiv 2205.10249), as MODEL.md states it.
+///
+/// - bit `k` of `v` is 1 when `P[k]·v > 0` (a tie is 0);
+/// - signature `g` is `Σ_{t<τ} bit_{gτ+t} · 2^t`, a bucket in `0 ..< 2^τ`;
+/// - `u_long = (1/n_sig) Σ_g S_g[sig_g(q)] / max(‖S_g[sig_g(q)]‖₂, 1e-12)`, an empty bucket contributing 0.
+public enum SimHash {
+    /// Signatures of one vector: `projection` is `[m, d]` row-major; writes `m/τ` buckets into `out`.
+    /// - Complexity: O(m·d).
+    @inlinable
+    public static func signatures(of v: UnsafePointer<Float>, d: Int, projection: UnsafePointer<Float>, m: Int, tau: Int,
+                                  into out: UnsafeMutablePointer<UInt8>) {
+        for g in 0..<(m / tau) {
+            var bucket = 0
+            for t in 0..<tau {
+                let k = g * tau + t
+                if dot(projection + k * d, v, d) > 0 { bucket |= 1 << t }
+            }
+            out[g] = UInt8(bucket)
+        }
+    }
+
+    /// Signatures from precomputed projections `p[k] = P[k]·v` (e.g. one row of a BLAS product).
+    @inlinable
+    public static func signatures(fromProjections p: UnsafePointer<Float>, m: Int, tau: Int, into out: UnsafeMutablePointer<UInt8>) {
+        for g in 0..<(m / tau) {
+            var bucket = 0
+            for t in 0..<tau where p[g * tau + t] > 0 { bucket |= 1 << t }
+            out[g] = UInt8(bucket)
+        }
+    }
+
+    /// Eq. 12 from unnormalised bucket sums: `sums` is `[n_sig, 2^τ, d]`, `signature` the candidate's
+    /// buckets. Writes `d` floats into `out`.
+    /// - Complexity: O(n_sig · d), independent of the sequence length.
+    @inlinable
+    public static func longInterest(sums: UnsafePointer<Float>, signature: UnsafePointer<UInt8>, nSig: Int, buckets: Int, d: Int,
+                                    into out: UnsafeMutablePointer<Float>) {
+        out.update(repeating: 0, count: d)
+        for g in 0..<nSig {
+            let s = sums + (g * buckets + Int(signature[g])) * d
+            let norm = dot(s, s, d).squareRoot()
+            if norm == 0 { continue }
+            let scale = 1 / (max(norm, 1e-12) * Float(nSig))
+            for j in 0..<d { out[j] += s[j] * scale }
+        }
+    }
+
+    /// A dot product with four accumulators so the loop vectorises.
+    @inlinable
+    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+        var i = 0
+        while i + 4 <= n {
+            s0 += a[i] * b[i]; s1 += a[i + 1] * b[i + 1]; s2 += a[i + 2] * b[i + 2]; s3 += a[i + 3] * b[i + 3]
+            i += 4
+        }
+        while i < n { s0 += a[i] * b[i]; i += 1 }
+        return (s0 + s1) + (s2 + s3)
+    }
+}

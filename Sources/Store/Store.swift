@@ -1,0 +1,132 @@
+public import LMDB
+import Foundation
+
+/// The Lifelong store: one LMDB environment (a folder) with five named databases.
+///
+/// | database | key | value |
+/// |---|---|---|
+/// | `meta` | UTF-8 name | UTF-8 value (format, fingerprint, m, tau, d, window, precision, …) |
+/// | `items` | raw item id (UTF-8) | `ItemRecord` |
+/// | `item_ids` | store item id (u32 BE) | raw item id (UTF-8) |
+/// | `users` | raw user id (UTF-8) | `UserRecord` |
+/// | `sequences` | raw user id + 0x00 + chunk (u32 BE) | up to 256 × (u32 store item id, f64 timestamp) |
+public final class Store: @unchecked Sendable {
+    public static let format = "lifelong.store.v1"
+    public static let chunkCapacity = 256
+
+    public let environment: Environment
+    public let meta: Database, items: Database, itemIds: Database, users: Database, sequences: Database
+
+    public struct StoreError: Error, CustomStringConvertible, Sendable {
+        public let message: String
+        public var description: String { message }
+    }
+
+    public init(path: String, readOnly: Bool = false, durability: Environment.Durability = .full) throws {
+        var o = Environment.Options()
+        o.readOnly = readOnly
+        o.create = !readOnly
+        o.mapSize = 256 << 20
+        o.durability = durability
+        if readOnly, !FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("data.mdb")) {
+            throw StoreError(message: "\(path): no store here (expected data.mdb; create one with `lifelong encode`)")
+        }
+        let environment = try Environment(path: path, options: o)
+        self.environment = environment
+        func db(_ name: String) throws -> Database {
+            if readOnly {
+                guard let d = try environment.database(name, create: false) else {
+                    throw StoreError(message: "\(path): not a Lifelong store (no '\(name)' database)")
+                }
+                return d
+            }
+            return try environment.database(name)!
+        }
+        meta = try db("meta"); items = try db("items"); itemIds = try db("item_ids")
+        users = try db("users"); sequences = try db("sequences")
+    }
+
+    // MARK: Meta
+
+    public func metaValues() throws -> [String: String] {
+        var out: [String: String] = [:]
+        try environment.read { txn in
+            try txn.scan(meta) { k, v in
+                out[String(decoding: k, as: UTF8.self)] = String(decoding: v, as: UTF8.self)
+                return .next
+            }
+        }
+        return out
+    }
+
+    /// Sequence chunk key: user id, a 0 byte, the chunk index big-endian.
+    public static func chunkKey(user: String, chunk: UInt32) -> [UInt8] {
+        var k = Array(user.utf8)
+        k.append(0)
+        withUnsafeBytes(of: chunk.bigEndian) { k += $0 }
+        return k
+    }
+}
+
+/// What the store knows about an item (the `items` database).
+///
+/// ```
+///  0 "LLI1" | 4 u32 store item id | 8 u32 item row | 12 u32 category row | 16 u16 n_sig | 18 u16 flags (bit 0: has text)
+/// 20 u32 CRC-32C (zeroed while computing) | 24 32-byte model fingerprint | 56 32-byte SHA-256 of the text (zeros if none)
+/// 88 n_sig signature bytes | u16 length + UTF-8 category raw id
+/// ```
+public struct ItemRecord: Equatable, Sendable {
+    public static let magic: [UInt8] = Array("LLI1".utf8)
+    public var storeId: UInt32
+    public var itemRow: UInt32
+    public var categoryRow: UInt32
+    public var fingerprint: [UInt8]
+    public var textHash: [UInt8]?
+    public var signature: [UInt8]
+    public var category: String?
+
+    public init(storeId: UInt32, itemRow: UInt32, categoryRow: UInt32, fingerprint: [UInt8], textHash: [UInt8]?,
+                signature: [UInt8], category: String?) {
+        self.storeId = storeId
+        self.itemRow = itemRow
+        self.categoryRow = categoryRow
+        self.fingerprint = fingerprint
+        self.textHash = textHash
+        self.signature = signature
+        self.category = category
+    }
+
+    public func encoded() -> [UInt8] {
+        let cat = Array((category ?? "").utf8)
+        var out = [UInt8](repeating: 0, count: 88 + signature.count + 2 + cat.count)
+        out.withUnsafeMutableBytes { buf in
+            var w = ByteWriter(buf)
+            w.bytes(Self.magic); w.u32(storeId); w.u32(itemRow); w.u32(categoryRow)
+            w.u16(UInt16(signature.count)); w.u16(textHash == nil ? 0 : 1); w.u32(0)
+            w.bytes(fingerprint); w.bytes(textHash ?? Array(repeating: 0, count: 32))
+            w.bytes(signature); w.u16(UInt16(cat.count)); w.bytes(cat)
+            let crc = CRC32C.checksum(UnsafeRawBufferPointer(buf))
+            buf.storeBytes(of: crc.littleEndian, toByteOffset: 20, as: UInt32.self)
+        }
+        return out
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws {
+        func fail(_ m: String) -> UserRecord.DecodeError { .init(message: m) }
+        guard bytes.count >= 90, Array(bytes[0..<4]) == Self.magic else { throw fail("not an item record") }
+        var r = ByteReader(bytes)
+        _ = r.bytes(4)
+        storeId = r.u32(); itemRow = r.u32(); categoryRow = r.u32()
+        let n = Int(r.u16()), flags = r.u16(), crc = r.u32()
+        fingerprint = r.bytes(32)
+        let th = r.bytes(32)
+        textHash = flags & 1 != 0 ? th : nil
+        guard bytes.count >= 88 + n + 2 else { throw fail("item record truncated") }
+        signature = r.bytes(n)
+        let len = Int(r.u16())
+        guard bytes.count == 88 + n + 2 + len else { throw fail("item record size mismatch") }
+        guard CRC32C.checksum(bytes, zeroing: 20..<24) == crc else { throw fail("item record checksum mismatch") }
+        let c = r.bytes(len)
+        category = len == 0 ? nil : String(decoding: c, as: UTF8.self)
+    }
+}

@@ -1,0 +1,196 @@
+/// One user's encoded state (MODEL.md): length, last timestamp, the `n_sig × 2^τ` bucket **sums**
+/// (unnormalised) and counts, and the last-K window. The full sequence lives in the `sequences` database.
+///
+/// Byte layout of a `users` value (little-endian; see README "Store layout"):
+/// ```
+///  0  "LLU1"            magic
+///  4  u16 version = 1
+///  6  u8  precision      0 = f32 sums, 1 = f16 sums
+///  7  u8  reserved = 0
+///  8  u16 n_sig        10  u16 buckets      12  u32 d
+/// 16  u32 K (window capacity)               20  u32 w (entries in the window)
+/// 24  u64 L (behaviors)                     32  f64 last timestamp
+/// 40  u32 CRC-32C of the whole record with these 4 bytes zero
+/// 44  u32 reserved = 0
+/// 48  32 bytes model fingerprint (SHA-256)
+/// 80  counts: u32 × n_sig·buckets
+///     sums:   (f32 | f16) × n_sig·buckets·d
+///     window: w × (u32 store item id, u32 item row, u32 category row), oldest first
+/// ```
+public struct UserRecord: Equatable, Sendable {
+    public static let magic: [UInt8] = Array("LLU1".utf8)
+    public static let version: UInt16 = 1
+    public static let headerSize = 80
+
+    public enum Precision: UInt8, Sendable, CaseIterable {
+        case f32 = 0, f16 = 1
+        public var size: Int { self == .f32 ? 4 : 2 }
+    }
+
+    public struct WindowEntry: Equatable, Sendable {
+        public var item: UInt32      // store item id
+        public var itemRow: UInt32   // model row of the item
+        public var categoryRow: UInt32
+        public init(item: UInt32, itemRow: UInt32, categoryRow: UInt32) {
+            self.item = item
+            self.itemRow = itemRow
+            self.categoryRow = categoryRow
+        }
+    }
+
+    public var nSig: Int
+    public var buckets: Int
+    public var d: Int
+    public var windowCapacity: Int
+    public var length: UInt64 = 0
+    public var lastTimestamp: Double = -.infinity
+    public var fingerprint: [UInt8]
+    public var counts: [UInt32]
+    public var sums: [Float]
+    public var window: [WindowEntry] = []
+
+    public init(nSig: Int, buckets: Int, d: Int, windowCapacity: Int, fingerprint: [UInt8]) {
+        self.nSig = nSig
+        self.buckets = buckets
+        self.d = d
+        self.windowCapacity = windowCapacity
+        self.fingerprint = fingerprint
+        counts = Array(repeating: 0, count: nSig * buckets)
+        sums = Array(repeating: 0, count: nSig * buckets * d)
+    }
+
+    /// Adds one behavior: `vector` (d floats) into the bucket of each signature, slides the window.
+    /// - Complexity: O(n_sig · d + K).
+    public mutating func append(vector: UnsafePointer<Float>, signature: UnsafePointer<UInt8>, entry: WindowEntry, timestamp: Double) {
+        let d = self.d, buckets = self.buckets
+        sums.withUnsafeMutableBufferPointer { s in
+            for g in 0..<nSig {
+                let b = g * buckets + Int(signature[g])
+                counts[b] += 1
+                let row = s.baseAddress! + b * d
+                for j in 0..<d { row[j] += vector[j] }
+            }
+        }
+        if window.count == windowCapacity { window.removeFirst() }
+        if windowCapacity > 0 { window.append(entry) }
+        length += 1
+        lastTimestamp = timestamp
+    }
+
+    public func encodedSize(precision: Precision) -> Int {
+        Self.headerSize + 4 * counts.count + precision.size * sums.count + 12 * window.count
+    }
+
+    /// Writes the record into `out` (exactly `encodedSize(precision:)` bytes), checksum included.
+    public func encode(precision: Precision, into out: UnsafeMutableRawBufferPointer) {
+        precondition(out.count == encodedSize(precision: precision))
+        var w = ByteWriter(out)
+        w.bytes(Self.magic)
+        w.u16(Self.version); w.u8(precision.rawValue); w.u8(0)
+        w.u16(UInt16(nSig)); w.u16(UInt16(buckets)); w.u32(UInt32(d))
+        w.u32(UInt32(windowCapacity)); w.u32(UInt32(window.count))
+        w.u64(length); w.u64(lastTimestamp.bitPattern)
+        w.u32(0); w.u32(0)
+        w.bytes(fingerprint)
+        for c in counts { w.u32(c) }
+        switch precision {
+        case .f32: for s in sums { w.u32(s.bitPattern) }
+        case .f16: for s in sums { w.u16(Float16(s).bitPattern) }
+        }
+        for e in window { w.u32(e.item); w.u32(e.itemRow); w.u32(e.categoryRow) }
+        let crc = CRC32C.checksum(UnsafeRawBufferPointer(out))
+        out.storeBytes(of: crc.littleEndian, toByteOffset: 40, as: UInt32.self)
+    }
+
+    public func encoded(precision: Precision) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: encodedSize(precision: precision))
+        bytes.withUnsafeMutableBytes { encode(precision: precision, into: $0) }
+        return bytes
+    }
+
+    public struct DecodeError: Error, CustomStringConvertible, Sendable {
+        public let message: String
+        public var description: String { message }
+    }
+
+    /// The precision a stored record was written with.
+    public static func precision(of bytes: UnsafeRawBufferPointer) -> Precision? {
+        bytes.count >= headerSize ? Precision(rawValue: bytes[6]) : nil
+    }
+
+    /// Decodes and verifies (magic, version, sizes, checksum) a stored record.
+    public init(decoding bytes: UnsafeRawBufferPointer) throws {
+        func fail(_ m: String) -> DecodeError { DecodeError(message: m) }
+        guard bytes.count >= Self.headerSize else { throw fail("record of \(bytes.count) bytes is shorter than its header") }
+        var r = ByteReader(bytes)
+        guard r.bytes(4) == Self.magic else { throw fail("bad magic (not a user record)") }
+        let version = r.u16()
+        guard version == Self.version else { throw fail("record version \(version), this build reads \(Self.version)") }
+        guard let precision = Precision(rawValue: r.u8()) else { throw fail("unknown precision") }
+        _ = r.u8()
+        nSig = Int(r.u16()); buckets = Int(r.u16()); d = Int(r.u32())
+        windowCapacity = Int(r.u32())
+        let w = Int(r.u32())
+        length = r.u64()
+        lastTimestamp = Double(bitPattern: r.u64())
+        let storedCRC = r.u32()
+        _ = r.u32()
+        fingerprint = r.bytes(32)
+        let n = nSig * buckets
+        let expected = Self.headerSize + 4 * n + precision.size * n * d + 12 * w
+        guard bytes.count == expected, w <= windowCapacity else {
+            throw fail("record is \(bytes.count) bytes, its header describes \(expected)")
+        }
+        guard CRC32C.checksum(bytes, zeroing: 40..<44) == storedCRC else { throw fail("checksum mismatch (corrupt record)") }
+        counts = (0..<n).map { _ in r.u32() }
+        switch precision {
+        case .f32: sums = (0..<(n * d)).map { _ in Float(bitPattern: r.u32()) }
+        case .f16: sums = (0..<(n * d)).map { _ in Float(Float16(bitPattern: r.u16())) }
+        }
+        window = (0..<w).map { _ in WindowEntry(item: r.u32(), itemRow: r.u32(), categoryRow: r.u32()) }
+    }
+}
+
+/// Sequential little-endian writes into a buffer.
+struct ByteWriter {
+    let out: UnsafeMutableRawBufferPointer
+    var offset = 0
+    init(_ out: UnsafeMutableRawBufferPointer) { self.out = out }
+    mutating func u8(_ v: UInt8) { out[offset] = v; offset += 1 }
+    mutating func u16(_ v: UInt16) { out.storeBytes(of: v.littleEndian, toByteOffset: offset, as: UInt16.self); offset += 2 }
+    mutating func u32(_ v: UInt32) { out.storeBytes(of: v.littleEndian, toByteOffset: offset, as: UInt32.self); offset += 4 }
+    mutating func u64(_ v: UInt64) { out.storeBytes(of: v.littleEndian, toByteOffset: offset, as: UInt64.self); offset += 8 }
+    mutating func bytes(_ b: [UInt8]) { for x in b { u8(x) } }
+}
+
+/// Sequential little-endian reads at any alignment (LMDB values are only 2-byte aligned).
+struct ByteReader {
+    let bytes: UnsafeRawBufferPointer
+    var offset = 0
+    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    mutating func u8() -> UInt8 { defer { offset += 1 }; return bytes[offset] }
+    mutating func u16() -> UInt16 { defer { offset += 2 }; return UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self)) }
+    mutating func u32() -> UInt32 { defer { offset += 4 }; return UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
+    mutating func u64() -> UInt64 { defer { offset += 8 }; return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
+    mutating func bytes(_ n: Int) -> [UInt8] { defer { offset += n }; return Array(bytes[offset..<(offset + n)]) }
+}
+
+/// CRC-32C (Castagnoli), table-driven.
+enum CRC32C {
+    static let table: [UInt32] = (0..<256).map { i -> UInt32 in
+        var c = UInt32(i)
+        for _ in 0..<8 { c = c & 1 != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
+        return c
+    }
+
+    static func checksum(_ bytes: UnsafeRawBufferPointer, zeroing skip: Range<Int> = 0..<0) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        table.withUnsafeBufferPointer { t in
+            for i in 0..<bytes.count {
+                let b = skip.contains(i) ? 0 : bytes[i]
+                c = t[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8)
+            }
+        }
+        return ~c
+    }
+}

@@ -1,0 +1,171 @@
+import ArgumentParser
+import Encoder
+import Foundation
+import LMDB
+import Model
+import Store
+
+/// Options shared by the commands that read a behavior log.
+struct DataOptions: ParsableArguments {
+    @Option(help: "Behavior log: a RecBole dataset folder (NAME.inter + NAME.item), a .inter file, a JSON Lines folder (behaviors.jsonl + items.jsonl) or a .jsonl file.")
+    var data: String
+
+    @Option(help: "RecBole 'rating' at or above which a behavior counts as a click.")
+    var ratingThreshold: Double = 4
+}
+
+/// A one-line progress report on stderr, redrawn at most every 0.2 s.
+final class ProgressLine {
+    let start = Date()
+    var last = Date.distantPast
+    let quiet: Bool
+    init(quiet: Bool) { self.quiet = quiet }
+
+    func update(_ done: Int, _ total: Int, _ behaviors: Int) {
+        guard !quiet, done == total || Date().timeIntervalSince(last) > 0.2 else { return }
+        last = Date()
+        let t = max(Date().timeIntervalSince(start), 1e-9)
+        let eta = done > 0 ? t * Double(total - done) / Double(done) : 0
+        let line = String(format: "\r%d/%d users  %.0f users/s  %.0f behaviors/s  ETA %.0f s ", done, total, Double(done) / t, Double(behaviors) / t, eta)
+        FileHandle.standardError.write(Data(line.utf8))
+        if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
+
+struct InitModel: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init-model",
+        abstract: "Write a randomly initialised lifelong.model.v1 bundle whose vocabulary is the data's items and categories."
+    )
+    @OptionGroup var input: DataOptions
+    @Option(help: "Bundle folder to write (model.safetensors + vocab.tsv).") var out: String
+    @Option(help: "Seed for the projection (recorded as projection_seed) and the weights.") var seed: UInt64 = 1
+    @Option(help: "Item embedding width.") var dItem = 32
+    @Option(help: "Category embedding width.") var dCat = 16
+    @Option(help: "SimHash projections m.") var m = 48
+    @Option(help: "Bits per signature τ (m/τ signatures of 2^τ buckets).") var tau = 3
+    @Option(help: "Short-term window K.") var window = 50
+    @Option(help: "Attention heads H.") var heads = 2
+    @Option(help: "Attention width d_a.") var attentionDim = 32
+    @Option(help: "MLP hidden sizes h1,h2.") var hidden = "200,80"
+
+    func run() throws {
+        let data = try Dataset.load(input.data, ratingThreshold: input.ratingThreshold)
+        var items = Set(data.items.keys)
+        for b in data.behaviors { items.insert(b.item) }
+        let categories = Set(data.items.values.compactMap(\.category))
+        var shape = ModelBundle.Shape()
+        shape.dItem = dItem; shape.dCat = dCat; shape.m = m; shape.tau = tau; shape.window = window
+        shape.heads = heads; shape.attentionDim = attentionDim
+        shape.hidden = hidden.split(separator: ",").compactMap { Int($0) }
+        let byteOrder: (String, String) -> Bool = { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        try ModelBundle.writeRandom(to: out, items: items.sorted(by: byteOrder), categories: categories.sorted(by: byteOrder), shape: shape, seed: seed)
+        let bundle = try ModelBundle(folder: out)
+        print("wrote \(out): \(items.count) items, \(categories.count) categories, d = \(bundle.config.d), fingerprint \(bundle.fingerprintHex)")
+    }
+}
+
+struct Encode: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Encode a behavior log into an LMDB store: per-user SDIM bucket sums and counts, last-K window, full sequence."
+    )
+    @Option(help: "Model bundle folder.") var model: String
+    @OptionGroup var input: DataOptions
+    @Option(help: "Store folder (created if missing).") var store: String
+    @Option(help: "Keep only users whose stable hash mod N is K, written K/N.") var shard: String?
+    @Option(help: "Users per write transaction.") var batch = 256
+    @Option(help: "Bucket-sum precision: f32 or f16.") var precision = "f32"
+    @Flag(help: "No progress on stderr.") var quiet = false
+
+    func validate() throws {
+        guard batch > 0 else { throw ValidationError("--batch must be positive") }
+        guard ["f32", "f16"].contains(precision) else { throw ValidationError("--precision must be f32 or f16") }
+        _ = try parseShard(shard)
+    }
+
+    func run() throws {
+        let bundle = try ModelBundle(folder: model)
+        let data = try Dataset.load(input.data, ratingThreshold: input.ratingThreshold)
+        let s = try Store(path: store)
+        let encoder = try BehaviorEncoder(model: bundle, store: s, precision: precision == "f16" ? .f16 : .f32)
+        let progress = ProgressLine(quiet: quiet)
+        let report = try encoder.encode(data, shard: try parseShard(shard), batch: batch, progress: progress.update)
+        print("encoded \(report)")
+    }
+}
+
+struct Append: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Append new behaviors to a store in O(m·d) each, without re-reading histories."
+    )
+    @Option(help: "Model bundle folder (the store's model).") var model: String
+    @Option(help: "Store folder.") var store: String
+    @OptionGroup var input: DataOptions
+    @Option(help: "Users per write transaction.") var batch = 256
+    @Flag(help: "No progress on stderr.") var quiet = false
+
+    func run() throws {
+        let bundle = try ModelBundle(folder: model)
+        let data = try Dataset.load(input.data, ratingThreshold: input.ratingThreshold)
+        guard FileManager.default.fileExists(atPath: (store as NSString).appendingPathComponent("data.mdb")) else {
+            throw ValidationError("\(store): no store here (create one with `lifelong encode`)")
+        }
+        let s = try Store(path: store)
+        let precision: UserRecord.Precision = try s.metaValues()["precision"] == "f16" ? .f16 : .f32
+        let encoder = try BehaviorEncoder(model: bundle, store: s, precision: precision)
+        let report = try encoder.append(data, batch: batch, progress: ProgressLine(quiet: quiet).update)
+        print("appended \(report)")
+    }
+}
+
+func parseShard(_ s: String?) throws -> (index: Int, count: Int)? {
+    guard let s else { return nil }
+    let p = s.split(separator: "/")
+    guard p.count == 2, let k = Int(p[0]), let n = Int(p[1]), n > 0, k >= 0, k < n else {
+        throw ValidationError("--shard must be K/N with 0 ≤ K < N, e.g. 0/4")
+    }
+    return (k, n)
+}
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Summarise a store, or print one user's record.")
+    @Option(help: "Store folder.") var store: String
+    @Option(help: "A user id to print.") var user: String?
+    @Flag(help: "JSON output.") var json = false
+
+    func run() throws {
+        let s = try Store(path: store, readOnly: true)
+        if let user {
+            let record = try s.environment.read { txn in
+                try txn.get(s.users, user) { try UserRecord(decoding: $0) }
+            }
+            guard let r = record else { throw ValidationError("user '\(user)' is not in \(store)") }
+            let counts = stride(from: 0, to: r.counts.count, by: r.buckets).map { Array(r.counts[$0..<($0 + r.buckets)]) }
+            let object: [String: Any] = ["user": user, "length": r.length, "last_timestamp": r.lastTimestamp,
+                                         "bucket_counts": counts, "window": r.window.map { $0.item }]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        let meta = try s.metaValues()
+        var users = 0, behaviors: UInt64 = 0, items = 0, bytes = 0
+        try s.environment.read { txn in
+            users = try txn.count(s.users)
+            items = try txn.count(s.items)
+            for db in [s.meta, s.items, s.itemIds, s.users, s.sequences] { bytes += try txn.stat(db).bytes }
+            try txn.scan(s.users) { _, v in
+                behaviors += v.count >= 32 ? v.loadUnaligned(fromByteOffset: 24, as: UInt64.self) : 0
+                return .next
+            }
+        }
+        let summary: [String: Any] = ["users": users, "behaviors": behaviors, "items": items, "bytes": bytes,
+                                      "format": meta["format"] ?? "?", "fingerprint": meta["fingerprint"] ?? "?",
+                                      "m": meta["m"] ?? "?", "tau": meta["tau"] ?? "?", "d": meta["d"] ?? "?",
+                                      "window": meta["window"] ?? "?", "precision": meta["precision"] ?? "?"]
+        if json {
+            print(String(decoding: try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys]), as: UTF8.self))
+        } else {
+            for k in summary.keys.sorted() { print("\(k): \(summary[k]!)") }
+        }
+    }
+}
