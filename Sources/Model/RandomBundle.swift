@@ -19,9 +19,9 @@ extension ModelBundle {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var rng = Gaussian(seed: seed)
         let d = shape.dItem + shape.dCat
-        let projection = (0..<(shape.m * d)).map { _ in rng.next() }   // drawn first: depends on the seed only
+        let projection = (0..<(shape.m * d)).map { _ in rng.normal() }   // drawn first: depends on the seed only
         var weights = Gaussian(seed: seed &+ 1)
-        func normal(_ n: Int, _ sd: Float) -> [Float] { (0..<n).map { _ in weights.next() * sd } }
+        func normal(_ n: Int, _ sd: Float) -> [Float] { (0..<n).map { _ in weights.normal() * sd } }
         func uniform(_ n: Int, fanIn: Int) -> [Float] {
             let a = 1 / Float(fanIn).squareRoot()
             return (0..<n).map { _ in (weights.uniform() * 2 - 1) * a }
@@ -50,10 +50,12 @@ extension ModelBundle {
 }
 
 /// N(0, 1) floats from SplitMix64 + Box–Muller: the project's one seeded generator for weights.
-public struct Gaussian: Sendable {
+public struct Gaussian: RandomNumberGenerator, Sendable {
     var state: UInt64
     var spare: Float?
     public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 { bits() }
 
     public mutating func bits() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
@@ -66,7 +68,8 @@ public struct Gaussian: Sendable {
     /// Uniform in [0, 1).
     public mutating func uniform() -> Float { Float(bits() >> 40) / Float(1 << 24) }
 
-    public mutating func next() -> Float {
+    /// One N(0, 1) draw.
+    public mutating func normal() -> Float {
         if let s = spare { spare = nil; return s }
         let u1 = max(Double(bits() >> 11) / Double(1 << 53), 1e-300), u2 = Double(bits() >> 11) / Double(1 << 53)
         let r = (-2 * log(u1)).squareRoot()

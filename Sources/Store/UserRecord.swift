@@ -71,8 +71,10 @@ public struct UserRecord: Equatable, Sendable {
                 for j in 0..<d { row[j] += vector[j] }
             }
         }
-        if window.count == windowCapacity { window.removeFirst() }
-        if windowCapacity > 0 { window.append(entry) }
+        if windowCapacity > 0 {
+            if window.count == windowCapacity { window.removeFirst() }
+            window.append(entry)
+        }
         length += 1
         lastTimestamp = timestamp
     }

@@ -1,1 +1,405 @@
+import Foundation
 import Testing
+import LMDB
+@testable import Encoder
+@testable import Model
+@testable import Store
+
+/// `shared/golden/` found from this file's path (the repository sits beside `shared/`).
+let goldenFolder = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("shared/golden")
+
+func temporaryFolder() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("lifelong-enc-\(UUID().uuidString)").path
+}
+
+/// A small synthetic log with ties in timestamps and ids that sort differently as bytes and as numbers.
+func syntheticDataset(users: Int = 12, items: Int = 40, length: ClosedRange<Int> = 0...90, seed: UInt64 = 7) -> Dataset {
+    var g = Gaussian(seed: seed)
+    var behaviors: [Behavior] = []
+    for u in 0..<users {
+        let n = length.lowerBound + Int(g.bits() % UInt64(length.count))
+        var t = 1_000_000.0
+        for _ in 0..<n {
+            t += Double(g.bits() % 3)   // many equal timestamps
+            behaviors.append(Behavior(user: "u\(u)", item: String(g.bits() % UInt64(items)), timestamp: t, label: g.bits() % 2 == 0))
+        }
+    }
+    behaviors.shuffle(using: &g)
+    var catalog: [String: ItemInfo] = [:]
+    for i in 0..<items where i % 7 != 0 { catalog[String(i)] = ItemInfo(category: "c\(i % 5)", text: "item \(i)") }
+    return Dataset(behaviors: behaviors, items: catalog)
+}
+
+/// A random bundle over the dataset's ids, leaving a few items out of the vocabulary (row 0).
+func makeBundle(_ data: Dataset, folder: String, seed: UInt64 = 3) throws -> ModelBundle {
+    let items = Set(data.behaviors.map(\.item)).filter { $0 != "3" }.sorted()
+    let cats = Set(data.items.values.compactMap(\.category)).sorted()
+    var shape = ModelBundle.Shape()
+    shape.dItem = 8; shape.dCat = 4; shape.window = 5; shape.hidden = [16, 8]; shape.attentionDim = 8
+    try ModelBundle.writeRandom(to: folder, items: items, categories: cats, shape: shape, seed: seed)
+    return try ModelBundle(folder: folder)
+}
+
+
+@Suite("SDIM signatures and Eq. 12 against shared/golden/sdim_eq12.json")
+struct GoldenTests {
+    struct Case: Decodable {
+        let d: Int, m: Int, tau: Int, L: Int
+        let projection: [[Double]], behaviors: [[Double]], candidate: [Double]
+        let candidate_signatures: [Int], bucket_counts: [[Int]], u_long: [Double]
+    }
+
+    @Test("every golden case: signatures and counts exactly, u_long to 1e-5")
+    func golden() throws {
+        let data = try Data(contentsOf: goldenFolder.appendingPathComponent("sdim_eq12.json"))
+        struct File: Decodable { let cases: [Case] }
+        let cases = try JSONDecoder().decode(File.self, from: data).cases
+        #expect(cases.count == 6)
+        for c in cases {
+            let p = c.projection.flatMap { $0.map(Float.init) }
+            let nSig = c.m / c.tau, buckets = 1 << c.tau
+            var sig = [UInt8](repeating: 0, count: nSig)
+            let q = c.candidate.map(Float.init)
+            SimHash.signatures(of: q, d: c.d, projection: p, m: c.m, tau: c.tau, into: &sig)
+            #expect(sig.map(Int.init) == c.candidate_signatures, "case d=\(c.d) L=\(c.L)")
+            var record = UserRecord(nSig: nSig, buckets: buckets, d: c.d, windowCapacity: 0, fingerprint: [UInt8](repeating: 0, count: 32))
+            for b in c.behaviors {
+                let v = b.map(Float.init)
+                var s = [UInt8](repeating: 0, count: nSig)
+                SimHash.signatures(of: v, d: c.d, projection: p, m: c.m, tau: c.tau, into: &s)
+                record.append(vector: v, signature: s, entry: .init(item: 0, itemRow: 0, categoryRow: 0), timestamp: 0)
+            }
+            #expect(record.counts.map(Int.init) == c.bucket_counts.flatMap { $0 }, "case d=\(c.d) L=\(c.L)")
+            var u = [Float](repeating: 0, count: c.d)
+            SimHash.longInterest(sums: record.sums, signature: sig, nSig: nSig, buckets: buckets, d: c.d, into: &u)
+            for j in 0..<c.d { #expect(abs(Double(u[j]) - c.u_long[j]) < 1e-5, "case d=\(c.d) L=\(c.L) j=\(j)") }
+        }
+    }
+
+    @Test("collision rate of random unit vectors at angle θ matches (1 − θ/π)^τ")
+    func collisionRate() {
+        var g = Gaussian(seed: 11)
+        let d = 32, m = 48, tau = 3, nSig = m / tau
+        let trials = 1_500
+        for theta in [0.3, 1.0, 2.0] {
+            var same = 0
+            for _ in 0..<trials {
+                // Orthonormal pair a, b ⟂ a; v = cos θ a + sin θ b.
+                var a = (0..<d).map { _ in g.normal() }, b = (0..<d).map { _ in g.normal() }
+                let na = SimHash.dot(a, a, d).squareRoot(); a = a.map { $0 / na }
+                let ab = SimHash.dot(a, b, d); b = zip(b, a).map { $0 - ab * $1 }
+                let nb = SimHash.dot(b, b, d).squareRoot(); b = b.map { $0 / nb }
+                let v = zip(a, b).map { Float(cos(theta)) * $0 + Float(sin(theta)) * $1 }
+                let p = (0..<(m * d)).map { _ in g.normal() }
+                var sa = [UInt8](repeating: 0, count: nSig), sv = sa
+                SimHash.signatures(of: a, d: d, projection: p, m: m, tau: tau, into: &sa)
+                SimHash.signatures(of: v, d: d, projection: p, m: m, tau: tau, into: &sv)
+                same += zip(sa, sv).filter { $0 == $1 }.count
+            }
+            let n = Double(trials * nSig)
+            let rate = Double(same) / n
+            let expected = pow(1 - theta / .pi, Double(tau))
+            // Signatures of one trial share a vector pair, so allow 5 standard errors of the trial mean.
+            let se = (expected * (1 - expected) / Double(trials)).squareRoot()
+            #expect(abs(rate - expected) < 5 * se, "θ=\(theta): rate \(rate) expected \(expected)")
+        }
+    }
+}
+
+@Suite("Model bundle and safetensors")
+struct BundleTests {
+    @Test("a written bundle loads with its shapes, and the fingerprint is SHA-256 of model then vocab")
+    func roundTrip() throws {
+        let folder = temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let bundle = try makeBundle(syntheticDataset(), folder: folder)
+        #expect(bundle.config.d == 12 && bundle.config.m == 48 && bundle.config.tau == 3 && bundle.config.signatures == 16)
+        #expect(bundle.projection.count == 48 * 12)
+        let shasum = Process()
+        shasum.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shasum.arguments = ["-c", "cat '\(folder)/model.safetensors' '\(folder)/vocab.tsv' | sha256sum"]
+        let pipe = Pipe()
+        shasum.standardOutput = pipe
+        try shasum.run()
+        shasum.waitUntilExit()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(out.hasPrefix(bundle.fingerprintHex))
+    }
+
+    @Test("truncated, inconsistent and mis-shaped files are errors naming the file and tensor")
+    func hostileFiles() throws {
+        let folder = temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        _ = try makeBundle(syntheticDataset(), folder: folder)
+        let path = folder + "/model.safetensors"
+        let good = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(throws: Safetensors.FormatError.self) { try Safetensors(data: good.prefix(5), path: path) }
+        #expect {
+            try Safetensors(data: good.prefix(good.count - 10), path: path)
+        } throws: { "\($0)".contains(path) && "\($0)".contains("outside the data region") }
+        var badLength = good
+        badLength.replaceSubrange(0..<8, with: withUnsafeBytes(of: UInt64(1 << 40).littleEndian) { Data($0) })
+        #expect { try Safetensors(data: badLength, path: path) } throws: { "\($0)".contains("header length") }
+
+        func withTensors(_ tensors: [(String, [Int], [Float])], meta: [String: String]) throws -> String {
+            let f = temporaryFolder()
+            try FileManager.default.createDirectory(atPath: f, withIntermediateDirectories: true)
+            try Safetensors.write(tensors.map { (name: $0.0, shape: $0.1, values: $0.2) }, metadata: meta, to: f + "/model.safetensors")
+            try FileManager.default.copyItem(atPath: folder + "/vocab.tsv", toPath: f + "/vocab.tsv")
+            return f
+        }
+        let file = try Safetensors(contentsOf: path)
+        var tensors = try file.tensors.keys.sorted().map { ($0, file.tensors[$0]!.shape, try file.floats($0)) }
+        let meta = file.metadata
+        // Wrong MLP input width names the tensor.
+        let i = tensors.firstIndex { $0.0 == "mlp.0.weight" }!
+        tensors[i] = ("mlp.0.weight", [16, 59], [Float](repeating: 0, count: 16 * 59))
+        let f1 = try withTensors(tensors, meta: meta)
+        defer { try? FileManager.default.removeItem(atPath: f1) }
+        #expect { try ModelBundle(folder: f1) } throws: { "\($0)".contains("mlp.0.weight") && "\($0)".contains("5d = 60") }
+        // m not a multiple of tau.
+        var meta2 = meta
+        meta2["tau"] = "5"
+        let f2 = try withTensors(try file.tensors.keys.sorted().map { ($0, file.tensors[$0]!.shape, try file.floats($0)) }, meta: meta2)
+        defer { try? FileManager.default.removeItem(atPath: f2) }
+        #expect { try ModelBundle(folder: f2) } throws: { "\($0)".contains("sdim.projection") && "\($0)".contains("multiple of tau") }
+    }
+
+    @Test("vocab.tsv errors name the file and line")
+    func vocabErrors() {
+        #expect { try Vocabulary(data: Data("item\ta\t1\nitem\tb\tx\n".utf8), path: "v.tsv") } throws: { "\($0)".hasPrefix("v.tsv:2:") }
+        #expect { try Vocabulary(data: Data("item\ta\t0\n".utf8), path: "v.tsv") } throws: { "\($0)".contains("reserved") }
+        #expect { try Vocabulary(data: Data("thing\ta\t1\n".utf8), path: "v.tsv") } throws: { "\($0)".contains("kind") }
+    }
+}
+
+/// Brute-force recomputation of a user's record from the stored sequence and the bundle (float64 sums).
+func bruteForce(_ model: ModelBundle, _ store: Store, user: String) throws -> (counts: [Int], sums: [Double], window: [UInt32], length: Int) {
+    let c = model.config
+    var sequence: [UInt32] = []
+    try store.environment.read { txn in
+        var prefix = Array(user.utf8); prefix.append(0)
+        try txn.scan(store.sequences, prefix: prefix) { _, v in
+            for i in stride(from: 0, to: v.count, by: 12) { sequence.append(v.littleEndian(UInt32.self, at: i)) }
+            return .next
+        }
+    }
+    var counts = [Int](repeating: 0, count: c.signatures * c.buckets)
+    var sums = [Double](repeating: 0, count: c.signatures * c.buckets * c.d)
+    try store.environment.read { txn in
+        for id in sequence {
+            let raw = try #require(try txn.get(store.itemIds, id) { String(decoding: $0, as: UTF8.self) })
+            let item = try #require(try txn.get(store.items, raw) { try ItemRecord(decoding: $0) })
+            var v = [Float](repeating: 0, count: c.d)
+            model.embed(itemRow: Int(item.itemRow), categoryRow: Int(item.categoryRow), into: &v)
+            for g in 0..<c.signatures {
+                // Signature recomputed in float64 from the projection, independent of SimHash.
+                var bucket = 0
+                for t in 0..<c.tau {
+                    let k = g * c.tau + t
+                    let dot = (0..<c.d).reduce(0.0) { $0 + Double(model.projection[k * c.d + $1]) * Double(v[$1]) }
+                    if dot > 0 { bucket |= 1 << t }
+                }
+                let b = g * c.buckets + bucket
+                counts[b] += 1
+                for j in 0..<c.d { sums[b * c.d + j] += Double(v[j]) }
+            }
+        }
+    }
+    return (counts, sums, Array(sequence.suffix(c.window)), sequence.count)
+}
+
+func records(_ store: Store) throws -> [String: [UInt8]] {
+    var out: [String: [UInt8]] = [:]
+    try store.environment.read { txn in
+        try txn.scan(store.users) { k, v in out[String(decoding: k, as: UTF8.self)] = Array(v); return .next }
+    }
+    return out
+}
+
+@Suite("BSE encoder and store")
+struct EncoderTests {
+    @Test("stored sums and counts equal a brute-force recomputation from the sequence, for every user")
+    func bruteForceAgreement() throws {
+        let root = temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let data = syntheticDataset()
+        let model = try makeBundle(data, folder: root + "/model")
+        let store = try Store(path: root + "/store")
+        let report = try BehaviorEncoder(model: model, store: store).encode(data, batch: 5)
+        #expect(report.itemsEmbedded == Set(data.behaviors.map(\.item)).count, "each distinct item embedded once")
+        #expect(report.behaviors == data.behaviors.count)
+        for (user, bytes) in try records(store) {
+            let r = try bytes.withUnsafeBytes { try UserRecord(decoding: $0) }
+            let bf = try bruteForce(model, store, user: user)
+            #expect(r.counts.map(Int.init) == bf.counts)
+            for i in r.sums.indices { #expect(abs(Double(r.sums[i]) - bf.sums[i]) < 1e-4) }
+            #expect(r.window.map(\.item) == bf.window)
+            #expect(Int(r.length) == bf.length)
+            for g in 0..<model.config.signatures {
+                #expect(r.counts[(g * r.buckets)..<((g + 1) * r.buckets)].reduce(0, +) == UInt32(r.length))
+            }
+            // The sequence is in (timestamp, item id as bytes) order.
+            let mine = data.behaviors.filter { $0.user == user }.sorted(by: Behavior.precedes)
+            #expect(r.lastTimestamp == mine.last!.timestamp)
+        }
+    }
+
+    @Test("encode(first half) + append(second half) equals encode(all), byte for byte")
+    func encodeThenAppend() throws {
+        let root = temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let data = syntheticDataset()
+        let model = try makeBundle(data, folder: root + "/model")
+        let all = try Store(path: root + "/all")
+        _ = try BehaviorEncoder(model: model, store: all).encode(data)
+        var first: [Behavior] = [], second: [Behavior] = []
+        for (_, bs) in BehaviorEncoder.grouped(data.behaviors, shard: nil) {
+            let half = bs.count / 2
+            first += bs[..<half]
+            second += bs[half...]
+        }
+        let split = try Store(path: root + "/split")
+        let enc = try BehaviorEncoder(model: model, store: split)
+        _ = try enc.encode(Dataset(behaviors: first, items: data.items))
+        let rep = try enc.append(Dataset(behaviors: second, items: data.items), batch: 3)
+        #expect(rep.itemsReused > 0)
+        let a = try records(all), b = try records(split)
+        #expect(a.keys.sorted() == b.keys.sorted())
+        for k in a.keys { #expect(a[k] == b[k], "user \(k)") }
+    }
+
+    @Test("encoding the same input twice gives byte-identical records; shards partition the users")
+    func determinismAndShards() throws {
+        let root = temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let data = syntheticDataset()
+        let model = try makeBundle(data, folder: root + "/model")
+        let one = try Store(path: root + "/one"), two = try Store(path: root + "/two")
+        _ = try BehaviorEncoder(model: model, store: one).encode(data)
+        _ = try BehaviorEncoder(model: model, store: two).encode(data, batch: 1)
+        #expect(try records(one) == records(two))
+        // Store item ids are local to a store, so shards are compared on everything else.
+        func modelPart(_ bytes: [UInt8]) throws -> UserRecord {
+            var r = try bytes.withUnsafeBytes { try UserRecord(decoding: $0) }
+            for i in r.window.indices { r.window[i].item = 0 }
+            return r
+        }
+        var union: [String: UserRecord] = [:]
+        for k in 0..<3 {
+            let s = try Store(path: root + "/shard\(k)")
+            _ = try BehaviorEncoder(model: model, store: s).encode(data, shard: (k, 3))
+            for (u, r) in try records(s) { #expect(union.updateValue(try modelPart(r), forKey: u) == nil) }
+        }
+        #expect(union == (try records(one).mapValues(modelPart)))
+    }
+
+    @Test("f16 sums stay within half-precision error of f32")
+    func halfPrecision() throws {
+        let root = temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let data = syntheticDataset()
+        let model = try makeBundle(data, folder: root + "/model")
+        let s32 = try Store(path: root + "/f32"), s16 = try Store(path: root + "/f16")
+        _ = try BehaviorEncoder(model: model, store: s32, precision: .f32).encode(data)
+        _ = try BehaviorEncoder(model: model, store: s16, precision: .f16).encode(data)
+        let a = try records(s32), b = try records(s16)
+        for k in a.keys {
+            let r32 = try a[k]!.withUnsafeBytes { try UserRecord(decoding: $0) }
+            let r16 = try b[k]!.withUnsafeBytes { try UserRecord(decoding: $0) }
+            #expect(b[k]!.count < a[k]!.count || r32.length == 0)
+            for i in r32.sums.indices { #expect(abs(r32.sums[i] - r16.sums[i]) <= abs(r32.sums[i]) * 1e-3 + 1e-4) }
+        }
+    }
+
+    @Test("append rejects a behavior older than the user's last timestamp and leaves the store unchanged")
+    func appendRejectsOld() throws {
+        let root = temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let data = syntheticDataset(length: 5...20)
+        let model = try makeBundle(data, folder: root + "/model")
+        let store = try Store(path: root + "/store")
+        let enc = try BehaviorEncoder(model: model, store: store)
+        _ = try enc.encode(data)
+        let before = try records(store)
+        let bad = Dataset(behaviors: [Behavior(user: "u0", item: "1", timestamp: 2e9), Behavior(user: "u1", item: "1", timestamp: 5)], items: [:])
+        #expect { try enc.append(bad) } throws: { "\($0)".contains("u1") && "\($0)".contains("older") }
+        #expect(try records(store) == before)
+    }
+
+    @Test("a store made with another model is refused, naming both fingerprints")
+    func fingerprintMismatch() throws {
+        let root = temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let data = syntheticDataset()
+        let m1 = try makeBundle(data, folder: root + "/m1", seed: 1), m2 = try makeBundle(data, folder: root + "/m2", seed: 2)
+        let store = try Store(path: root + "/store")
+        _ = try BehaviorEncoder(model: m1, store: store).encode(data)
+        #expect { try BehaviorEncoder(model: m2, store: store) } throws: {
+            "\($0)".contains(m1.fingerprintHex) && "\($0)".contains(m2.fingerprintHex)
+        }
+    }
+}
+
+@Suite("Input readers: bad input names the file and line")
+struct ReaderTests {
+    func write(_ files: [String: String]) throws -> String {
+        let dir = temporaryFolder() + "/ds"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for (name, text) in files { try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/" + name)) }
+        return dir
+    }
+
+    let header = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
+
+    @Test("RecBole: fields by name, click = rating ≥ 4, category = first token, text = title (year)")
+    func recbole() throws {
+        let dir = try write(["ds.inter": header + "1\t10\t5\t100\n1\t9\t3\t100\n",
+                             "ds.item": "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n10\tToy Story\t1995\tAnimation Children's\n"])
+        let d = try Dataset.load(dir)
+        #expect(d.behaviors.map(\.label) == [true, false])
+        #expect(d.items["10"] == ItemInfo(category: "Animation", text: "Toy Story (1995)"))
+        let sorted = d.behaviors.sorted(by: Behavior.precedes)
+        #expect(sorted.map(\.item) == ["10", "9"], "equal timestamps order by item id as bytes: \"10\" < \"9\"")
+    }
+
+    @Test("bad input", arguments: [
+        ("missing column", "user_id:token\titem_id:token\n1\t2\n", "ds.inter:1", "timestamp"),
+        ("non-numeric timestamp", "user_id:token\titem_id:token\ttimestamp:float\n1\t2\t3\n1\t2\tsoon\n", "ds.inter:3", "not a number"),
+        ("truncated last line", "user_id:token\titem_id:token\ttimestamp:float\n1\t2\t3\n1\t2", "ds.inter:3", "truncated"),
+        ("empty file", "", "ds.inter", "empty file"),
+        ("header only", "user_id:token\titem_id:token\ttimestamp:float\n", "ds.inter", "no behaviors"),
+    ])
+    func badRecBole(_ c: (String, String, String, String)) throws {
+        let dir = try write(["ds.inter": c.1])
+        #expect { try Dataset.load(dir) } throws: { e in
+            let s = "\(e)"
+            return s.contains(c.2) && s.contains(c.3)
+        }
+    }
+
+    @Test("broken UTF-8 names its line")
+    func brokenUTF8() throws {
+        let dir = temporaryFolder() + "/ds"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var bytes = Data((header + "1\t2\t5\t3\n").utf8)
+        bytes.append(contentsOf: [0x31, 0x09, 0xC3, 0x28, 0x09, 0x35, 0x09, 0x34, 0x0A])
+        try bytes.write(to: URL(fileURLWithPath: dir + "/ds.inter"))
+        #expect { try Dataset.load(dir) } throws: { "\($0)".contains("ds.inter:3") && "\($0)".contains("UTF-8") }
+    }
+
+    @Test("JSON Lines: behaviors and items; a bad line names its number")
+    func jsonLines() throws {
+        let dir = try write(["behaviors.jsonl": "{\"user\":\"a\",\"item\":7,\"timestamp\":3,\"label\":1}\n{\"user\":\"a\",\"item\":\"x\",\"timestamp\":4}\n",
+                             "items.jsonl": "{\"item\":\"7\",\"category\":\"c\",\"text\":\"seven\"}\n"])
+        let d = try Dataset.load(dir)
+        #expect(d.behaviors.map(\.item) == ["7", "x"])
+        #expect(d.items["7"] == ItemInfo(category: "c", text: "seven"))
+        let bad = try write(["behaviors.jsonl": "{\"user\":\"a\",\"item\":7,\"timestamp\":3}\n{\"user\":\"a\",\"item\":7}\n"])
+        #expect { try Dataset.load(bad) } throws: { "\($0)".contains("behaviors.jsonl:2") && "\($0)".contains("timestamp") }
+        let truncated = try write(["behaviors.jsonl": "{\"user\":\"a\",\"item\":7,\"timestamp\":3}\n{\"user\":\"a\",\"it"])
+        #expect { try Dataset.load(truncated) } throws: { "\($0)".contains("behaviors.jsonl:2") && "\($0)".contains("truncated") }
+    }
+}
