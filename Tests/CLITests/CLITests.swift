@@ -53,3 +53,40 @@ struct CLITests {
         #expect(r.stderr.contains("no-such-flag"))
     }
 }
+
+@Suite("lifelong init-model / encode / append / inspect")
+struct EncoderCLITests {
+    func folder() -> String { FileManager.default.temporaryDirectory.appendingPathComponent("lifelong-cli-\(UUID().uuidString)").path }
+
+    @Test("init-model, encode and inspect a RecBole dataset; bad input exits non-zero naming file and line")
+    func pipeline() throws {
+        let root = folder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let ds = root + "/tiny"
+        try FileManager.default.createDirectory(atPath: ds, withIntermediateDirectories: true)
+        var inter = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
+        for u in 1...5 { for i in 1...(u * 3) { inter += "\(u)\t\(i % 7)\t\(i % 5)\t\(1000 + i)\n" } }
+        try inter.write(toFile: ds + "/tiny.inter", atomically: true, encoding: .utf8)
+        try "item_id:token\tclass:token_seq\n1\tA B\n2\tB\n".write(toFile: ds + "/tiny.item", atomically: true, encoding: .utf8)
+
+        let initModel = try CLI.run(["init-model", "--data", ds, "--out", root + "/model", "--d-item", "8", "--d-cat", "4", "--window", "4"])
+        #expect(initModel.status == 0, "\(initModel.stderr)")
+        let encode = try CLI.run(["encode", "--model", root + "/model", "--data", ds, "--store", root + "/store", "--quiet"])
+        #expect(encode.status == 0, "\(encode.stderr)")
+        #expect(encode.stdout.contains("5 users, 45 behaviors, 7 item embeddings computed"))
+        let summary = try CLI.run(["inspect", "--store", root + "/store", "--json"])
+        #expect(summary.stdout.contains("\"users\":5") && summary.stdout.contains("\"behaviors\":45"))
+        let user = try CLI.run(["inspect", "--store", root + "/store", "--user", "5"])
+        let object = try JSONSerialization.jsonObject(with: Data(user.stdout.utf8)) as? [String: Any]
+        #expect(object?["length"] as? Int == 15)
+        #expect((object?["bucket_counts"] as? [[Int]])?.count == 16)
+        #expect((object?["window"] as? [Int])?.count == 4)
+
+        try "user_id:token\titem_id:token\trating:float\ttimestamp:float\n9\t1\t5\t99\n9\t1\t5\tlater\n".write(toFile: ds + "/tiny.inter", atomically: true, encoding: .utf8)
+        let bad = try CLI.run(["append", "--model", root + "/model", "--data", ds, "--store", root + "/store", "--quiet"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("tiny.inter:3"))
+        let missing = try CLI.run(["inspect", "--store", root + "/nowhere"])
+        #expect(missing.status != 0 && missing.stderr.contains("no store"))
+    }
+}
