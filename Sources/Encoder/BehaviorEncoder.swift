@@ -159,24 +159,7 @@ public final class BehaviorEncoder {
         try validateIds(data)
         var report = Report()
         let groups = Self.grouped(data.behaviors, shard: shard)
-        let items = try resolveItems(Set(groups.flatMap { $0.1.map(\.item) }), catalog: data.items, report: &report)
-        let c = model.config
-        var done = 0
-        for chunk in stride(from: 0, to: groups.count, by: max(batch, 1)) {
-            let slice = groups[chunk..<min(chunk + max(batch, 1), groups.count)]
-            try store.environment.write { txn in
-                for (user, behaviors) in slice {
-                    var record = UserRecord(nSig: c.signatures, buckets: c.buckets, d: c.d, windowCapacity: c.window, fingerprint: model.fingerprint)
-                    for b in behaviors { apply(b, items[b.item]!, to: &record) }
-                    try writeUser(txn, user, record)
-                    try deleteSequence(txn, user)
-                    try appendSequence(txn, user, from: 0, behaviors.map { (items[$0.item]!.storeId, $0.timestamp) })
-                }
-            }
-            done += slice.count
-            report.behaviors += slice.reduce(0) { $0 + $1.1.count }
-            progress?(done, groups.count, report.behaviors)
-        }
+        try writeUsers(groups, catalog: data.items, batch: batch, progress: progress, report: &report, existing: [:], replace: true)
         report.users = groups.count
         report.seconds = Date().timeIntervalSince(start)
         return report
@@ -206,7 +189,18 @@ public final class BehaviorEncoder {
             }
         }
         var report = Report()
-        let items = try resolveItems(Set(groups.flatMap { $0.1.map(\.item) }), catalog: data.items, report: &report)
+        try writeUsers(groups, catalog: data.items, batch: batch, progress: progress, report: &report, existing: existing, replace: false)
+        report.users = groups.count
+        report.seconds = Date().timeIntervalSince(start)
+        return report
+    }
+
+    /// Resolves the groups' items, then writes the users `batch` per write transaction: each user's record
+    /// starts from `existing[user]` (or empty) and gets its behaviors appended; with `replace`, the user's
+    /// old sequence is deleted first (a fresh encode).
+    private func writeUsers(_ groups: [(String, [Behavior])], catalog: [String: ItemInfo], batch: Int, progress: Progress?,
+                            report: inout Report, existing: [String: UserRecord], replace: Bool) throws {
+        let items = try resolveItems(Set(groups.flatMap { $0.1.map(\.item) }), catalog: catalog, report: &report)
         let c = model.config
         var done = 0
         for chunk in stride(from: 0, to: groups.count, by: max(batch, 1)) {
@@ -217,6 +211,7 @@ public final class BehaviorEncoder {
                     let before = record.length
                     for b in behaviors { apply(b, items[b.item]!, to: &record) }
                     try writeUser(txn, user, record)
+                    if replace { try deleteSequence(txn, user) }
                     try appendSequence(txn, user, from: before, behaviors.map { (items[$0.item]!.storeId, $0.timestamp) })
                 }
             }
@@ -224,9 +219,6 @@ public final class BehaviorEncoder {
             report.behaviors += slice.reduce(0) { $0 + $1.1.count }
             progress?(done, groups.count, report.behaviors)
         }
-        report.users = groups.count
-        report.seconds = Date().timeIntervalSince(start)
-        return report
     }
 
     static func show(_ t: Double) -> String { t == t.rounded() && abs(t) < 1e15 ? String(Int64(t)) : String(t) }
