@@ -1,3 +1,5 @@
+import LMDB
+
 /// One user's encoded state (MODEL.md): length, last timestamp, the `n_sig × 2^τ` bucket **sums**
 /// (unnormalised) and counts, and the last-K window. The full sequence lives in the `sequences` database.
 ///
@@ -115,11 +117,6 @@ public struct UserRecord: Equatable, Sendable {
         public var description: String { message }
     }
 
-    /// The precision a stored record was written with.
-    public static func precision(of bytes: UnsafeRawBufferPointer) -> Precision? {
-        bytes.count >= headerSize ? Precision(rawValue: bytes[6]) : nil
-    }
-
     /// Decodes and verifies (magic, version, sizes, checksum) a stored record.
     public init(decoding bytes: UnsafeRawBufferPointer) throws {
         func fail(_ m: String) -> DecodeError { DecodeError(message: m) }
@@ -165,15 +162,15 @@ struct ByteWriter {
     mutating func bytes(_ b: [UInt8]) { for x in b { u8(x) } }
 }
 
-/// Sequential little-endian reads at any alignment (LMDB values are only 2-byte aligned).
+/// Sequential little-endian reads at any alignment, through the storage layer's unaligned helpers.
 struct ByteReader {
     let bytes: UnsafeRawBufferPointer
     var offset = 0
     init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
     mutating func u8() -> UInt8 { defer { offset += 1 }; return bytes[offset] }
-    mutating func u16() -> UInt16 { defer { offset += 2 }; return UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self)) }
-    mutating func u32() -> UInt32 { defer { offset += 4 }; return UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
-    mutating func u64() -> UInt64 { defer { offset += 8 }; return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
+    mutating func u16() -> UInt16 { defer { offset += 2 }; return bytes.littleEndian(UInt16.self, at: offset) }
+    mutating func u32() -> UInt32 { defer { offset += 4 }; return bytes.littleEndian(UInt32.self, at: offset) }
+    mutating func u64() -> UInt64 { defer { offset += 8 }; return bytes.littleEndian(UInt64.self, at: offset) }
     mutating func bytes(_ n: Int) -> [UInt8] { defer { offset += n }; return Array(bytes[offset..<(offset + n)]) }
 }
 

@@ -211,6 +211,18 @@ func bruteForce(_ model: ModelBundle, _ store: Store, user: String) throws -> (c
     return (counts, sums, Array(sequence.suffix(c.window)), sequence.count)
 }
 
+/// A temporary folder holding a synthetic dataset's random bundle (`root/model`); call `remove()` in a defer.
+struct EncoderFixture {
+    let root = temporaryFolder()
+    let data: Dataset
+    let model: ModelBundle
+    init(_ data: Dataset) throws {
+        self.data = data
+        model = try makeBundle(data, folder: root + "/model")
+    }
+    func remove() { try? FileManager.default.removeItem(atPath: root) }
+}
+
 func records(_ store: Store) throws -> [String: [UInt8]] {
     var out: [String: [UInt8]] = [:]
     try store.environment.read { txn in
@@ -223,10 +235,9 @@ func records(_ store: Store) throws -> [String: [UInt8]] {
 struct EncoderTests {
     @Test("stored sums and counts equal a brute-force recomputation from the sequence, for every user")
     func bruteForceAgreement() throws {
-        let root = temporaryFolder()
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let data = syntheticDataset()
-        let model = try makeBundle(data, folder: root + "/model")
+        let fixture = try EncoderFixture(syntheticDataset())
+        defer { fixture.remove() }
+        let (root, data, model) = (fixture.root, fixture.data, fixture.model)
         let store = try Store(path: root + "/store")
         let report = try BehaviorEncoder(model: model, store: store).encode(data, batch: 5)
         #expect(report.itemsEmbedded == Set(data.behaviors.map(\.item)).count, "each distinct item embedded once")
@@ -249,10 +260,9 @@ struct EncoderTests {
 
     @Test("encode(first half) + append(second half) equals encode(all), byte for byte")
     func encodeThenAppend() throws {
-        let root = temporaryFolder()
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let data = syntheticDataset()
-        let model = try makeBundle(data, folder: root + "/model")
+        let fixture = try EncoderFixture(syntheticDataset())
+        defer { fixture.remove() }
+        let (root, data, model) = (fixture.root, fixture.data, fixture.model)
         let all = try Store(path: root + "/all")
         _ = try BehaviorEncoder(model: model, store: all).encode(data)
         var first: [Behavior] = [], second: [Behavior] = []
@@ -273,10 +283,9 @@ struct EncoderTests {
 
     @Test("encoding the same input twice gives byte-identical records; shards partition the users")
     func determinismAndShards() throws {
-        let root = temporaryFolder()
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let data = syntheticDataset()
-        let model = try makeBundle(data, folder: root + "/model")
+        let fixture = try EncoderFixture(syntheticDataset())
+        defer { fixture.remove() }
+        let (root, data, model) = (fixture.root, fixture.data, fixture.model)
         let one = try Store(path: root + "/one"), two = try Store(path: root + "/two")
         _ = try BehaviorEncoder(model: model, store: one).encode(data)
         _ = try BehaviorEncoder(model: model, store: two).encode(data, batch: 1)
@@ -298,10 +307,9 @@ struct EncoderTests {
 
     @Test("f16 sums stay within half-precision error of f32")
     func halfPrecision() throws {
-        let root = temporaryFolder()
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let data = syntheticDataset()
-        let model = try makeBundle(data, folder: root + "/model")
+        let fixture = try EncoderFixture(syntheticDataset())
+        defer { fixture.remove() }
+        let (root, data, model) = (fixture.root, fixture.data, fixture.model)
         let s32 = try Store(path: root + "/f32"), s16 = try Store(path: root + "/f16")
         _ = try BehaviorEncoder(model: model, store: s32, precision: .f32).encode(data)
         _ = try BehaviorEncoder(model: model, store: s16, precision: .f16).encode(data)
@@ -316,10 +324,9 @@ struct EncoderTests {
 
     @Test("append rejects a behavior older than the user's last timestamp and leaves the store unchanged")
     func appendRejectsOld() throws {
-        let root = temporaryFolder()
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let data = syntheticDataset(length: 5...20)
-        let model = try makeBundle(data, folder: root + "/model")
+        let fixture = try EncoderFixture(syntheticDataset(length: 5...20))
+        defer { fixture.remove() }
+        let (root, data, model) = (fixture.root, fixture.data, fixture.model)
         let store = try Store(path: root + "/store")
         let enc = try BehaviorEncoder(model: model, store: store)
         _ = try enc.encode(data)

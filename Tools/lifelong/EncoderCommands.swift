@@ -154,7 +154,7 @@ struct Inspect: ParsableCommand {
             items = try txn.count(s.items)
             for db in [s.meta, s.items, s.itemIds, s.users, s.sequences] { bytes += try txn.stat(db).bytes }
             try txn.scan(s.users) { _, v in
-                behaviors += v.count >= 32 ? v.loadUnaligned(fromByteOffset: 24, as: UInt64.self) : 0
+                behaviors += v.count >= UserRecord.headerSize ? v.littleEndian(UInt64.self, at: 24) : 0   // L, see UserRecord
                 return .next
             }
         }
