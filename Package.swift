@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "LMDB", dependencies: ["CLMDB"]),
 
         // Model bundle (safetensors + vocab, MODEL.md v1) and the SDIM math.
-        .target(name: "Model", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Model", dependencies: ["CBLAS", .product(name: "Crypto", package: "swift-crypto")]),
         // Record formats on top of LMDB: versioned, checksummed, model-fingerprinted.
         .target(name: "Store", dependencies: ["LMDB"]),
         // The offline BSE job: readers, item dedupe, bucket sums, writes.
@@ -52,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "lifelong-bench",
             dependencies: [
-                "LMDB", "CLMDB", "Model",
+                "LMDB", "CLMDB", "CBLAS", "Model", "Store", "Encoder",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/lifelong-bench"

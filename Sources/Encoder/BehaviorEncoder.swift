@@ -21,6 +21,9 @@ public final class BehaviorEncoder {
         /// Distinct items found in the store already (same model).
         public var itemsReused = 0
         public var seconds = 0.0
+        /// Where the time went: grouping and ordering the log by user; embedding and hashing the distinct
+        /// items (one BLAS product) and writing their records; aggregating and writing the users.
+        public var groupingSeconds = 0.0, itemsSeconds = 0.0, usersSeconds = 0.0
         public var description: String {
             "\(users) users, \(behaviors) behaviors, \(itemsEmbedded) item embeddings computed, \(itemsReused) reused, "
                 + String(format: "%.2f s", seconds)
@@ -67,63 +70,71 @@ public final class BehaviorEncoder {
 
     // MARK: Items
 
-    struct ResolvedItem {
-        var storeId: UInt32
-        var itemRow: UInt32
-        var categoryRow: UInt32
-        var signature: [UInt8]
-        var vector: [Float]
+    /// The run's distinct items, in flat tables indexed by a run-local index (`index[raw id]`).
+    struct ResolvedItems {
+        var index: [String: Int] = [:]
+        var storeIds: [UInt32] = []
+        var itemRows: [UInt32] = []
+        var categoryRows: [UInt32] = []
+        var vectors: [Float] = []       // [n, d]
+        var signatures: [UInt8] = []    // [n, n_sig]
     }
 
-    /// Embeds and hashes every distinct item once (reusing the store's records made with this model), and
-    /// writes new item records. Returns the items by raw id.
-    func resolveItems(_ ids: Set<String>, catalog: [String: ItemInfo], report: inout Report) throws -> [String: ResolvedItem] {
+    /// Embeds and hashes every distinct item once — all of them in one BLAS product — reusing the store's
+    /// records made with this model, and writes new item records.
+    func resolveItems(_ ids: Set<String>, catalog: [String: ItemInfo], report: inout Report) throws -> ResolvedItems {
         let c = model.config
-        var resolved: [String: ResolvedItem] = [:]
-        resolved.reserveCapacity(ids.count)
-        var toWrite: [(String, ItemRecord)] = []
-        var nextId = UInt32(try store.metaValues()["next_item_id"].flatMap { UInt32($0) } ?? 0)
         let sortedIds = ids.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }  // deterministic store ids
-        var existing: [String: ItemRecord] = [:]
+        var nextId = UInt32(try store.metaValues()["next_item_id"].flatMap { UInt32($0) } ?? 0)
+        var existing: [ItemRecord?] = []
+        existing.reserveCapacity(sortedIds.count)
         try store.environment.read { txn in
-            for id in sortedIds {
-                if let r = try txn.get(store.items, id, { try ItemRecord(decoding: $0) }) { existing[id] = r }
+            for id in sortedIds { existing.append(try txn.get(store.items, id, { try ItemRecord(decoding: $0) })) }
+        }
+        var r = ResolvedItems()
+        let n = sortedIds.count
+        r.index.reserveCapacity(n)
+        r.vectors = [Float](repeating: 0, count: n * c.d)
+        var categories: [String?] = []
+        categories.reserveCapacity(n)
+        r.vectors.withUnsafeMutableBufferPointer { v in
+            for (i, id) in sortedIds.enumerated() {
+                let category = catalog[id]?.category ?? existing[i]?.category
+                let itemRow = UInt32(model.vocabulary.itemRow(id))
+                let catRow = UInt32(category.map { model.vocabulary.categoryRow($0) } ?? 0)
+                model.embed(itemRow: Int(itemRow), categoryRow: Int(catRow), into: v.baseAddress! + i * c.d)
+                r.index[id] = i
+                r.itemRows.append(itemRow)
+                r.categoryRows.append(catRow)
+                categories.append(category)
             }
         }
-        for id in sortedIds {
-            let category = catalog[id]?.category ?? existing[id]?.category
-            let itemRow = UInt32(model.vocabulary.itemRow(id))
-            let catRow = UInt32(category.map { model.vocabulary.categoryRow($0) } ?? 0)
-            var vector = [Float](repeating: 0, count: c.d)
-            vector.withUnsafeMutableBufferPointer { model.embed(itemRow: Int(itemRow), categoryRow: Int(catRow), into: $0.baseAddress!) }
-            if let r = existing[id], r.fingerprint == model.fingerprint, r.itemRow == itemRow, r.categoryRow == catRow {
-                resolved[id] = ResolvedItem(storeId: r.storeId, itemRow: itemRow, categoryRow: catRow, signature: r.signature, vector: vector)
+        r.signatures = model.signatures(ofRows: r.vectors, count: n)
+        var toWrite: [(String, ItemRecord)] = []
+        for (i, id) in sortedIds.enumerated() {
+            let sig = Array(r.signatures[(i * c.signatures)..<((i + 1) * c.signatures)])
+            if let e = existing[i], e.fingerprint == model.fingerprint, e.itemRow == r.itemRows[i], e.categoryRow == r.categoryRows[i] {
+                r.storeIds.append(e.storeId)
                 report.itemsReused += 1
                 continue
             }
-            var sig = [UInt8](repeating: 0, count: c.signatures)
-            vector.withUnsafeBufferPointer { v in
-                model.projection.withUnsafeBufferPointer { p in
-                    sig.withUnsafeMutableBufferPointer { SimHash.signatures(of: v.baseAddress!, d: c.d, projection: p.baseAddress!, m: c.m, tau: c.tau, into: $0.baseAddress!) }
-                }
-            }
             report.itemsEmbedded += 1
             let storeId: UInt32
-            if let r = existing[id] { storeId = r.storeId } else { storeId = nextId; nextId += 1 }
-            resolved[id] = ResolvedItem(storeId: storeId, itemRow: itemRow, categoryRow: catRow, signature: sig, vector: vector)
-            toWrite.append((id, ItemRecord(storeId: storeId, itemRow: itemRow, categoryRow: catRow, fingerprint: model.fingerprint,
-                                           textHash: nil, signature: sig, category: category)))
+            if let e = existing[i] { storeId = e.storeId } else { storeId = nextId; nextId += 1 }
+            r.storeIds.append(storeId)
+            toWrite.append((id, ItemRecord(storeId: storeId, itemRow: r.itemRows[i], categoryRow: r.categoryRows[i], fingerprint: model.fingerprint,
+                                           textHash: nil, signature: sig, category: categories[i])))
         }
         if !toWrite.isEmpty {
             try store.environment.write { txn in
-                for (id, r) in toWrite {
-                    try txn.put(store.items, id, r.encoded())
-                    try txn.put(store.itemIds, r.storeId, id)
+                for (id, rec) in toWrite {
+                    try txn.put(store.items, id, rec.encoded())
+                    try txn.put(store.itemIds, rec.storeId, id)
                 }
                 try txn.put(store.meta, "next_item_id", String(nextId))
             }
         }
-        return resolved
+        return r
     }
 
     // MARK: Users
@@ -159,6 +170,7 @@ public final class BehaviorEncoder {
         try validateIds(data)
         var report = Report()
         let groups = Self.grouped(data.behaviors, shard: shard)
+        report.groupingSeconds = Date().timeIntervalSince(start)
         try writeUsers(groups, catalog: data.items, batch: batch, progress: progress, report: &report, existing: [:], replace: true)
         report.users = groups.count
         report.seconds = Date().timeIntervalSince(start)
@@ -172,6 +184,7 @@ public final class BehaviorEncoder {
         let start = Date()
         try validateIds(data)
         let groups = Self.grouped(data.behaviors, shard: nil)
+        let grouped = Date()
         var existing: [String: UserRecord] = [:]
         try store.environment.read { txn in
             for (user, behaviors) in groups {
@@ -189,6 +202,7 @@ public final class BehaviorEncoder {
             }
         }
         var report = Report()
+        report.groupingSeconds = grouped.timeIntervalSince(start)
         try writeUsers(groups, catalog: data.items, batch: batch, progress: progress, report: &report, existing: existing, replace: false)
         report.users = groups.count
         report.seconds = Date().timeIntervalSince(start)
@@ -200,19 +214,38 @@ public final class BehaviorEncoder {
     /// old sequence is deleted first (a fresh encode).
     private func writeUsers(_ groups: [(String, [Behavior])], catalog: [String: ItemInfo], batch: Int, progress: Progress?,
                             report: inout Report, existing: [String: UserRecord], replace: Bool) throws {
-        let items = try resolveItems(Set(groups.flatMap { $0.1.map(\.item) }), catalog: catalog, report: &report)
+        var ids = Set<String>()
+        for (_, behaviors) in groups { for b in behaviors { ids.insert(b.item) } }
+        let itemsStart = Date()
+        let items = try resolveItems(ids, catalog: catalog, report: &report)
+        report.itemsSeconds = Date().timeIntervalSince(itemsStart)
+        let usersStart = Date()
+        defer { report.usersSeconds = Date().timeIntervalSince(usersStart) }
         let c = model.config
         var done = 0
+        var rows: [Int] = []
         for chunk in stride(from: 0, to: groups.count, by: max(batch, 1)) {
             let slice = groups[chunk..<min(chunk + max(batch, 1), groups.count)]
             try store.environment.write { txn in
                 for (user, behaviors) in slice {
                     var record = existing[user] ?? UserRecord(nSig: c.signatures, buckets: c.buckets, d: c.d, windowCapacity: c.window, fingerprint: model.fingerprint)
                     let before = record.length
-                    for b in behaviors { apply(b, items[b.item]!, to: &record) }
+                    rows.removeAll(keepingCapacity: true)
+                    for b in behaviors { rows.append(items.index[b.item]!) }
+                    items.vectors.withUnsafeBufferPointer { v in
+                        items.signatures.withUnsafeBufferPointer { s in
+                            rows.withUnsafeBufferPointer { r in
+                                record.append(count: r.count, vectors: v.baseAddress!, signatures: s.baseAddress!, rows: r.baseAddress!,
+                                              timestamp: behaviors.last!.timestamp) { j in
+                                    let i = r[j]
+                                    return .init(item: items.storeIds[i], itemRow: items.itemRows[i], categoryRow: items.categoryRows[i])
+                                }
+                            }
+                        }
+                    }
                     try writeUser(txn, user, record)
                     if replace { try deleteSequence(txn, user) }
-                    try appendSequence(txn, user, from: before, behaviors.map { (items[$0.item]!.storeId, $0.timestamp) })
+                    try appendSequence(txn, user, from: before, behaviors, rows, items)
                 }
             }
             done += slice.count
@@ -222,15 +255,6 @@ public final class BehaviorEncoder {
     }
 
     static func show(_ t: Double) -> String { t == t.rounded() && abs(t) < 1e15 ? String(Int64(t)) : String(t) }
-
-    private func apply(_ b: Behavior, _ item: ResolvedItem, to record: inout UserRecord) {
-        item.vector.withUnsafeBufferPointer { v in
-            item.signature.withUnsafeBufferPointer { s in
-                record.append(vector: v.baseAddress!, signature: s.baseAddress!,
-                              entry: .init(item: item.storeId, itemRow: item.itemRow, categoryRow: item.categoryRow), timestamp: b.timestamp)
-            }
-        }
-    }
 
     private func writeUser(_ txn: borrowing Transaction, _ user: String, _ record: UserRecord) throws {
         let size = record.encodedSize(precision: precision)
@@ -247,23 +271,26 @@ public final class BehaviorEncoder {
 
     /// Appends (store item id, timestamp) pairs to the user's sequence, whose length before is `length`:
     /// only the last, partly filled chunk is rewritten.
-    private func appendSequence(_ txn: borrowing Transaction, _ user: String, from length: UInt64, _ entries: [(UInt32, Double)]) throws {
-        let cap = Store.chunkCapacity
+    private func appendSequence(_ txn: borrowing Transaction, _ user: String, from length: UInt64, _ behaviors: [Behavior],
+                                _ rows: [Int], _ items: ResolvedItems) throws {
+        let cap = Store.chunkCapacity, entry = Store.sequenceEntrySize
         var position = Int(length)
-        var pending = entries[...]
-        while !pending.isEmpty {
+        var next = 0
+        while next < behaviors.count {
             let chunk = UInt32(position / cap)
             let key = Store.chunkKey(user: user, chunk: chunk)
-            var bytes = try txn.get(store.sequences, key) ?? []
-            let room = cap - position % cap
-            let take = pending.prefix(room)
-            for (id, t) in take {
-                withUnsafeBytes(of: id.littleEndian) { bytes += $0 }
-                withUnsafeBytes(of: t.bitPattern.littleEndian) { bytes += $0 }
+            let old = try txn.get(store.sequences, key) ?? []
+            let take = min(cap - position % cap, behaviors.count - next)
+            try txn.put(store.sequences, key, reserving: old.count + take * entry) { out in
+                out.copyBytes(from: old)
+                for k in 0..<take {
+                    let offset = old.count + k * entry
+                    out.storeBytes(of: items.storeIds[rows[next + k]].littleEndian, toByteOffset: offset, as: UInt32.self)
+                    out.storeBytes(of: behaviors[next + k].timestamp.bitPattern.littleEndian, toByteOffset: offset + 4, as: UInt64.self)
+                }
             }
-            try txn.put(store.sequences, key, bytes)
-            position += take.count
-            pending = pending.dropFirst(take.count)
+            position += take
+            next += take
         }
     }
 }

@@ -58,3 +58,33 @@ public enum SimHash {
         return (s0 + s1) + (s2 + s3)
     }
 }
+
+extension ModelBundle {
+    /// Signatures of `count` vectors stored as rows of `vectors` (`[count, d]`): all `m` projections as one
+    /// BLAS product `[count, d] × Pᵀ`, then the sign bits. Returns `[count, n_sig]` buckets.
+    public func signatures(ofRows vectors: [Float], count: Int) -> [UInt8] {
+        let c = config
+        precondition(vectors.count >= count * c.d)
+        var out = [UInt8](repeating: 0, count: count * c.signatures)
+        guard count > 0 else { return out }
+        let blockRows = 4096   // bounds the scratch to 4096 × m floats
+        var projections = [Float](repeating: 0, count: min(count, blockRows) * c.m)
+        vectors.withUnsafeBufferPointer { v in
+            projection.withUnsafeBufferPointer { p in
+                projections.withUnsafeMutableBufferPointer { buf in
+                    out.withUnsafeMutableBufferPointer { sig in
+                        for start in stride(from: 0, to: count, by: blockRows) {
+                            let rows = min(blockRows, count - start)
+                            BLAS.gemm(rows, c.m, c.d, a: v.baseAddress! + start * c.d, b: p.baseAddress!, transposeB: true, into: buf.baseAddress!)
+                            for i in 0..<rows {
+                                SimHash.signatures(fromProjections: buf.baseAddress! + i * c.m, m: c.m, tau: c.tau,
+                                                   into: sig.baseAddress! + (start + i) * c.signatures)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

@@ -13,6 +13,8 @@ import Foundation
 public final class Store: @unchecked Sendable {
     public static let format = "lifelong.store.v1"
     public static let chunkCapacity = 256
+    /// Bytes of one `sequences` entry: u32 store item id + f64 timestamp.
+    public static let sequenceEntrySize = 12
 
     public let environment: Environment
     public let meta: Database, items: Database, itemIds: Database, users: Database, sequences: Database

@@ -64,21 +64,78 @@ public struct UserRecord: Equatable, Sendable {
     /// Adds one behavior: `vector` (d floats) into the bucket of each signature, slides the window.
     /// - Complexity: O(n_sig · d + K).
     public mutating func append(vector: UnsafePointer<Float>, signature: UnsafePointer<UInt8>, entry: WindowEntry, timestamp: Double) {
-        let d = self.d, buckets = self.buckets
-        sums.withUnsafeMutableBufferPointer { s in
-            for g in 0..<nSig {
-                let b = g * buckets + Int(signature[g])
-                counts[b] += 1
-                let row = s.baseAddress! + b * d
-                for j in 0..<d { row[j] += vector[j] }
+        withUnsafePointer(to: 0) { zero in
+            append(count: 1, vectors: vector, signatures: signature, rows: zero, timestamp: timestamp) { _ in entry }
+        }
+    }
+
+    /// Adds `count` behaviors in order: behavior `j` is row `rows[j]` of `vectors` (`[n, d]`) and of
+    /// `signatures` (`[n, n_sig]`); `entry(j)` is its window entry; `timestamp` is the last one's.
+    ///
+    /// Blocked so the hot data stays in cache: a block of behaviors is sorted by bucket once per signature,
+    /// then each bucket row takes its members' vectors through register accumulators (one store per row
+    /// slice instead of one read-modify-write per behavior).
+    /// - Complexity: O(count · n_sig · d + K).
+    public mutating func append(count: Int, vectors: UnsafePointer<Float>, signatures: UnsafePointer<UInt8>, rows: UnsafePointer<Int>,
+                                timestamp: Double, entry: (Int) -> WindowEntry) {
+        guard count > 0 else { return }
+        let d = self.d, buckets = self.buckets, nSig = self.nSig
+        let block = 128
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: block + buckets + 1) { scratch in
+            let order = scratch.baseAddress!, start = order + block
+            counts.withUnsafeMutableBufferPointer { n in
+                sums.withUnsafeMutableBufferPointer { s in
+                    for first in stride(from: 0, to: count, by: block) {
+                        let size = min(block, count - first)
+                        for g in 0..<nSig {
+                            // Counting sort of the block's behaviors by their bucket under signature g.
+                            start.update(repeating: 0, count: buckets + 1)
+                            for j in 0..<size { start[Int(signatures[rows[first + j] * nSig + g]) + 1] += 1 }
+                            for b in 0..<buckets { start[b + 1] += start[b] }
+                            for j in 0..<size {
+                                let b = Int(signatures[rows[first + j] * nSig + g])
+                                order[start[b]] = rows[first + j]
+                                start[b] += 1
+                            }
+                            var lo = 0
+                            for b in 0..<buckets {
+                                let hi = start[b]
+                                if hi > lo {
+                                    n[g * buckets + b] += UInt32(hi - lo)
+                                    Self.addRows(order + lo, hi - lo, of: vectors, d: d, into: s.baseAddress! + (g * buckets + b) * d)
+                                }
+                                lo = hi
+                            }
+                        }
+                    }
+                }
             }
         }
         if windowCapacity > 0 {
-            if window.count == windowCapacity { window.removeFirst() }
-            window.append(entry)
+            let keep = max(0, windowCapacity - count)
+            if window.count > keep { window.removeFirst(window.count - keep) }
+            for j in max(0, count - windowCapacity)..<count { window.append(entry(j)) }
         }
-        length += 1
+        length += UInt64(count)
         lastTimestamp = timestamp
+    }
+
+    /// `out[0..<d] += Σ_k vectors[rows[k]]`, 16 floats at a time in registers.
+    @inline(__always)
+    static func addRows(_ rows: UnsafePointer<Int>, _ count: Int, of vectors: UnsafePointer<Float>, d: Int, into out: UnsafeMutablePointer<Float>) {
+        var k = 0
+        while k + 16 <= d {
+            var acc = UnsafeRawPointer(out + k).loadUnaligned(as: SIMD16<Float>.self)
+            for r in 0..<count { acc += UnsafeRawPointer(vectors + rows[r] * d + k).loadUnaligned(as: SIMD16<Float>.self) }
+            UnsafeMutableRawPointer(out + k).storeBytes(of: acc, as: SIMD16<Float>.self)
+            k += 16
+        }
+        while k < d {
+            var acc = out[k]
+            for r in 0..<count { acc += vectors[rows[r] * d + k] }
+            out[k] = acc
+            k += 1
+        }
     }
 
     public func encodedSize(precision: Precision) -> Int {
@@ -174,22 +231,50 @@ struct ByteReader {
     mutating func bytes(_ n: Int) -> [UInt8] { defer { offset += n }; return Array(bytes[offset..<(offset + n)]) }
 }
 
-/// CRC-32C (Castagnoli), table-driven.
+/// CRC-32C (Castagnoli), slicing-by-8: eight 256-entry tables, 8 bytes per step.
 enum CRC32C {
-    static let table: [UInt32] = (0..<256).map { i -> UInt32 in
-        var c = UInt32(i)
-        for _ in 0..<8 { c = c & 1 != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
-        return c
+    static let tables: [UInt32] = {
+        var t = [UInt32](repeating: 0, count: 8 * 256)
+        for i in 0..<256 {
+            var c = UInt32(i)
+            for _ in 0..<8 { c = c & 1 != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
+            t[i] = c
+        }
+        for k in 1..<8 {
+            for i in 0..<256 { t[k * 256 + i] = (t[(k - 1) * 256 + i] >> 8) ^ t[Int(t[(k - 1) * 256 + i] & 0xFF)] }
+        }
+        return t
+    }()
+
+    /// The checksum of `bytes`, with the bytes in `skip` read as zero (where the checksum itself is stored).
+    static func checksum(_ bytes: UnsafeRawBufferPointer, zeroing skip: Range<Int> = 0..<0) -> UInt32 {
+        tables.withUnsafeBufferPointer { t in
+            var c: UInt32 = 0xFFFF_FFFF
+            let lo = min(skip.lowerBound, bytes.count), hi = min(max(skip.upperBound, lo), bytes.count)
+            c = update(c, UnsafeRawBufferPointer(rebasing: bytes[0..<lo]), t)
+            for _ in lo..<hi { c = t[Int(c & 0xFF)] ^ (c >> 8) }
+            c = update(c, UnsafeRawBufferPointer(rebasing: bytes[hi...]), t)
+            return ~c
+        }
     }
 
-    static func checksum(_ bytes: UnsafeRawBufferPointer, zeroing skip: Range<Int> = 0..<0) -> UInt32 {
-        var c: UInt32 = 0xFFFF_FFFF
-        table.withUnsafeBufferPointer { t in
-            for i in 0..<bytes.count {
-                let b = skip.contains(i) ? 0 : bytes[i]
-                c = t[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8)
-            }
+    private static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer, _ t: UnsafeBufferPointer<UInt32>) -> UInt32 {
+        var c = crc
+        var i = 0
+        let n = bytes.count
+        while i + 8 <= n {
+            let lo = bytes.loadUnaligned(fromByteOffset: i, as: UInt32.self).littleEndian ^ c
+            let hi = bytes.loadUnaligned(fromByteOffset: i + 4, as: UInt32.self).littleEndian
+            c = t[7 * 256 + Int(lo & 0xFF)] ^ t[6 * 256 + Int((lo >> 8) & 0xFF)]
+                ^ t[5 * 256 + Int((lo >> 16) & 0xFF)] ^ t[4 * 256 + Int(lo >> 24)]
+                ^ t[3 * 256 + Int(hi & 0xFF)] ^ t[2 * 256 + Int((hi >> 8) & 0xFF)]
+                ^ t[256 + Int((hi >> 16) & 0xFF)] ^ t[Int(hi >> 24)]
+            i += 8
         }
-        return ~c
+        while i < n {
+            c = t[Int((c ^ UInt32(bytes[i])) & 0xFF)] ^ (c >> 8)
+            i += 1
+        }
+        return c
     }
 }
