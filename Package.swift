@@ -9,7 +9,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "LMDB", targets: ["LMDB"]),
-        .library(name: "Lifelong", targets: ["Model", "Store", "Encoder"]),
+        .library(name: "Lifelong", targets: ["Model", "Store", "Encoder", "Scorer"]),
         .executable(name: "lifelong", targets: ["lifelong"]),
         .executable(name: "lifelong-bench", targets: ["lifelong-bench"]),
     ],
@@ -39,12 +39,14 @@ let package = Package(
         .target(name: "Store", dependencies: ["LMDB"]),
         // The offline BSE job: readers, item dedupe, bucket sums, writes.
         .target(name: "Encoder", dependencies: ["Model", "Store", "LMDB"]),
+        // The online half: batched SDIM + target attention + MLP over the store, for embedding in a server.
+        .target(name: "Scorer", dependencies: ["Model", "Store", "Encoder", "LMDB"]),
 
         // Command-line tool and the release-build benchmarks.
         .executableTarget(
             name: "lifelong",
             dependencies: [
-                "LMDB", "Model", "Store", "Encoder",
+                "LMDB", "Model", "Store", "Encoder", "Scorer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/lifelong"
@@ -52,7 +54,7 @@ let package = Package(
         .executableTarget(
             name: "lifelong-bench",
             dependencies: [
-                "LMDB", "CLMDB", "CBLAS", "Model", "Store", "Encoder",
+                "LMDB", "CLMDB", "CBLAS", "Model", "Store", "Encoder", "Scorer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/lifelong-bench"
@@ -61,6 +63,7 @@ let package = Package(
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB"]),
         .testTarget(name: "CLITests", dependencies: ["lifelong"]),
         .testTarget(name: "EncoderTests", dependencies: ["Model", "Store", "Encoder", "LMDB"]),
+        .testTarget(name: "ScorerTests", dependencies: ["Model", "Store", "Encoder", "Scorer", "LMDB"]),
     ]
 )
 

@@ -214,7 +214,8 @@ public final class BehaviorEncoder {
     /// old sequence is deleted first (a fresh encode).
     private func writeUsers(_ groups: [(String, [Behavior])], catalog: [String: ItemInfo], batch: Int, progress: Progress?,
                             report: inout Report, existing: [String: UserRecord], replace: Bool) throws {
-        var ids = Set<String>()
+        // Catalog items are resolved too, so the store knows every item's category when it is a candidate.
+        var ids = Set(catalog.keys.filter { !$0.isEmpty && $0.utf8.count <= 400 })
         for (_, behaviors) in groups { for b in behaviors { ids.insert(b.item) } }
         let itemsStart = Date()
         let items = try resolveItems(ids, catalog: catalog, report: &report)

@@ -1,0 +1,326 @@
+import Foundation
+import LMDB
+import Model
+import Store
+import Synchronization
+
+/// One request, MODEL.md v1, batched over the B candidates:
+///
+/// 1. gather `q` for all candidates into `[B, d]`;
+/// 2. user side (one read transaction): the window's rows, and — by mode — the bucket sums (`bse`), the
+///    sequence's rows (`online`, `full`);
+/// 3. `u_long`: candidate projections `[B, d] × Pᵀ` (one GEMM) → signatures → Σ_g of the user's normalised
+///    bucket vectors (a gather, O(n_sig · d) per candidate); or exact attention over the sequence (`full`);
+/// 4. `u_short`: target attention over the window as GEMMs (`Q Kᵀ`, softmax, `· V`, `W_o`);
+/// 5. the MLP as GEMMs over `z = [q, u_long, u_short, q⊙u_long, q⊙u_short]`, then σ.
+extension Scorer {
+    func forward(user: String, candidates: [String], mode: Mode, scratch s: Scratch, into out: UnsafeMutablePointer<Float>) throws {
+        let c = model.config
+        let B = candidates.count, d = c.d, da = c.attentionDim
+        let q = s.candidates.ensure(B * d)
+        gatherCandidates(candidates, scratch: s, into: q)
+
+        // User side: everything read inside one snapshot.
+        let view = try readUser(user, mode: mode, scratch: s)
+
+        // Long-term interest.
+        let long = s.long.ensure(B * d)
+        let queries = s.queries.ensure(B * da)
+        fillRows(queries, B, model.query.bias)
+        BLAS.gemm(B, da, d, a: q, b: model.query.weight, transposeB: true, into: queries, accumulate: true)
+        switch mode {
+        case .short:
+            long.update(repeating: 0, count: B * d)
+        case .bse, .online:
+            longInterest(B, q: q, sums: s.sums.pointer, hasHistory: view.length > 0, scratch: s, into: long)
+        case .full:
+            let n = view.length
+            let x = s.behaviors.ensure(max(n, 1) * d)
+            embedRows(s.sequenceRows.pointer, n, into: x)
+            attend(B, queries: queries, to: x, n, scratch: s, into: long)
+        }
+
+        // Short-term interest over the window.
+        let short = s.short.ensure(B * d)
+        let w = view.window
+        let xw = s.behaviors.ensure(max(w, 1) * d)
+        embedRows(s.windowRows.pointer, w, into: xw)
+        attend(B, queries: queries, to: xw, w, scratch: s, into: short)
+
+        mlp(B, q: q, long: long, short: short, scratch: s, into: out)
+    }
+
+    // MARK: Candidates
+
+    /// `q = e(c)` for every candidate: rows from the store's catalog (item row, category row), or the
+    /// vocabulary's item row with category 0 for an item the store has not seen, or row 0 if unknown.
+    func gatherCandidates(_ candidates: [String], scratch s: Scratch, into q: UnsafeMutablePointer<Float>) {
+        let d = model.config.d
+        let rows = s.rows.ensure(2 * candidates.count)
+        catalog.withLock { cat in
+            for (i, id) in candidates.enumerated() {
+                let r = cat.byId[id] ?? SIMD2(Int32(model.vocabulary.itemRow(id)), 0)
+                rows[2 * i] = r.x
+                rows[2 * i + 1] = r.y
+            }
+        }
+        for i in 0..<candidates.count {
+            model.embed(itemRow: Int(rows[2 * i]), categoryRow: Int(rows[2 * i + 1]), into: q + i * d)
+        }
+    }
+
+    /// `e(i)` for `n` (item row, category row) pairs into `[n, d]`.
+    func embedRows(_ rows: UnsafePointer<Int32>, _ n: Int, into x: UnsafeMutablePointer<Float>) {
+        let d = model.config.d
+        for j in 0..<n { model.embed(itemRow: Int(rows[2 * j]), categoryRow: Int(rows[2 * j + 1]), into: x + j * d) }
+    }
+
+    // MARK: User side
+
+    struct UserView {
+        var length = 0   // behaviors in `sequenceRows` (online, full) or in the record (bse, short)
+        var window = 0   // entries in `windowRows`
+    }
+
+    /// Reads the user's record (and, for `online`/`full`, sequence) in one read transaction. A cold user
+    /// gives an empty view. `bse` leaves the bucket sums in `scratch.sums`; `online` rebuilds them there from
+    /// the re-hashed sequence.
+    func readUser(_ user: String, mode: Mode, scratch s: Scratch) throws -> UserView {
+        let c = model.config
+        let nRows = c.signatures * c.buckets
+        var view = UserView()
+        try store.environment.read { txn in
+            let found: Bool? = try txn.get(store.users, user) { bytes in
+                try checkHeader(bytes, user: user)
+                let w = Int(bytes.littleEndian(UInt32.self, at: 20))
+                view.window = w
+                view.length = Int(bytes.littleEndian(UInt64.self, at: 24))
+                let countsAt = UserRecord.headerSize, sumsAt = countsAt + 4 * nRows
+                let windowAt = sumsAt + precision.size * nRows * c.d
+                let rows = s.windowRows.ensure(2 * max(w, 1))
+                for j in 0..<w {
+                    rows[2 * j] = Int32(bitPattern: bytes.littleEndian(UInt32.self, at: windowAt + 12 * j + 4))
+                    rows[2 * j + 1] = Int32(bitPattern: bytes.littleEndian(UInt32.self, at: windowAt + 12 * j + 8))
+                }
+                if mode == .bse {
+                    let sums = s.sums.ensure(nRows * c.d)
+                    switch precision {
+                    case .f32: bytes.copyFloats(at: sumsAt, count: nRows * c.d, into: sums)
+                    case .f16:
+                        for k in 0..<(nRows * c.d) { sums[k] = Float(Float16(bitPattern: bytes.littleEndian(UInt16.self, at: sumsAt + 2 * k))) }
+                    }
+                }
+                return true
+            }
+            guard found != nil else { return }
+            if mode == .online || mode == .full {
+                view.length = try readSequence(txn, user, expected: view.length, scratch: s)
+            }
+        }
+        if mode == .online { rehash(view.length, scratch: s) }
+        return view
+    }
+
+    private func checkHeader(_ bytes: UnsafeRawBufferPointer, user: String) throws {
+        let c = model.config
+        let nRows = c.signatures * c.buckets
+        func fail(_ m: String) -> ScoreError { ScoreError(message: "store \(store.environment.path): user '\(user)': \(m)") }
+        guard bytes.count >= UserRecord.headerSize, bytes.littleEndian(UInt32.self, at: 0) == 0x3155_4C4C /* "LLU1" */ else {
+            throw fail("not a user record")
+        }
+        guard bytes.littleEndian(UInt16.self, at: 4) == UserRecord.version else { throw fail("record version is not \(UserRecord.version)") }
+        guard Int(bytes.littleEndian(UInt16.self, at: 8)) == c.signatures, Int(bytes.littleEndian(UInt16.self, at: 10)) == c.buckets,
+              Int(bytes.littleEndian(UInt32.self, at: 12)) == c.d else { throw fail("record shape differs from the model's") }
+        let w = Int(bytes.littleEndian(UInt32.self, at: 20))
+        guard bytes.count == UserRecord.headerSize + 4 * nRows + precision.size * nRows * c.d + 12 * w else {
+            throw fail("record size does not match its header (corrupt)")
+        }
+        let fingerprintMatches = model.fingerprint.withUnsafeBytes { f in memcmp(f.baseAddress!, bytes.baseAddress! + 48, 32) == 0 }
+        guard fingerprintMatches else { throw fail("record was encoded with another model; re-encode the store") }
+    }
+
+    /// The user's sequence as (item row, category row) pairs in `scratch.sequenceRows`; returns its length.
+    private func readSequence(_ txn: borrowing Transaction, _ user: String, expected: Int, scratch s: Scratch) throws -> Int {
+        var prefix = Array(user.utf8)
+        prefix.append(0)
+        var n = 0
+        var unknown: [(Int, UInt32)] = []
+        let byStoreId = catalog.withLock { $0.byStoreId }
+        try txn.scan(store.sequences, prefix: prefix) { _, v in
+            let entries = v.count / Store.sequenceEntrySize
+            let rows = s.sequenceRows.ensure(2 * (n + entries))
+            for e in 0..<entries {
+                let id = v.littleEndian(UInt32.self, at: e * Store.sequenceEntrySize)
+                if Int(id) < byStoreId.count {
+                    rows[2 * n] = byStoreId[Int(id)].x
+                    rows[2 * n + 1] = byStoreId[Int(id)].y
+                } else {
+                    unknown.append((n, id))   // an item added after this scorer loaded its catalog
+                }
+                n += 1
+            }
+            return .next
+        }
+        for (position, id) in unknown {
+            guard let raw = try txn.get(store.itemIds, id, { String(decoding: $0, as: UTF8.self) }),
+                  let r = try txn.get(store.items, raw, { try ItemRecord(decoding: $0) }) else {
+                throw ScoreError(message: "store \(store.environment.path): user '\(user)': sequence names store item \(id), which has no item record")
+            }
+            s.sequenceRows.pointer[2 * position] = Int32(r.itemRow)
+            s.sequenceRows.pointer[2 * position + 1] = Int32(r.categoryRow)
+        }
+        guard n == expected else {
+            throw ScoreError(message: "store \(store.environment.path): user '\(user)': the record says \(expected) behaviors, the sequence has \(n)")
+        }
+        return n
+    }
+
+    /// `online`: rebuilds the bucket sums from the sequence — embed, hash (one GEMM), add to 16 buckets.
+    private func rehash(_ n: Int, scratch s: Scratch) {
+        let c = model.config
+        let nRows = c.signatures * c.buckets
+        let sums = s.sums.ensure(nRows * c.d)
+        sums.update(repeating: 0, count: nRows * c.d)
+        guard n > 0 else { return }
+        let x = s.behaviors.ensure(n * c.d)
+        embedRows(s.sequenceRows.pointer, n, into: x)
+        let p = s.projections.ensure(n * c.m)
+        let sig = s.signatures.ensure(n * c.signatures)
+        model.projection.withUnsafeBufferPointer { BLAS.gemm(n, c.m, c.d, a: x, b: $0.baseAddress!, transposeB: true, into: p) }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: c.signatures) { one in
+            for j in 0..<n {
+                SimHash.signatures(fromProjections: p + j * c.m, m: c.m, tau: c.tau, into: one.baseAddress!)
+                for g in 0..<c.signatures { sig[j * c.signatures + g] = Int32(one[g]) }
+            }
+        }
+        for j in 0..<n {
+            let v = x + j * c.d
+            for g in 0..<c.signatures {
+                let row = sums + (g * c.buckets + Int(sig[j * c.signatures + g])) * c.d
+                for k in 0..<c.d { row[k] += v[k] }
+            }
+        }
+    }
+
+    // MARK: Long-term interest (SDIM Eq. 12), batched
+
+    /// `u_long[i] = (1/n_sig) Σ_g S_g[sig_g(q_i)] / max(‖·‖, 1e-12)`: the user's 2^τ·n_sig bucket vectors are
+    /// normalised once per request, then each candidate gathers n_sig of them. The candidate signatures
+    /// come from one GEMM `[B, d] × Pᵀ`.
+    func longInterest(_ B: Int, q: UnsafePointer<Float>, sums: UnsafePointer<Float>, hasHistory: Bool, scratch s: Scratch,
+                      into long: UnsafeMutablePointer<Float>) {
+        let c = model.config
+        let d = c.d, nSig = c.signatures
+        long.update(repeating: 0, count: B * d)
+        guard hasHistory else { return }
+        let nRows = nSig * c.buckets
+        let table = s.table.ensure(nRows * d)
+        for r in 0..<nRows {
+            let row = sums + r * d
+            let norm = SimHash.dot(row, row, d).squareRoot()
+            let scale: Float = norm == 0 ? 0 : 1 / (max(norm, 1e-12) * Float(nSig))
+            for k in 0..<d { table[r * d + k] = row[k] * scale }
+        }
+        let p = s.projections.ensure(B * c.m)
+        model.projection.withUnsafeBufferPointer { BLAS.gemm(B, c.m, d, a: q, b: $0.baseAddress!, transposeB: true, into: p) }
+        for i in 0..<B {
+            let u = long + i * d
+            let pi = p + i * c.m
+            for g in 0..<nSig {
+                var bucket = 0
+                for t in 0..<c.tau where pi[g * c.tau + t] > 0 { bucket |= 1 << t }
+                let row = table + (g * c.buckets + bucket) * d
+                for k in 0..<d { u[k] += row[k] }
+            }
+        }
+    }
+
+    // MARK: Target attention (short-term window; `full` mode over the whole sequence)
+
+    /// `out[i] = W_o · concat_h(Σ_j softmax_j(Q_h,i · K_h,j / √d_h) V_h,j) + b_o` over the `n` behavior vectors
+    /// `x`; `n = 0` gives 0. Candidates are processed in blocks so the weights matrix stays ≤ 1 M floats.
+    func attend(_ B: Int, queries: UnsafePointer<Float>, to x: UnsafePointer<Float>, _ n: Int, scratch s: Scratch,
+                into out: UnsafeMutablePointer<Float>) {
+        let c = model.config
+        let d = c.d, da = c.attentionDim, H = c.heads, dh = da / H
+        guard n > 0 else { out.update(repeating: 0, count: B * d); return }
+        let keys = s.keys.ensure(n * da), values = s.values.ensure(n * da)
+        fillRows(keys, n, model.key.bias)
+        BLAS.gemm(n, da, d, a: x, b: model.key.weight, transposeB: true, into: keys, accumulate: true)
+        fillRows(values, n, model.value.bias)
+        BLAS.gemm(n, da, d, a: x, b: model.value.weight, transposeB: true, into: values, accumulate: true)
+        let heads = s.heads.ensure(B * da)
+        let block = max(1, min(B, (1 << 20) / n))
+        let weights = s.weights.ensure(block * n)
+        let scale = 1 / Float(dh).squareRoot()
+        for first in stride(from: 0, to: B, by: block) {
+            let rows = min(block, B - first)
+            for h in 0..<H {
+                BLAS.gemm(rows, n, dh, alpha: scale, a: queries + first * da + h * dh, lda: da,
+                          b: keys + h * dh, ldb: da, transposeB: true, into: weights)
+                for i in 0..<rows { softmax(weights + i * n, n) }
+                BLAS.gemm(rows, dh, n, a: weights, b: values + h * dh, ldb: da, transposeB: false,
+                          into: heads + first * da + h * dh, ldc: da)
+            }
+        }
+        fillRows(out, B, model.output.bias)
+        BLAS.gemm(B, d, da, a: heads, b: model.output.weight, transposeB: true, into: out, accumulate: true)
+    }
+
+    /// In-place softmax of `n` floats (max-subtracted).
+    @inline(__always)
+    func softmax(_ v: UnsafeMutablePointer<Float>, _ n: Int) {
+        var m = v[0]
+        for j in 1..<n where v[j] > m { m = v[j] }
+        var total: Float = 0
+        for j in 0..<n {
+            let e = expf(v[j] - m)
+            v[j] = e
+            total += e
+        }
+        let inv = 1 / total
+        for j in 0..<n { v[j] *= inv }
+    }
+
+    // MARK: MLP
+
+    /// `p = σ(W_3 ReLU(W_2 ReLU(W_1 z + b_1) + b_2) + b_3)` for all candidates, as two GEMMs and a dot.
+    func mlp(_ B: Int, q: UnsafePointer<Float>, long: UnsafePointer<Float>, short: UnsafePointer<Float>, scratch s: Scratch,
+             into out: UnsafeMutablePointer<Float>) {
+        let c = model.config
+        let d = c.d, h1 = c.hidden[0], h2 = c.hidden[1]
+        let z = s.z.ensure(B * 5 * d)
+        for i in 0..<B {
+            let zi = z + i * 5 * d, qi = q + i * d, li = long + i * d, si = short + i * d
+            zi.update(from: qi, count: d)
+            (zi + d).update(from: li, count: d)
+            (zi + 2 * d).update(from: si, count: d)
+            for k in 0..<d {
+                zi[3 * d + k] = qi[k] * li[k]
+                zi[4 * d + k] = qi[k] * si[k]
+            }
+        }
+        let a1 = s.hidden1.ensure(B * h1), a2 = s.hidden2.ensure(B * h2)
+        fillRows(a1, B, model.mlp[0].bias)
+        BLAS.gemm(B, h1, 5 * d, a: z, b: model.mlp[0].weight, transposeB: true, into: a1, accumulate: true)
+        for k in 0..<(B * h1) where a1[k] < 0 { a1[k] = 0 }
+        fillRows(a2, B, model.mlp[1].bias)
+        BLAS.gemm(B, h2, h1, a: a1, b: model.mlp[1].weight, transposeB: true, into: a2, accumulate: true)
+        for k in 0..<(B * h2) where a2[k] < 0 { a2[k] = 0 }
+        model.mlp[2].weight.withUnsafeBufferPointer { w3 in
+            let b3 = model.mlp[2].bias[0]
+            for i in 0..<B {
+                let logit = SimHash.dot(a2 + i * h2, w3.baseAddress!, h2) + b3
+                out[i] = 1 / (1 + expf(-logit))
+            }
+        }
+    }
+
+    /// Every row of `[n, bias.count]` set to `bias` (the GEMM then accumulates onto it).
+    @inline(__always)
+    func fillRows(_ m: UnsafeMutablePointer<Float>, _ n: Int, _ bias: [Float]) {
+        bias.withUnsafeBufferPointer { b in
+            for i in 0..<n { (m + i * b.count).update(from: b.baseAddress!, count: b.count) }
+        }
+    }
+}

@@ -1,0 +1,139 @@
+import Encoder
+public import Foundation
+import LMDB
+public import Model
+public import Store
+import Synchronization
+
+/// The embedded scorer: probabilities for one user against a batch of candidate items, MODEL.md v1 exactly.
+///
+/// ```swift
+/// let scorer = try Scorer(modelFolder: "model", storeFolder: "store", writable: true)
+/// let p = try scorer.score(user: "196", candidates: ["242", "302", "377"])   // one probability each, in order
+/// try scorer.append(user: "196", item: "242", timestamp: 891_000_000)        // O(m·d), safe while others score
+/// ```
+///
+/// - The store must have been encoded with this bundle: opening compares the model fingerprints and refuses
+///   a mismatch, naming both.
+/// - `score` is safe to call from many threads at once. Each call borrows a scratch arena from a pool, so a
+///   warm `bse` request allocates nothing (the array-returning overload allocates its result only).
+/// - A **cold user** (not in the store) has no history: `u_long = 0` and `u_short = 0`; the MLP still scores
+///   the candidate from its own embedding. An **unknown item** (not in the vocabulary) uses row 0 of the
+///   embedding tables, as MODEL.md specifies; an item in the vocabulary that the store has never seen uses
+///   category row 0 (the store is where item → category lives).
+/// - BLAS runs on the calling thread only (`BLAS.useOneThread()`): a serving process runs many requests in
+///   parallel, and every product here is small enough that OpenBLAS's own threads would only contend for
+///   the same cores.
+public final class Scorer: Sendable {
+    /// How the long-term interest `u_long` is computed (MODEL.md "Modes"); everything else is shared.
+    public enum Mode: String, Sendable, CaseIterable {
+        /// Stored bucket sums (SDIM Eq. 12); never reads the sequence. The serving path.
+        case bse
+        /// Re-hashes the stored sequence on every request, then Eq. 12; equals `bse`.
+        case online
+        /// Exact softmax target attention over the whole sequence with the short-term weights (DIN-long).
+        case full
+        /// `u_long = 0`: the truncated baseline.
+        case short
+    }
+
+    public struct ScoreError: Error, CustomStringConvertible, Sendable {
+        public let message: String
+        public var description: String { message }
+    }
+
+    public let model: ModelBundle
+    public let store: Store
+    let precision: UserRecord.Precision
+    let catalog: Mutex<Catalog>
+    let pool = Mutex<[Scratch]>([])
+    let writer: Mutex<BehaviorEncoder?>
+
+    /// Item rows known to the store: raw id → rows for candidates, store item id → rows for sequences.
+    struct Catalog: Sendable {
+        var byId: [String: SIMD2<Int32>] = [:]
+        var byStoreId: [SIMD2<Int32>] = []
+    }
+
+    /// Opens the bundle and the store and checks that they belong together.
+    /// - Parameter writable: open the store for `append` as well (otherwise read-only).
+    public convenience init(modelFolder: String, storeFolder: String, writable: Bool = false) throws {
+        let model = try ModelBundle(folder: modelFolder)
+        let store = try Store(path: storeFolder, readOnly: !writable)
+        try self.init(model: model, store: store, writable: writable)
+    }
+
+    public init(model: ModelBundle, store: Store, writable: Bool = false) throws {
+        BLAS.useOneThread()
+        self.model = model
+        self.store = store
+        let meta = try store.metaValues()
+        guard let stored = meta["fingerprint"] else {
+            throw ScoreError(message: "\(store.environment.path): the store has no model fingerprint in its meta (not encoded yet?)")
+        }
+        guard stored == model.fingerprintHex else {
+            throw ScoreError(message: "store \(store.environment.path) was encoded with model \(stored), but the bundle \(model.folder) is model \(model.fingerprintHex); "
+                + "re-encode the store with this bundle (`lifelong encode`) or open the bundle it was made with")
+        }
+        precision = meta["precision"] == "f16" ? .f16 : .f32
+        var c = Catalog()
+        try store.environment.read { txn in
+            try txn.scan(store.items) { k, v in
+                let r = try ItemRecord(decoding: v)
+                let rows = SIMD2(Int32(r.itemRow), Int32(r.categoryRow))
+                c.byId[String(decoding: k, as: UTF8.self)] = rows
+                if Int(r.storeId) >= c.byStoreId.count { c.byStoreId += Array(repeating: .zero, count: Int(r.storeId) + 1 - c.byStoreId.count) }
+                c.byStoreId[Int(r.storeId)] = rows
+                return .next
+            }
+        }
+        catalog = Mutex(c)
+        writer = Mutex(writable ? try BehaviorEncoder(model: model, store: store, precision: precision) : nil)
+    }
+
+    // MARK: Scoring
+
+    /// Probabilities for `user` against `candidates` (raw item ids), one per candidate, in order.
+    public func score(user: String, candidates: [String], mode: Mode = .bse) throws -> [Float] {
+        var out = [Float](repeating: 0, count: candidates.count)
+        try out.withUnsafeMutableBufferPointer { try score(user: user, candidates: candidates, mode: mode, into: $0) }
+        return out
+    }
+
+    /// The allocation-free form: writes `candidates.count` probabilities into `out`.
+    public func score(user: String, candidates: [String], mode: Mode = .bse, into out: UnsafeMutableBufferPointer<Float>) throws {
+        precondition(out.count >= candidates.count, "the output buffer is shorter than the candidate list")
+        guard !candidates.isEmpty else { return }
+        let scratch = pool.withLock { $0.popLast() } ?? Scratch()
+        defer { pool.withLock { $0.append(scratch) } }
+        try forward(user: user, candidates: candidates, mode: mode, scratch: scratch, into: out.baseAddress!)
+    }
+
+    // MARK: Appending
+
+    /// Appends one behavior to `user` (creating the user if new): adds its vector to 16 buckets, slides the
+    /// window, extends the sequence, in one write transaction. Safe while other threads score: they see the
+    /// user either before or after the append. A behavior older than the user's last one is refused.
+    public func append(user: String, item: String, timestamp: Double, category: String? = nil) throws {
+        try writer.withLock { encoder in
+            guard let encoder else {
+                throw ScoreError(message: "\(store.environment.path): the scorer was opened read-only; open it with writable: true to append")
+            }
+            let data = Dataset(behaviors: [Behavior(user: user, item: item, timestamp: timestamp)],
+                               items: category.map { [item: ItemInfo(category: $0)] } ?? [:])
+            _ = try encoder.append(data)
+            try refreshCatalog(item)
+        }
+    }
+
+    /// Reads `item`'s record after an append that may have created it.
+    private func refreshCatalog(_ item: String) throws {
+        guard let r = try store.environment.read({ txn in try txn.get(store.items, item, { try ItemRecord(decoding: $0) }) }) else { return }
+        let rows = SIMD2(Int32(r.itemRow), Int32(r.categoryRow))
+        catalog.withLock { c in
+            c.byId[item] = rows
+            if Int(r.storeId) >= c.byStoreId.count { c.byStoreId += Array(repeating: .zero, count: Int(r.storeId) + 1 - c.byStoreId.count) }
+            c.byStoreId[Int(r.storeId)] = rows
+        }
+    }
+}

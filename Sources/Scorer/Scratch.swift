@@ -1,0 +1,79 @@
+/// A growable float buffer that keeps its memory between requests (no allocation once warm).
+struct FloatBuffer {
+    private(set) var pointer: UnsafeMutablePointer<Float>
+    private(set) var capacity: Int
+
+    init(_ capacity: Int = 16) {
+        self.capacity = max(capacity, 16)
+        pointer = .allocate(capacity: self.capacity)
+    }
+
+    /// Room for `n` floats; contents are undefined after growth.
+    @inline(__always)
+    mutating func ensure(_ n: Int) -> UnsafeMutablePointer<Float> {
+        if n > capacity {
+            pointer.deallocate()
+            capacity = max(n, capacity * 2)
+            pointer = .allocate(capacity: capacity)
+        }
+        return pointer
+    }
+
+    func free() { pointer.deallocate() }
+}
+
+/// Same for integers (item rows, signatures).
+struct IntBuffer {
+    private(set) var pointer: UnsafeMutablePointer<Int32>
+    private(set) var capacity: Int
+
+    init(_ capacity: Int = 16) {
+        self.capacity = max(capacity, 16)
+        pointer = .allocate(capacity: self.capacity)
+    }
+
+    @inline(__always)
+    mutating func ensure(_ n: Int) -> UnsafeMutablePointer<Int32> {
+        if n > capacity {
+            let grown = UnsafeMutablePointer<Int32>.allocate(capacity: max(n, capacity * 2))
+            grown.update(from: pointer, count: capacity)   // callers append (window + sequence rows)
+            pointer.deallocate()
+            capacity = max(n, capacity * 2)
+            pointer = grown
+        }
+        return pointer
+    }
+
+    func free() { pointer.deallocate() }
+}
+
+/// Per-request working memory. One request uses one `Scratch` at a time; the scorer keeps a pool of them,
+/// so concurrent requests never share one and a warm request allocates nothing.
+final class Scratch: @unchecked Sendable {
+    var candidates = FloatBuffer()   // [B, d]       q
+    var rows = IntBuffer()           // [B, 2]       candidate (item row, category row)
+    var projections = FloatBuffer()  // [B or L, m]
+    var signatures = IntBuffer()     // [B, n_sig]
+    var sums = FloatBuffer()         // [n_sig · 2^τ, d] bucket sums (bse: copied; online: rebuilt)
+    var table = FloatBuffer()        // [n_sig · 2^τ, d] normalised bucket vectors / n_sig
+    var long = FloatBuffer()         // [B, d]       u_long
+    var short = FloatBuffer()        // [B, d]       u_short
+    var queries = FloatBuffer()      // [B, d_a]     W_q q + b_q
+    var windowRows = IntBuffer()     // [K, 2]       window (item row, category row)
+    var sequenceRows = IntBuffer()   // [L, 2]       sequence (item row, category row)
+    var behaviors = FloatBuffer()    // [L, d]       behavior vectors
+    var keys = FloatBuffer()         // [L, d_a]
+    var values = FloatBuffer()       // [L, d_a]
+    var weights = FloatBuffer()      // [block, L]   attention weights
+    var heads = FloatBuffer()        // [B, d_a]     concat(o_1 … o_H)
+    var z = FloatBuffer()            // [B, 5d]
+    var hidden1 = FloatBuffer()      // [B, h_1]
+    var hidden2 = FloatBuffer()      // [B, h_2]
+
+    deinit {
+        for b in [candidates, projections, sums, table, long, short, queries, behaviors, keys, values, weights, heads, z, hidden1, hidden2] {
+            b.free()
+        }
+        rows.free(); signatures.free(); windowRows.free(); sequenceRows.free()
+    }
+}

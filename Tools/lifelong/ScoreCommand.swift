@@ -1,0 +1,40 @@
+public import ArgumentParser
+import Foundation
+import Scorer
+
+struct Score: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score",
+        abstract: "Score one user against candidate items; prints one JSON object per line, in input order.",
+        discussion: """
+        Output: {"item":"I1","p":0.123456} per candidate. A user not in the store is scored with no history
+        (u_long = u_short = 0); an item not in the model's vocabulary uses row 0 ("unknown").
+        Modes: bse (stored bucket sums, the serving path), online (re-hash the stored sequence), full (exact
+        attention over the whole sequence), short (no long-term term).
+        """
+    )
+    @Option(help: "Model bundle folder (model.safetensors + vocab.tsv).") var model: String
+    @Option(help: "Store folder written by `lifelong encode` with this model.") var store: String
+    @Option(help: "User id.") var user: String
+    @Option(help: "Candidate item ids, comma-separated.") var items: String
+    @Option(help: "bse | online | full | short") var mode: Scorer.Mode = .bse
+
+    func validate() throws {
+        guard !items.split(separator: ",").isEmpty else { throw ValidationError("--items: give at least one item id") }
+    }
+
+    func run() throws {
+        let scorer = try Scorer(modelFolder: model, storeFolder: store)
+        let candidates = items.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        let p = try scorer.score(user: user, candidates: candidates, mode: mode)
+        var out = ""
+        for (item, prob) in zip(candidates, p) {
+            let data = try JSONSerialization.data(withJSONObject: ["item": item], options: [.sortedKeys])
+            let itemJSON = String(decoding: data, as: UTF8.self).dropFirst(8).dropLast(1)   // the quoted id
+            out += "{\"item\":\(itemJSON),\"p\":\(String(format: "%.6f", prob))}\n"
+        }
+        FileHandle.standardOutput.write(Data(out.utf8))
+    }
+}
+
+extension Scorer.Mode: ExpressibleByArgument {}
