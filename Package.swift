@@ -30,6 +30,9 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
 
+        // Heap-allocation counter for the benchmarks (interposes malloc; linked into lifelong-bench only).
+        .target(name: "CAllocationCounter", path: "Sources/CAllocationCounter"),
+
         // Storage layer: a typed Swift wrapper over LMDB. CLMDB stays out of its public API.
         .target(name: "LMDB", dependencies: ["CLMDB"]),
 
@@ -54,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "lifelong-bench",
             dependencies: [
-                "LMDB", "CLMDB", "CBLAS", "Model", "Store", "Encoder", "Scorer",
+                "LMDB", "CLMDB", "CBLAS", "CAllocationCounter", "Model", "Store", "Encoder", "Scorer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/lifelong-bench"

@@ -31,14 +31,11 @@ extension ArraySlice: ByteView where Element == UInt8 {
 }
 
 extension String: ByteView {
-    /// The UTF-8 bytes of the string (native Swift strings lend them without copying).
+    /// The UTF-8 bytes of the string: native strings lend them without copying or allocating (small
+    /// strings from the stack); only a non-native string is made contiguous first.
     @inlinable public func withByteView<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        if let r = try utf8.withContiguousStorageIfAvailable({ try body(UnsafeRawBufferPointer($0)) }) {
-            return r
-        }
         var copy = self
-        copy.makeContiguousUTF8()
-        return try copy.utf8.withContiguousStorageIfAvailable { try body(UnsafeRawBufferPointer($0)) }!
+        return try copy.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
     }
 }
 

@@ -16,15 +16,29 @@ import Synchronization
 extension Scorer {
     func forward(user: String, candidates: [String], mode: Mode, scratch s: Scratch, into out: UnsafeMutablePointer<Float>) throws {
         let c = model.config
+        let B = candidates.count, d = c.d
+        let long = s.long.ensure(B * d)
+        let view = try self.long(user: user, candidates: candidates, mode: mode, scratch: s, into: long)
+
+        // Short-term interest over the window.
+        let short = s.short.ensure(B * d)
+        let w = view.window
+        let xw = s.behaviors.ensure(max(w, 1) * d)
+        embedRows(s.windowRows.pointer, w, into: xw)
+        attend(B, queries: s.queries.pointer, to: xw, w, scratch: s, into: short)
+
+        mlp(B, q: s.candidates.pointer, long: long, short: short, scratch: s, into: out)
+    }
+
+    /// Steps 1–3: candidates, the user side, and `u_long` into `long` (`[B, d]`). Leaves `q` in
+    /// `scratch.candidates`, `W_q q + b_q` in `scratch.queries` and the window's rows in `scratch.windowRows`.
+    @discardableResult
+    func long(user: String, candidates: [String], mode: Mode, scratch s: Scratch, into long: UnsafeMutablePointer<Float>) throws -> UserView {
+        let c = model.config
         let B = candidates.count, d = c.d, da = c.attentionDim
         let q = s.candidates.ensure(B * d)
         gatherCandidates(candidates, scratch: s, into: q)
-
-        // User side: everything read inside one snapshot.
-        let view = try readUser(user, mode: mode, scratch: s)
-
-        // Long-term interest.
-        let long = s.long.ensure(B * d)
+        let view = try readUser(user, mode: mode, scratch: s)   // everything read inside one snapshot
         let queries = s.queries.ensure(B * da)
         fillRows(queries, B, model.query.bias)
         BLAS.gemm(B, da, d, a: q, b: model.query.weight, transposeB: true, into: queries, accumulate: true)
@@ -39,15 +53,7 @@ extension Scorer {
             embedRows(s.sequenceRows.pointer, n, into: x)
             attend(B, queries: queries, to: x, n, scratch: s, into: long)
         }
-
-        // Short-term interest over the window.
-        let short = s.short.ensure(B * d)
-        let w = view.window
-        let xw = s.behaviors.ensure(max(w, 1) * d)
-        embedRows(s.windowRows.pointer, w, into: xw)
-        attend(B, queries: queries, to: xw, w, scratch: s, into: short)
-
-        mlp(B, q: q, long: long, short: short, scratch: s, into: out)
+        return view
     }
 
     // MARK: Candidates
@@ -90,11 +96,10 @@ extension Scorer {
         let nRows = c.signatures * c.buckets
         var view = UserView()
         try store.environment.read { txn in
-            let found: Bool? = try txn.get(store.users, user) { bytes in
+            let found: UserView? = try txn.get(store.users, user) { bytes in
                 try checkHeader(bytes, user: user)
                 let w = Int(bytes.littleEndian(UInt32.self, at: 20))
-                view.window = w
-                view.length = Int(bytes.littleEndian(UInt64.self, at: 24))
+                let found = UserView(length: Int(bytes.littleEndian(UInt64.self, at: 24)), window: w)
                 let countsAt = UserRecord.headerSize, sumsAt = countsAt + 4 * nRows
                 let windowAt = sumsAt + precision.size * nRows * c.d
                 let rows = s.windowRows.ensure(2 * max(w, 1))
@@ -110,9 +115,10 @@ extension Scorer {
                         for k in 0..<(nRows * c.d) { sums[k] = Float(Float16(bitPattern: bytes.littleEndian(UInt16.self, at: sumsAt + 2 * k))) }
                     }
                 }
-                return true
+                return found
             }
-            guard found != nil else { return }
+            guard let found else { return }
+            view = found
             if mode == .online || mode == .full {
                 view.length = try readSequence(txn, user, expected: view.length, scratch: s)
             }
@@ -211,8 +217,7 @@ extension Scorer {
                       into long: UnsafeMutablePointer<Float>) {
         let c = model.config
         let d = c.d, nSig = c.signatures
-        long.update(repeating: 0, count: B * d)
-        guard hasHistory else { return }
+        guard hasHistory else { long.update(repeating: 0, count: B * d); return }
         let nRows = nSig * c.buckets
         let table = s.table.ensure(nRows * d)
         for r in 0..<nRows {
@@ -223,15 +228,34 @@ extension Scorer {
         }
         let p = s.projections.ensure(B * c.m)
         model.projection.withUnsafeBufferPointer { BLAS.gemm(B, c.m, d, a: q, b: $0.baseAddress!, transposeB: true, into: p) }
-        for i in 0..<B {
-            let u = long + i * d
-            let pi = p + i * c.m
-            for g in 0..<nSig {
-                var bucket = 0
-                for t in 0..<c.tau where pi[g * c.tau + t] > 0 { bucket |= 1 << t }
-                let row = table + (g * c.buckets + bucket) * d
-                for k in 0..<d { u[k] += row[k] }
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: nSig) { offsets in
+            for i in 0..<B {
+                let pi = p + i * c.m
+                for g in 0..<nSig {
+                    var bucket = 0
+                    for t in 0..<c.tau where pi[g * c.tau + t] > 0 { bucket |= 1 << t }
+                    offsets[g] = (g * c.buckets + bucket) * d
+                }
+                Self.sumRows(table, offsets.baseAddress!, nSig, d: d, into: long + i * d)
             }
+        }
+    }
+
+    /// `out[0..<d] = Σ_g table[offsets[g] ..< offsets[g] + d]`, 16 floats at a time in registers.
+    @inline(__always)
+    static func sumRows(_ table: UnsafePointer<Float>, _ offsets: UnsafePointer<Int>, _ n: Int, d: Int, into out: UnsafeMutablePointer<Float>) {
+        var k = 0
+        while k + 16 <= d {
+            var acc = SIMD16<Float>(repeating: 0)
+            for g in 0..<n { acc += UnsafeRawPointer(table + offsets[g] + k).loadUnaligned(as: SIMD16<Float>.self) }
+            UnsafeMutableRawPointer(out + k).storeBytes(of: acc, as: SIMD16<Float>.self)
+            k += 16
+        }
+        while k < d {
+            var acc: Float = 0
+            for g in 0..<n { acc += table[offsets[g] + k] }
+            out[k] = acc
+            k += 1
         }
     }
 

@@ -109,6 +109,17 @@ public final class Scorer: Sendable {
         try forward(user: user, candidates: candidates, mode: mode, scratch: scratch, into: out.baseAddress!)
     }
 
+    /// The long-term interest `u_long` alone (`[candidates.count, d]` floats into `out`): what the modes
+    /// differ in, for analysis and for benchmarking that term by itself.
+    public func longTermInterest(user: String, candidates: [String], mode: Mode, into out: UnsafeMutableBufferPointer<Float>) throws {
+        let d = model.config.d
+        precondition(out.count >= candidates.count * d, "the output buffer is shorter than candidates × d")
+        guard !candidates.isEmpty else { return }
+        let scratch = pool.withLock { $0.popLast() } ?? Scratch()
+        defer { pool.withLock { $0.append(scratch) } }
+        try long(user: user, candidates: candidates, mode: mode, scratch: scratch, into: out.baseAddress!)
+    }
+
     // MARK: Appending
 
     /// Appends one behavior to `user` (creating the user if new): adds its vector to 16 buckets, slides the

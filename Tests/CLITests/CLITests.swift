@@ -82,6 +82,22 @@ struct EncoderCLITests {
         #expect((object?["bucket_counts"] as? [[Int]])?.count == 16)
         #expect((object?["window"] as? [Int])?.count == 4)
 
+        // score: one JSON object per candidate, in input order; unknown users and items are scored.
+        for mode in ["bse", "online", "full", "short"] {
+            let scored = try CLI.run(["score", "--model", root + "/model", "--store", root + "/store", "--user", "5",
+                                      "--items", "3,1,unknown", "--mode", mode])
+            #expect(scored.status == 0, "\(scored.stderr)")
+            let lines = scored.stdout.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(lines.map { $0?["item"] as? String } == ["3", "1", "unknown"])
+            #expect(lines.allSatisfy { ($0?["p"] as? Double).map { $0 > 0 && $0 < 1 } ?? false })
+        }
+        let cold = try CLI.run(["score", "--model", root + "/model", "--store", root + "/store", "--user", "nobody", "--items", "1"])
+        #expect(cold.status == 0 && cold.stdout.hasPrefix("{\"item\":\"1\",\"p\":0."))
+        let badMode = try CLI.run(["score", "--model", root + "/model", "--store", root + "/store", "--user", "5", "--items", "1", "--mode", "fast"])
+        #expect(badMode.status != 0 && badMode.stderr.contains("fast"))
+        let noStore = try CLI.run(["score", "--model", root + "/model", "--store", root + "/nowhere", "--user", "5", "--items", "1"])
+        #expect(noStore.status != 0 && noStore.stderr.contains("no store"))
+
         try "user_id:token\titem_id:token\trating:float\ttimestamp:float\n9\t1\t5\t99\n9\t1\t5\tlater\n".write(toFile: ds + "/tiny.inter", atomically: true, encoding: .utf8)
         let bad = try CLI.run(["append", "--model", root + "/model", "--data", ds, "--store", root + "/store", "--quiet"])
         #expect(bad.status != 0)

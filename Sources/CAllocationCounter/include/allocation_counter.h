@@ -1,0 +1,9 @@
+#ifndef LIFELONG_ALLOCATION_COUNTER_H
+#define LIFELONG_ALLOCATION_COUNTER_H
+// Counts heap allocations (malloc, calloc, realloc, posix_memalign, aligned_alloc, memalign) made by any
+// thread while counting is on. Linked only into lifelong-bench: its definitions interpose glibc's for the
+// whole process and forward to glibc's __libc_* entry points.
+#include <stdint.h>
+void lifelong_allocations_start(void);
+uint64_t lifelong_allocations_stop(void);
+#endif

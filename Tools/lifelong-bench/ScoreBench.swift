@@ -1,0 +1,154 @@
+import ArgumentParser
+import CAllocationCounter
+import CBLAS
+import Encoder
+import Foundation
+import LMDB
+import Model
+import Scorer
+import Store
+
+/// Per-request latency of every scoring mode over sequence lengths, and the ratios issue 4 asks for,
+/// all measured in one run on one synthetic store.
+struct ScoreBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score",
+        abstract: "Scorer p50/p99 per mode and L (d = 128, B = 1000), the P1/P2/P4/P5 ratios, and allocations per warm request."
+    )
+
+    @Option(help: "Sequence lengths L (comma-separated).") var lengths = "100,1000,10000,100000"
+    @Option(help: "Candidates per request (B).") var candidates = 1000
+    @Option(help: "Item vector width d = d_item + d_cat.") var d = 128
+    @Option(help: "Items in the synthetic vocabulary.") var items = 20_000
+    @Option(help: "Most requests per (L, mode); fewer when a cell exceeds --seconds.") var requests = 300
+    @Option(help: "Time budget per (L, mode) cell, seconds.") var seconds = 2.0
+    @Option(help: "Folder for the temporary bundle and store (removed afterwards).") var workDir = NSTemporaryDirectory()
+
+    func validate() throws {
+        try requireReleaseBuild()
+        guard candidates > 0, d >= 2, items > 0, requests > 0, !parsedLengths.isEmpty else {
+            throw ValidationError("--candidates, --d, --items, --requests must be positive; --lengths non-empty")
+        }
+    }
+
+    var parsedLengths: [Int] { lengths.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 } }
+
+    func run() throws {
+        let root = URL(fileURLWithPath: workDir).appendingPathComponent("lifelong-bench-score-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let itemIds = (0..<items).map { "i\($0)" }
+        let categories = (0..<50).map { "c\($0)" }
+        var shape = ModelBundle.Shape()
+        shape.dCat = max(1, d / 4)
+        shape.dItem = d - shape.dCat
+        try ModelBundle.writeRandom(to: root + "/model", items: itemIds, categories: categories, shape: shape, seed: 3)
+        let model = try ModelBundle(folder: root + "/model")
+        let c = model.config
+        var rng = Gaussian(seed: 17)
+        var log: [Behavior] = []
+        for length in parsedLengths {
+            for t in 0..<length { log.append(Behavior(user: "L\(length)", item: itemIds[Int(rng.bits() % UInt64(items))], timestamp: Double(t))) }
+        }
+        let catalog = Dictionary(uniqueKeysWithValues: itemIds.enumerated().map { ($1, ItemInfo(category: categories[$0 % categories.count])) })
+        let store = try Store(path: root + "/store", durability: .noSync)
+        _ = try BehaviorEncoder(model: model, store: store).encode(Dataset(behaviors: log, items: catalog))
+        let scorer = try Scorer(model: model, store: store)
+        let batch = (0..<candidates).map { _ in itemIds[Int(rng.bits() % UInt64(items))] }
+        var out = [Float](repeating: 0, count: candidates)
+        var long = [Float](repeating: 0, count: candidates * c.d)
+
+        func measure(_ body: () throws -> Void) rethrows -> [Double] {
+            try body(); try body()   // warm-up: scratch buffers grow to size
+            var times: [Double] = []
+            let start = DispatchTime.now().uptimeNanoseconds
+            while times.count < requests {
+                times.append(try time(body))
+                if times.count >= 3, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 > seconds { break }
+            }
+            return times.sorted()
+        }
+        func percentile(_ sorted: [Double], _ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
+
+        print("Scorer — d = \(c.d), B = \(candidates), m = \(c.m), τ = \(c.tau), K = \(c.window), H = \(c.heads), d_a = \(c.attentionDim), "
+              + "MLP \(5 * c.d)→\(c.hidden[0])→\(c.hidden[1])→1, 1 BLAS thread, one request at a time")
+        print("| L | mode | requests | p50 ms | p99 ms |")
+        print("|---:|---|---:|---:|---:|")
+        var p50: [String: Double] = [:]
+        for length in parsedLengths {
+            let user = "L\(length)"
+            for mode in Scorer.Mode.allCases {
+                let t = try measure {
+                    try out.withUnsafeMutableBufferPointer { try scorer.score(user: user, candidates: batch, mode: mode, into: $0) }
+                }
+                p50["\(mode)@\(length)"] = percentile(t, 0.5)
+                print("| \(length) | \(mode) | \(t.count) | \(fmt(percentile(t, 0.5) * 1e3, 3)) | \(fmt(percentile(t, 0.99) * 1e3, 3)) |")
+            }
+        }
+
+        // The long-term term alone, full vs bse, at L = 10^4 (or the largest L below it).
+        let l4 = parsedLengths.filter { $0 <= 10_000 }.max() ?? parsedLengths[0]
+        let user4 = "L\(l4)"
+        func longOnly(_ mode: Scorer.Mode) throws -> Double {
+            percentile(try measure {
+                try long.withUnsafeMutableBufferPointer { try scorer.longTermInterest(user: user4, candidates: batch, mode: mode, into: $0) }
+            }, 0.5)
+        }
+        let longBSE = try longOnly(.bse), longFull = try longOnly(.full)
+
+        // Allocations per warm bse request.
+        try out.withUnsafeMutableBufferPointer { try scorer.score(user: user4, candidates: batch, mode: .bse, into: $0) }
+        let counted = 50
+        lifelong_allocations_start()
+        for _ in 0..<counted {
+            try out.withUnsafeMutableBufferPointer { try scorer.score(user: user4, candidates: batch, mode: .bse, into: $0) }
+        }
+        let allocations = lifelong_allocations_stop()
+
+        // FLOPs of one bse request (multiply-adds count 2) and single-thread sgemm peak, same run.
+        let B = Double(candidates), dd = Double(c.d), da = Double(c.attentionDim), w = Double(min(c.window, l4))
+        let h1 = Double(c.hidden[0]), h2 = Double(c.hidden[1])
+        let flops = 2 * B * dd * Double(c.m)                      // candidate projections
+            + 2 * B * dd * da + 2 * 2 * w * dd * da                // queries; window keys and values
+            + 2 * 2 * B * w * da + 2 * B * da * dd                 // scores and weighted values; W_o
+            + 2 * B * 5 * dd * h1 + 2 * B * h1 * h2 + 2 * B * h2   // MLP
+            + B * Double(c.signatures) * dd                         // bucket gather
+        let peak = sgemmPeak()
+        let bseL4 = p50["bse@\(l4)"] ?? .nan
+        let results: [(String, Double, String)] = [
+            ("P1 bse p50, L = \(parsedLengths.max()!) over L = \(parsedLengths.min()!)",
+             (p50["bse@\(parsedLengths.max()!)"] ?? .nan) / (p50["bse@\(parsedLengths.min()!)"] ?? .nan), "goal ≤ 1.10"),
+            ("P2 long-term term alone, full over bse, L = \(l4)", longFull / longBSE, "goal ≥ 50"),
+            ("P2 whole request, full over bse, L = \(l4)", (p50["full@\(l4)"] ?? .nan) / bseL4, "(the MLP is shared)"),
+            ("P4 bse over short, L = \(l4)", bseL4 / (p50["short@\(l4)"] ?? .nan), "goal ≤ 1.10"),
+            ("P5 bse FLOP/s over sgemm peak (1 thread)", flops / bseL4 / peak, "goal ≥ 0.40"),
+        ]
+        print("")
+        print("| ratio | value | |")
+        print("|---|---:|---|")
+        for (name, value, goal) in results { print("| \(name) | \(fmt(value, 3)) | \(goal) |") }
+        print("")
+        print("long-term term p50: bse \(fmt(longBSE * 1e3, 3)) ms, full \(fmt(longFull * 1e3, 3)) ms; "
+              + "bse request \(fmt(flops / 1e6, 1)) MFLOP at \(fmt(flops / bseL4 / 1e9, 1)) GFLOP/s, sgemm peak \(fmt(peak / 1e9, 1)) GFLOP/s")
+        print("heap allocations per warm bse request: \(fmt(Double(allocations) / Double(counted), 2)) (\(allocations) in \(counted) requests)")
+        var json: [String: Double] = ["P1": results[0].1, "P2_long": results[1].1, "P2_request": results[2].1, "P4": results[3].1,
+                                      "P5": results[4].1, "allocations_per_request": Double(allocations) / Double(counted)]
+        for (k, v) in p50 { json["p50_ms_\(k)"] = v * 1e3 }
+        let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    /// FLOP/s of a 1024³ single-thread sgemm, best of 5.
+    func sgemmPeak() -> Double {
+        let n = 1024
+        var g = Gaussian(seed: 1)
+        let a = (0..<(n * n)).map { _ in g.normal() }, b = (0..<(n * n)).map { _ in g.normal() }
+        var cm = [Float](repeating: 0, count: n * n)
+        var best = Double.infinity
+        for _ in 0..<5 {
+            best = min(best, time {
+                cm.withUnsafeMutableBufferPointer { BLAS.gemm(n, n, n, a: a, b: b, transposeB: false, into: $0.baseAddress!) }
+            })
+        }
+        return 2 * Double(n * n * n) / best
+    }
+}
