@@ -1,6 +1,7 @@
-/// A growable float buffer that keeps its memory between requests (no allocation once warm).
-struct FloatBuffer {
-    private(set) var pointer: UnsafeMutablePointer<Float>
+/// A growable buffer that keeps its memory between requests (no allocation once warm). Growth keeps the
+/// old contents (callers append: sequence rows arrive chunk by chunk).
+struct Buffer<Element: BitwiseCopyable> {
+    private(set) var pointer: UnsafeMutablePointer<Element>
     private(set) var capacity: Int
 
     init(_ capacity: Int = 16) {
@@ -8,35 +9,12 @@ struct FloatBuffer {
         pointer = .allocate(capacity: self.capacity)
     }
 
-    /// Room for `n` floats; contents are undefined after growth.
+    /// Room for `n` elements.
     @inline(__always)
-    mutating func ensure(_ n: Int) -> UnsafeMutablePointer<Float> {
+    mutating func ensure(_ n: Int) -> UnsafeMutablePointer<Element> {
         if n > capacity {
-            pointer.deallocate()
-            capacity = max(n, capacity * 2)
-            pointer = .allocate(capacity: capacity)
-        }
-        return pointer
-    }
-
-    func free() { pointer.deallocate() }
-}
-
-/// Same for integers (item rows, signatures).
-struct IntBuffer {
-    private(set) var pointer: UnsafeMutablePointer<Int32>
-    private(set) var capacity: Int
-
-    init(_ capacity: Int = 16) {
-        self.capacity = max(capacity, 16)
-        pointer = .allocate(capacity: self.capacity)
-    }
-
-    @inline(__always)
-    mutating func ensure(_ n: Int) -> UnsafeMutablePointer<Int32> {
-        if n > capacity {
-            let grown = UnsafeMutablePointer<Int32>.allocate(capacity: max(n, capacity * 2))
-            grown.update(from: pointer, count: capacity)   // callers append (window + sequence rows)
+            let grown = UnsafeMutablePointer<Element>.allocate(capacity: max(n, capacity * 2))
+            grown.update(from: pointer, count: capacity)
             pointer.deallocate()
             capacity = max(n, capacity * 2)
             pointer = grown
@@ -46,6 +24,9 @@ struct IntBuffer {
 
     func free() { pointer.deallocate() }
 }
+
+typealias FloatBuffer = Buffer<Float>
+typealias IntBuffer = Buffer<Int32>
 
 /// Per-request working memory. One request uses one `Scratch` at a time; the scorer keeps a pool of them,
 /// so concurrent requests never share one and a warm request allocates nothing.

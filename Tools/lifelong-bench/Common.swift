@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Model
 
 /// Benchmarks report nothing from a debug build: its figures would be meaningless.
 func requireReleaseBuild() throws {
@@ -21,3 +22,15 @@ func median(_ xs: [Double]) -> Double {
 }
 
 func fmt(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
+
+/// A random v1 bundle for the benchmarks: `items` items "i0"… in 50 categories "c0"…, d = d_item + d_cat
+/// with d_cat = d/4, other shapes at their defaults. Returns the bundle and the ids.
+func syntheticBundle(at folder: String, d: Int, items: Int, seed: UInt64) throws -> (model: ModelBundle, items: [String], categories: [String]) {
+    let itemIds = (0..<items).map { "i\($0)" }
+    let categories = (0..<50).map { "c\($0)" }
+    var shape = ModelBundle.Shape()
+    shape.dCat = max(1, d / 4)
+    shape.dItem = d - shape.dCat
+    try ModelBundle.writeRandom(to: folder, items: itemIds, categories: categories, shape: shape, seed: seed)
+    return (try ModelBundle(folder: folder), itemIds, categories)
+}

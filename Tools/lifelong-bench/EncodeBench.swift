@@ -37,14 +37,8 @@ struct EncodeBench: ParsableCommand {
         openblas_set_num_threads(1)  // the encoder is single-threaded; compare like with like
         let root = URL(fileURLWithPath: workDir).appendingPathComponent("lifelong-bench-encode-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let itemIds = (0..<items).map { "i\($0)" }
-        let categories = (0..<50).map { "c\($0)" }
-        var shape = ModelBundle.Shape()
-        shape.dCat = max(1, d / 4)
-        shape.dItem = d - shape.dCat
-        let bundleDir = root + "/model"
-        try ModelBundle.writeRandom(to: bundleDir, items: itemIds, categories: categories, shape: shape, seed: 7)
-        let model = try ModelBundle(folder: bundleDir)
+        let (model, itemIds, categories) = try syntheticBundle(at: root + "/model", d: d, items: items, seed: 7)
+        let shape = model.config
         let catalog = Dictionary(uniqueKeysWithValues: itemIds.enumerated().map { ($1, ItemInfo(category: categories[$0 % categories.count])) })
 
         print("BSE encode vs floor — d = \(d), m = \(shape.m), τ = \(shape.tau), K = \(shape.window), \(items) items, "

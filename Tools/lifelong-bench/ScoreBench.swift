@@ -36,13 +36,7 @@ struct ScoreBench: ParsableCommand {
     func run() throws {
         let root = URL(fileURLWithPath: workDir).appendingPathComponent("lifelong-bench-score-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let itemIds = (0..<items).map { "i\($0)" }
-        let categories = (0..<50).map { "c\($0)" }
-        var shape = ModelBundle.Shape()
-        shape.dCat = max(1, d / 4)
-        shape.dItem = d - shape.dCat
-        try ModelBundle.writeRandom(to: root + "/model", items: itemIds, categories: categories, shape: shape, seed: 3)
-        let model = try ModelBundle(folder: root + "/model")
+        let (model, itemIds, categories) = try syntheticBundle(at: root + "/model", d: d, items: items, seed: 3)
         let c = model.config
         var rng = Gaussian(seed: 17)
         var log: [Behavior] = []
