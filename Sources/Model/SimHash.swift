@@ -61,26 +61,31 @@ public enum SimHash {
 
 extension ModelBundle {
     /// Signatures of `count` vectors stored as rows of `vectors` (`[count, d]`): all `m` projections as one
-    /// BLAS product `[count, d] × Pᵀ`, then the sign bits. Returns `[count, n_sig]` buckets.
+    /// BLAS product `[count, d] × Pᵀ` into `projections` (`count · m` floats of scratch), then the sign bits
+    /// into `out` (`[count, n_sig]`). The one place vectors are hashed in batches (encoder and scorer).
+    public func signatures(of vectors: UnsafePointer<Float>, count: Int, projections: UnsafeMutablePointer<Float>,
+                           into out: UnsafeMutablePointer<UInt8>) {
+        let c = config
+        guard count > 0 else { return }
+        projection.withUnsafeBufferPointer { BLAS.gemm(count, c.m, c.d, a: vectors, b: $0.baseAddress!, transposeB: true, into: projections) }
+        for i in 0..<count {
+            SimHash.signatures(fromProjections: projections + i * c.m, m: c.m, tau: c.tau, into: out + i * c.signatures)
+        }
+    }
+
+    /// The same for an array of rows, 4096 rows per product so the scratch stays small. Returns `[count, n_sig]`.
     public func signatures(ofRows vectors: [Float], count: Int) -> [UInt8] {
         let c = config
         precondition(vectors.count >= count * c.d)
         var out = [UInt8](repeating: 0, count: count * c.signatures)
-        guard count > 0 else { return out }
-        let blockRows = 4096   // bounds the scratch to 4096 × m floats
+        let blockRows = 4096
         var projections = [Float](repeating: 0, count: min(count, blockRows) * c.m)
         vectors.withUnsafeBufferPointer { v in
-            projection.withUnsafeBufferPointer { p in
-                projections.withUnsafeMutableBufferPointer { buf in
-                    out.withUnsafeMutableBufferPointer { sig in
-                        for start in stride(from: 0, to: count, by: blockRows) {
-                            let rows = min(blockRows, count - start)
-                            BLAS.gemm(rows, c.m, c.d, a: v.baseAddress! + start * c.d, b: p.baseAddress!, transposeB: true, into: buf.baseAddress!)
-                            for i in 0..<rows {
-                                SimHash.signatures(fromProjections: buf.baseAddress! + i * c.m, m: c.m, tau: c.tau,
-                                                   into: sig.baseAddress! + (start + i) * c.signatures)
-                            }
-                        }
+            projections.withUnsafeMutableBufferPointer { p in
+                out.withUnsafeMutableBufferPointer { sig in
+                    for start in stride(from: 0, to: count, by: blockRows) {
+                        signatures(of: v.baseAddress! + start * c.d, count: min(blockRows, count - start), projections: p.baseAddress!,
+                                   into: sig.baseAddress! + start * c.signatures)
                     }
                 }
             }

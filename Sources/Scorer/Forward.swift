@@ -63,12 +63,13 @@ extension Scorer {
     func gatherCandidates(_ candidates: [String], scratch s: Scratch, into q: UnsafeMutablePointer<Float>) {
         let d = model.config.d
         let rows = s.rows.ensure(2 * candidates.count)
-        catalog.withLock { cat in
-            for (i, id) in candidates.enumerated() {
-                let r = cat.byId[id] ?? SIMD2(Int32(model.vocabulary.itemRow(id)), 0)
-                rows[2 * i] = r.x
-                rows[2 * i + 1] = r.y
-            }
+        // A snapshot (a reference, no copy): concurrent requests don't queue on the lock. An append that lands
+        // while a request holds it copies the dictionary once (copy-on-write) — on the append path, not here.
+        let byId = catalog.withLock { $0.byId }
+        for (i, id) in candidates.enumerated() {
+            let r = byId[id] ?? SIMD2(Int32(model.vocabulary.itemRow(id)), 0)
+            rows[2 * i] = r.x
+            rows[2 * i + 1] = r.y
         }
         for i in 0..<candidates.count {
             model.embed(itemRow: Int(rows[2 * i]), categoryRow: Int(rows[2 * i + 1]), into: q + i * d)
@@ -93,29 +94,18 @@ extension Scorer {
     /// the re-hashed sequence.
     func readUser(_ user: String, mode: Mode, scratch s: Scratch) throws -> UserView {
         let c = model.config
-        let nRows = c.signatures * c.buckets
         var view = UserView()
         try store.environment.read { txn in
             let found: UserView? = try txn.get(store.users, user) { bytes in
-                try checkHeader(bytes, user: user)
-                let w = Int(bytes.littleEndian(UInt32.self, at: 20))
-                let found = UserView(length: Int(bytes.littleEndian(UInt64.self, at: 24)), window: w)
-                let countsAt = UserRecord.headerSize, sumsAt = countsAt + 4 * nRows
-                let windowAt = sumsAt + precision.size * nRows * c.d
-                let rows = s.windowRows.ensure(2 * max(w, 1))
-                for j in 0..<w {
-                    rows[2 * j] = Int32(bitPattern: bytes.littleEndian(UInt32.self, at: windowAt + 12 * j + 4))
-                    rows[2 * j + 1] = Int32(bitPattern: bytes.littleEndian(UInt32.self, at: windowAt + 12 * j + 8))
+                let record = try checkedRecord(bytes, user: user)
+                let rows = s.windowRows.ensure(2 * max(record.windowCount, 1))
+                for j in 0..<record.windowCount {
+                    let e = record.windowEntry(j)
+                    rows[2 * j] = Int32(bitPattern: e.itemRow)
+                    rows[2 * j + 1] = Int32(bitPattern: e.categoryRow)
                 }
-                if mode == .bse {
-                    let sums = s.sums.ensure(nRows * c.d)
-                    switch precision {
-                    case .f32: bytes.copyFloats(at: sumsAt, count: nRows * c.d, into: sums)
-                    case .f16:
-                        for k in 0..<(nRows * c.d) { sums[k] = Float(Float16(bitPattern: bytes.littleEndian(UInt16.self, at: sumsAt + 2 * k))) }
-                    }
-                }
-                return found
+                if mode == .bse { record.copySums(into: s.sums.ensure(c.signatures * c.buckets * c.d)) }
+                return UserView(length: Int(record.length), window: record.windowCount)
             }
             guard let found else { return }
             view = found
@@ -127,22 +117,15 @@ extension Scorer {
         return view
     }
 
-    private func checkHeader(_ bytes: UnsafeRawBufferPointer, user: String) throws {
+    /// The stored record, read in place, after checking that it belongs to this model (shape and fingerprint).
+    private func checkedRecord(_ bytes: UnsafeRawBufferPointer, user: String) throws -> UserRecord.View {
         let c = model.config
-        let nRows = c.signatures * c.buckets
         func fail(_ m: String) -> ScoreError { ScoreError(message: "store \(store.environment.path): user '\(user)': \(m)") }
-        guard bytes.count >= UserRecord.headerSize, bytes.littleEndian(UInt32.self, at: 0) == 0x3155_4C4C /* "LLU1" */ else {
-            throw fail("not a user record")
-        }
-        guard bytes.littleEndian(UInt16.self, at: 4) == UserRecord.version else { throw fail("record version is not \(UserRecord.version)") }
-        guard Int(bytes.littleEndian(UInt16.self, at: 8)) == c.signatures, Int(bytes.littleEndian(UInt16.self, at: 10)) == c.buckets,
-              Int(bytes.littleEndian(UInt32.self, at: 12)) == c.d else { throw fail("record shape differs from the model's") }
-        let w = Int(bytes.littleEndian(UInt32.self, at: 20))
-        guard bytes.count == UserRecord.headerSize + 4 * nRows + precision.size * nRows * c.d + 12 * w else {
-            throw fail("record size does not match its header (corrupt)")
-        }
-        let fingerprintMatches = model.fingerprint.withUnsafeBytes { f in memcmp(f.baseAddress!, bytes.baseAddress! + 48, 32) == 0 }
-        guard fingerprintMatches else { throw fail("record was encoded with another model; re-encode the store") }
+        let record: UserRecord.View
+        do { record = try UserRecord.View(bytes) } catch { throw fail("\(error)") }
+        guard record.nSig == c.signatures, record.buckets == c.buckets, record.d == c.d else { throw fail("record shape differs from the model's") }
+        guard record.hasFingerprint(model.fingerprint) else { throw fail("record was encoded with another model; re-encode the store") }
+        return record
     }
 
     /// The user's sequence as (item row, category row) pairs in `scratch.sequenceRows`; returns its length.
@@ -181,7 +164,8 @@ extension Scorer {
         return n
     }
 
-    /// `online`: rebuilds the bucket sums from the sequence — embed, hash (one GEMM), add to 16 buckets.
+    /// `online`: rebuilds the bucket sums from the sequence — embed, hash (one GEMM), then the encoder's own
+    /// aggregation, so `online` adds exactly what `encode` added.
     private func rehash(_ n: Int, scratch s: Scratch) {
         let c = model.config
         let nRows = c.signatures * c.buckets
@@ -190,22 +174,14 @@ extension Scorer {
         guard n > 0 else { return }
         let x = s.behaviors.ensure(n * c.d)
         embedRows(s.sequenceRows.pointer, n, into: x)
-        let p = s.projections.ensure(n * c.m)
-        let sig = s.signatures.ensure(n * c.signatures)
-        model.projection.withUnsafeBufferPointer { BLAS.gemm(n, c.m, c.d, a: x, b: $0.baseAddress!, transposeB: true, into: p) }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: c.signatures) { one in
-            for j in 0..<n {
-                SimHash.signatures(fromProjections: p + j * c.m, m: c.m, tau: c.tau, into: one.baseAddress!)
-                for g in 0..<c.signatures { sig[j * c.signatures + g] = Int32(one[g]) }
-            }
-        }
-        for j in 0..<n {
-            let v = x + j * c.d
-            for g in 0..<c.signatures {
-                let row = sums + (g * c.buckets + Int(sig[j * c.signatures + g])) * c.d
-                for k in 0..<c.d { row[k] += v[k] }
-            }
-        }
+        let signatures = s.signatures.ensure(n * c.signatures)
+        model.signatures(of: x, count: n, projections: s.projections.ensure(n * c.m), into: signatures)
+        let order = s.order.ensure(n)
+        for j in 0..<n { order[j] = j }
+        let counts = s.counts.ensure(nRows)
+        counts.update(repeating: 0, count: nRows)
+        UserRecord.aggregate(count: n, vectors: x, signatures: signatures, rows: order, nSig: c.signatures, buckets: c.buckets, d: c.d,
+                             counts: counts, sums: sums)
     }
 
     // MARK: Long-term interest (SDIM Eq. 12), batched
@@ -226,36 +202,15 @@ extension Scorer {
             let scale: Float = norm == 0 ? 0 : 1 / (max(norm, 1e-12) * Float(nSig))
             for k in 0..<d { table[r * d + k] = row[k] * scale }
         }
-        let p = s.projections.ensure(B * c.m)
-        model.projection.withUnsafeBufferPointer { BLAS.gemm(B, c.m, d, a: q, b: $0.baseAddress!, transposeB: true, into: p) }
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: nSig) { offsets in
+        let signatures = s.signatures.ensure(B * nSig)
+        model.signatures(of: q, count: B, projections: s.projections.ensure(B * c.m), into: signatures)
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: nSig) { rows in
             for i in 0..<B {
-                let pi = p + i * c.m
-                for g in 0..<nSig {
-                    var bucket = 0
-                    for t in 0..<c.tau where pi[g * c.tau + t] > 0 { bucket |= 1 << t }
-                    offsets[g] = (g * c.buckets + bucket) * d
-                }
-                Self.sumRows(table, offsets.baseAddress!, nSig, d: d, into: long + i * d)
+                for g in 0..<nSig { rows[g] = g * c.buckets + Int(signatures[i * nSig + g]) }
+                let u = long + i * d
+                u.update(repeating: 0, count: d)
+                Rows.add(rows.baseAddress!, nSig, of: table, d: d, into: u)
             }
-        }
-    }
-
-    /// `out[0..<d] = Σ_g table[offsets[g] ..< offsets[g] + d]`, 16 floats at a time in registers.
-    @inline(__always)
-    static func sumRows(_ table: UnsafePointer<Float>, _ offsets: UnsafePointer<Int>, _ n: Int, d: Int, into out: UnsafeMutablePointer<Float>) {
-        var k = 0
-        while k + 16 <= d {
-            var acc = SIMD16<Float>(repeating: 0)
-            for g in 0..<n { acc += UnsafeRawPointer(table + offsets[g] + k).loadUnaligned(as: SIMD16<Float>.self) }
-            UnsafeMutableRawPointer(out + k).storeBytes(of: acc, as: SIMD16<Float>.self)
-            k += 16
-        }
-        while k < d {
-            var acc: Float = 0
-            for g in 0..<n { acc += table[offsets[g] + k] }
-            out[k] = acc
-            k += 1
         }
     }
 

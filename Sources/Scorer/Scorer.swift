@@ -44,7 +44,6 @@ public final class Scorer: Sendable {
 
     public let model: ModelBundle
     public let store: Store
-    let precision: UserRecord.Precision
     let catalog: Mutex<Catalog>
     let pool = Mutex<[Scratch]>([])
     let writer: Mutex<BehaviorEncoder?>
@@ -53,6 +52,13 @@ public final class Scorer: Sendable {
     struct Catalog: Sendable {
         var byId: [String: SIMD2<Int32>] = [:]
         var byStoreId: [SIMD2<Int32>] = []
+
+        mutating func insert(_ id: String, _ r: ItemRecord) {
+            let rows = SIMD2(Int32(r.itemRow), Int32(r.categoryRow))
+            byId[id] = rows
+            if Int(r.storeId) >= byStoreId.count { byStoreId += Array(repeating: .zero, count: Int(r.storeId) + 1 - byStoreId.count) }
+            byStoreId[Int(r.storeId)] = rows
+        }
     }
 
     /// Opens the bundle and the store and checks that they belong together.
@@ -75,15 +81,11 @@ public final class Scorer: Sendable {
             throw ScoreError(message: "store \(store.environment.path) was encoded with model \(stored), but the bundle \(model.folder) is model \(model.fingerprintHex); "
                 + "re-encode the store with this bundle (`lifelong encode`) or open the bundle it was made with")
         }
-        precision = meta["precision"] == "f16" ? .f16 : .f32
+        let precision: UserRecord.Precision = meta["precision"] == "f16" ? .f16 : .f32
         var c = Catalog()
         try store.environment.read { txn in
             try txn.scan(store.items) { k, v in
-                let r = try ItemRecord(decoding: v)
-                let rows = SIMD2(Int32(r.itemRow), Int32(r.categoryRow))
-                c.byId[String(decoding: k, as: UTF8.self)] = rows
-                if Int(r.storeId) >= c.byStoreId.count { c.byStoreId += Array(repeating: .zero, count: Int(r.storeId) + 1 - c.byStoreId.count) }
-                c.byStoreId[Int(r.storeId)] = rows
+                c.insert(String(decoding: k, as: UTF8.self), try ItemRecord(decoding: v))
                 return .next
             }
         }
@@ -104,9 +106,14 @@ public final class Scorer: Sendable {
     public func score(user: String, candidates: [String], mode: Mode = .bse, into out: UnsafeMutableBufferPointer<Float>) throws {
         precondition(out.count >= candidates.count, "the output buffer is shorter than the candidate list")
         guard !candidates.isEmpty else { return }
+        try withScratch { try forward(user: user, candidates: candidates, mode: mode, scratch: $0, into: out.baseAddress!) }
+    }
+
+    /// Runs `body` with a scratch arena borrowed from the pool (a new one only when all are in use).
+    private func withScratch<R>(_ body: (Scratch) throws -> R) throws -> R {
         let scratch = pool.withLock { $0.popLast() } ?? Scratch()
         defer { pool.withLock { $0.append(scratch) } }
-        try forward(user: user, candidates: candidates, mode: mode, scratch: scratch, into: out.baseAddress!)
+        return try body(scratch)
     }
 
     /// The long-term interest `u_long` alone (`[candidates.count, d]` floats into `out`): what the modes
@@ -115,9 +122,7 @@ public final class Scorer: Sendable {
         let d = model.config.d
         precondition(out.count >= candidates.count * d, "the output buffer is shorter than candidates × d")
         guard !candidates.isEmpty else { return }
-        let scratch = pool.withLock { $0.popLast() } ?? Scratch()
-        defer { pool.withLock { $0.append(scratch) } }
-        try long(user: user, candidates: candidates, mode: mode, scratch: scratch, into: out.baseAddress!)
+        try withScratch { try long(user: user, candidates: candidates, mode: mode, scratch: $0, into: out.baseAddress!) }
     }
 
     // MARK: Appending
@@ -140,11 +145,6 @@ public final class Scorer: Sendable {
     /// Reads `item`'s record after an append that may have created it.
     private func refreshCatalog(_ item: String) throws {
         guard let r = try store.environment.read({ txn in try txn.get(store.items, item, { try ItemRecord(decoding: $0) }) }) else { return }
-        let rows = SIMD2(Int32(r.itemRow), Int32(r.categoryRow))
-        catalog.withLock { c in
-            c.byId[item] = rows
-            if Int(r.storeId) >= c.byStoreId.count { c.byStoreId += Array(repeating: .zero, count: Int(r.storeId) + 1 - c.byStoreId.count) }
-            c.byStoreId[Int(r.storeId)] = rows
-        }
+        catalog.withLock { $0.insert(item, r) }
     }
 }

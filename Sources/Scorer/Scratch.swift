@@ -34,7 +34,9 @@ final class Scratch: @unchecked Sendable {
     var candidates = FloatBuffer()   // [B, d]       q
     var rows = IntBuffer()           // [B, 2]       candidate (item row, category row)
     var projections = FloatBuffer()  // [B or L, m]
-    var signatures = IntBuffer()     // [B, n_sig]
+    var signatures = Buffer<UInt8>() // [B or L, n_sig]
+    var order = Buffer<Int>()        // [L]          0 ..< L (the rows `UserRecord.aggregate` reads)
+    var counts = Buffer<UInt32>()    // [n_sig · 2^τ] bucket counts (online; not used by Eq. 12)
     var sums = FloatBuffer()         // [n_sig · 2^τ, d] bucket sums (bse: copied; online: rebuilt)
     var table = FloatBuffer()        // [n_sig · 2^τ, d] normalised bucket vectors / n_sig
     var long = FloatBuffer()         // [B, d]       u_long
@@ -55,6 +57,6 @@ final class Scratch: @unchecked Sendable {
         for b in [candidates, projections, sums, table, long, short, queries, behaviors, keys, values, weights, heads, z, hidden1, hidden2] {
             b.free()
         }
-        rows.free(); signatures.free(); windowRows.free(); sequenceRows.free()
+        rows.free(); signatures.free(); order.free(); counts.free(); windowRows.free(); sequenceRows.free()
     }
 }

@@ -79,36 +79,10 @@ public struct UserRecord: Equatable, Sendable {
     public mutating func append(count: Int, vectors: UnsafePointer<Float>, signatures: UnsafePointer<UInt8>, rows: UnsafePointer<Int>,
                                 timestamp: Double, entry: (Int) -> WindowEntry) {
         guard count > 0 else { return }
-        let d = self.d, buckets = self.buckets, nSig = self.nSig
-        let block = 128
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: block + buckets + 1) { scratch in
-            let order = scratch.baseAddress!, start = order + block
-            counts.withUnsafeMutableBufferPointer { n in
-                sums.withUnsafeMutableBufferPointer { s in
-                    for first in stride(from: 0, to: count, by: block) {
-                        let size = min(block, count - first)
-                        for g in 0..<nSig {
-                            // Counting sort of the block's behaviors by their bucket under signature g.
-                            start.update(repeating: 0, count: buckets + 1)
-                            for j in 0..<size { start[Int(signatures[rows[first + j] * nSig + g]) + 1] += 1 }
-                            for b in 0..<buckets { start[b + 1] += start[b] }
-                            for j in 0..<size {
-                                let b = Int(signatures[rows[first + j] * nSig + g])
-                                order[start[b]] = rows[first + j]
-                                start[b] += 1
-                            }
-                            var lo = 0
-                            for b in 0..<buckets {
-                                let hi = start[b]
-                                if hi > lo {
-                                    n[g * buckets + b] += UInt32(hi - lo)
-                                    Self.addRows(order + lo, hi - lo, of: vectors, d: d, into: s.baseAddress! + (g * buckets + b) * d)
-                                }
-                                lo = hi
-                            }
-                        }
-                    }
-                }
+        counts.withUnsafeMutableBufferPointer { n in
+            sums.withUnsafeMutableBufferPointer { s in
+                Self.aggregate(count: count, vectors: vectors, signatures: signatures, rows: rows, nSig: nSig, buckets: buckets, d: d,
+                               counts: n.baseAddress!, sums: s.baseAddress!)
             }
         }
         if windowCapacity > 0 {
@@ -120,21 +94,41 @@ public struct UserRecord: Equatable, Sendable {
         lastTimestamp = timestamp
     }
 
-    /// `out[0..<d] += Σ_k vectors[rows[k]]`, 16 floats at a time in registers.
-    @inline(__always)
-    static func addRows(_ rows: UnsafePointer<Int>, _ count: Int, of vectors: UnsafePointer<Float>, d: Int, into out: UnsafeMutablePointer<Float>) {
-        var k = 0
-        while k + 16 <= d {
-            var acc = UnsafeRawPointer(out + k).loadUnaligned(as: SIMD16<Float>.self)
-            for r in 0..<count { acc += UnsafeRawPointer(vectors + rows[r] * d + k).loadUnaligned(as: SIMD16<Float>.self) }
-            UnsafeMutableRawPointer(out + k).storeBytes(of: acc, as: SIMD16<Float>.self)
-            k += 16
-        }
-        while k < d {
-            var acc = out[k]
-            for r in 0..<count { acc += vectors[rows[r] * d + k] }
-            out[k] = acc
-            k += 1
+    /// The bucket aggregation behind `append`, on raw memory (the scorer's `online` mode uses it too, so
+    /// re-hashing a sequence adds exactly as the encoder did): behavior `j` is row `rows[j]` of `vectors`
+    /// (`[n, d]`) and `signatures` (`[n, n_sig]`); `counts` is `[n_sig · buckets]`, `sums` `[n_sig · buckets, d]`.
+    ///
+    /// Blocked so the hot data stays in cache: a block of behaviors is sorted by bucket once per signature,
+    /// then each bucket row takes its members' vectors through register accumulators (one store per row
+    /// slice instead of one read-modify-write per behavior).
+    public static func aggregate(count: Int, vectors: UnsafePointer<Float>, signatures: UnsafePointer<UInt8>, rows: UnsafePointer<Int>,
+                                 nSig: Int, buckets: Int, d: Int, counts: UnsafeMutablePointer<UInt32>, sums: UnsafeMutablePointer<Float>) {
+        let block = 128
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: block + buckets + 1) { scratch in
+            let order = scratch.baseAddress!, start = order + block
+            for first in stride(from: 0, to: count, by: block) {
+                let size = min(block, count - first)
+                for g in 0..<nSig {
+                    // Counting sort of the block's behaviors by their bucket under signature g.
+                    start.update(repeating: 0, count: buckets + 1)
+                    for j in 0..<size { start[Int(signatures[rows[first + j] * nSig + g]) + 1] += 1 }
+                    for b in 0..<buckets { start[b + 1] += start[b] }
+                    for j in 0..<size {
+                        let b = Int(signatures[rows[first + j] * nSig + g])
+                        order[start[b]] = rows[first + j]
+                        start[b] += 1
+                    }
+                    var lo = 0
+                    for b in 0..<buckets {
+                        let hi = start[b]
+                        if hi > lo {
+                            counts[g * buckets + b] += UInt32(hi - lo)
+                            Rows.add(order + lo, hi - lo, of: vectors, d: d, into: sums + (g * buckets + b) * d)
+                        }
+                        lo = hi
+                    }
+                }
+            }
         }
     }
 
@@ -174,36 +168,89 @@ public struct UserRecord: Equatable, Sendable {
         public var description: String { message }
     }
 
+    /// A stored record read in place, without copying: the header's fields and where each section starts.
+    /// Opening checks magic, version, precision and that the size matches the header — not the checksum
+    /// (`init(decoding:)` does; the scorer skips it per request). The one place that knows the layout.
+    public struct View {
+        public let bytes: UnsafeRawBufferPointer
+        public let precision: Precision
+        public let nSig: Int, buckets: Int, d: Int, windowCapacity: Int, windowCount: Int
+        public let length: UInt64
+        public let lastTimestamp: Double
+        static let checksumOffset = 40, fingerprintOffset = 48
+
+        public init(_ bytes: UnsafeRawBufferPointer) throws {
+            func fail(_ m: String) -> DecodeError { DecodeError(message: m) }
+            guard bytes.count >= UserRecord.headerSize else { throw fail("record of \(bytes.count) bytes is shorter than its header") }
+            guard bytes.loadUnaligned(as: UInt32.self) == UInt32(littleEndian: 0x3155_4C4C) /* "LLU1" */ else {
+                throw fail("bad magic (not a user record)")
+            }
+            let version = bytes.littleEndian(UInt16.self, at: 4)
+            guard version == UserRecord.version else { throw fail("record version \(version), this build reads \(UserRecord.version)") }
+            guard let precision = Precision(rawValue: bytes[6]) else { throw fail("unknown precision") }
+            self.bytes = bytes
+            self.precision = precision
+            nSig = Int(bytes.littleEndian(UInt16.self, at: 8))
+            buckets = Int(bytes.littleEndian(UInt16.self, at: 10))
+            d = Int(bytes.littleEndian(UInt32.self, at: 12))
+            windowCapacity = Int(bytes.littleEndian(UInt32.self, at: 16))
+            windowCount = Int(bytes.littleEndian(UInt32.self, at: 20))
+            length = bytes.littleEndian(UInt64.self, at: 24)
+            lastTimestamp = Double(bitPattern: bytes.littleEndian(UInt64.self, at: 32))
+            let expected = UserRecord.headerSize + 4 * nSig * buckets + precision.size * nSig * buckets * d + 12 * windowCount
+            guard bytes.count == expected, windowCount <= windowCapacity else {
+                throw fail("record is \(bytes.count) bytes, its header describes \(expected)")
+            }
+        }
+
+        public var countsOffset: Int { UserRecord.headerSize }
+        public var sumsOffset: Int { countsOffset + 4 * nSig * buckets }
+        public var windowOffset: Int { sumsOffset + precision.size * nSig * buckets * d }
+
+        /// Whether the record carries this model fingerprint (32 bytes).
+        public func hasFingerprint(_ fingerprint: [UInt8]) -> Bool {
+            fingerprint.count == 32 && fingerprint.withUnsafeBytes { f in
+                (0..<32).allSatisfy { f[$0] == bytes[Self.fingerprintOffset + $0] }
+            }
+        }
+
+        /// The bucket sums as f32 into `out` (`n_sig · buckets · d` floats), converting f16.
+        public func copySums(into out: UnsafeMutablePointer<Float>) {
+            let n = nSig * buckets * d
+            switch precision {
+            case .f32: bytes.copyFloats(at: sumsOffset, count: n, into: out)
+            case .f16: for k in 0..<n { out[k] = Float(Float16(bitPattern: bytes.littleEndian(UInt16.self, at: sumsOffset + 2 * k))) }
+            }
+        }
+
+        /// Window entry `j`, oldest first.
+        public func windowEntry(_ j: Int) -> WindowEntry {
+            let at = windowOffset + 12 * j
+            return WindowEntry(item: bytes.littleEndian(UInt32.self, at: at), itemRow: bytes.littleEndian(UInt32.self, at: at + 4),
+                               categoryRow: bytes.littleEndian(UInt32.self, at: at + 8))
+        }
+    }
+
     /// Decodes and verifies (magic, version, sizes, checksum) a stored record.
     public init(decoding bytes: UnsafeRawBufferPointer) throws {
-        func fail(_ m: String) -> DecodeError { DecodeError(message: m) }
-        guard bytes.count >= Self.headerSize else { throw fail("record of \(bytes.count) bytes is shorter than its header") }
-        var r = ByteReader(bytes)
-        guard r.bytes(4) == Self.magic else { throw fail("bad magic (not a user record)") }
-        let version = r.u16()
-        guard version == Self.version else { throw fail("record version \(version), this build reads \(Self.version)") }
-        guard let precision = Precision(rawValue: r.u8()) else { throw fail("unknown precision") }
-        _ = r.u8()
-        nSig = Int(r.u16()); buckets = Int(r.u16()); d = Int(r.u32())
-        windowCapacity = Int(r.u32())
-        let w = Int(r.u32())
-        length = r.u64()
-        lastTimestamp = Double(bitPattern: r.u64())
-        let storedCRC = r.u32()
-        _ = r.u32()
-        fingerprint = r.bytes(32)
-        let n = nSig * buckets
-        let expected = Self.headerSize + 4 * n + precision.size * n * d + 12 * w
-        guard bytes.count == expected, w <= windowCapacity else {
-            throw fail("record is \(bytes.count) bytes, its header describes \(expected)")
+        let view = try View(bytes)
+        nSig = view.nSig; buckets = view.buckets; d = view.d
+        windowCapacity = view.windowCapacity
+        length = view.length
+        lastTimestamp = view.lastTimestamp
+        let w = view.windowCount, n = nSig * buckets
+        let storedCRC = bytes.littleEndian(UInt32.self, at: View.checksumOffset)
+        guard CRC32C.checksum(bytes, zeroing: View.checksumOffset..<(View.checksumOffset + 4)) == storedCRC else {
+            throw DecodeError(message: "checksum mismatch (corrupt record)")
         }
-        guard CRC32C.checksum(bytes, zeroing: 40..<44) == storedCRC else { throw fail("checksum mismatch (corrupt record)") }
-        counts = (0..<n).map { _ in r.u32() }
-        switch precision {
-        case .f32: sums = (0..<(n * d)).map { _ in Float(bitPattern: r.u32()) }
-        case .f16: sums = (0..<(n * d)).map { _ in Float(Float16(bitPattern: r.u16())) }
+        fingerprint = Array(bytes[View.fingerprintOffset..<(View.fingerprintOffset + 32)])
+        counts = (0..<n).map { bytes.littleEndian(UInt32.self, at: view.countsOffset + 4 * $0) }
+        let size = n * view.d
+        sums = [Float](unsafeUninitializedCapacity: size) { buffer, initialised in
+            view.copySums(into: buffer.baseAddress!)
+            initialised = size
         }
-        window = (0..<w).map { _ in WindowEntry(item: r.u32(), itemRow: r.u32(), categoryRow: r.u32()) }
+        window = (0..<w).map(view.windowEntry)
     }
 }
 
@@ -224,10 +271,8 @@ struct ByteReader {
     let bytes: UnsafeRawBufferPointer
     var offset = 0
     init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
-    mutating func u8() -> UInt8 { defer { offset += 1 }; return bytes[offset] }
     mutating func u16() -> UInt16 { defer { offset += 2 }; return bytes.littleEndian(UInt16.self, at: offset) }
     mutating func u32() -> UInt32 { defer { offset += 4 }; return bytes.littleEndian(UInt32.self, at: offset) }
-    mutating func u64() -> UInt64 { defer { offset += 8 }; return bytes.littleEndian(UInt64.self, at: offset) }
     mutating func bytes(_ n: Int) -> [UInt8] { defer { offset += n }; return Array(bytes[offset..<(offset + n)]) }
 }
 
