@@ -57,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "lifelong-bench",
             dependencies: [
-                "LMDB", "CLMDB", "CBLAS", "CAllocationCounter", "Model", "Store", "Encoder", "Scorer",
+                "LMDB", "CLMDB", "CAllocationCounter", "Model", "Store", "Encoder", "Scorer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/lifelong-bench"

@@ -34,3 +34,13 @@ func syntheticBundle(at folder: String, d: Int, items: Int, seed: UInt64) throws
     try ModelBundle.writeRandom(to: folder, items: itemIds, categories: categories, shape: shape, seed: seed)
     return (try ModelBundle(folder: folder), itemIds, categories)
 }
+
+/// `--work-dir`: where a benchmark puts its temporary stores; each run gets its own folder under it.
+struct WorkFolder: ParsableArguments {
+    @Option(help: "Folder for the temporary stores (a per-run folder under it is removed afterwards).")
+    var workDir = NSTemporaryDirectory()
+
+    func run(_ name: String) -> String {
+        URL(fileURLWithPath: workDir).appendingPathComponent("lifelong-bench-\(name)-\(getpid())").path
+    }
+}

@@ -1,5 +1,4 @@
 import ArgumentParser
-import CBLAS
 import CLMDB
 import Encoder
 import Foundation
@@ -21,7 +20,7 @@ struct EncodeBench: ParsableCommand {
     @Option(help: "Item vector width d = d_item + d_cat.") var d = 128
     @Option(help: "Distinct items in the synthetic catalog.") var items = 20_000
     @Option(help: "Repetitions per length; the median is reported.") var repeats = 3
-    @Option(help: "Folder for the temporary stores (removed afterwards).") var workDir = NSTemporaryDirectory()
+    @OptionGroup var work: WorkFolder
 
     func validate() throws {
         try requireReleaseBuild()
@@ -34,8 +33,8 @@ struct EncodeBench: ParsableCommand {
     var parsedLengths: [Int] { lengths.split(separator: ",").compactMap { Int($0) } }
 
     func run() throws {
-        openblas_set_num_threads(1)  // the encoder is single-threaded; compare like with like
-        let root = URL(fileURLWithPath: workDir).appendingPathComponent("lifelong-bench-encode-\(getpid())").path
+        BLAS.useOneThread()  // the encoder is single-threaded; compare like with like
+        let root = work.run("encode")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let (model, itemIds, categories) = try syntheticBundle(at: root + "/model", d: d, items: items, seed: 7)
         let shape = model.config
@@ -157,16 +156,9 @@ struct EncodeBench: ParsableCommand {
         var signatures = [UInt8](repeating: 0, count: n * c.signatures)
         return time {
             vectors.withUnsafeBufferPointer { v in
-                model.projection.withUnsafeBufferPointer { p in
-                    projections.withUnsafeMutableBufferPointer { out in
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(c.m), Int32(c.d),
-                                    1, v.baseAddress, Int32(c.d), p.baseAddress, Int32(c.d), 0, out.baseAddress, Int32(c.m))
-                        signatures.withUnsafeMutableBufferPointer { s in
-                            for i in 0..<n {
-                                SimHash.signatures(fromProjections: out.baseAddress! + i * c.m, m: c.m, tau: c.tau,
-                                                   into: s.baseAddress! + i * c.signatures)
-                            }
-                        }
+                projections.withUnsafeMutableBufferPointer { p in
+                    signatures.withUnsafeMutableBufferPointer { s in
+                        model.signatures(of: v.baseAddress!, count: n, projections: p.baseAddress!, into: s.baseAddress!)
                     }
                 }
             }

@@ -14,7 +14,7 @@ struct LMDBBench: ParsableCommand {
     @Option(help: "Number of keys.") var keys = 200_000
     @Option(help: "Value size in bytes.") var valueSize = 64
     @Option(help: "Repetitions; the median is reported.") var repeats = 7
-    @Option(help: "Folder for the temporary stores (removed afterwards).") var workDir = NSTemporaryDirectory()
+    @OptionGroup var work: WorkFolder
 
     func validate() throws {
         try requireReleaseBuild()
@@ -22,7 +22,7 @@ struct LMDBBench: ParsableCommand {
     }
 
     func run() throws {
-        let dir = URL(fileURLWithPath: workDir).appendingPathComponent("lifelong-bench-lmdb-\(getpid())").path
+        let dir = work.run("lmdb")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var options = Environment.Options()
         options.mapSize = max(64 << 20, keys * (valueSize + 64) * 4)

@@ -1,6 +1,5 @@
 import ArgumentParser
 import CAllocationCounter
-import CBLAS
 import Encoder
 import Foundation
 import LMDB
@@ -22,7 +21,7 @@ struct ScoreBench: ParsableCommand {
     @Option(help: "Items in the synthetic vocabulary.") var items = 20_000
     @Option(help: "Most requests per (L, mode); fewer when a cell exceeds --seconds.") var requests = 300
     @Option(help: "Time budget per (L, mode) cell, seconds.") var seconds = 2.0
-    @Option(help: "Folder for the temporary bundle and store (removed afterwards).") var workDir = NSTemporaryDirectory()
+    @OptionGroup var work: WorkFolder
 
     func validate() throws {
         try requireReleaseBuild()
@@ -34,7 +33,7 @@ struct ScoreBench: ParsableCommand {
     var parsedLengths: [Int] { lengths.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 } }
 
     func run() throws {
-        let root = URL(fileURLWithPath: workDir).appendingPathComponent("lifelong-bench-score-\(getpid())").path
+        let root = work.run("score")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let (model, itemIds, categories) = try syntheticBundle(at: root + "/model", d: d, items: items, seed: 3)
         let c = model.config

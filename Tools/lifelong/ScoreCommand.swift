@@ -29,9 +29,8 @@ struct Score: ParsableCommand {
         let p = try scorer.score(user: user, candidates: candidates, mode: mode)
         var out = ""
         for (item, prob) in zip(candidates, p) {
-            let data = try JSONSerialization.data(withJSONObject: ["item": item], options: [.sortedKeys])
-            let itemJSON = String(decoding: data, as: UTF8.self).dropFirst(8).dropLast(1)   // the quoted id
-            out += "{\"item\":\(itemJSON),\"p\":\(String(format: "%.6f", prob))}\n"
+            let quoted = String(decoding: try JSONSerialization.data(withJSONObject: item, options: [.fragmentsAllowed]), as: UTF8.self)
+            out += "{\"item\":\(quoted),\"p\":\(String(format: "%.6f", prob))}\n"
         }
         FileHandle.standardOutput.write(Data(out.utf8))
     }
