@@ -9,13 +9,14 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "LMDB", targets: ["LMDB"]),
-        .library(name: "Lifelong", targets: ["Model", "Store", "Encoder", "Scorer"]),
+        .library(name: "Lifelong", targets: ["Model", "Store", "Encoder", "Scorer", "Replay"]),
         .executable(name: "lifelong", targets: ["lifelong"]),
         .executable(name: "lifelong-bench", targets: ["lifelong-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // C libraries from Debian, found through pkg-config.
@@ -44,12 +45,17 @@ let package = Package(
         .target(name: "Encoder", dependencies: ["Model", "Store", "LMDB"]),
         // The online half: batched SDIM + target attention + MLP over the store, for embedding in a server.
         .target(name: "Scorer", dependencies: ["Model", "Store", "Encoder", "LMDB"]),
+        // Evaluation: the synthetic long-sequence generator, prequential replay of a log through the scorer,
+        // AUC/logloss, and the report (Markdown, JSON, SVG).
+        .target(name: "Replay", dependencies: [
+            "Model", "Store", "Encoder", "Scorer", "LMDB", .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
 
         // Command-line tool and the release-build benchmarks.
         .executableTarget(
             name: "lifelong",
             dependencies: [
-                "LMDB", "Model", "Store", "Encoder", "Scorer",
+                "LMDB", "Model", "Store", "Encoder", "Scorer", "Replay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/lifelong"
@@ -67,6 +73,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["lifelong"]),
         .testTarget(name: "EncoderTests", dependencies: ["Model", "Store", "Encoder", "LMDB"]),
         .testTarget(name: "ScorerTests", dependencies: ["Model", "Store", "Encoder", "Scorer", "LMDB"]),
+        .testTarget(name: "ReplayTests", dependencies: ["Model", "Store", "Encoder", "Scorer", "Replay", "LMDB"]),
     ]
 )
 

@@ -255,7 +255,8 @@ public final class BehaviorEncoder {
         }
     }
 
-    static func show(_ t: Double) -> String { t == t.rounded() && abs(t) < 1e15 ? String(Int64(t)) : String(t) }
+    /// A timestamp as written in logs and messages: an integer when it is one.
+    public static func show(_ t: Double) -> String { t == t.rounded() && abs(t) < 1e15 ? String(Int64(t)) : String(t) }
 
     private func writeUser(_ txn: borrowing Transaction, _ user: String, _ record: UserRecord) throws {
         let size = record.encodedSize(precision: precision)

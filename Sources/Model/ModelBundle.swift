@@ -32,6 +32,8 @@ public struct ModelBundle: Sendable {
     public let vocabulary: Vocabulary
     /// SHA-256 of `model.safetensors` followed by `vocab.tsv`.
     public let fingerprint: [UInt8]
+    /// The `created_by` metadata, when the writer left one ("lifelong init-model": random, untrained).
+    public let createdBy: String?
 
     public let itemEmbedding: [Float]        // [n_items, d_item]
     public let categoryEmbedding: [Float]    // [n_categories, d_cat]
@@ -152,6 +154,7 @@ public struct ModelBundle: Sendable {
         self.folder = folder
         self.vocabulary = vocabulary
         self.fingerprint = fingerprint
+        createdBy = meta["created_by"]
         itemEmbedding = try file.floats("item_embedding")
         categoryEmbedding = try file.floats("category_embedding")
         textProjectionWeight = dText > 0 ? try file.floats("text_projection.weight") : []

@@ -49,6 +49,21 @@ extension ModelBundle {
     }
 }
 
+extension ModelBundle {
+    /// Multiplies a bundle's weights in place: embedding tables by `embeddings`, every linear layer by
+    /// `linear` (the projection is kept). Test fixtures use it so that probabilities spread over (0, 1)
+    /// where init-model's small weights keep them near 0.5 and would hide errors.
+    public static func scaleWeights(in folder: String, embeddings: Float, linear: Float) throws {
+        let path = (folder as NSString).appendingPathComponent("model.safetensors")
+        let file = try Safetensors(contentsOf: path)
+        let tensors = try file.tensors.keys.sorted().map { name -> (name: String, shape: [Int], values: [Float]) in
+            let scale: Float = name.hasSuffix("embedding") ? embeddings : name == "sdim.projection" ? 1 : linear
+            return (name, file.tensors[name]!.shape, try file.floats(name).map { $0 * scale })
+        }
+        try Safetensors.write(tensors, metadata: file.metadata, to: path)
+    }
+}
+
 /// N(0, 1) floats from SplitMix64 + Box–Muller: the project's one seeded generator for weights.
 public struct Gaussian: RandomNumberGenerator, Sendable {
     var state: UInt64

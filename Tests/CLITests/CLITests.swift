@@ -106,3 +106,29 @@ struct EncoderCLITests {
         #expect(missing.status != 0 && missing.stderr.contains("no store"))
     }
 }
+
+@Suite("lifelong synth and replay")
+struct ReplayCLITests {
+    @Test("synth writes the same RecBole files for the same seed; replay refuses a debug build and bad options")
+    func synthAndReplay() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("lifelong-cli-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let args = ["--users", "4", "--items", "50", "--clusters", "5", "--categories", "2", "--length", "10,40", "--seed", "7"]
+        let a = try CLI.run(["synth", "--out", root + "/a"] + args), b = try CLI.run(["synth", "--out", root + "/b"] + args)
+        #expect(a.status == 0 && b.status == 0, "\(a.stderr)")
+        #expect(a.stdout.contains("4 users"))
+        let interA = try Data(contentsOf: URL(fileURLWithPath: root + "/a/a.inter")), interB = try Data(contentsOf: URL(fileURLWithPath: root + "/b/b.inter"))
+        #expect(interA == interB && interA.count > 100)
+        #expect(FileManager.default.fileExists(atPath: root + "/a/a.item"))
+        let badLength = try CLI.run(["synth", "--out", root + "/c", "--length", "50,10"])
+        #expect(badLength.status != 0 && badLength.stderr.contains("--length"))
+
+        #expect(try CLI.run(["init-model", "--data", root + "/a", "--out", root + "/model"]).status == 0)
+        let badMode = try CLI.run(["replay", "--model", root + "/model", "--data", root + "/a", "--report", root + "/r", "--modes", "bse,fast"])
+        #expect(badMode.status != 0 && badMode.stderr.contains("unknown mode 'fast'"))
+        // The tests run a debug build, which must not produce timings.
+        let debug = try CLI.run(["replay", "--model", root + "/model", "--data", root + "/a", "--report", root + "/r"])
+        #expect(debug.status != 0 && debug.stderr.contains("debug build"))
+        #expect(!FileManager.default.fileExists(atPath: root + "/r"))
+    }
+}

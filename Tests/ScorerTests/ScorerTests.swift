@@ -38,13 +38,7 @@ final class ScoringFixture: @unchecked Sendable {
         try ModelBundle.writeRandom(to: root + "/model", items: (0..<50).map { "i\($0)" }, categories: (0..<7).map { "c\($0)" },
                                     shape: shape, seed: seed)
         // Wider weights than init-model's, so that probabilities spread over (0, 1) and any error shows.
-        let path = root + "/model/model.safetensors"
-        let file = try Safetensors(contentsOf: path)
-        let tensors = try file.tensors.keys.sorted().map { name -> (name: String, shape: [Int], values: [Float]) in
-            let scale: Float = name.hasSuffix("embedding") ? 10 : name == "sdim.projection" ? 1 : 3
-            return (name, file.tensors[name]!.shape, try file.floats(name).map { $0 * scale })
-        }
-        try Safetensors.write(tensors, metadata: file.metadata, to: path)
+        try ModelBundle.scaleWeights(in: root + "/model", embeddings: 10, linear: 3)
         model = try ModelBundle(folder: root + "/model")
         store = try Store(path: root + "/store")
         _ = try BehaviorEncoder(model: model, store: store, precision: precision).encode(data)

@@ -1,0 +1,270 @@
+public import Encoder
+import Dispatch
+import Foundation
+import Histogram
+public import LMDB
+public import Model
+public import Scorer
+public import Store
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Prequential replay of a behavior log through the scorer: the part of the log before a split time is
+/// encoded into a fresh store, then every later event, in (timestamp, item id, user id) order, is first
+/// scored in each mode (before its label is known) and then appended through the scorer's writer. The
+/// store is never rebuilt during the replay.
+public struct Replay {
+    public struct Options: Sendable {
+        /// Modes scored on every event, all against the same store state.
+        public var modes: [Scorer.Mode] = Scorer.Mode.allCases
+        /// Candidates per ranking request: the event's item plus `candidates − 1` items drawn uniformly (with
+        /// replacement) from the catalog. 1 = score the event's item alone.
+        public var candidates = 1
+        /// With `candidates > 1`, every `rankEvery`-th event gets the ranking request; the others score the
+        /// event's item alone. Latency figures come from the ranking requests only.
+        public var rankEvery = 1
+        /// Where history ends and the replay begins.
+        public var split: Split = .quantile(0.9)
+        /// Replay at most this many events (the first ones after the split).
+        public var maxEvents: Int?
+        /// Durability of the replay's store (appends commit one write transaction each).
+        public var durability: Environment.Durability = .full
+        public var precision: UserRecord.Precision = .f32
+        /// Seed for the sampled candidates.
+        public var seed: UInt64 = 1
+        public init() {}
+    }
+
+    public enum Split: Sendable, Equatable {
+        /// The timestamp of the event at this fraction of the log in time order (0 = start with an empty store).
+        case quantile(Double)
+        /// Events with a timestamp below this are history.
+        case time(Double)
+    }
+
+    public struct ReplayError: Error, CustomStringConvertible, Sendable {
+        public let message: String
+        public var description: String { message }
+    }
+
+    /// Progress: (events done, events total).
+    public typealias Progress = (Int, Int) -> Void
+
+    /// The log in replay order: (timestamp, item id, user id), ids compared as UTF-8 bytes.
+    public static func ordered(_ behaviors: [Behavior]) -> [Behavior] {
+        behaviors.sorted { a, b in
+            if a.timestamp != b.timestamp { return a.timestamp < b.timestamp }
+            if a.item != b.item { return a.item.utf8.lexicographicallyPrecedes(b.item.utf8) }
+            return a.user.utf8.lexicographicallyPrecedes(b.user.utf8)
+        }
+    }
+
+    /// The split time for `split` over `ordered` (the log in replay order): history is every event strictly
+    /// before it. A quantile split puts all events sharing the boundary timestamp on the replay side.
+    public static func splitTime(_ split: Split, ordered: [Behavior]) -> Double {
+        switch split {
+        case .time(let t): return t
+        case .quantile(let q):
+            guard q > 0, !ordered.isEmpty else { return -.infinity }
+            let index = min(ordered.count - 1, Int((q * Double(ordered.count)).rounded(.down)))
+            return ordered[index].timestamp
+        }
+    }
+
+    /// Runs the replay: encodes the history into a new store at `storeFolder` (which must not exist), then
+    /// scores and appends every later event.
+    public static func run(model: ModelBundle, data: Dataset, storeFolder: String, options: Options,
+                           progress: Progress? = nil) throws -> ReplayResult {
+        guard !options.modes.isEmpty else { throw ReplayError(message: "no modes to replay") }
+        guard options.candidates >= 1, options.rankEvery >= 1 else { throw ReplayError(message: "candidates and rank-every must be ≥ 1") }
+        if case .quantile(let q) = options.split, !(0..<1).contains(q) {
+            throw ReplayError(message: "split quantile \(q) is outside [0, 1)")
+        }
+        guard !FileManager.default.fileExists(atPath: storeFolder) else {
+            throw ReplayError(message: "\(storeFolder) already exists; the replay builds its own store (remove it or choose another folder)")
+        }
+        let started = Date()
+        let all = ordered(data.behaviors)
+        let split = splitTime(options.split, ordered: all)
+        let history = all.prefix { $0.timestamp < split }
+        var events = Array(all[history.count...])
+        if let cap = options.maxEvents { events = Array(events.prefix(max(cap, 0))) }
+        guard !events.isEmpty else { throw ReplayError(message: "nothing to replay after the split time \(BehaviorEncoder.show(split))") }
+
+        // 1. The history, encoded once.
+        try FileManager.default.createDirectory(atPath: storeFolder, withIntermediateDirectories: true)
+        let store = try Store(path: storeFolder, durability: options.durability)
+        let encoder = try BehaviorEncoder(model: model, store: store, precision: options.precision)
+        let encodeReport = try encoder.encode(Dataset(behaviors: Array(history), items: data.items))
+
+        // 2. The replay.
+        let scorer = try Scorer(model: model, store: store, writable: true)
+        var lengths: [String: Int] = [:]
+        for b in history { lengths[b.user, default: 0] += 1 }
+        var catalog = Set(data.items.keys)
+        for b in all { catalog.insert(b.item) }
+        let pool = catalog.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        var rng = Gaussian(seed: options.seed)
+
+        let modes = options.modes
+        var requests = modes.map { _ in LatencyTable() }
+        var longTerm = modes.map { _ in LatencyTable() }
+        var appends = LatencyTable()
+        var predictions = modes.map { _ in [Float](repeating: .nan, count: events.count) }
+        var eventLengths = [Int](repeating: 0, count: events.count)
+        var candidates: [String] = []
+        candidates.reserveCapacity(options.candidates)
+        var out = [Float](repeating: 0, count: options.candidates)
+        var longOut = [Float](repeating: 0, count: options.candidates * model.config.d)
+
+        // Events go in groups of consecutive events with distinct users whose items the store already
+        // knows: every event of a group is scored, then the group is appended. A user's scores depend on
+        // their own record only (and an item's category on its record), so each event still sees exactly
+        // the events before it; and the appends run back to back, so their timings measure the append,
+        // not the cache left behind by a full-attention request over a long sequence.
+        var known = Set(data.items.keys)
+        for b in history { known.insert(b.item) }
+        var groupUsers = Set<String>()
+        var next = 0
+        while next < events.count {
+            var end = next
+            groupUsers.removeAll(keepingCapacity: true)
+            while end < events.count, !groupUsers.contains(events[end].user), end == next || known.contains(events[end].item) {
+                groupUsers.insert(events[end].user)
+                end += 1
+            }
+            for index in next..<end {
+                let event = events[index]
+                let length = lengths[event.user, default: 0]
+                eventLengths[index] = length
+                let ranking = options.candidates > 1 && index % options.rankEvery == 0
+                candidates.removeAll(keepingCapacity: true)
+                candidates.append(event.item)
+                if ranking { for _ in 1..<options.candidates { candidates.append(pool.randomElement(using: &rng)!) } }
+                let timed = ranking || options.candidates == 1
+                // Rotate which mode goes first, so no mode always pays for the cold read of the user's record.
+                for k in 0..<modes.count {
+                    let m = (k + index) % modes.count
+                    let t0 = Clock.nanoseconds()
+                    try out.withUnsafeMutableBufferPointer { try scorer.score(user: event.user, candidates: candidates, mode: modes[m], into: $0) }
+                    let t1 = Clock.nanoseconds()
+                    predictions[m][index] = out[0]
+                    guard timed else { continue }
+                    requests[m].record(t1 - t0, length: length)
+                    if ranking {
+                        let t2 = Clock.nanoseconds()
+                        try longOut.withUnsafeMutableBufferPointer {
+                            try scorer.longTermInterest(user: event.user, candidates: candidates, mode: modes[m], into: $0)
+                        }
+                        longTerm[m].record(Clock.nanoseconds() - t2, length: length)
+                    }
+                }
+            }
+            for index in next..<end {
+                let event = events[index]
+                let t0 = Clock.nanoseconds()
+                try scorer.append(user: event.user, item: event.item, timestamp: event.timestamp, category: data.items[event.item]?.category)
+                appends.record(Clock.nanoseconds() - t0, length: eventLengths[index])
+                lengths[event.user] = eventLengths[index] + 1
+                known.insert(event.item)
+            }
+            next = end
+            progress?(next, events.count)
+        }
+
+        // 3. The figures.
+        let labelled = events.indices.filter { events[$0].label != nil }
+        let labels = labelled.map { events[$0].label! }
+        var modeResults: [ReplayResult.ModeResult] = []
+        for (m, mode) in modes.enumerated() {
+            let p = labelled.map { predictions[m][$0] }
+            modeResults.append(ReplayResult.ModeResult(
+                mode: mode.rawValue, auc: Metrics.auc(p, labels), logloss: Metrics.logloss(p, labels),
+                requests: requests[m].summary(), requestsByLength: requests[m].byLength(),
+                longTerm: longTerm[m].all.totalCount > 0 ? longTerm[m].summary() : nil,
+                longTermByLength: longTerm[m].all.totalCount > 0 ? longTerm[m].byLength() : nil,
+                requestsPerSecond: requests[m].all.totalCount > 0 ? 1e9 / requests[m].all.mean : nil,
+                predictions: predictions[m]))
+        }
+        let storeBytes = store.environment.usedBytes
+        let users = Set(all.map(\.user)).count
+        var result = ReplayResult(
+            model: .init(folder: model.folder, fingerprint: model.fingerprintHex, createdBy: model.createdBy, d: model.config.d,
+                         signatures: model.config.signatures, buckets: model.config.buckets, window: model.config.window),
+            data: .init(behaviors: all.count, users: users, items: catalog.count, splitTime: split.isFinite ? split : nil,
+                        historyBehaviors: history.count, replayedEvents: events.count, labelledEvents: labelled.count,
+                        encodeSeconds: encodeReport.seconds),
+            candidates: options.candidates, rankEvery: options.rankEvery,
+            durability: "\(options.durability)", precision: options.precision == .f16 ? "f16" : "f32",
+            modes: modeResults, appends: appends.summary(), appendsByLength: appends.byLength(),
+            storeBytes: storeBytes, peakMemoryBytes: Clock.peakResidentBytes(),
+            seconds: Date().timeIntervalSince(started),
+            events: .init(user: events.map(\.user), item: events.map(\.item), timestamp: events.map(\.timestamp),
+                          label: events.map { $0.label.map { $0 ? 1 : 0 } }, length: eventLengths))
+        result.ratios = result.measuredRatios()
+        return result
+    }
+}
+
+/// Latency histograms (nanoseconds, 3 significant digits): one overall and one per length bucket.
+struct LatencyTable {
+    var all = LatencyTable.histogram()
+    var buckets: [Int: Histogram<UInt64>] = [:]
+
+    static func histogram() -> Histogram<UInt64> {
+        Histogram<UInt64>(lowestDiscernibleValue: 100, highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three)
+    }
+
+    mutating func record(_ nanoseconds: UInt64, length: Int) {
+        let v = max(nanoseconds, 100)
+        _ = all.record(v)
+        _ = buckets[LengthBucket.index(length), default: Self.histogram()].record(v)
+    }
+
+    func summary() -> ReplayResult.Latency { ReplayResult.Latency(all) }
+
+    func byLength() -> [ReplayResult.BucketLatency] {
+        buckets.keys.sorted().map { ReplayResult.BucketLatency(bucket: LengthBucket(index: $0), latency: .init(buckets[$0]!)) }
+    }
+}
+
+/// Sequence-length buckets half a decade wide, centred on 10^(k/2): L = 0 alone, then [10^(c−¼), 10^(c+¼)).
+public struct LengthBucket: Codable, Sendable, Equatable {
+    /// 0 for L = 0; k + 1 for the bucket centred on 10^(k/2).
+    public let index: Int
+    /// The centre as a power of ten (nil for L = 0).
+    public var exponent: Double? { index == 0 ? nil : Double(index - 1) / 2 }
+    /// The smallest and largest length in the bucket.
+    public var lowest: Int { index == 0 ? 0 : Int((pow(10, exponent! - 0.25)).rounded(.up)) }
+    public var highest: Int { index == 0 ? 0 : Int((pow(10, exponent! + 0.25)).rounded(.up)) - 1 }
+
+    public init(index: Int) { self.index = index }
+
+    public static func index(_ length: Int) -> Int {
+        guard length > 0 else { return 0 }
+        var k = Int((2 * log10(Double(length)) + 0.5).rounded(.down))
+        // Guard the edges against rounding in log10.
+        while k > 0, Double(length) < pow(10, (Double(k) - 0.5) / 2) { k -= 1 }
+        while Double(length) >= pow(10, (Double(k) + 0.5) / 2) { k += 1 }
+        return k + 1
+    }
+
+    /// "≈10^2 (57–177)".
+    public var label: String {
+        guard let e = exponent else { return "0" }
+        let power = e == e.rounded() ? "10^\(Int(e))" : "10^\(e)"
+        return "≈\(power) (\(lowest)–\(highest))"
+    }
+}
+
+enum Clock {
+    static func nanoseconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    /// Peak resident set size of this process (Linux reports `ru_maxrss` in KiB).
+    static func peakResidentBytes() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Int(usage.ru_maxrss) * 1024
+    }
+}
