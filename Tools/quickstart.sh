@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The README's main-job command on the MovieLens-100K default: set-up, release build, then the pipeline.
-# Today: a randomly initialised model bundle (the trainer is not built yet), the BSE encode, a store summary, scores.
-# Outputs go to Output/ (ignored by git).
+# The README's main-job command on the MovieLens-100K default: set-up, release build, then the pipeline:
+# a model bundle (randomly initialised until the trainer exists; the report says so), the BSE encode of the
+# whole log, a store summary, scores for one user, and the sequence replay (click = rating ≥ 4, category =
+# first genre, split by time at 90 % of the events; every later event scored in every mode, then appended).
+# Outputs go to Output/quickstart (ignored by git). About 2 minutes after the first build.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 Tools/setup.sh
@@ -16,4 +18,7 @@ rm -rf "$out" && mkdir -p "$out"
 echo "scores of user 196 for five movies (bse, then full attention over the whole history):"
 "$bin" score --model "$out/model" --store "$out/store" --user 196 --items 242,302,377,51,346
 "$bin" score --model "$out/model" --store "$out/store" --user 196 --items 242,302,377,51,346 --mode full
+echo "replaying the last 10 % of the log (10,000 events; 1,000-candidate ranking request on every 10th):"
+"$bin" replay --model "$out/model" --data "$data" --report "$out/replay" --candidates 1000 --rank-every 10 --quiet
 echo "store: $out/store   model (random init, untrained): $out/model"
+echo "replay report: $out/replay/report.md (tables), report.json (every figure), latency.svg (plot)"

@@ -21,9 +21,12 @@ public struct Replay {
         /// Candidates per ranking request: the event's item plus `candidates − 1` items drawn uniformly (with
         /// replacement) from the catalog. 1 = score the event's item alone.
         public var candidates = 1
-        /// With `candidates > 1`, every `rankEvery`-th event gets the ranking request; the others score the
-        /// event's item alone. Latency figures come from the ranking requests only.
+        /// With `candidates > 1`, every `rankEvery`-th event gets the ranking request — and so does every
+        /// event whose sequence-length bucket has had fewer than `minimumRankedPerBucket` so far, so that
+        /// short histories, rare in a long-sequence log, are timed too. The others score the event's item
+        /// alone. Latency figures come from the ranking requests only.
         public var rankEvery = 1
+        public var minimumRankedPerBucket = 30
         /// Where history ends and the replay begins.
         public var split: Split = .quantile(0.9)
         /// Replay at most this many events (the first ones after the split).
@@ -126,6 +129,7 @@ public struct Replay {
         var known = Set(data.items.keys)
         for b in history { known.insert(b.item) }
         var groupUsers = Set<String>()
+        var rankedPerBucket: [Int: Int] = [:]
         var next = 0
         while next < events.count {
             var end = next
@@ -138,7 +142,10 @@ public struct Replay {
                 let event = events[index]
                 let length = lengths[event.user, default: 0]
                 eventLengths[index] = length
-                let ranking = options.candidates > 1 && index % options.rankEvery == 0
+                let bucket = LengthBucket.index(length)
+                let ranking = options.candidates > 1
+                    && (index % options.rankEvery == 0 || rankedPerBucket[bucket, default: 0] < options.minimumRankedPerBucket)
+                if ranking { rankedPerBucket[bucket, default: 0] += 1 }
                 candidates.removeAll(keepingCapacity: true)
                 candidates.append(event.item)
                 if ranking { for _ in 1..<options.candidates { candidates.append(pool.randomElement(using: &rng)!) } }
@@ -195,7 +202,7 @@ public struct Replay {
             data: .init(behaviors: all.count, users: users, items: catalog.count, splitTime: split.isFinite ? split : nil,
                         historyBehaviors: history.count, replayedEvents: events.count, labelledEvents: labelled.count,
                         encodeSeconds: encodeReport.seconds),
-            candidates: options.candidates, rankEvery: options.rankEvery,
+            candidates: options.candidates, rankEvery: options.rankEvery, minimumRankedPerBucket: options.minimumRankedPerBucket,
             durability: "\(options.durability)", precision: options.precision == .f16 ? "f16" : "f32",
             modes: modeResults, appends: appends.summary(), appendsByLength: appends.byLength(),
             storeBytes: storeBytes, peakMemoryBytes: Clock.peakResidentBytes(),

@@ -64,6 +64,7 @@ public struct ReplayResult: Codable, Sendable {
     public var data: DataInfo
     public var candidates: Int
     public var rankEvery: Int
+    public var minimumRankedPerBucket: Int
     public var durability: String
     public var precision: String
     public var modes: [ModeResult]
@@ -90,40 +91,40 @@ public struct ReplayResult: Codable, Sendable {
         public var meaning: String
     }
 
-    /// The scorer's speed goals, read off this replay where its buckets allow (the length bucket nearest
-    /// 10^4 and the one nearest 10^2 among those with at least 10 requests):
-    /// - P1: bse p50 at the long bucket over bse p50 at the short bucket (goal ≤ 1.10);
+    /// The scorer's speed goals, read off this replay. Each ratio compares p50 latencies in the length
+    /// buckets nearest 10^4 and 10^2 among those where both of its series have at least 10 samples:
+    /// - P1: bse at the long bucket over bse at the short bucket (goal ≤ 1.10);
     /// - P2: full over bse at the long bucket, for `u_long` alone (goal ≥ 50) and for whole requests;
     /// - P4: bse over short at the long bucket (goal ≤ 1.10);
-    /// - append: append p50 at the long bucket over the short bucket (goal ≤ 1.2).
+    /// - append: append at the long bucket over the short bucket (goal ≤ 1.2).
     public func measuredRatios() -> [Ratio] {
         var out: [Ratio] = []
-        func p50(_ rows: [BucketLatency]?, _ index: Int) -> Double? {
-            rows?.first { $0.bucket.index == index && $0.latency.count >= 10 }?.latency.p50
+        func p50(_ rows: [BucketLatency], _ index: Int) -> Double? {
+            rows.first { $0.bucket.index == index && $0.latency.count >= 10 }?.latency.p50
         }
-        func nearest(_ rows: [BucketLatency], to exponent: Double) -> Int? {
-            rows.filter { $0.latency.count >= 10 && $0.bucket.exponent != nil }
+        /// The bucket nearest 10^exponent where both series have enough samples.
+        func nearest(_ a: [BucketLatency], _ b: [BucketLatency], to exponent: Double) -> Int? {
+            a.filter { $0.bucket.exponent != nil && p50(a, $0.bucket.index) != nil && p50(b, $0.bucket.index) != nil }
                 .min { abs($0.bucket.exponent! - exponent) < abs($1.bucket.exponent! - exponent) }?.bucket.index
         }
-        let base = mode("bse")?.requestsByLength ?? appendsByLength
-        guard let longB = nearest(base, to: 4), let shortB = nearest(base, to: 2), longB != shortB else { return out }
-        let longLabel = LengthBucket(index: longB).label, shortLabel = LengthBucket(index: shortB).label
+        /// `a` over `b` at the same (long) bucket, or `a` at the long bucket over `a` at the short one.
+        func ratio(_ name: String, _ goal: String, _ a: [BucketLatency]?, over b: [BucketLatency]?, what: String) {
+            guard let a else { return }
+            if let b {
+                guard let i = nearest(a, b, to: 4), let x = p50(a, i), let y = p50(b, i) else { return }
+                out.append(Ratio(name: name, value: x / y, goal: goal, meaning: "\(what) at L \(LengthBucket(index: i).label)"))
+            } else {
+                guard let i = nearest(a, a, to: 4), let j = nearest(a, a, to: 2), i != j, let x = p50(a, i), let y = p50(a, j) else { return }
+                out.append(Ratio(name: name, value: x / y, goal: goal,
+                                 meaning: "\(what) at L \(LengthBucket(index: i).label) over L \(LengthBucket(index: j).label)"))
+            }
+        }
         let bse = mode("bse"), full = mode("full"), short = mode("short")
-        if let a = p50(bse?.requestsByLength, longB), let b = p50(bse?.requestsByLength, shortB) {
-            out.append(Ratio(name: "P1", value: a / b, goal: "≤ 1.10", meaning: "bse request p50 at L \(longLabel) over L \(shortLabel)"))
-        }
-        if let a = p50(full?.longTermByLength, longB), let b = p50(bse?.longTermByLength, longB) {
-            out.append(Ratio(name: "P2", value: a / b, goal: "≥ 50", meaning: "full over bse, u_long alone, at L \(longLabel)"))
-        }
-        if let a = p50(full?.requestsByLength, longB), let b = p50(bse?.requestsByLength, longB) {
-            out.append(Ratio(name: "P2 (request)", value: a / b, goal: "—", meaning: "full over bse, whole request, at L \(longLabel)"))
-        }
-        if let a = p50(bse?.requestsByLength, longB), let b = p50(short?.requestsByLength, longB) {
-            out.append(Ratio(name: "P4", value: a / b, goal: "≤ 1.10", meaning: "bse over short, whole request, at L \(longLabel)"))
-        }
-        if let a = p50(appendsByLength, longB), let b = p50(appendsByLength, shortB) {
-            out.append(Ratio(name: "append", value: a / b, goal: "≤ 1.2", meaning: "append p50 at L \(longLabel) over L \(shortLabel)"))
-        }
+        ratio("P1", "≤ 1.10", bse?.requestsByLength, over: nil, what: "bse request p50")
+        ratio("P2", "≥ 50", full?.longTermByLength, over: bse?.longTermByLength ?? [], what: "full over bse, u_long alone,")
+        ratio("P2 (request)", "—", full?.requestsByLength, over: bse?.requestsByLength ?? [], what: "full over bse, whole request,")
+        ratio("P4", "≤ 1.10", bse?.requestsByLength, over: short?.requestsByLength ?? [], what: "bse over short, whole request,")
+        ratio("append", "≤ 1.2", appendsByLength, over: nil, what: "append p50")
         return out
     }
 }

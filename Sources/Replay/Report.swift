@@ -41,7 +41,9 @@ public enum Report {
             + "(before \(d.splitTime.map { String(format: "%.0f", $0) } ?? "the start"), \(f(d.encodeSeconds, 2)) s); "
             + "replayed: \(d.replayedEvents) events (\(d.labelledEvents) labelled), each scored in every mode, then appended.\n\n"
         s += "Requests: \(r.candidates) candidate\(r.candidates == 1 ? "" : "s")"
-            + (r.candidates > 1 ? " (the event's item + \(r.candidates - 1) sampled), every \(r.rankEvery == 1 ? "" : "\(r.rankEvery)th ")event" : " per event")
+            + (r.candidates > 1 ? " (the event's item + \(r.candidates - 1) sampled), every \(r.rankEvery == 1 ? "" : "\(r.rankEvery)th ")event"
+                + (r.rankEvery > 1 && r.minimumRankedPerBucket > 0 ? " and every event of a length bucket with fewer than \(r.minimumRankedPerBucket) so far" : "")
+                : " per event")
             + "; one thread; store durability \(r.durability), precision \(r.precision).\n\n"
 
         s += "## Accuracy and speed per mode\n\n"

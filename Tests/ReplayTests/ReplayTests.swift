@@ -144,6 +144,7 @@ final class ReplayFixture: @unchecked Sendable {
         var options = Replay.Options()
         options.candidates = 20
         options.rankEvery = 3
+        options.minimumRankedPerBucket = 0
         options.split = .quantile(0.8)
         options.durability = .noSync
         result = try Replay.run(model: fixture.model, data: fixture.data, storeFolder: fixture.root + "/report/store", options: options)
@@ -241,5 +242,28 @@ final class ReplayFixture: @unchecked Sendable {
             try Replay.run(model: fixture.model, data: fixture.data, storeFolder: fixture.root + "/empty", options: options)
         }
         #expect(error?.message.contains("nothing to replay") == true)
+    }
+}
+
+@Suite struct RankingSampleTests {
+    /// Every length bucket gets at least `minimumRankedPerBucket` ranking requests (or all its events).
+    @Test func shortHistoriesAreTimedToo() throws {
+        let fixture = try ReplayFixture()
+        var options = Replay.Options()
+        options.candidates = 5
+        options.rankEvery = 1_000
+        options.minimumRankedPerBucket = 4
+        options.split = .quantile(0.5)
+        options.durability = .noSync
+        options.modes = [.bse]
+        let r = try Replay.run(model: fixture.model, data: fixture.data, storeFolder: fixture.root + "/store", options: options)
+        let eventsPerBucket = Dictionary(grouping: r.events.length, by: LengthBucket.index).mapValues(\.count)
+        let timed = Dictionary(uniqueKeysWithValues: r.modes[0].requestsByLength.map { ($0.bucket.index, $0.latency.count) })
+        #expect(eventsPerBucket.count >= 3)
+        for (bucket, events) in eventsPerBucket {
+            // Event 0 is ranked by `rankEvery`, the rest by the minimum.
+            #expect(timed[bucket, default: 0] >= min(events, 4), "bucket \(LengthBucket(index: bucket).label)")
+            #expect(timed[bucket, default: 0] <= 5)
+        }
     }
 }

@@ -79,6 +79,7 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Modes, comma-separated: bse, online, full, short.") var modes = "bse,online,full,short"
     @Option(help: "Candidates per ranking request: the event's item + B−1 sampled items.") var candidates = 1
     @Option(help: "With --candidates > 1, send the ranking request on every Nth event (the others score the event's item alone).") var rankEvery = 1
+    @Option(help: "…and on every event of a sequence-length bucket that has had fewer ranking requests than this.") var minRankedPerBucket = 30
     @Option(help: "History = the log before this fraction of its events in time order (0 = start empty).") var split = 0.9
     @Option(help: "History = the log before this timestamp (instead of --split).") var splitTime: Double?
     @Option(help: "Replay at most this many events.") var maxEvents: Int?
@@ -110,6 +111,7 @@ struct ReplayCommand: ParsableCommand {
         options.modes = try parsedModes()
         options.candidates = candidates
         options.rankEvery = rankEvery
+        options.minimumRankedPerBucket = minRankedPerBucket
         options.split = splitTime.map { .time($0) } ?? .quantile(split)
         options.maxEvents = maxEvents
         options.durability = durability == "nosync" ? .noSync : durability == "nometasync" ? .noMetaSync : .full
