@@ -10,14 +10,14 @@ struct Synth: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a seeded synthetic RecBole dataset with long sequences and a hidden click model in which old behaviors matter.",
         discussion: """
-        Items sit in clusters (cluster = item mod clusters; category c(cluster mod categories)); each user has
-        core interests, fixed and rarely browsed, and current interests that drift. Each behavior is from a
-        core cluster (--core-rate), a current one (--current-rate) or a random item. Click probability:
-        σ(bias + quality(item) + affinity-weight·√a), a = the share of the user's whole earlier history in the
-        item's cluster, so interests that drifted out of the recent window still drive clicks. Lengths are log-uniform in
-        --length and every user's behaviors spread over the same --span-days, so a split by time cuts every
-        user at about the same fraction. The same parameters and seed always give the same files.
-        Output: OUT/NAME.inter (user_id, item_id, timestamp, label) and OUT/NAME.item (item_id, class, title),
+        Items sit in clusters (cluster = item mod clusters; category c(cluster mod categories)); each user has \
+        core interests, fixed and rarely browsed, and current interests that drift. Each behavior is from a \
+        core cluster (--core-rate), a current one (--current-rate) or a random item. Click probability: \
+        σ(bias + quality(item) + affinity-weight·√a), a = the share of the user's whole earlier history in the \
+        item's cluster, so interests that drifted out of the recent window still drive clicks. Lengths are log-uniform in \
+        --length and every user's behaviors spread over the same --span-days, so a split by time cuts every \
+        user at about the same fraction. The same parameters and seed always give the same files. \
+        Output: OUT/NAME.inter (user_id, item_id, timestamp, label) and OUT/NAME.item (item_id, class, title), \
         NAME being OUT's last path component.
         """
     )
@@ -67,9 +67,9 @@ struct ReplayCommand: ParsableCommand {
         commandName: "replay",
         abstract: "Replay a log in time order through the scorer: score every event in each mode, then append it; report accuracy and speed.",
         discussion: """
-        The log before the split is encoded into REPORT/store; every later event, in (timestamp, item id,
-        user id) order, is scored in each mode before its label is used (prequential), then appended through
-        the scorer's writer. Writes REPORT/report.md, REPORT/report.json (every figure and every prediction)
+        The log before the split is encoded into REPORT/store; every later event, in (timestamp, item id, \
+        user id) order, is scored in each mode before its label is used (prequential), then appended through \
+        the scorer's writer. Writes REPORT/report.md, REPORT/report.json (every figure and every prediction) \
         and REPORT/latency.svg. Refuses to run from a debug build.
         """
     )
