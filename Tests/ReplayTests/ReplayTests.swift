@@ -132,6 +132,19 @@ final class ReplayFixture: @unchecked Sendable {
         model = try ModelBundle(folder: root + "/model")
     }
 
+    /// Replays the fixture's log into `root + folder` (no fsync).
+    func replay(candidates: Int, rankEvery: Int, minimumRanked: Int, split: Double, modes: [Scorer.Mode] = Scorer.Mode.allCases,
+                into folder: String) throws -> ReplayResult {
+        var options = Replay.Options()
+        options.candidates = candidates
+        options.rankEvery = rankEvery
+        options.minimumRankedPerBucket = minimumRanked
+        options.split = .quantile(split)
+        options.durability = .noSync
+        options.modes = modes
+        return try Replay.run(model: model, data: data, storeFolder: root + folder, options: options)
+    }
+
     deinit { try? FileManager.default.removeItem(atPath: root) }
 }
 
@@ -141,13 +154,7 @@ final class ReplayFixture: @unchecked Sendable {
 
     init() throws {
         fixture = try ReplayFixture()
-        var options = Replay.Options()
-        options.candidates = 20
-        options.rankEvery = 3
-        options.minimumRankedPerBucket = 0
-        options.split = .quantile(0.8)
-        options.durability = .noSync
-        result = try Replay.run(model: fixture.model, data: fixture.data, storeFolder: fixture.root + "/report/store", options: options)
+        result = try fixture.replay(candidates: 20, rankEvery: 3, minimumRanked: 0, split: 0.8, into: "/report/store")
         try Report.write(result, to: fixture.root + "/report")
     }
 
@@ -249,14 +256,7 @@ final class ReplayFixture: @unchecked Sendable {
     /// Every length bucket gets at least `minimumRankedPerBucket` ranking requests (or all its events).
     @Test func shortHistoriesAreTimedToo() throws {
         let fixture = try ReplayFixture()
-        var options = Replay.Options()
-        options.candidates = 5
-        options.rankEvery = 1_000
-        options.minimumRankedPerBucket = 4
-        options.split = .quantile(0.5)
-        options.durability = .noSync
-        options.modes = [.bse]
-        let r = try Replay.run(model: fixture.model, data: fixture.data, storeFolder: fixture.root + "/store", options: options)
+        let r = try fixture.replay(candidates: 5, rankEvery: 1_000, minimumRanked: 4, split: 0.5, modes: [.bse], into: "/store")
         let eventsPerBucket = Dictionary(grouping: r.events.length, by: LengthBucket.index).mapValues(\.count)
         let timed = Dictionary(uniqueKeysWithValues: r.modes[0].requestsByLength.map { ($0.bucket.index, $0.latency.count) })
         #expect(eventsPerBucket.count >= 3)
