@@ -153,26 +153,26 @@ public struct Replay {
                 // Rotate which mode goes first, so no mode always pays for the cold read of the user's record.
                 for k in 0..<modes.count {
                     let m = (k + index) % modes.count
-                    let t0 = Clock.nanoseconds()
+                    let t0 = Timing.nanoseconds()
                     try out.withUnsafeMutableBufferPointer { try scorer.score(user: event.user, candidates: candidates, mode: modes[m], into: $0) }
-                    let t1 = Clock.nanoseconds()
+                    let t1 = Timing.nanoseconds()
                     predictions[m][index] = out[0]
                     guard timed else { continue }
                     requests[m].record(t1 - t0, length: length)
                     if ranking {
-                        let t2 = Clock.nanoseconds()
+                        let t2 = Timing.nanoseconds()
                         try longOut.withUnsafeMutableBufferPointer {
                             try scorer.longTermInterest(user: event.user, candidates: candidates, mode: modes[m], into: $0)
                         }
-                        longTerm[m].record(Clock.nanoseconds() - t2, length: length)
+                        longTerm[m].record(Timing.nanoseconds() - t2, length: length)
                     }
                 }
             }
             for index in next..<end {
                 let event = events[index]
-                let t0 = Clock.nanoseconds()
+                let t0 = Timing.nanoseconds()
                 try scorer.append(user: event.user, item: event.item, timestamp: event.timestamp, category: data.items[event.item]?.category)
-                appends.record(Clock.nanoseconds() - t0, length: eventLengths[index])
+                appends.record(Timing.nanoseconds() - t0, length: eventLengths[index])
                 lengths[event.user] = eventLengths[index] + 1
                 known.insert(event.item)
             }
@@ -205,7 +205,7 @@ public struct Replay {
             candidates: options.candidates, rankEvery: options.rankEvery, minimumRankedPerBucket: options.minimumRankedPerBucket,
             durability: "\(options.durability)", precision: options.precision == .f16 ? "f16" : "f32",
             modes: modeResults, appends: appends.summary(), appendsByLength: appends.byLength(),
-            storeBytes: storeBytes, peakMemoryBytes: Clock.peakResidentBytes(),
+            storeBytes: storeBytes, peakMemoryBytes: Timing.peakResidentBytes(),
             seconds: Date().timeIntervalSince(started),
             events: .init(user: events.map(\.user), item: events.map(\.item), timestamp: events.map(\.timestamp),
                           label: events.map { $0.label.map { $0 ? 1 : 0 } }, length: eventLengths))
@@ -265,7 +265,8 @@ public struct LengthBucket: Codable, Sendable, Equatable {
     }
 }
 
-enum Clock {
+/// Monotonic time and peak memory for the report (not Swift's `Clock` protocol).
+enum Timing {
     static func nanoseconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
     /// Peak resident set size of this process (Linux reports `ru_maxrss` in KiB).
