@@ -70,9 +70,8 @@ public final class BehaviorEncoder {
 
     // MARK: Items
 
-    /// The run's distinct items, in flat tables indexed by a run-local index (`index[raw id]`).
+    /// The run's distinct items, in flat tables indexed like the id list given to `resolveItems`.
     struct ResolvedItems {
-        var index: [String: Int] = [:]
         var storeIds: [UInt32] = []
         var itemRows: [UInt32] = []
         var categoryRows: [UInt32] = []
@@ -80,50 +79,51 @@ public final class BehaviorEncoder {
         var signatures: [UInt8] = []    // [n, n_sig]
     }
 
-    /// Embeds and hashes every distinct item once — all of them in one BLAS product — reusing the store's
-    /// records made with this model, and writes new item records.
-    func resolveItems(_ ids: Set<String>, catalog: [String: ItemInfo], report: inout Report) throws -> ResolvedItems {
+    /// Embeds and hashes every distinct item of `ids` once — all of them in one BLAS product — reusing the
+    /// store's records made with this model, and writes new item records. New items get store ids in the
+    /// byte order of their raw ids, so the ids do not depend on the order of the log.
+    func resolveItems(_ ids: [String], catalog: [String: ItemInfo], report: inout Report) throws -> ResolvedItems {
         let c = model.config
-        let sortedIds = ids.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }  // deterministic store ids
+        let n = ids.count
+        let byteOrder = ids.byteOrderPermutation()
         var nextId = UInt32(try store.metaValues()["next_item_id"].flatMap { UInt32($0) } ?? 0)
-        var existing: [ItemRecord?] = []
-        existing.reserveCapacity(sortedIds.count)
+        var existing = [ItemRecord?](repeating: nil, count: n)
         try store.environment.read { txn in
-            for id in sortedIds { existing.append(try txn.get(store.items, id, { try ItemRecord(decoding: $0) })) }
+            for i in byteOrder { existing[i] = try txn.get(store.items, ids[i], { try ItemRecord(decoding: $0) }) }
         }
         var r = ResolvedItems()
-        let n = sortedIds.count
-        r.index.reserveCapacity(n)
         r.vectors = [Float](repeating: 0, count: n * c.d)
+        r.itemRows.reserveCapacity(n)
+        r.categoryRows.reserveCapacity(n)
         var categories: [String?] = []
         categories.reserveCapacity(n)
         r.vectors.withUnsafeMutableBufferPointer { v in
-            for (i, id) in sortedIds.enumerated() {
+            for (i, id) in ids.enumerated() {
                 let category = catalog[id]?.category ?? existing[i]?.category
                 let itemRow = UInt32(model.vocabulary.itemRow(id))
                 let catRow = UInt32(category.map { model.vocabulary.categoryRow($0) } ?? 0)
                 model.embed(itemRow: Int(itemRow), categoryRow: Int(catRow), into: v.baseAddress! + i * c.d)
-                r.index[id] = i
                 r.itemRows.append(itemRow)
                 r.categoryRows.append(catRow)
                 categories.append(category)
             }
         }
         r.signatures = model.signatures(ofRows: r.vectors, count: n)
+        r.storeIds = [UInt32](repeating: 0, count: n)
         var toWrite: [(String, ItemRecord)] = []
-        for (i, id) in sortedIds.enumerated() {
-            let sig = Array(r.signatures[(i * c.signatures)..<((i + 1) * c.signatures)])
+        for i in byteOrder {
             if let e = existing[i], e.fingerprint == model.fingerprint, e.itemRow == r.itemRows[i], e.categoryRow == r.categoryRows[i] {
-                r.storeIds.append(e.storeId)
+                r.storeIds[i] = e.storeId
                 report.itemsReused += 1
                 continue
             }
             report.itemsEmbedded += 1
             let storeId: UInt32
             if let e = existing[i] { storeId = e.storeId } else { storeId = nextId; nextId += 1 }
-            r.storeIds.append(storeId)
-            toWrite.append((id, ItemRecord(storeId: storeId, itemRow: r.itemRows[i], categoryRow: r.categoryRows[i], fingerprint: model.fingerprint,
-                                           textHash: nil, signature: sig, category: categories[i])))
+            r.storeIds[i] = storeId
+            let signature = Array(r.signatures[(i * c.signatures)..<((i + 1) * c.signatures)])
+            toWrite.append((ids[i], ItemRecord(storeId: storeId, itemRow: r.itemRows[i], categoryRow: r.categoryRows[i], fingerprint: model.fingerprint,
+                                               textHash: nil, signature: signature, category: categories[i])))
         }
         if !toWrite.isEmpty {
             try store.environment.write { txn in
@@ -147,7 +147,7 @@ public final class BehaviorEncoder {
             groups[b.user, default: []].append(b)
         }
         return groups.map { ($0.key, $0.value.sorted(by: Behavior.precedes)) }
-            .sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+            .sorted { $0.0.precedesInByteOrder($1.0) }
     }
 
     /// FNV-1a 64 of the UTF-8 bytes: the stable hash behind `--shard K/N`.
@@ -214,28 +214,43 @@ public final class BehaviorEncoder {
     /// old sequence is deleted first (a fresh encode).
     private func writeUsers(_ groups: [(String, [Behavior])], catalog: [String: ItemInfo], batch: Int, progress: Progress?,
                             report: inout Report, existing: [String: UserRecord], replace: Bool) throws {
-        // Catalog items are resolved too, so the store knows every item's category when it is a candidate.
-        var ids = Set(catalog.keys.filter { !$0.isEmpty && $0.utf8.count <= 400 })
-        for (_, behaviors) in groups { for b in behaviors { ids.insert(b.item) } }
         let itemsStart = Date()
+        // One pass gives every distinct item a run-local index and every behavior its item's index: the only
+        // hashing of an item id per behavior in the whole run. Catalog items are resolved too, so the store
+        // knows every item's category when it is a candidate.
+        var index: [String: Int] = [:]
+        var ids: [String] = []
+        var rows: [Int] = []
+        rows.reserveCapacity(groups.reduce(0) { $0 + $1.1.count })
+        for (_, behaviors) in groups {
+            for b in behaviors {
+                let i = index[b.item, default: ids.count]
+                if i == ids.count { index[b.item] = i; ids.append(b.item) }
+                rows.append(i)
+            }
+        }
+        for id in catalog.keys where !id.isEmpty && id.utf8.count <= 400 && index[id] == nil {
+            index[id] = ids.count
+            ids.append(id)
+        }
         let items = try resolveItems(ids, catalog: catalog, report: &report)
         report.itemsSeconds = Date().timeIntervalSince(itemsStart)
         let usersStart = Date()
         defer { report.usersSeconds = Date().timeIntervalSince(usersStart) }
         let c = model.config
         var done = 0
-        var rows: [Int] = []
+        var first = 0  // where the current user's behaviors start in `rows`
         for chunk in stride(from: 0, to: groups.count, by: max(batch, 1)) {
             let slice = groups[chunk..<min(chunk + max(batch, 1), groups.count)]
             try store.environment.write { txn in
                 for (user, behaviors) in slice {
                     var record = existing[user] ?? UserRecord(nSig: c.signatures, buckets: c.buckets, d: c.d, windowCapacity: c.window, fingerprint: model.fingerprint)
                     let before = record.length
-                    rows.removeAll(keepingCapacity: true)
-                    for b in behaviors { rows.append(items.index[b.item]!) }
+                    let userRows = rows[first..<(first + behaviors.count)]
+                    first += behaviors.count
                     items.vectors.withUnsafeBufferPointer { v in
                         items.signatures.withUnsafeBufferPointer { s in
-                            rows.withUnsafeBufferPointer { r in
+                            userRows.withUnsafeBufferPointer { r in
                                 record.append(count: r.count, vectors: v.baseAddress!, signatures: s.baseAddress!, rows: r.baseAddress!,
                                               timestamp: behaviors.last!.timestamp) { j in
                                     let i = r[j]
@@ -246,7 +261,7 @@ public final class BehaviorEncoder {
                     }
                     try writeUser(txn, user, record)
                     if replace { try deleteSequence(txn, user) }
-                    try appendSequence(txn, user, from: before, behaviors, rows, items)
+                    try appendSequence(txn, user, from: before, behaviors, userRows, items)
                 }
             }
             done += slice.count
@@ -274,7 +289,7 @@ public final class BehaviorEncoder {
     /// Appends (store item id, timestamp) pairs to the user's sequence, whose length before is `length`:
     /// only the last, partly filled chunk is rewritten.
     private func appendSequence(_ txn: borrowing Transaction, _ user: String, from length: UInt64, _ behaviors: [Behavior],
-                                _ rows: [Int], _ items: ResolvedItems) throws {
+                                _ rows: ArraySlice<Int>, _ items: ResolvedItems) throws {
         let cap = Store.chunkCapacity, entry = Store.sequenceEntrySize
         var position = Int(length)
         var next = 0
@@ -287,7 +302,7 @@ public final class BehaviorEncoder {
                 out.copyBytes(from: old)
                 for k in 0..<take {
                     let offset = old.count + k * entry
-                    out.storeBytes(of: items.storeIds[rows[next + k]].littleEndian, toByteOffset: offset, as: UInt32.self)
+                    out.storeBytes(of: items.storeIds[rows[rows.startIndex + next + k]].littleEndian, toByteOffset: offset, as: UInt32.self)
                     out.storeBytes(of: behaviors[next + k].timestamp.bitPattern.littleEndian, toByteOffset: offset + 4, as: UInt64.self)
                 }
             }

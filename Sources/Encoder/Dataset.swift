@@ -1,4 +1,5 @@
 import Foundation
+import LMDB
 
 /// One behavior: user `user` interacted with `item` at `timestamp`; `label` is the click (if the log has one).
 public struct Behavior: Sendable, Equatable {
@@ -17,7 +18,7 @@ public struct Behavior: Sendable, Equatable {
     /// MODEL.md order: timestamps as numbers, ties by the raw item id compared as UTF-8 bytes.
     public static func precedes(_ a: Behavior, _ b: Behavior) -> Bool {
         if a.timestamp != b.timestamp { return a.timestamp < b.timestamp }
-        return a.item.utf8.lexicographicallyPrecedes(b.item.utf8)
+        return a.item.precedesInByteOrder(b.item)
     }
 }
 

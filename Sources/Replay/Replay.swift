@@ -58,8 +58,8 @@ public struct Replay {
     public static func ordered(_ behaviors: [Behavior]) -> [Behavior] {
         behaviors.sorted { a, b in
             if a.timestamp != b.timestamp { return a.timestamp < b.timestamp }
-            if a.item != b.item { return a.item.utf8.lexicographicallyPrecedes(b.item.utf8) }
-            return a.user.utf8.lexicographicallyPrecedes(b.user.utf8)
+            if a.item != b.item { return a.item.precedesInByteOrder(b.item) }
+            return a.user.precedesInByteOrder(b.user)
         }
     }
 
@@ -107,7 +107,7 @@ public struct Replay {
         for b in history { lengths[b.user, default: 0] += 1 }
         var catalog = Set(data.items.keys)
         for b in all { catalog.insert(b.item) }
-        let pool = catalog.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        let pool = catalog.sorted { $0.precedesInByteOrder($1) }
         var rng = Gaussian(seed: options.seed)
 
         let modes = options.modes

@@ -105,7 +105,8 @@ public struct ItemRecord: Equatable, Sendable {
             var w = ByteWriter(buf)
             w.bytes(Self.magic); w.u32(storeId); w.u32(itemRow); w.u32(categoryRow)
             w.u16(UInt16(signature.count)); w.u16(textHash == nil ? 0 : 1); w.u32(0)
-            w.bytes(fingerprint); w.bytes(textHash ?? Array(repeating: 0, count: 32))
+            w.bytes(fingerprint)
+            if let textHash { w.bytes(textHash) } else { w.zeros(32) }
             w.bytes(signature); w.u16(UInt16(cat.count)); w.bytes(cat)
             let crc = CRC32C.checksum(UnsafeRawBufferPointer(buf))
             buf.storeBytes(of: crc.littleEndian, toByteOffset: 20, as: UInt32.self)

@@ -263,7 +263,16 @@ struct ByteWriter {
     mutating func u16(_ v: UInt16) { out.storeBytes(of: v.littleEndian, toByteOffset: offset, as: UInt16.self); offset += 2 }
     mutating func u32(_ v: UInt32) { out.storeBytes(of: v.littleEndian, toByteOffset: offset, as: UInt32.self); offset += 4 }
     mutating func u64(_ v: UInt64) { out.storeBytes(of: v.littleEndian, toByteOffset: offset, as: UInt64.self); offset += 8 }
-    mutating func bytes(_ b: [UInt8]) { for x in b { u8(x) } }
+    mutating func bytes(_ b: [UInt8]) {
+        precondition(offset + b.count <= out.count)
+        b.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[offset..<(offset + b.count)]).copyMemory(from: $0) }
+        offset += b.count
+    }
+    mutating func zeros(_ n: Int) {
+        precondition(offset + n <= out.count)
+        UnsafeMutableRawBufferPointer(rebasing: out[offset..<(offset + n)]).initializeMemory(as: UInt8.self, repeating: 0)
+        offset += n
+    }
 }
 
 /// Sequential little-endian reads at any alignment, through the storage layer's unaligned helpers.

@@ -72,7 +72,7 @@ struct InitModel: ParsableCommand {
         shape.dItem = dItem; shape.dCat = dCat; shape.m = m; shape.tau = tau; shape.window = window
         shape.heads = heads; shape.attentionDim = attentionDim
         shape.hidden = hidden.split(separator: ",").compactMap { Int($0) }
-        let byteOrder: (String, String) -> Bool = { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        let byteOrder: (String, String) -> Bool = { $0.precedesInByteOrder($1) }
         try ModelBundle.writeRandom(to: out, items: items.sorted(by: byteOrder), categories: categories.sorted(by: byteOrder), shape: shape, seed: seed)
         let bundle = try ModelBundle(folder: out)
         print("wrote \(out): \(items.count) items, \(categories.count) categories, d = \(bundle.config.d), fingerprint \(bundle.fingerprintHex)")
