@@ -9,7 +9,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "LMDB", targets: ["LMDB"]),
-        .library(name: "Lifelong", targets: ["Model", "Store", "Encoder", "Scorer", "Replay"]),
+        .library(name: "Lifelong", targets: ["Model", "Store", "TextEncoder", "Encoder", "Scorer", "Replay"]),
         .executable(name: "lifelong", targets: ["lifelong"]),
         .executable(name: "lifelong-bench", targets: ["lifelong-bench"]),
     ],
@@ -41,8 +41,11 @@ let package = Package(
         .target(name: "Model", dependencies: ["CBLAS", .product(name: "Crypto", package: "swift-crypto")]),
         // Record formats on top of LMDB: versioned, checksummed, model-fingerprinted.
         .target(name: "Store", dependencies: ["LMDB"]),
+        // BAHE's atom encoder: BERT WordPiece + the first K layers of all-MiniLM-L6-v2, packed batches over BLAS.
+        .target(name: "TextEncoder", dependencies: ["Model", .product(name: "Crypto", package: "swift-crypto")]),
         // The offline BSE job: readers, item dedupe, bucket sums, writes.
-        .target(name: "Encoder", dependencies: ["Model", "Store", "LMDB"]),
+        .target(name: "Encoder", dependencies: ["Model", "Store", "TextEncoder", "LMDB"]),
+        // BAHE's atom encoder: BERT WordPiece + the first K layers of all-MiniLM-L6-v2, packed batches over BLAS.
         // The online half: batched SDIM + target attention + MLP over the store, for embedding in a server.
         .target(name: "Scorer", dependencies: ["Model", "Store", "Encoder", "LMDB"]),
         // Evaluation: the synthetic long-sequence generator, prequential replay of a log through the scorer,
@@ -71,8 +74,9 @@ let package = Package(
 
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB"]),
         .testTarget(name: "CLITests", dependencies: ["lifelong"]),
-        .testTarget(name: "EncoderTests", dependencies: ["Model", "Store", "Encoder", "LMDB"]),
-        .testTarget(name: "ScorerTests", dependencies: ["Model", "Store", "Encoder", "Scorer", "LMDB"]),
+        .testTarget(name: "EncoderTests", dependencies: ["Model", "Store", "TextEncoder", "Encoder", "LMDB"]),
+        .testTarget(name: "ScorerTests", dependencies: ["Model", "Store", "TextEncoder", "Encoder", "Scorer", "LMDB"]),
+        .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder", "Model"]),
         .testTarget(name: "ReplayTests", dependencies: ["Model", "Store", "Encoder", "Scorer", "Replay", "LMDB"]),
     ]
 )

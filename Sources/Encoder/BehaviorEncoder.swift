@@ -2,6 +2,7 @@ import Foundation
 import LMDB
 public import Model
 public import Store
+public import TextEncoder
 
 /// The offline BSE job: behavior logs → the store's bucket sums, counts, windows and sequences.
 ///
@@ -12,6 +13,8 @@ public final class BehaviorEncoder {
     public let model: ModelBundle
     public let store: Store
     public let precision: UserRecord.Precision
+    /// The text atom encoder, for a bundle with a text projection (`text_layers` layers of it are run).
+    public let textModel: MiniLM?
 
     public struct Report: Sendable, CustomStringConvertible {
         public var users = 0
@@ -20,12 +23,15 @@ public final class BehaviorEncoder {
         public var itemsEmbedded = 0
         /// Distinct items found in the store already (same model).
         public var itemsReused = 0
+        /// Distinct item texts embedded by the text model in this run, and found in the store's `texts` cache.
+        public var textsComputed = 0, textsFound = 0
         public var seconds = 0.0
         /// Where the time went: grouping and ordering the log by user; embedding and hashing the distinct
         /// items (one BLAS product) and writing their records; aggregating and writing the users.
         public var groupingSeconds = 0.0, itemsSeconds = 0.0, usersSeconds = 0.0
         public var description: String {
             "\(users) users, \(behaviors) behaviors, \(itemsEmbedded) item embeddings computed, \(itemsReused) reused, "
+                + (textsComputed + textsFound > 0 ? "\(textsComputed) text embeddings computed, \(textsFound) found in the cache, " : "")
                 + String(format: "%.2f s", seconds)
         }
     }
@@ -40,13 +46,21 @@ public final class BehaviorEncoder {
 
     /// Opens the encoder; a store that already exists must have been written with the same model and
     /// precision (its `meta` is checked), a new one gets its `meta` written.
-    public init(model: ModelBundle, store: Store, precision: UserRecord.Precision = .f32) throws {
-        guard model.config.dText == 0 else {
-            throw EncodeError(message: "\(model.folder): the bundle has a text projection; text atoms need the text encoder, which this build does not have yet")
+    /// - Parameter textModel: required when the bundle has a text projection (`d_text > 0`): the text model
+    ///   its `text_layers` metadata refers to (all-MiniLM-L6-v2).
+    public init(model: ModelBundle, store: Store, precision: UserRecord.Precision = .f32, textModel: MiniLM? = nil) throws {
+        if model.config.dText > 0 {
+            guard let textModel else {
+                throw EncodeError(message: "\(model.folder): the bundle has a text projection (d_text = \(model.config.dText)); give the text model folder (--text-model DIR)")
+            }
+            guard let k = model.config.textLayers, (0...textModel.config.layers).contains(k) else {
+                throw EncodeError(message: "\(model.folder): the bundle has a text projection but its metadata 'text_layers' is \(model.config.textLayers.map(String.init) ?? "missing") (0…\(textModel.config.layers))")
+            }
         }
         self.model = model
         self.store = store
         self.precision = precision
+        self.textModel = model.config.dText > 0 ? textModel : nil
         let c = model.config
         let want: [String: String] = [
             "format": Store.format, "fingerprint": model.fingerprintHex, "m": "\(c.m)", "tau": "\(c.tau)",
@@ -97,12 +111,24 @@ public final class BehaviorEncoder {
         r.categoryRows.reserveCapacity(n)
         var categories: [String?] = []
         categories.reserveCapacity(n)
+        // Text atoms: each item's text hash (from the catalog, or the item's stored record), and x(text) per hash.
+        var textHashes = [[UInt8]?](repeating: nil, count: n)
+        var textVectors: [[UInt8]: [Float]] = [:]
+        if let textModel {
+            for i in 0..<n { textHashes[i] = catalog[ids[i]]?.text.map(MiniLM.textHash) ?? existing[i]?.textHash }
+            textVectors = try textAtoms(ids: ids, hashes: textHashes, catalog: catalog, textModel: textModel, report: &report)
+        }
         r.vectors.withUnsafeMutableBufferPointer { v in
             for (i, id) in ids.enumerated() {
                 let category = catalog[id]?.category ?? existing[i]?.category
                 let itemRow = UInt32(model.vocabulary.itemRow(id))
                 let catRow = UInt32(category.map { model.vocabulary.categoryRow($0) } ?? 0)
-                model.embed(itemRow: Int(itemRow), categoryRow: Int(catRow), into: v.baseAddress! + i * c.d)
+                let text = textHashes[i].flatMap { textVectors[$0] }
+                if let text {
+                    text.withUnsafeBufferPointer { model.embed(itemRow: Int(itemRow), categoryRow: Int(catRow), text: $0.baseAddress!, into: v.baseAddress! + i * c.d) }
+                } else {
+                    model.embed(itemRow: Int(itemRow), categoryRow: Int(catRow), into: v.baseAddress! + i * c.d)
+                }
                 r.itemRows.append(itemRow)
                 r.categoryRows.append(catRow)
                 categories.append(category)
@@ -112,7 +138,8 @@ public final class BehaviorEncoder {
         r.storeIds = [UInt32](repeating: 0, count: n)
         var toWrite: [(String, ItemRecord)] = []
         for i in byteOrder {
-            if let e = existing[i], e.fingerprint == model.fingerprint, e.itemRow == r.itemRows[i], e.categoryRow == r.categoryRows[i] {
+            if let e = existing[i], e.fingerprint == model.fingerprint, e.itemRow == r.itemRows[i], e.categoryRow == r.categoryRows[i],
+               e.textHash == textHashes[i] {
                 r.storeIds[i] = e.storeId
                 report.itemsReused += 1
                 continue
@@ -123,7 +150,7 @@ public final class BehaviorEncoder {
             r.storeIds[i] = storeId
             let signature = Array(r.signatures[(i * c.signatures)..<((i + 1) * c.signatures)])
             toWrite.append((ids[i], ItemRecord(storeId: storeId, itemRow: r.itemRows[i], categoryRow: r.categoryRows[i], fingerprint: model.fingerprint,
-                                               textHash: nil, signature: signature, category: categories[i])))
+                                               textHash: textHashes[i], signature: signature, category: categories[i])))
         }
         if !toWrite.isEmpty {
             try store.environment.write { txn in
@@ -135,6 +162,39 @@ public final class BehaviorEncoder {
             }
         }
         return r
+    }
+
+    /// `x(text)` for every distinct text hash among the items: found in the store's `texts` cache (same text
+    /// model, same layer count), or embedded now — all missing texts in packed batches — and cached. A hash
+    /// whose text is not in this run's catalog and not in the cache is left out (the item gets `b_t`).
+    func textAtoms(ids: [String], hashes: [[UInt8]?], catalog: [String: ItemInfo], textModel: MiniLM,
+                   report: inout Report) throws -> [[UInt8]: [Float]] {
+        guard let texts = store.texts else { throw EncodeError(message: "store \(store.environment.path): no texts database (opened read-only?)") }
+        let layers = model.config.textLayers ?? 0
+        var textOf: [[UInt8]: String] = [:]
+        for (i, h) in hashes.enumerated() { if let h, let t = catalog[ids[i]]?.text { textOf[h] = t } }
+        let distinct = Set(hashes.compactMap { $0 }).sorted { $0.lexicographicallyPrecedes($1) }
+        var out: [[UInt8]: [Float]] = [:]
+        try store.environment.read { txn in
+            for h in distinct {
+                guard let r = try txn.get(texts, Store.textKey(hash: h, layers: layers), { try? TextVectorRecord(decoding: $0) }) ?? nil,
+                      r.modelFingerprint == textModel.fingerprint, r.layers == layers, r.vector.count == textModel.config.hidden else { continue }
+                out[h] = r.vector
+            }
+        }
+        report.textsFound = out.count
+        let missing = distinct.filter { out[$0] == nil && textOf[$0] != nil }
+        guard !missing.isEmpty else { return out }
+        let embedded = try textModel.embed(missing.map { textOf[$0]! }, layers: layers)
+        try store.environment.write { txn in
+            for (h, e) in zip(missing, embedded) {
+                let record = TextVectorRecord(layers: layers, modelFingerprint: textModel.fingerprint, vector: e.vector)
+                try txn.put(texts, Store.textKey(hash: h, layers: layers), reserving: record.encodedSize) { record.encode(into: $0) }
+                out[h] = e.vector
+            }
+        }
+        report.textsComputed = missing.count
+        return out
     }
 
     // MARK: Users

@@ -5,6 +5,9 @@ extension ModelBundle {
     public struct Shape: Sendable {
         public var dItem = 32, dCat = 16, m = 48, tau = 3, window = 50, heads = 2, attentionDim = 32
         public var hidden = [200, 80]
+        /// A text projection `W_t` (`[dText, 384]`) over the first `textLayers` layers of the text model; 0 = none.
+        public var dText = 0, textLayers = 2
+        public var textModel = "all-MiniLM-L6-v2"
         public init() {}
     }
 
@@ -18,7 +21,8 @@ extension ModelBundle {
         guard shape.hidden.count == 2, shape.hidden.allSatisfy({ $0 > 0 }) else { throw LoadError(message: "--hidden needs two positive sizes, e.g. 200,80") }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var rng = Gaussian(seed: seed)
-        let d = shape.dItem + shape.dCat
+        guard shape.dText >= 0, (0...6).contains(shape.textLayers) else { throw LoadError(message: "--d-text must be ≥ 0 and --text-layers 0…6") }
+        let d = shape.dItem + shape.dCat + shape.dText
         let projection = (0..<(shape.m * d)).map { _ in rng.normal() }   // drawn first: depends on the seed only
         var weights = Gaussian(seed: seed &+ 1)
         func normal(_ n: Int, _ sd: Float) -> [Float] { (0..<n).map { _ in weights.normal() * sd } }
@@ -40,8 +44,13 @@ extension ModelBundle {
         linear("mlp.0", shape.hidden[0], 5 * d)
         linear("mlp.1", shape.hidden[1], shape.hidden[0])
         linear("mlp.2", 1, shape.hidden[1])
-        let metadata = ["format": format, "tau": "\(shape.tau)", "short_window": "\(shape.window)", "heads": "\(shape.heads)",
+        var metadata = ["format": format, "tau": "\(shape.tau)", "short_window": "\(shape.window)", "heads": "\(shape.heads)",
                         "projection_seed": "\(seed)", "created_by": "lifelong init-model"]
+        if shape.dText > 0 {   // drawn last, so bundles without text are unchanged by its existence
+            linear("text_projection", shape.dText, 384)
+            metadata["text_model"] = shape.textModel
+            metadata["text_layers"] = "\(shape.textLayers)"
+        }
         try Safetensors.write(tensors, metadata: metadata, to: (folder as NSString).appendingPathComponent("model.safetensors"))
         let vocab = Vocabulary(items: Dictionary(uniqueKeysWithValues: items.enumerated().map { ($1, $0 + 1) }),
                                categories: Dictionary(uniqueKeysWithValues: categories.enumerated().map { ($1, $0 + 1) }))

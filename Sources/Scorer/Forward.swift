@@ -62,24 +62,39 @@ extension Scorer {
     /// vocabulary's item row with category 0 for an item the store has not seen, or row 0 if unknown.
     func gatherCandidates(_ candidates: [String], scratch s: Scratch, into q: UnsafeMutablePointer<Float>) {
         let d = model.config.d
-        let rows = s.rows.ensure(2 * candidates.count)
+        let rows = s.rows.ensure(Self.rowStride * candidates.count)
         // A snapshot (a reference, no copy): concurrent requests don't queue on the lock. An append that lands
         // while a request holds it copies the dictionary once (copy-on-write) — on the append path, not here.
         let byId = catalog.withLock { $0.byId }
         for (i, id) in candidates.enumerated() {
-            let r = byId[id] ?? SIMD2(Int32(model.vocabulary.itemRow(id)), 0)
-            rows[2 * i] = r.x
-            rows[2 * i + 1] = r.y
+            let r = byId[id] ?? SIMD4(Int32(model.vocabulary.itemRow(id)), 0, 0, 0)
+            rows[Self.rowStride * i] = r.x
+            rows[Self.rowStride * i + 1] = r.y
+            rows[Self.rowStride * i + 2] = r.z
         }
-        for i in 0..<candidates.count {
-            model.embed(itemRow: Int(rows[2 * i]), categoryRow: Int(rows[2 * i + 1]), into: q + i * d)
+        embedRows(rows, candidates.count, into: q)
+    }
+
+    /// `e(i)` for `n` (item row, category row, text slot) triples into `[n, d]`.
+    func embedRows(_ rows: UnsafePointer<Int32>, _ n: Int, into x: UnsafeMutablePointer<Float>) {
+        let c = model.config, d = c.d, k = Self.rowStride
+        guard c.dText > 0 else {
+            for j in 0..<n { model.embed(itemRow: Int(rows[k * j]), categoryRow: Int(rows[k * j + 1]), into: x + j * d) }
+            return
+        }
+        let parts = catalog.withLock { $0.textParts }
+        let offset = c.dItem + c.dCat
+        parts.withUnsafeBufferPointer { t in
+            for j in 0..<n {
+                model.embed(itemRow: Int(rows[k * j]), categoryRow: Int(rows[k * j + 1]), into: x + j * d)
+                (x + j * d + offset).update(from: t.baseAddress! + Int(rows[k * j + 2]) * c.dText, count: c.dText)
+            }
         }
     }
 
-    /// `e(i)` for `n` (item row, category row) pairs into `[n, d]`.
-    func embedRows(_ rows: UnsafePointer<Int32>, _ n: Int, into x: UnsafeMutablePointer<Float>) {
-        let d = model.config.d
-        for j in 0..<n { model.embed(itemRow: Int(rows[2 * j]), categoryRow: Int(rows[2 * j + 1]), into: x + j * d) }
+    /// The rows of a stored item (by store id) from the catalog, with its text slot.
+    func storedRows(_ byStoreId: [SIMD4<Int32>], _ id: UInt32, itemRow: UInt32, categoryRow: UInt32) -> SIMD4<Int32> {
+        Int(id) < byStoreId.count ? byStoreId[Int(id)] : SIMD4(Int32(bitPattern: itemRow), Int32(bitPattern: categoryRow), 0, 0)
     }
 
     // MARK: User side
@@ -98,11 +113,13 @@ extension Scorer {
         try store.environment.read { txn in
             let found: UserView? = try txn.get(store.users, user) { bytes in
                 let record = try checkedRecord(bytes, user: user)
-                let rows = s.windowRows.ensure(2 * max(record.windowCount, 1))
+                let rows = s.windowRows.ensure(Self.rowStride * max(record.windowCount, 1))
+                let byStoreId = c.dText > 0 ? catalog.withLock { $0.byStoreId } : []
                 for j in 0..<record.windowCount {
                     let e = record.windowEntry(j)
-                    rows[2 * j] = Int32(bitPattern: e.itemRow)
-                    rows[2 * j + 1] = Int32(bitPattern: e.categoryRow)
+                    rows[Self.rowStride * j] = Int32(bitPattern: e.itemRow)
+                    rows[Self.rowStride * j + 1] = Int32(bitPattern: e.categoryRow)
+                    rows[Self.rowStride * j + 2] = storedRows(byStoreId, e.item, itemRow: e.itemRow, categoryRow: e.categoryRow).z
                 }
                 if mode == .bse { record.copySums(into: s.sums.ensure(c.signatures * c.buckets * c.d)) }
                 return UserView(length: Int(record.length), window: record.windowCount)
@@ -128,7 +145,7 @@ extension Scorer {
         return record
     }
 
-    /// The user's sequence as (item row, category row) pairs in `scratch.sequenceRows`; returns its length.
+    /// The user's sequence as (item row, category row, text slot) triples in `scratch.sequenceRows`; returns its length.
     private func readSequence(_ txn: borrowing Transaction, _ user: String, expected: Int, scratch s: Scratch) throws -> Int {
         var prefix = Array(user.utf8)
         prefix.append(0)
@@ -137,12 +154,13 @@ extension Scorer {
         let byStoreId = catalog.withLock { $0.byStoreId }
         try txn.scan(store.sequences, prefix: prefix) { _, v in
             let entries = v.count / Store.sequenceEntrySize
-            let rows = s.sequenceRows.ensure(2 * (n + entries))
+            let rows = s.sequenceRows.ensure(Self.rowStride * (n + entries))
             for e in 0..<entries {
                 let id = v.littleEndian(UInt32.self, at: e * Store.sequenceEntrySize)
                 if Int(id) < byStoreId.count {
-                    rows[2 * n] = byStoreId[Int(id)].x
-                    rows[2 * n + 1] = byStoreId[Int(id)].y
+                    rows[Self.rowStride * n] = byStoreId[Int(id)].x
+                    rows[Self.rowStride * n + 1] = byStoreId[Int(id)].y
+                    rows[Self.rowStride * n + 2] = byStoreId[Int(id)].z
                 } else {
                     unknown.append((n, id))   // an item added after this scorer loaded its catalog
                 }
@@ -155,8 +173,13 @@ extension Scorer {
                   let r = try txn.get(store.items, raw, { try ItemRecord(decoding: $0) }) else {
                 throw ScoreError(message: "store \(store.environment.path): user '\(user)': sequence names store item \(id), which has no item record")
             }
-            s.sequenceRows.pointer[2 * position] = Int32(r.itemRow)
-            s.sequenceRows.pointer[2 * position + 1] = Int32(r.categoryRow)
+            // The item arrived after this scorer loaded its catalog: add it, text part included.
+            let part = try Self.textPart(of: r, model: model, store: store, txn)
+            catalog.withLock { $0.insert(raw, r, textPart: part) }
+            let rows = storedRows(catalog.withLock { $0.byStoreId }, r.storeId, itemRow: r.itemRow, categoryRow: r.categoryRow)
+            s.sequenceRows.pointer[Self.rowStride * position] = rows.x
+            s.sequenceRows.pointer[Self.rowStride * position + 1] = rows.y
+            s.sequenceRows.pointer[Self.rowStride * position + 2] = rows.z
         }
         guard n == expected else {
             throw ScoreError(message: "store \(store.environment.path): user '\(user)': the record says \(expected) behaviors, the sequence has \(n)")

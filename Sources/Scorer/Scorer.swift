@@ -49,17 +49,30 @@ public final class Scorer: Sendable {
     let writer: Mutex<BehaviorEncoder?>
 
     /// Item rows known to the store: raw id → rows for candidates, store item id → rows for sequences.
+    /// Rows are (item row, category row, text slot); for a bundle with a text projection, `textParts` holds
+    /// each stored item's `W_t · x(text) + b_t` at slot store id + 1, and `b_t` at slot 0 (no text).
     struct Catalog: Sendable {
-        var byId: [String: SIMD2<Int32>] = [:]
-        var byStoreId: [SIMD2<Int32>] = []
+        var byId: [String: SIMD4<Int32>] = [:]
+        var byStoreId: [SIMD4<Int32>] = []
+        var textParts: [Float] = []
+        var dText = 0
 
-        mutating func insert(_ id: String, _ r: ItemRecord) {
-            let rows = SIMD2(Int32(r.itemRow), Int32(r.categoryRow))
+        mutating func insert(_ id: String, _ r: ItemRecord, textPart: [Float]?) {
+            var rows = SIMD4(Int32(r.itemRow), Int32(r.categoryRow), 0, 0)
+            if let textPart, dText > 0 {
+                let slot = Int(r.storeId) + 1
+                if textParts.count < (slot + 1) * dText { textParts += Array(repeating: 0, count: (slot + 1) * dText - textParts.count) }
+                textParts.replaceSubrange((slot * dText)..<((slot + 1) * dText), with: textPart)
+                rows.z = Int32(slot)
+            }
             byId[id] = rows
             if Int(r.storeId) >= byStoreId.count { byStoreId += Array(repeating: .zero, count: Int(r.storeId) + 1 - byStoreId.count) }
             byStoreId[Int(r.storeId)] = rows
         }
     }
+
+    /// Int32s per entry in the scratch row buffers: item row, category row, text slot.
+    static let rowStride = 3
 
     /// Opens the bundle and the store and checks that they belong together.
     /// - Parameter writable: open the store for `append` as well (otherwise read-only).
@@ -83,9 +96,12 @@ public final class Scorer: Sendable {
         }
         let precision: UserRecord.Precision = meta["precision"] == "f16" ? .f16 : .f32
         var c = Catalog()
+        c.dText = model.config.dText
+        c.textParts = model.textProjectionBias   // slot 0: b_t
         try store.environment.read { txn in
             try txn.scan(store.items) { k, v in
-                c.insert(String(decoding: k, as: UTF8.self), try ItemRecord(decoding: v))
+                let r = try ItemRecord(decoding: v)
+                c.insert(String(decoding: k, as: UTF8.self), r, textPart: try Self.textPart(of: r, model: model, store: store, txn))
                 return .next
             }
         }
@@ -143,8 +159,28 @@ public final class Scorer: Sendable {
     }
 
     /// Reads `item`'s record after an append that may have created it.
-    private func refreshCatalog(_ item: String) throws {
-        guard let r = try store.environment.read({ txn in try txn.get(store.items, item, { try ItemRecord(decoding: $0) }) }) else { return }
-        catalog.withLock { $0.insert(item, r) }
+    func refreshCatalog(_ item: String) throws {
+        let found = try store.environment.read { txn -> (ItemRecord, [Float]?)? in
+            guard let r = try txn.get(store.items, item, { try ItemRecord(decoding: $0) }) else { return nil }
+            return (r, try Self.textPart(of: r, model: model, store: store, txn))
+        }
+        guard let (r, part) = found else { return }
+        catalog.withLock { $0.insert(item, r, textPart: part) }
+    }
+
+    /// `W_t · x(text) + b_t` for an item whose text atom is in the store's cache (nil without a text projection,
+    /// or for an item without text).
+    static func textPart(of r: ItemRecord, model: ModelBundle, store: Store, _ txn: borrowing Transaction) throws -> [Float]? {
+        let c = model.config
+        guard c.dText > 0, let hash = r.textHash else { return nil }
+        guard let texts = store.texts,
+              let atom = try txn.get(texts, Store.textKey(hash: hash, layers: c.textLayers ?? 0), { try TextVectorRecord(decoding: $0) }) else {
+            throw ScoreError(message: "store \(store.environment.path): item store id \(r.storeId) names a text atom that is not in the texts cache")
+        }
+        return (0..<c.dText).map { row in
+            var s = model.textProjectionBias[row]
+            for k in 0..<atom.vector.count { s += model.textProjectionWeight[row * atom.vector.count + k] * atom.vector[k] }
+            return s
+        }
     }
 }

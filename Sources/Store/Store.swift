@@ -1,7 +1,7 @@
 public import LMDB
 import Foundation
 
-/// The Lifelong store: one LMDB environment (a folder) with five named databases.
+/// The Lifelong store: one LMDB environment (a folder) with six named databases.
 ///
 /// | database | key | value |
 /// |---|---|---|
@@ -10,6 +10,7 @@ import Foundation
 /// | `item_ids` | store item id (u32 BE) | raw item id (UTF-8) |
 /// | `users` | raw user id (UTF-8) | `UserRecord` |
 /// | `sequences` | raw user id + 0x00 + chunk (u32 BE) | up to 256 × (u32 store item id, f64 timestamp) |
+/// | `texts` | SHA-256 of the UTF-8 text + u8 text layers K | `TextVectorRecord` (BAHE text atom cache) |
 public final class Store: @unchecked Sendable {
     public static let format = "lifelong.store.v1"
     public static let chunkCapacity = 256
@@ -18,6 +19,8 @@ public final class Store: @unchecked Sendable {
 
     public let environment: Environment
     public let meta: Database, items: Database, itemIds: Database, users: Database, sequences: Database
+    /// The text atom cache; nil only in a store opened read-only that was written before it existed.
+    public let texts: Database?
 
     public struct StoreError: Error, CustomStringConvertible, Sendable {
         public let message: String
@@ -46,7 +49,11 @@ public final class Store: @unchecked Sendable {
         }
         meta = try db("meta"); items = try db("items"); itemIds = try db("item_ids")
         users = try db("users"); sequences = try db("sequences")
+        texts = readOnly ? try environment.database("texts", create: false) : try environment.database("texts")
     }
+
+    /// The `texts` key of a text embedded with the first `layers` layers.
+    public static func textKey(hash: [UInt8], layers: Int) -> [UInt8] { hash + [UInt8(layers)] }
 
     // MARK: Meta
 
@@ -131,5 +138,51 @@ public struct ItemRecord: Equatable, Sendable {
         guard CRC32C.checksum(bytes, zeroing: 20..<24) == crc else { throw fail("item record checksum mismatch") }
         let c = r.bytes(len)
         category = len == 0 ? nil : String(decoding: c, as: UTF8.self)
+    }
+}
+
+/// A cached text atom (the `texts` database): `x(text)` of one text under one text model and layer count.
+///
+/// ```
+///  0 "LLT1" | 4 u8 layers K | 5 u8 reserved | 6 u16 width (384) | 8 u32 CRC-32C (zeroed while computing)
+/// 12 32-byte text model fingerprint (SHA-256 of its model.safetensors then vocab.txt) | 44 width × f32
+/// ```
+public struct TextVectorRecord: Equatable, Sendable {
+    public static let magic: [UInt8] = Array("LLT1".utf8)
+    public static let headerSize = 44
+    public var layers: Int
+    public var modelFingerprint: [UInt8]
+    public var vector: [Float]
+
+    public init(layers: Int, modelFingerprint: [UInt8], vector: [Float]) {
+        self.layers = layers
+        self.modelFingerprint = modelFingerprint
+        self.vector = vector
+    }
+
+    public var encodedSize: Int { Self.headerSize + 4 * vector.count }
+
+    public func encode(into buf: UnsafeMutableRawBufferPointer) {
+        precondition(buf.count == encodedSize && modelFingerprint.count == 32)
+        var w = ByteWriter(buf)
+        w.bytes(Self.magic); w.u8(UInt8(layers)); w.u8(0); w.u16(UInt16(vector.count)); w.u32(0)
+        w.bytes(modelFingerprint)
+        for x in vector { w.u32(x.bitPattern) }
+        let crc = CRC32C.checksum(UnsafeRawBufferPointer(buf))
+        buf.storeBytes(of: crc.littleEndian, toByteOffset: 8, as: UInt32.self)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws {
+        func fail(_ m: String) -> UserRecord.DecodeError { .init(message: m) }
+        guard bytes.count >= Self.headerSize, Array(bytes[0..<4]) == Self.magic else { throw fail("not a text vector record") }
+        var r = ByteReader(bytes)
+        _ = r.bytes(4)
+        let head = r.bytes(2)
+        layers = Int(head[0])
+        let width = Int(r.u16()), crc = r.u32()
+        guard bytes.count == Self.headerSize + 4 * width else { throw fail("text vector record size mismatch") }
+        guard CRC32C.checksum(bytes, zeroing: 8..<12) == crc else { throw fail("text vector record checksum mismatch") }
+        modelFingerprint = r.bytes(32)
+        vector = (0..<width).map { _ in Float(bitPattern: r.u32()) }
     }
 }

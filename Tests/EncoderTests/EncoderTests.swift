@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import LMDB
+import TextEncoder
 @testable import Encoder
 @testable import Model
 @testable import Store
@@ -9,6 +10,11 @@ import LMDB
 let goldenFolder = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("shared/golden")
+
+/// all-MiniLM-L6-v2 as Tools/setup.sh fetches it (LIFELONG_DATA overrides the data folder, as in set-up).
+let minilmFolder = (ProcessInfo.processInfo.environment["LIFELONG_DATA"]
+    ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Data").path) + "/all-MiniLM-L6-v2"
 
 func temporaryFolder() -> String {
     FileManager.default.temporaryDirectory.appendingPathComponent("lifelong-enc-\(UUID().uuidString)").path
@@ -227,8 +233,10 @@ struct BundleTests {
     }
 }
 
-/// Brute-force recomputation of a user's record from the stored sequence and the bundle (float64 sums).
-func bruteForce(_ model: ModelBundle, _ store: Store, user: String) throws -> (counts: [Int], sums: [Double], window: [UInt32], length: Int) {
+/// Brute-force recomputation of a user's record from the stored sequence and the bundle (float64 sums);
+/// `text(raw item id)` gives the item's x(text) for a bundle with a text projection.
+func bruteForce(_ model: ModelBundle, _ store: Store, user: String,
+                text: (String) -> [Float]? = { _ in nil }) throws -> (counts: [Int], sums: [Double], window: [UInt32], length: Int) {
     let c = model.config
     var sequence: [UInt32] = []
     try store.environment.read { txn in
@@ -245,7 +253,11 @@ func bruteForce(_ model: ModelBundle, _ store: Store, user: String) throws -> (c
             let raw = try #require(try txn.get(store.itemIds, id) { String(decoding: $0, as: UTF8.self) })
             let item = try #require(try txn.get(store.items, raw) { try ItemRecord(decoding: $0) })
             var v = [Float](repeating: 0, count: c.d)
-            model.embed(itemRow: Int(item.itemRow), categoryRow: Int(item.categoryRow), into: &v)
+            if let x = text(raw) {
+                x.withUnsafeBufferPointer { model.embed(itemRow: Int(item.itemRow), categoryRow: Int(item.categoryRow), text: $0.baseAddress!, into: &v) }
+            } else {
+                model.embed(itemRow: Int(item.itemRow), categoryRow: Int(item.categoryRow), into: &v)
+            }
             for g in 0..<c.signatures {
                 // Signature recomputed in float64 from the projection, independent of SimHash.
                 var bucket = 0
@@ -460,5 +472,45 @@ struct ReaderTests {
         #expect { try Dataset.load(bad) } throws: { "\($0)".contains("behaviors.jsonl:2") && "\($0)".contains("timestamp") }
         let truncated = try write(["behaviors.jsonl": "{\"user\":\"a\",\"item\":7,\"timestamp\":3}\n{\"user\":\"a\",\"it"])
         #expect { try Dataset.load(truncated) } throws: { "\($0)".contains("behaviors.jsonl:2") && "\($0)".contains("truncated") }
+    }
+}
+
+
+@Suite("Text atoms (BAHE): all-MiniLM-L6-v2 through the store's texts cache")
+struct TextAtomTests {
+    static let minilm = Result { try MiniLM(folder: minilmFolder) }
+
+    @Test("each distinct text is embedded once per store: a second encode computes 0; sums equal a brute force with x(text)")
+    func cache() throws {
+        let textModel = try Self.minilm.get()
+        let data = syntheticDataset()
+        let root = temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let items = Set(data.behaviors.map(\.item)).filter { $0 != "3" }.sorted()
+        var shape = ModelBundle.Shape()
+        shape.dItem = 8; shape.dCat = 4; shape.dText = 6; shape.textLayers = 2; shape.window = 5; shape.hidden = [16, 8]; shape.attentionDim = 8
+        try ModelBundle.writeRandom(to: root + "/model", items: items, categories: Set(data.items.values.compactMap(\.category)).sorted(),
+                                    shape: shape, seed: 5)
+        let model = try ModelBundle(folder: root + "/model")
+        #expect(model.config.dText == 6 && model.config.textLayers == 2)
+        #expect(throws: BehaviorEncoder.EncodeError.self) { try BehaviorEncoder(model: model, store: try Store(path: root + "/refused")) }
+
+        let distinctTexts = Set(data.items.values.compactMap(\.text)).count
+        let store = try Store(path: root + "/store")
+        let first = try BehaviorEncoder(model: model, store: store, textModel: textModel).encode(data)
+        #expect(first.textsComputed == distinctTexts && first.textsFound == 0)
+        let second = try BehaviorEncoder(model: model, store: store, textModel: textModel).encode(data)
+        #expect(second.textsComputed == 0, "re-encoding the same items computes no text embedding")
+        #expect(second.textsFound == distinctTexts)
+
+        // x(text) recomputed directly by the text model, one text at a time.
+        var x: [String: [Float]] = [:]
+        for (id, info) in data.items { if let t = info.text { x[id] = try textModel.embed([t], layers: 2)[0].vector } }
+        for (user, bytes) in try records(store) {
+            let r = try bytes.withUnsafeBytes { try UserRecord(decoding: $0) }
+            let bf = try bruteForce(model, store, user: user, text: { x[$0] })
+            #expect(r.counts.map(Int.init) == bf.counts)
+            for i in r.sums.indices { #expect(abs(Double(r.sums[i]) - bf.sums[i]) < 1e-4) }
+        }
     }
 }

@@ -6,6 +6,7 @@ import LMDB
 import Model
 import Scorer
 import Store
+import TextEncoder
 
 /// The repository root, found from this file's path.
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -17,7 +18,8 @@ final class ScoringFixture: @unchecked Sendable {
     let model: ModelBundle
     let store: Store
 
-    init(users: Int = 9, items: Int = 60, seed: UInt64 = 21, precision: UserRecord.Precision = .f32) throws {
+    /// With `textModel`, the bundle has a text projection (d_text = 5, K = 1) and items i0…i39 have texts.
+    init(users: Int = 9, items: Int = 60, seed: UInt64 = 21, precision: UserRecord.Precision = .f32, textModel: MiniLM? = nil) throws {
         var g = Gaussian(seed: seed)
         var behaviors: [Behavior] = []
         let lengths = [0, 1, 5, 6, 7, 40, 255, 256, 600]
@@ -29,11 +31,12 @@ final class ScoringFixture: @unchecked Sendable {
             }
         }
         var catalog: [String: ItemInfo] = [:]
-        for i in 0..<items { catalog["i\(i)"] = ItemInfo(category: "c\(i % 7)") }
+        for i in 0..<items { catalog["i\(i)"] = ItemInfo(category: "c\(i % 7)", text: textModel != nil && i < 40 ? "Movie number \(i % 30) (19\(i % 9)0)" : nil) }
         data = Dataset(behaviors: behaviors, items: catalog)
         var shape = ModelBundle.Shape()
         shape.dItem = 12; shape.dCat = 4; shape.m = 12; shape.tau = 3; shape.window = 6; shape.heads = 2
         shape.attentionDim = 8; shape.hidden = [16, 8]
+        if textModel != nil { shape.dText = 5; shape.textLayers = 1 }
         // Items i0…i49 in the vocabulary; i50…i59 are known to the store only (row 0 = unknown).
         try ModelBundle.writeRandom(to: root + "/model", items: (0..<50).map { "i\($0)" }, categories: (0..<7).map { "c\($0)" },
                                     shape: shape, seed: seed)
@@ -41,7 +44,7 @@ final class ScoringFixture: @unchecked Sendable {
         try ModelBundle.scaleWeights(in: root + "/model", embeddings: 10, linear: 3)
         model = try ModelBundle(folder: root + "/model")
         store = try Store(path: root + "/store")
-        _ = try BehaviorEncoder(model: model, store: store, precision: precision).encode(data)
+        _ = try BehaviorEncoder(model: model, store: store, precision: precision, textModel: textModel).encode(data)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: root) }
@@ -51,13 +54,19 @@ final class ScoringFixture: @unchecked Sendable {
 struct Reference {
     let model: ModelBundle
     let catalog: [String: ItemInfo]
+    /// x(text) per item id, for a bundle with a text projection.
+    var text: [String: [Float]] = [:]
 
     func e(_ item: String) -> [Double] {
         let c = model.config
         let row = model.vocabulary.items[item] ?? 0
         let cat = catalog[item]?.category.flatMap { model.vocabulary.categories[$0] } ?? 0
+        let x = text[item].map { $0.map(Double.init) } ?? Array(repeating: 0, count: 384)
+        let textPart = (0..<c.dText).map { r in
+            Double(model.textProjectionBias[r]) + (0..<384).reduce(0.0) { $0 + Double(model.textProjectionWeight[r * 384 + $1]) * x[$1] }
+        }
         return (0..<c.dItem).map { Double(model.itemEmbedding[row * c.dItem + $0]) }
-            + (0..<c.dCat).map { Double(model.categoryEmbedding[cat * c.dCat + $0]) }
+            + (0..<c.dCat).map { Double(model.categoryEmbedding[cat * c.dCat + $0]) } + textPart
     }
 
     func linear(_ l: ModelBundle.Linear, _ x: [Double]) -> [Double] {
@@ -161,6 +170,28 @@ struct ScorerTests {
             let online = try scorer.score(user: user, candidates: Self.candidates, mode: .online)
             #expect(bse.count == Self.candidates.count)
             for i in bse.indices { #expect(abs(bse[i] - online[i]) < 1e-5, "\(user) \(Self.candidates[i])") }
+            for mode in Scorer.Mode.allCases {
+                let p = try scorer.score(user: user, candidates: Self.candidates, mode: mode)
+                for (i, item) in Self.candidates.enumerated() {
+                    let want = reference.probability(h, candidate: item, mode: mode)
+                    #expect(abs(Double(p[i]) - want) < 1e-5, "\(mode) \(user) \(item): \(p[i]) vs \(want)")
+                }
+            }
+        }
+    }
+
+    @Test("a bundle with text atoms: every mode equals the float64 brute force with x(text) from the text model")
+    func textAtoms() throws {
+        let textModel = try MiniLM(folder: (ProcessInfo.processInfo.environment["LIFELONG_DATA"] ?? repositoryRoot.appendingPathComponent("Data").path)
+                                       + "/all-MiniLM-L6-v2")
+        let f = try ScoringFixture(textModel: textModel)
+        #expect(f.model.config.dText == 5)
+        let scorer = try Scorer(model: f.model, store: f.store)
+        var reference = Reference(model: f.model, catalog: f.data.items)
+        for (id, info) in f.data.items { if let t = info.text { reference.text[id] = try textModel.embed([t], layers: 1)[0].vector } }
+        for u in [1, 5, 7, 8] {
+            let user = "u\(u)"
+            let h = reference.history(user, f.data.behaviors)
             for mode in Scorer.Mode.allCases {
                 let p = try scorer.score(user: user, candidates: Self.candidates, mode: mode)
                 for (i, item) in Self.candidates.enumerated() {
