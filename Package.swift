@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "Encoder", dependencies: ["Model", "Store", "TextEncoder", "LMDB"]),
         // BAHE's atom encoder: BERT WordPiece + the first K layers of all-MiniLM-L6-v2, packed batches over BLAS.
         // The online half: batched SDIM + target attention + MLP over the store, for embedding in a server.
-        .target(name: "Scorer", dependencies: ["Model", "Store", "Encoder", "LMDB"]),
+        .target(name: "Scorer", dependencies: ["Model", "Store", "TextEncoder", "Encoder", "LMDB"]),
         // Evaluation: the synthetic long-sequence generator, prequential replay of a log through the scorer,
         // AUC/logloss, and the report (Markdown, JSON, SVG).
         .target(name: "Replay", dependencies: [
@@ -58,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "lifelong",
             dependencies: [
-                "LMDB", "Model", "Store", "Encoder", "Scorer", "Replay",
+                "LMDB", "Model", "Store", "TextEncoder", "Encoder", "Scorer", "Replay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/lifelong"
@@ -66,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "lifelong-bench",
             dependencies: [
-                "LMDB", "CLMDB", "CAllocationCounter", "Model", "Store", "Encoder", "Scorer",
+                "LMDB", "CLMDB", "CAllocationCounter", "Model", "Store", "TextEncoder", "Encoder", "Scorer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/lifelong-bench"

@@ -61,7 +61,6 @@ extension Scorer {
     /// `q = e(c)` for every candidate: rows from the store's catalog (item row, category row), or the
     /// vocabulary's item row with category 0 for an item the store has not seen, or row 0 if unknown.
     func gatherCandidates(_ candidates: [String], scratch s: Scratch, into q: UnsafeMutablePointer<Float>) {
-        let d = model.config.d
         let rows = s.rows.ensure(Self.rowStride * candidates.count)
         // A snapshot (a reference, no copy): concurrent requests don't queue on the lock. An append that lands
         // while a request holds it copies the dictionary once (copy-on-write) — on the append path, not here.

@@ -3,6 +3,7 @@ public import Foundation
 import LMDB
 public import Model
 public import Store
+public import TextEncoder
 import Synchronization
 
 /// The embedded scorer: probabilities for one user against a batch of candidate items, MODEL.md v1 exactly.
@@ -82,7 +83,8 @@ public final class Scorer: Sendable {
         try self.init(model: model, store: store, writable: writable)
     }
 
-    public init(model: ModelBundle, store: Store, writable: Bool = false) throws {
+    /// - Parameter textModel: for appending to a store whose bundle has a text projection.
+    public init(model: ModelBundle, store: Store, writable: Bool = false, textModel: MiniLM? = nil) throws {
         BLAS.useOneThread()
         self.model = model
         self.store = store
@@ -106,7 +108,7 @@ public final class Scorer: Sendable {
             }
         }
         catalog = Mutex(c)
-        writer = Mutex(writable ? try BehaviorEncoder(model: model, store: store, precision: precision) : nil)
+        writer = Mutex(writable ? try BehaviorEncoder(model: model, store: store, precision: precision, textModel: textModel) : nil)
     }
 
     // MARK: Scoring

@@ -58,6 +58,44 @@ struct CLITests {
 struct EncoderCLITests {
     func folder() -> String { FileManager.default.temporaryDirectory.appendingPathComponent("lifelong-cli-\(UUID().uuidString)").path }
 
+    @Test("embed-text prints ids and the K-layer vector of each text (the golden sentence embedding at K = 6); encode reports cached texts")
+    func embedText() throws {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let modelDir = (ProcessInfo.processInfo.environment["LIFELONG_DATA"] ?? repo.appendingPathComponent("Data").path) + "/all-MiniLM-L6-v2"
+        let golden = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: repo.deletingLastPathComponent()
+            .appendingPathComponent("shared/golden/minilm.json"))) as? [String: Any])
+        let first = try #require((golden["cases"] as? [[String: Any]])?.first)
+        let want = try #require(((first["layers"] as? [String: Any])?["6"] as? [String: Any])?["normalized"] as? [Double])
+        let r = try CLI.run(["embed-text", "--layers", "6", "--model-dir", modelDir, "Toy Story (1995)", "a"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.count == 2)
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        #expect(o["text"] as? String == "Toy Story (1995)")
+        #expect(o["ids"] as? [Int] == first["ids"] as? [Int])
+        let v = try #require(o["vector"] as? [Double])
+        #expect(v.count == 384 && zip(v, want).allSatisfy { abs($0 - $1) <= 1e-5 })
+        let bad = try CLI.run(["embed-text", "--layers", "7", "x"])
+        #expect(bad.status != 0 && bad.stderr.contains("--layers"))
+        let missing = try CLI.run(["embed-text", "--layers", "1", "--model-dir", "/nonexistent-model", "x"])
+        #expect(missing.status != 0 && missing.stderr.contains("/nonexistent-model/config.json"))
+
+        // A text bundle: encode twice; the second run finds every text in the store's cache.
+        let root = folder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let ds = root + "/tiny"
+        try FileManager.default.createDirectory(atPath: ds, withIntermediateDirectories: true)
+        try "user_id:token\titem_id:token\ttimestamp:float\n1\t1\t10\n1\t2\t11\n2\t3\t12\n".write(toFile: ds + "/tiny.inter", atomically: true, encoding: .utf8)
+        try "item_id:token\tmovie_title:token_seq\trelease_year:token\n1\tToy Story\t1995\n2\tHeat\t1995\n3\tHeat\t1995\n".write(toFile: ds + "/tiny.item", atomically: true, encoding: .utf8)
+        let initModel = try CLI.run(["init-model", "--data", ds, "--out", root + "/model", "--d-item", "4", "--d-cat", "2", "--d-text", "3", "--text-layers", "2"])
+        #expect(initModel.status == 0, "\(initModel.stderr)")
+        for expected in ["2 text embeddings computed, 0 found", "0 text embeddings computed, 2 found"] {
+            let e = try CLI.run(["encode", "--model", root + "/model", "--data", ds, "--store", root + "/store", "--text-model", modelDir, "--quiet"])
+            #expect(e.status == 0, "\(e.stderr)")
+            #expect(e.stdout.contains(expected), "\(e.stdout)")
+        }
+    }
+
     @Test("init-model, encode and inspect a RecBole dataset; bad input exits non-zero naming file and line")
     func pipeline() throws {
         let root = folder()

@@ -4,6 +4,7 @@ import Foundation
 import LMDB
 import Model
 import Store
+import TextEncoder
 
 /// Options shared by the commands that read a behavior log.
 struct DataOptions: ParsableArguments {
@@ -12,6 +13,16 @@ struct DataOptions: ParsableArguments {
 
     @Option(help: "RecBole 'rating' at or above which a behavior counts as a click.")
     var ratingThreshold: Double = 4
+}
+
+/// `--text-model DIR`: the text atom encoder, loaded only for a bundle with a text projection.
+struct TextModelOption: ParsableArguments {
+    @Option(help: "all-MiniLM-L6-v2 folder (config.json, vocab.txt, model.safetensors), for bundles with a text projection.")
+    var textModel = (ProcessInfo.processInfo.environment["LIFELONG_DATA"] ?? "Data") + "/all-MiniLM-L6-v2"
+
+    func load(for bundle: ModelBundle) throws -> MiniLM? {
+        bundle.config.dText > 0 ? try MiniLM(folder: textModel) : nil
+    }
 }
 
 /// A one-line progress report on stderr, redrawn at most every 0.2 s.
@@ -62,6 +73,8 @@ struct InitModel: ParsableCommand {
     @Option(help: "Attention heads H.") var heads = 2
     @Option(help: "Attention width d_a.") var attentionDim = 32
     @Option(help: "MLP hidden sizes h1,h2.") var hidden = "200,80"
+    @Option(help: "Text projection width d_text (0 = no text atoms); item texts go through the text model's first --text-layers layers.") var dText = 0
+    @Option(help: "Text model layers K run for each distinct item text (0…6).") var textLayers = 2
 
     func run() throws {
         let data = try Dataset.load(input.data, ratingThreshold: input.ratingThreshold)
@@ -71,6 +84,7 @@ struct InitModel: ParsableCommand {
         var shape = ModelBundle.Shape()
         shape.dItem = dItem; shape.dCat = dCat; shape.m = m; shape.tau = tau; shape.window = window
         shape.heads = heads; shape.attentionDim = attentionDim
+        shape.dText = dText; shape.textLayers = textLayers
         shape.hidden = hidden.split(separator: ",").compactMap { Int($0) }
         let byteOrder: (String, String) -> Bool = { $0.precedesInByteOrder($1) }
         try ModelBundle.writeRandom(to: out, items: items.sorted(by: byteOrder), categories: categories.sorted(by: byteOrder), shape: shape, seed: seed)
@@ -89,6 +103,7 @@ struct Encode: ParsableCommand {
     @Option(help: "Keep only users whose stable hash mod N is K, written K/N.") var shard: String?
     @Option(help: "Users per write transaction.") var batch = 256
     @Option(help: "Bucket-sum precision: f32 or f16.") var precision = "f32"
+    @OptionGroup var text: TextModelOption
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func validate() throws {
@@ -101,7 +116,7 @@ struct Encode: ParsableCommand {
         let bundle = try ModelBundle(folder: model)
         let data = try Dataset.load(input.data, ratingThreshold: input.ratingThreshold)
         let s = try Store(path: store)
-        let encoder = try BehaviorEncoder(model: bundle, store: s, precision: precision == "f16" ? .f16 : .f32)
+        let encoder = try BehaviorEncoder(model: bundle, store: s, precision: precision == "f16" ? .f16 : .f32, textModel: try text.load(for: bundle))
         let progress = ProgressLine(quiet: quiet)
         let report = try encoder.encode(data, shard: try parseShard(shard), batch: batch, progress: progress.update)
         print("encoded \(report)")
@@ -116,6 +131,7 @@ struct Append: ParsableCommand {
     @Option(help: "Store folder.") var store: String
     @OptionGroup var input: DataOptions
     @Option(help: "Users per write transaction.") var batch = 256
+    @OptionGroup var text: TextModelOption
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func run() throws {
@@ -126,7 +142,7 @@ struct Append: ParsableCommand {
         }
         let s = try Store(path: store)
         let precision: UserRecord.Precision = try s.metaValues()["precision"] == "f16" ? .f16 : .f32
-        let encoder = try BehaviorEncoder(model: bundle, store: s, precision: precision)
+        let encoder = try BehaviorEncoder(model: bundle, store: s, precision: precision, textModel: try text.load(for: bundle))
         let report = try encoder.append(data, batch: batch, progress: ProgressLine(quiet: quiet).update)
         print("appended \(report)")
     }
