@@ -165,18 +165,11 @@ struct ScorerTests {
         let reference = Reference(model: f.model, catalog: f.data.items)
         for u in 0..<9 {
             let user = "u\(u)"
-            let h = reference.history(user, f.data.behaviors)
             let bse = try scorer.score(user: user, candidates: Self.candidates, mode: .bse)
             let online = try scorer.score(user: user, candidates: Self.candidates, mode: .online)
             #expect(bse.count == Self.candidates.count)
             for i in bse.indices { #expect(abs(bse[i] - online[i]) < 1e-5, "\(user) \(Self.candidates[i])") }
-            for mode in Scorer.Mode.allCases {
-                let p = try scorer.score(user: user, candidates: Self.candidates, mode: mode)
-                for (i, item) in Self.candidates.enumerated() {
-                    let want = reference.probability(h, candidate: item, mode: mode)
-                    #expect(abs(Double(p[i]) - want) < 1e-5, "\(mode) \(user) \(item): \(p[i]) vs \(want)")
-                }
-            }
+            try Self.expectEveryModeMatches(scorer, reference, user: user, log: f.data.behaviors)
         }
     }
 
@@ -189,15 +182,17 @@ struct ScorerTests {
         let scorer = try Scorer(model: f.model, store: f.store)
         var reference = Reference(model: f.model, catalog: f.data.items)
         for (id, info) in f.data.items { if let t = info.text { reference.text[id] = try textModel.embed([t], layers: 1)[0].vector } }
-        for u in [1, 5, 7, 8] {
-            let user = "u\(u)"
-            let h = reference.history(user, f.data.behaviors)
-            for mode in Scorer.Mode.allCases {
-                let p = try scorer.score(user: user, candidates: Self.candidates, mode: mode)
-                for (i, item) in Self.candidates.enumerated() {
-                    let want = reference.probability(h, candidate: item, mode: mode)
-                    #expect(abs(Double(p[i]) - want) < 1e-5, "\(mode) \(user) \(item): \(p[i]) vs \(want)")
-                }
+        for u in [1, 5, 7, 8] { try Self.expectEveryModeMatches(scorer, reference, user: "u\(u)", log: f.data.behaviors) }
+    }
+
+    /// Every mode's probabilities for `user` equal the float64 reference to 1e-5.
+    static func expectEveryModeMatches(_ scorer: Scorer, _ reference: Reference, user: String, log: [Behavior]) throws {
+        let h = reference.history(user, log)
+        for mode in Scorer.Mode.allCases {
+            let p = try scorer.score(user: user, candidates: candidates, mode: mode)
+            for (i, item) in candidates.enumerated() {
+                let want = reference.probability(h, candidate: item, mode: mode)
+                #expect(abs(Double(p[i]) - want) < 1e-5, "\(mode) \(user) \(item): \(p[i]) vs \(want)")
             }
         }
     }
