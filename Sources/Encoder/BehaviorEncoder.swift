@@ -117,6 +117,9 @@ public final class BehaviorEncoder {
         if let textModel {
             for i in 0..<n { textHashes[i] = catalog[ids[i]]?.text.map(MiniLM.textHash) ?? existing[i]?.textHash }
             textVectors = try textAtoms(ids: ids, hashes: textHashes, catalog: catalog, textModel: textModel, report: &report)
+            // A stored hash whose atom is gone from the cache and whose text this run does not have: the item
+            // is embedded without text, and its record says so, so the scorer embeds it the same way.
+            for i in 0..<n where textHashes[i].map({ textVectors[$0] == nil }) ?? false { textHashes[i] = nil }
         }
         r.vectors.withUnsafeMutableBufferPointer { v in
             for (i, id) in ids.enumerated() {
@@ -166,7 +169,7 @@ public final class BehaviorEncoder {
 
     /// `x(text)` for every distinct text hash among the items: found in the store's `texts` cache (same text
     /// model, same layer count), or embedded now — all missing texts in packed batches — and cached. A hash
-    /// whose text is not in this run's catalog and not in the cache is left out (the item gets `b_t`).
+    /// whose text is not in this run's catalog and not in the cache is left out.
     func textAtoms(ids: [String], hashes: [[UInt8]?], catalog: [String: ItemInfo], textModel: MiniLM,
                    report: inout Report) throws -> [[UInt8]: [Float]] {
         guard let texts = store.texts else { throw EncodeError(message: "store \(store.environment.path): no texts database (opened read-only?)") }

@@ -174,11 +174,16 @@ public struct ModelBundle: Sendable {
         itemEmbedding.withUnsafeBufferPointer { out.update(from: $0.baseAddress! + itemRow * c.dItem, count: c.dItem) }
         categoryEmbedding.withUnsafeBufferPointer { (out + c.dItem).update(from: $0.baseAddress! + categoryRow * c.dCat, count: c.dCat) }
         guard c.dText > 0 else { return }
-        let t = out + c.dItem + c.dCat
-        for r in 0..<c.dText {
+        projectText(text, into: out + c.dItem + c.dCat)
+    }
+
+    /// The text part of `e(i)`: `W_t · x + b_t` (`d_text` floats into `out`); `x` nil (an item without text)
+    /// gives `b_t`.
+    public func projectText(_ x: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>) {
+        for r in 0..<config.dText {
             var s = textProjectionBias[r]
-            if let text { for k in 0..<384 { s += textProjectionWeight[r * 384 + k] * text[k] } }
-            t[r] = s
+            if let x { for k in 0..<384 { s += textProjectionWeight[r * 384 + k] * x[k] } }
+            out[r] = s
         }
     }
 }

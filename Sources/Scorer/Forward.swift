@@ -91,10 +91,6 @@ extension Scorer {
         }
     }
 
-    /// The rows of a stored item (by store id) from the catalog, with its text slot.
-    func storedRows(_ byStoreId: [SIMD4<Int32>], _ id: UInt32, itemRow: UInt32, categoryRow: UInt32) -> SIMD4<Int32> {
-        Int(id) < byStoreId.count ? byStoreId[Int(id)] : SIMD4(Int32(bitPattern: itemRow), Int32(bitPattern: categoryRow), 0, 0)
-    }
 
     // MARK: User side
 
@@ -109,6 +105,7 @@ extension Scorer {
     func readUser(_ user: String, mode: Mode, scratch s: Scratch) throws -> UserView {
         let c = model.config
         var view = UserView()
+        var newer: [(Int, UInt32)] = []   // window positions whose item is newer than this scorer's catalog
         try store.environment.read { txn in
             let found: UserView? = try txn.get(store.users, user) { bytes in
                 let record = try checkedRecord(bytes, user: user)
@@ -118,13 +115,18 @@ extension Scorer {
                     let e = record.windowEntry(j)
                     rows[Self.rowStride * j] = Int32(bitPattern: e.itemRow)
                     rows[Self.rowStride * j + 1] = Int32(bitPattern: e.categoryRow)
-                    rows[Self.rowStride * j + 2] = storedRows(byStoreId, e.item, itemRow: e.itemRow, categoryRow: e.categoryRow).z
+                    rows[Self.rowStride * j + 2] = 0
+                    // Only the text slot comes from the catalog; an item newer than it is resolved below.
+                    if c.dText > 0 {
+                        if Int(e.item) < byStoreId.count { rows[Self.rowStride * j + 2] = byStoreId[Int(e.item)].z } else { newer.append((j, e.item)) }
+                    }
                 }
                 if mode == .bse { record.copySums(into: s.sums.ensure(c.signatures * c.buckets * c.d)) }
                 return UserView(length: Int(record.length), window: record.windowCount)
             }
             guard let found else { return }
             view = found
+            try resolveNewerItems(txn, newer, user: user, into: s.windowRows.pointer)
             if mode == .online || mode == .full {
                 view.length = try readSequence(txn, user, expected: view.length, scratch: s)
             }
@@ -167,23 +169,32 @@ extension Scorer {
             }
             return .next
         }
-        for (position, id) in unknown {
-            guard let raw = try txn.get(store.itemIds, id, { String(decoding: $0, as: UTF8.self) }),
-                  let r = try txn.get(store.items, raw, { try ItemRecord(decoding: $0) }) else {
-                throw ScoreError(message: "store \(store.environment.path): user '\(user)': sequence names store item \(id), which has no item record")
-            }
-            // The item arrived after this scorer loaded its catalog: add it, text part included.
-            let part = try Self.textPart(of: r, model: model, store: store, txn)
-            catalog.withLock { $0.insert(raw, r, textPart: part) }
-            let rows = storedRows(catalog.withLock { $0.byStoreId }, r.storeId, itemRow: r.itemRow, categoryRow: r.categoryRow)
-            s.sequenceRows.pointer[Self.rowStride * position] = rows.x
-            s.sequenceRows.pointer[Self.rowStride * position + 1] = rows.y
-            s.sequenceRows.pointer[Self.rowStride * position + 2] = rows.z
-        }
+        try resolveNewerItems(txn, unknown, user: user, into: s.sequenceRows.pointer)
         guard n == expected else {
             throw ScoreError(message: "store \(store.environment.path): user '\(user)': the record says \(expected) behaviors, the sequence has \(n)")
         }
         return n
+    }
+
+    /// Items the user's record names that arrived after this scorer loaded its catalog (another process
+    /// appended them): reads their records in `txn`, adds them to the catalog (text part included) and fills
+    /// their (item row, category row, text slot) at the given positions of `rows`.
+    private func resolveNewerItems(_ txn: borrowing Transaction, _ items: [(position: Int, id: UInt32)], user: String,
+                                   into rows: UnsafeMutablePointer<Int32>) throws {
+        for (position, id) in items {
+            guard let raw = try txn.get(store.itemIds, id, { String(decoding: $0, as: UTF8.self) }),
+                  let r = try txn.get(store.items, raw, { try ItemRecord(decoding: $0) }) else {
+                throw ScoreError(message: "store \(store.environment.path): user '\(user)': the record names store item \(id), which has no item record")
+            }
+            let part = try Self.textPart(of: r, model: model, store: store, txn)
+            let stored = catalog.withLock { c -> SIMD4<Int32> in
+                c.insert(raw, r, textPart: part)
+                return c.byStoreId[Int(r.storeId)]
+            }
+            rows[Self.rowStride * position] = stored.x
+            rows[Self.rowStride * position + 1] = stored.y
+            rows[Self.rowStride * position + 2] = stored.z
+        }
     }
 
     /// `online`: rebuilds the bucket sums from the sequence — embed, hash (one GEMM), then the encoder's own

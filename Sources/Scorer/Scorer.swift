@@ -179,10 +179,11 @@ public final class Scorer: Sendable {
               let atom = try txn.get(texts, Store.textKey(hash: hash, layers: c.textLayers ?? 0), { try TextVectorRecord(decoding: $0) }) else {
             throw ScoreError(message: "store \(store.environment.path): item store id \(r.storeId) names a text atom that is not in the texts cache")
         }
-        return (0..<c.dText).map { row in
-            var s = model.textProjectionBias[row]
-            for k in 0..<atom.vector.count { s += model.textProjectionWeight[row * atom.vector.count + k] * atom.vector[k] }
-            return s
+        guard atom.vector.count == 384 else {
+            throw ScoreError(message: "store \(store.environment.path): the text atom of item store id \(r.storeId) has \(atom.vector.count) floats, not 384")
         }
+        var part = [Float](repeating: 0, count: c.dText)
+        atom.vector.withUnsafeBufferPointer { x in part.withUnsafeMutableBufferPointer { model.projectText(x.baseAddress!, into: $0.baseAddress!) } }
+        return part
     }
 }

@@ -88,6 +88,14 @@ public final class MiniLM: @unchecked Sendable {
         fingerprint = Array(hasher.finalize())
     }
 
+    /// Where Tools/setup.sh puts a data file: `$LIFELONG_DATA/NAME`, or `Data/NAME` from the working folder.
+    public static func setupFolder(_ name: String) -> String {
+        (ProcessInfo.processInfo.environment["LIFELONG_DATA"] ?? "Data") + "/" + name
+    }
+
+    /// The text model set-up fetches: all-MiniLM-L6-v2.
+    public static var defaultFolder: String { setupFolder("all-MiniLM-L6-v2") }
+
     /// The content hash a text atom is cached under: SHA-256 of its UTF-8 bytes.
     public static func textHash(_ text: String) -> [UInt8] { Array(SHA256.hash(data: Data(text.utf8))) }
 

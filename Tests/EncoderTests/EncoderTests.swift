@@ -287,6 +287,19 @@ struct EncoderFixture {
     func remove() { try? FileManager.default.removeItem(atPath: root) }
 }
 
+/// Every stored user's record next to its brute-force recomputation, after checking the counts (exactly)
+/// and the sums (to 1e-4) against it.
+func checkedAgainstBruteForce(_ model: ModelBundle, _ store: Store, text: (String) -> [Float]? = { _ in nil })
+    throws -> [(user: String, record: UserRecord, bruteForce: (counts: [Int], sums: [Double], window: [UInt32], length: Int))] {
+    try records(store).map { user, bytes in
+        let r = try bytes.withUnsafeBytes { try UserRecord(decoding: $0) }
+        let bf = try bruteForce(model, store, user: user, text: text)
+        #expect(r.counts.map(Int.init) == bf.counts, "\(user)")
+        for i in r.sums.indices { #expect(abs(Double(r.sums[i]) - bf.sums[i]) < 1e-4, "\(user) sum \(i)") }
+        return (user, r, bf)
+    }
+}
+
 func records(_ store: Store) throws -> [String: [UInt8]] {
     var out: [String: [UInt8]] = [:]
     try store.environment.read { txn in
@@ -306,11 +319,9 @@ struct EncoderTests {
         let report = try BehaviorEncoder(model: model, store: store).encode(data, batch: 5)
         #expect(report.itemsEmbedded == Set(data.behaviors.map(\.item)).count, "each distinct item embedded once")
         #expect(report.behaviors == data.behaviors.count)
-        for (user, bytes) in try records(store) {
-            let r = try bytes.withUnsafeBytes { try UserRecord(decoding: $0) }
-            let bf = try bruteForce(model, store, user: user)
-            #expect(r.counts.map(Int.init) == bf.counts)
-            for i in r.sums.indices { #expect(abs(Double(r.sums[i]) - bf.sums[i]) < 1e-4) }
+        let checked = try checkedAgainstBruteForce(model, store)
+        #expect(checked.count == Set(data.behaviors.map(\.user)).count)
+        for (user, r, bf) in checked {
             #expect(r.window.map(\.item) == bf.window)
             #expect(Int(r.length) == bf.length)
             for g in 0..<model.config.signatures {
@@ -493,7 +504,8 @@ struct TextAtomTests {
                                     shape: shape, seed: 5)
         let model = try ModelBundle(folder: root + "/model")
         #expect(model.config.dText == 6 && model.config.textLayers == 2)
-        #expect(throws: BehaviorEncoder.EncodeError.self) { try BehaviorEncoder(model: model, store: try Store(path: root + "/refused")) }
+        let refused = try Store(path: root + "/refused")
+        #expect(throws: BehaviorEncoder.EncodeError.self) { try BehaviorEncoder(model: model, store: refused) }
 
         let distinctTexts = Set(data.items.values.compactMap(\.text)).count
         let store = try Store(path: root + "/store")
@@ -506,11 +518,23 @@ struct TextAtomTests {
         // x(text) recomputed directly by the text model, one text at a time.
         var x: [String: [Float]] = [:]
         for (id, info) in data.items { if let t = info.text { x[id] = try textModel.embed([t], layers: 2)[0].vector } }
-        for (user, bytes) in try records(store) {
-            let r = try bytes.withUnsafeBytes { try UserRecord(decoding: $0) }
-            let bf = try bruteForce(model, store, user: user, text: { x[$0] })
-            #expect(r.counts.map(Int.init) == bf.counts)
-            for i in r.sums.indices { #expect(abs(Double(r.sums[i]) - bf.sums[i]) < 1e-4) }
+        #expect(try checkedAgainstBruteForce(model, store, text: { x[$0] }).count == Set(data.behaviors.map(\.user)).count)
+
+        // An atom gone from the cache, and a run that does not carry the text: the item is embedded without
+        // text and its record no longer names the hash (so a scorer embeds it the same way).
+        let used = Set(data.behaviors.map(\.item))
+        let item = try #require(data.items.keys.sorted().first { data.items[$0]?.text != nil && used.contains($0) })
+        let texts = try #require(store.texts)
+        try store.environment.write { txn in
+            var keys: [[UInt8]] = []
+            try txn.scan(texts) { k, _ in keys.append(Array(k)); return .next }
+            for k in keys { try txn.delete(texts, k) }
         }
+        let last = data.behaviors.map(\.timestamp).max()!
+        let third = try BehaviorEncoder(model: model, store: store, textModel: textModel)
+            .append(Dataset(behaviors: [Behavior(user: "late", item: item, timestamp: last + 1)], items: [:]))
+        #expect(third.textsComputed == 0 && third.textsFound == 0)
+        let record = try #require(try store.environment.read { txn in try txn.get(store.items, item) { try ItemRecord(decoding: $0) } })
+        #expect(record.textHash == nil)
     }
 }

@@ -183,6 +183,19 @@ struct ScorerTests {
         var reference = Reference(model: f.model, catalog: f.data.items)
         for (id, info) in f.data.items { if let t = info.text { reference.text[id] = try textModel.embed([t], layers: 1)[0].vector } }
         for u in [1, 5, 7, 8] { try Self.expectEveryModeMatches(scorer, reference, user: "u\(u)", log: f.data.behaviors) }
+
+        // Another writer appends an item this scorer has never seen, with a text, to u7's window and sequence:
+        // the open scorer reads the item, its text atom included, on the next request.
+        let last = f.data.behaviors.filter { $0.user == "u7" }.map(\.timestamp).max() ?? 0
+        let added = Behavior(user: "u7", item: "brand-new", timestamp: last + 1)
+        let info = ItemInfo(category: "c2", text: "A Brand New Film (2026)")
+        _ = try BehaviorEncoder(model: f.model, store: f.store, textModel: textModel).append(Dataset(behaviors: [added], items: ["brand-new": info]))
+        var catalog = f.data.items
+        catalog["brand-new"] = info
+        var after = Reference(model: f.model, catalog: catalog)
+        after.text = reference.text
+        after.text["brand-new"] = try textModel.embed([info.text!], layers: 1)[0].vector
+        try Self.expectEveryModeMatches(scorer, after, user: "u7", log: f.data.behaviors + [added])
     }
 
     /// Every mode's probabilities for `user` equal the float64 reference to 1e-5.

@@ -11,8 +11,8 @@ struct TextBench: ParsableCommand {
         commandName: "text",
         abstract: "all-MiniLM-L6-v2 texts/s on MovieLens titles: packed batches vs one text at a time, K = 2 and 6."
     )
-    @Option(help: "MovieLens-100K folder (from Tools/setup.sh).") var data = (ProcessInfo.processInfo.environment["LIFELONG_DATA"] ?? "Data") + "/ml-100k"
-    @Option(help: "all-MiniLM-L6-v2 folder.") var modelDir = (ProcessInfo.processInfo.environment["LIFELONG_DATA"] ?? "Data") + "/all-MiniLM-L6-v2"
+    @Option(help: "MovieLens-100K folder (from Tools/setup.sh).") var data = MiniLM.setupFolder("ml-100k")
+    @Option(help: "all-MiniLM-L6-v2 folder.") var modelDir = MiniLM.defaultFolder
     @Option(help: "Layer counts K to measure (comma-separated).") var layers = "2,6"
     @Option(help: "Tokens per packed batch.") var batchTokens = 4096
 

@@ -18,7 +18,7 @@ struct DataOptions: ParsableArguments {
 /// `--text-model DIR`: the text atom encoder, loaded only for a bundle with a text projection.
 struct TextModelOption: ParsableArguments {
     @Option(help: "all-MiniLM-L6-v2 folder (config.json, vocab.txt, model.safetensors), for bundles with a text projection.")
-    var textModel = (ProcessInfo.processInfo.environment["LIFELONG_DATA"] ?? "Data") + "/all-MiniLM-L6-v2"
+    var textModel = MiniLM.defaultFolder
 
     func load(for bundle: ModelBundle) throws -> MiniLM? {
         bundle.config.dText > 0 ? try MiniLM(folder: textModel) : nil

@@ -15,7 +15,7 @@ struct EmbedText: ParsableCommand {
     )
     @Option(help: "Encoder layers to run, 0…6.") var layers: Int
     @Option(help: "all-MiniLM-L6-v2 folder (config.json, vocab.txt, model.safetensors).")
-    var modelDir = (ProcessInfo.processInfo.environment["LIFELONG_DATA"] ?? "Data") + "/all-MiniLM-L6-v2"
+    var modelDir = MiniLM.defaultFolder
     @Argument(help: "Texts to embed.") var texts: [String] = []
 
     func validate() throws {
