@@ -167,37 +167,16 @@ public final class BehaviorEncoder {
         return r
     }
 
-    /// `x(text)` for every distinct text hash among the items: found in the store's `texts` cache (same text
-    /// model, same layer count), or embedded now — all missing texts in packed batches — and cached. A hash
-    /// whose text is not in this run's catalog and not in the cache is left out.
+    /// `x(text)` for every distinct text hash among the items, through the store's text atom cache.
     func textAtoms(ids: [String], hashes: [[UInt8]?], catalog: [String: ItemInfo], textModel: MiniLM,
                    report: inout Report) throws -> [[UInt8]: [Float]] {
-        guard let texts = store.texts else { throw EncodeError(message: "store \(store.environment.path): no texts database (opened read-only?)") }
-        let layers = model.config.textLayers ?? 0
         var textOf: [[UInt8]: String] = [:]
         for (i, h) in hashes.enumerated() { if let h, let t = catalog[ids[i]]?.text { textOf[h] = t } }
-        let distinct = Set(hashes.compactMap { $0 }).sorted { $0.lexicographicallyPrecedes($1) }
-        var out: [[UInt8]: [Float]] = [:]
-        try store.environment.read { txn in
-            for h in distinct {
-                guard let r = try txn.get(texts, Store.textKey(hash: h, layers: layers), { try? TextVectorRecord(decoding: $0) }) ?? nil,
-                      r.modelFingerprint == textModel.fingerprint, r.layers == layers, r.vector.count == textModel.config.hidden else { continue }
-                out[h] = r.vector
-            }
-        }
-        report.textsFound = out.count
-        let missing = distinct.filter { out[$0] == nil && textOf[$0] != nil }
-        guard !missing.isEmpty else { return out }
-        let embedded = try textModel.embed(missing.map { textOf[$0]! }, layers: layers)
-        try store.environment.write { txn in
-            for (h, e) in zip(missing, embedded) {
-                let record = TextVectorRecord(layers: layers, modelFingerprint: textModel.fingerprint, vector: e.vector)
-                try txn.put(texts, Store.textKey(hash: h, layers: layers), reserving: record.encodedSize) { record.encode(into: $0) }
-                out[h] = e.vector
-            }
-        }
-        report.textsComputed = missing.count
-        return out
+        let cache = try TextAtomCache(store: store, textModel: textModel, layers: model.config.textLayers ?? 0)
+        let found = try cache.vectors(for: Set(hashes.compactMap { $0 }), texts: textOf)
+        report.textsFound = found.found
+        report.textsComputed = found.computed
+        return found.vectors
     }
 
     // MARK: Users

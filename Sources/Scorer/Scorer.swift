@@ -1,5 +1,5 @@
 import Encoder
-public import Foundation
+import Foundation
 import LMDB
 public import Model
 public import Store
@@ -140,7 +140,7 @@ public final class Scorer: Sendable {
         let d = model.config.d
         precondition(out.count >= candidates.count * d, "the output buffer is shorter than candidates × d")
         guard !candidates.isEmpty else { return }
-        try withScratch { try long(user: user, candidates: candidates, mode: mode, scratch: $0, into: out.baseAddress!) }
+        _ = try withScratch { try long(user: user, candidates: candidates, mode: mode, scratch: $0, into: out.baseAddress!) }
     }
 
     // MARK: Appending

@@ -1,29 +1,4 @@
-/// A growable buffer that keeps its memory between requests (no allocation once warm). Growth keeps the
-/// old contents (callers append: sequence rows arrive chunk by chunk).
-struct Buffer<Element: BitwiseCopyable> {
-    private(set) var pointer: UnsafeMutablePointer<Element>
-    private(set) var capacity: Int
-
-    init(_ capacity: Int = 16) {
-        self.capacity = max(capacity, 16)
-        pointer = .allocate(capacity: self.capacity)
-    }
-
-    /// Room for `n` elements.
-    @inline(__always)
-    mutating func ensure(_ n: Int) -> UnsafeMutablePointer<Element> {
-        if n > capacity {
-            let grown = UnsafeMutablePointer<Element>.allocate(capacity: max(n, capacity * 2))
-            grown.update(from: pointer, count: capacity)
-            pointer.deallocate()
-            capacity = max(n, capacity * 2)
-            pointer = grown
-        }
-        return pointer
-    }
-
-    func free() { pointer.deallocate() }
-}
+import Model
 
 typealias FloatBuffer = Buffer<Float>
 typealias IntBuffer = Buffer<Int32>
