@@ -9,7 +9,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "LMDB", targets: ["LMDB"]),
-        .library(name: "Lifelong", targets: ["Model", "Store", "TextEncoder", "Encoder", "Scorer", "Replay"]),
+        .library(name: "Lifelong", targets: ["Model", "Store", "TextEncoder", "Encoder", "Scorer", "Replay", "Training"]),
         .executable(name: "lifelong", targets: ["lifelong"]),
         .executable(name: "lifelong-bench", targets: ["lifelong-bench"]),
     ],
@@ -45,7 +45,6 @@ let package = Package(
         .target(name: "TextEncoder", dependencies: ["Model", .product(name: "Crypto", package: "swift-crypto")]),
         // The offline BSE job: readers, item dedupe, bucket sums, writes.
         .target(name: "Encoder", dependencies: ["Model", "Store", "TextEncoder", "LMDB"]),
-        // BAHE's atom encoder: BERT WordPiece + the first K layers of all-MiniLM-L6-v2, packed batches over BLAS.
         // The online half: batched SDIM + target attention + MLP over the store, for embedding in a server.
         .target(name: "Scorer", dependencies: ["Model", "Store", "TextEncoder", "Encoder", "LMDB"]),
         // Evaluation: the synthetic long-sequence generator, prequential replay of a log through the scorer,
@@ -53,12 +52,14 @@ let package = Package(
         .target(name: "Replay", dependencies: [
             "Model", "Store", "Encoder", "Scorer", "LMDB", .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
+        // The trainer: MODEL.md v1 forward/backward over cached atoms (BAHE), Adam, early stopping on a time split.
+        .target(name: "Training", dependencies: ["Model", "CBLAS", "Store", "TextEncoder", "Encoder", "Replay"]),
 
         // Command-line tool and the release-build benchmarks.
         .executableTarget(
             name: "lifelong",
             dependencies: [
-                "LMDB", "Model", "Store", "TextEncoder", "Encoder", "Scorer", "Replay",
+                "LMDB", "Model", "Store", "TextEncoder", "Encoder", "Scorer", "Replay", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/lifelong"
@@ -66,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "lifelong-bench",
             dependencies: [
-                "LMDB", "CLMDB", "CAllocationCounter", "Model", "Store", "TextEncoder", "Encoder", "Scorer",
+                "LMDB", "CLMDB", "CAllocationCounter", "Model", "Store", "TextEncoder", "Encoder", "Scorer", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/lifelong-bench"
@@ -77,6 +78,7 @@ let package = Package(
         .testTarget(name: "EncoderTests", dependencies: ["Model", "Store", "TextEncoder", "Encoder", "LMDB"]),
         .testTarget(name: "ScorerTests", dependencies: ["Model", "Store", "TextEncoder", "Encoder", "Scorer", "LMDB"]),
         .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder", "Model"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Model", "Store", "TextEncoder", "Encoder", "Scorer", "Replay", "Training", "LMDB"]),
         .testTarget(name: "ReplayTests", dependencies: ["Model", "Store", "Encoder", "Scorer", "Replay", "LMDB"]),
     ]
 )

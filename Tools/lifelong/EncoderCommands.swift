@@ -27,7 +27,7 @@ struct TextModelOption: ParsableArguments {
 
 /// A one-line progress report on stderr, redrawn at most every 0.2 s.
 final class ProgressLine {
-    let start = Date()
+    var start = Date()
     var last = Date.distantPast
     let quiet: Bool
     let unit: String
@@ -44,6 +44,15 @@ final class ProgressLine {
     /// Progress in `unit`s.
     func update(_ done: Int, _ total: Int) { draw(done, total, "") }
 
+    /// Progress in `unit`s with a note (e.g. the running loss).
+    func update(_ done: Int, _ total: Int, _ note: String) { draw(done, total, note) }
+
+    /// Starts timing again (a new pass over the same work, e.g. the next epoch).
+    func restart() {
+        start = Date()
+        last = .distantPast
+    }
+
     private var elapsed: Double { max(Date().timeIntervalSince(start), 1e-9) }
 
     private func draw(_ done: Int, _ total: Int, _ extra: String) {
@@ -57,14 +66,8 @@ final class ProgressLine {
     }
 }
 
-struct InitModel: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "init-model",
-        abstract: "Write a randomly initialised lifelong.model.v1 bundle whose vocabulary is the data's items and categories."
-    )
-    @OptionGroup var input: DataOptions
-    @Option(help: "Bundle folder to write (model.safetensors + vocab.tsv).") var out: String
-    @Option(help: "Seed for the projection (recorded as projection_seed) and the weights.") var seed: UInt64 = 1
+/// The v1 model's shape (MODEL.md): shared by `init-model` and `train`.
+struct ShapeOptions: ParsableArguments {
     @Option(help: "Item embedding width.") var dItem = 32
     @Option(help: "Category embedding width.") var dCat = 16
     @Option(help: "SimHash projections m.") var m = 48
@@ -73,23 +76,45 @@ struct InitModel: ParsableCommand {
     @Option(help: "Attention heads H.") var heads = 2
     @Option(help: "Attention width d_a.") var attentionDim = 32
     @Option(help: "MLP hidden sizes h1,h2.") var hidden = "200,80"
-    @Option(help: "Text projection width d_text (0 = no text atoms); item texts go through the text model's first --text-layers layers.") var dText = 0
-    @Option(help: "Text model layers K run for each distinct item text (0…6).") var textLayers = 2
+    @Option(help: "Text projection width d_text (0 = no text atoms; default 16 with --text-layers, else 0); item texts go through the text model's first --text-layers layers.") var dText: Int?
+    @Option(help: "Text model layers K run once for each distinct item text (0…6; default 2).") var textLayers: Int?
 
-    func run() throws {
-        let data = try Dataset.load(input.data, ratingThreshold: input.ratingThreshold)
-        var items = Set(data.items.keys)
-        for b in data.behaviors { items.insert(b.item) }
-        let categories = Set(data.items.values.compactMap(\.category))
+    var shape: ModelBundle.Shape {
         var shape = ModelBundle.Shape()
         shape.dItem = dItem; shape.dCat = dCat; shape.m = m; shape.tau = tau; shape.window = window
         shape.heads = heads; shape.attentionDim = attentionDim
-        shape.dText = dText; shape.textLayers = textLayers
+        shape.dText = dText ?? (textLayers != nil ? 16 : 0)
+        shape.textLayers = textLayers ?? 2
         shape.hidden = hidden.split(separator: ",").compactMap { Int($0) }
+        return shape
+    }
+
+    /// Writes a random bundle over the data's items and categories (both in UTF-8 byte order, rows from 1).
+    func writeRandomBundle(for data: Dataset, to folder: String, seed: UInt64) throws -> (items: Int, categories: Int) {
+        var items = Set(data.items.keys)
+        for b in data.behaviors { items.insert(b.item) }
+        let categories = Set(data.items.values.compactMap(\.category))
         let byteOrder: (String, String) -> Bool = { $0.precedesInByteOrder($1) }
-        try ModelBundle.writeRandom(to: out, items: items.sorted(by: byteOrder), categories: categories.sorted(by: byteOrder), shape: shape, seed: seed)
+        try ModelBundle.writeRandom(to: folder, items: items.sorted(by: byteOrder), categories: categories.sorted(by: byteOrder), shape: shape, seed: seed)
+        return (items.count, categories.count)
+    }
+}
+
+struct InitModel: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init-model",
+        abstract: "Write a randomly initialised lifelong.model.v1 bundle whose vocabulary is the data's items and categories."
+    )
+    @OptionGroup var input: DataOptions
+    @Option(help: "Bundle folder to write (model.safetensors + vocab.tsv).") var out: String
+    @Option(help: "Seed for the projection (recorded as projection_seed) and the weights.") var seed: UInt64 = 1
+    @OptionGroup var shape: ShapeOptions
+
+    func run() throws {
+        let data = try Dataset.load(input.data, ratingThreshold: input.ratingThreshold)
+        let counts = try shape.writeRandomBundle(for: data, to: out, seed: seed)
         let bundle = try ModelBundle(folder: out)
-        print("wrote \(out): \(items.count) items, \(categories.count) categories, d = \(bundle.config.d), fingerprint \(bundle.fingerprintHex)")
+        print("wrote \(out): \(counts.items) items, \(counts.categories) categories, d = \(bundle.config.d), fingerprint \(bundle.fingerprintHex)")
     }
 }
 

@@ -1,0 +1,168 @@
+import Foundation
+public import Model
+import Replay
+
+/// How a training run goes.
+public struct TrainingOptions: Sendable {
+    public var long: LongTerm = .sdim
+    public var epochs = 10
+    public var batch = 256
+    public var learningRate: Float = 1e-3
+    /// AdamW's decoupled weight decay (0 = plain Adam).
+    public var weightDecay: Float = 0
+    /// Seed for the order of the samples in each epoch (the weights come from the initial bundle's seed).
+    public var seed: UInt64 = 1
+    /// Stop after this many epochs without a better valid AUC; the best epoch's weights are kept.
+    public var patience = 2
+    public init() {}
+}
+
+/// AUC and logloss of one period.
+public struct Evaluation: Codable, Sendable, Equatable {
+    public var samples: Int
+    public var auc: Double?
+    public var logloss: Double?
+}
+
+/// What a training run did, written as `training.json` next to the bundle.
+public struct TrainingReport: Codable, Sendable {
+    public struct Epoch: Codable, Sendable {
+        public var epoch: Int
+        public var trainLoss: Double
+        public var valid: Evaluation
+        public var seconds: Double
+        public var samplesPerSecond: Double
+    }
+    public var long: String
+    public var epochs: [Epoch] = []
+    public var bestEpoch = 0
+    public var train: Evaluation?, valid: Evaluation?, test: Evaluation?
+    /// Valid is [validTime, testTime), test from testTime on (the behaviors' timestamps).
+    public var validTime: Double, testTime: Double
+    public var options: [String: String] = [:]
+    public var seconds = 0.0
+}
+
+/// Trains the v1 model (MODEL.md) on a `TrainingSet`: mini-batch Adam on the train period, the valid AUC
+/// after every epoch, early stopping, and the best epoch's weights kept.
+public final class Trainer {
+    public let initial: ModelBundle
+    public let data: TrainingSet
+    public let options: TrainingOptions
+    public private(set) var parameters: Parameters<Float>
+    private let network: Network<Float>
+    private var adam: Adam<Float>
+    private var gradients: [Float]
+    private var rng: Gaussian
+    private let denseRanges: [Range<Int>]
+
+    /// Progress inside an epoch: (epoch, samples done, samples in the epoch, running mean loss).
+    public typealias Progress = (_ epoch: Int, _ done: Int, _ total: Int, _ loss: Double) -> Void
+
+    /// `initial`: the bundle to start from (its vocabulary, shape, projection and initial weights).
+    public init(initial: ModelBundle, data: TrainingSet, options: TrainingOptions) {
+        self.initial = initial
+        self.data = data
+        self.options = options
+        parameters = Parameters(initial)
+        network = Network(config: initial.config, long: options.long, data: data, projection: initial.projection, offsets: parameters.offsets)
+        adam = Adam(count: parameters.values.count, learningRate: options.learningRate)
+        adam.weightDecay = options.weightDecay
+        gradients = [Float](repeating: 0, count: parameters.values.count)
+        rng = Gaussian(seed: options.seed)
+        let p = parameters
+        denseRanges = p.tensors.filter { $0 != .item && $0 != .category }.map { p.offset($0) ..< (p.offset($0) + p.count($0)) }
+    }
+
+    /// One pass over the train period in a seeded random order; returns the mean training loss.
+    public func trainEpoch(_ epoch: Int, progress: Progress? = nil) -> Double {
+        var order = data.train
+        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.bits() % UInt64(i + 1))) }
+        let c = initial.config
+        let itemOffset = parameters.offset(.item), categoryOffset = parameters.offset(.category)
+        var total = 0.0, done = 0
+        order.withUnsafeBufferPointer { samples in
+            for first in stride(from: 0, to: samples.count, by: options.batch) {
+                let batch = UnsafeBufferPointer(rebasing: samples[first ..< min(first + options.batch, samples.count)])
+                parameters.values.withUnsafeMutableBufferPointer { w in
+                    gradients.withUnsafeMutableBufferPointer { g in
+                        total += network.forward(batch, parameters: w.baseAddress!) * Double(batch.count)
+                        network.backward(parameters: w.baseAddress!, gradients: g.baseAddress!)
+                        let touched = network.touchedRows
+                        let rows = touched.items.map { (itemOffset + Int($0) * c.dItem, c.dItem) }
+                            + touched.categories.map { (categoryOffset + Int($0) * c.dCat, c.dCat) }
+                        adam.update(w.baseAddress!, g.baseAddress!, dense: denseRanges, rows: rows)
+                    }
+                }
+                done += batch.count
+                progress?(epoch, done, samples.count, total / Double(done))
+            }
+        }
+        return total / Double(max(done, 1))
+    }
+
+    /// σ(logit) for each sample, in order.
+    public func predict(_ samples: [TrainingSet.Sample], batch: Int = 1024) -> [Float] {
+        var out: [Float] = []
+        out.reserveCapacity(samples.count)
+        samples.withUnsafeBufferPointer { s in
+            parameters.values.withUnsafeBufferPointer { w in
+                for first in stride(from: 0, to: s.count, by: batch) {
+                    let part = UnsafeBufferPointer(rebasing: s[first ..< min(first + batch, s.count)])
+                    network.forward(part, parameters: w.baseAddress!)
+                    out += UnsafeBufferPointer(start: network.predictions.pointer, count: part.count)
+                }
+            }
+        }
+        return out
+    }
+
+    public func evaluate(_ samples: [TrainingSet.Sample]) -> Evaluation {
+        let p = predict(samples), y = samples.map(\.label)
+        return Evaluation(samples: samples.count, auc: Metrics.auc(p, y), logloss: Metrics.logloss(p, y))
+    }
+
+    /// Epochs with early stopping on the valid AUC; ends with the best epoch's weights and every period's figures.
+    public func run(progress: Progress? = nil, epochDone: ((TrainingReport.Epoch) -> Void)? = nil) -> TrainingReport {
+        let started = Date()
+        var report = TrainingReport(long: options.long.rawValue, validTime: data.validTime, testTime: data.testTime)
+        report.options = ["epochs": "\(options.epochs)", "batch": "\(options.batch)", "lr": "\(options.learningRate)", "weight_decay": "\(options.weightDecay)",
+                          "seed": "\(options.seed)", "patience": "\(options.patience)"]
+        var best = (auc: -Double.infinity, epoch: 0, values: parameters.values)
+        for epoch in 1...max(options.epochs, 1) {
+            let t0 = Date()
+            let loss = trainEpoch(epoch, progress: progress)
+            let seconds = Date().timeIntervalSince(t0)
+            let valid = evaluate(data.valid)
+            let e = TrainingReport.Epoch(epoch: epoch, trainLoss: loss, valid: valid, seconds: seconds,
+                                         samplesPerSecond: Double(data.train.count) / max(seconds, 1e-9))
+            report.epochs.append(e)
+            epochDone?(e)
+            if let auc = valid.auc, auc > best.auc { best = (auc, epoch, parameters.values) }
+            if epoch - best.epoch >= options.patience { break }
+        }
+        parameters.values = best.values
+        report.bestEpoch = best.epoch
+        report.train = evaluate(data.train)
+        report.valid = evaluate(data.valid)
+        report.test = evaluate(data.test)
+        report.seconds = Date().timeIntervalSince(started)
+        return report
+    }
+
+    /// Writes the trained bundle (`model.safetensors` + `vocab.tsv`, MODEL.md v1) into `folder`.
+    public func writeBundle(to folder: String) throws {
+        let c = initial.config
+        var tensors = parameters.namedTensors
+        tensors.append(("sdim.projection", [c.m, c.d], initial.projection))
+        var metadata = ["format": ModelBundle.format, "tau": "\(c.tau)", "short_window": "\(c.window)", "heads": "\(c.heads)",
+                        "projection_seed": "\(c.projectionSeed)", "created_by": "lifelong train", "long_term": options.long.rawValue]
+        if c.dText > 0 {
+            metadata["text_model"] = c.textModel ?? "all-MiniLM-L6-v2"
+            metadata["text_layers"] = "\(c.textLayers ?? 0)"
+        }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try Safetensors.write(tensors, metadata: metadata, to: (folder as NSString).appendingPathComponent("model.safetensors"))
+        try Data(initial.vocabulary.tsv.utf8).write(to: URL(fileURLWithPath: (folder as NSString).appendingPathComponent("vocab.tsv")), options: .atomic)
+    }
+}

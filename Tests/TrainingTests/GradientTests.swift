@@ -1,0 +1,149 @@
+import Encoder
+import Foundation
+import LMDB
+import Model
+import Testing
+@testable import Training
+
+/// A small log with every case the model has: empty histories (a user's first behavior), windows shorter
+/// and longer than K, repeated items, items without text, several categories.
+func smallLog(users: Int = 5, items: Int = 14, seed: UInt64 = 3) -> Dataset {
+    var rng = Gaussian(seed: seed)
+    var behaviors: [Behavior] = []
+    for u in 0..<users {
+        let n = 3 + Int(rng.bits() % 10)
+        for j in 0..<n {
+            let item = "i\(rng.bits() % UInt64(items))"
+            behaviors.append(Behavior(user: "u\(u)", item: item, timestamp: Double(1000 + 10 * j + u), label: rng.uniform() < 0.5))
+        }
+    }
+    var catalog: [String: ItemInfo] = [:]
+    for i in 0..<items { catalog["i\(i)"] = ItemInfo(category: "c\(i % 4)", text: i % 3 == 2 ? nil : "title \(i)") }
+    return Dataset(behaviors: behaviors, items: catalog)
+}
+
+/// Fake text atoms (the gradient checks need vectors, not a language model).
+func fakeTextVectors(_ data: Dataset, seed: UInt64 = 5) -> [String: [Float]] {
+    var rng = Gaussian(seed: seed)
+    var out: [String: [Float]] = [:]
+    for id in data.items.keys.sorted() where data.items[id]?.text != nil { out[id] = (0..<384).map { _ in rng.normal() * 0.2 } }
+    return out
+}
+
+/// A tiny random bundle over the log's vocabulary, weights scaled up so that activations spread.
+func smallBundle(_ data: Dataset, in folder: String, text: Bool) throws -> ModelBundle {
+    var shape = ModelBundle.Shape()
+    shape.dItem = 4; shape.dCat = 3; shape.dText = text ? 2 : 0
+    shape.m = 6; shape.tau = 2; shape.window = 3; shape.heads = 2; shape.attentionDim = 4; shape.hidden = [5, 3]
+    let items = Set(data.behaviors.map(\.item)).union(data.items.keys).sorted { $0.precedesInByteOrder($1) }
+    let cats = Set(data.items.values.compactMap(\.category)).sorted { $0.precedesInByteOrder($1) }
+    try ModelBundle.writeRandom(to: folder, items: items, categories: cats, shape: shape, seed: 17)
+    try ModelBundle.scaleWeights(in: folder, embeddings: 8, linear: 2.5)
+    return try ModelBundle(folder: folder)
+}
+
+func temporaryFolder(_ name: String) -> String {
+    let path = NSTemporaryDirectory() + "lifelong-training-\(name)-\(UUID().uuidString)"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// The whole log as one batch, in float64, with the loss as a function of the parameters.
+struct GradientFixture {
+    let network: Network<Double>
+    var parameters: Parameters<Double>
+    let samples: [TrainingSet.Sample]
+
+    init(long: LongTerm, text: Bool) throws {
+        let data = smallLog()
+        let bundle = try smallBundle(data, in: temporaryFolder("grad"), text: text)
+        let set = try TrainingSet(data, vocabulary: bundle.vocabulary, textVectors: text ? fakeTextVectors(data) : [:],
+                                  validFraction: 0.4, testFraction: 0.7)
+        parameters = Parameters(bundle)
+        network = Network(config: bundle.config, long: long, data: set, projection: bundle.projection, offsets: parameters.offsets)
+        samples = (set.train + set.valid + set.test).sorted { $0.order < $1.order }
+    }
+
+    func loss(_ w: [Double]) -> Double {
+        samples.withUnsafeBufferPointer { s in w.withUnsafeBufferPointer { network.forward(s, parameters: $0.baseAddress!) } }
+    }
+
+    func gradient() -> [Double] {
+        var g = [Double](repeating: 0, count: parameters.values.count)
+        _ = loss(parameters.values)
+        parameters.values.withUnsafeBufferPointer { w in
+            g.withUnsafeMutableBufferPointer { network.backward(parameters: w.baseAddress!, gradients: $0.baseAddress!) }
+        }
+        return g
+    }
+
+    /// Central difference along coordinate `k`.
+    func numeric(_ k: Int, eps: Double = 1e-6) -> Double {
+        var plus = parameters.values, minus = parameters.values
+        plus[k] += eps
+        minus[k] -= eps
+        return (loss(plus) - loss(minus)) / (2 * eps)
+    }
+}
+
+/// |a − b| / max(|a| + |b|, floor): a relative error; the floor absorbs the ~1e-10 rounding noise of a
+/// central difference on a loss of ~0.7 when the true gradient is 0.
+func relativeError(_ a: Double, _ b: Double, floor: Double = 1e-4) -> Double { abs(a - b) / max(abs(a) + abs(b), floor) }
+
+@Suite("Gradients against finite differences (float64)")
+struct GradientTests {
+    @Test("every tensor, every long-term variant, with text", arguments: LongTerm.allCases)
+    func everyTensor(long: LongTerm) throws {
+        let f = try GradientFixture(long: long, text: true)
+        let g = f.gradient()
+        let p = f.parameters
+        #expect(p.tensors.count == 18)
+        for t in p.tensors {
+            let range = p.offset(t) ..< (p.offset(t) + p.count(t))
+            // Every coordinate of the small tensors; a fixed spread of the 768 text weights.
+            let coordinates = t == .textWeight ? Array(stride(from: range.lowerBound, to: range.upperBound, by: 7)) : Array(range)
+            var worst = 0.0, nonzero = 0
+            for k in coordinates {
+                let n = f.numeric(k)
+                worst = max(worst, relativeError(g[k], n))
+                if abs(g[k]) > 1e-9 { nonzero += 1 }
+            }
+            #expect(worst < 1e-5, "\(long) \(t.name): worst relative error \(worst)")
+            if t == .keyBias {
+                // Softmax ignores a shift shared by all scores, and b_k shifts every score by Q·b_k: its
+                // gradient is zero, and must come out zero.
+                #expect(nonzero == 0, "\(long): key bias has a gradient")
+            } else {
+                // The check means something only if gradients flow.
+                #expect(nonzero > 0, "\(long) \(t.name): no gradient at all")
+            }
+        }
+    }
+
+    @Test("the whole model along random directions", arguments: LongTerm.allCases)
+    func wholeModel(long: LongTerm) throws {
+        let f = try GradientFixture(long: long, text: true)
+        let g = f.gradient()
+        var rng = Gaussian(seed: 41)
+        for _ in 0..<3 {
+            let v = f.parameters.values.map { _ in Double(rng.normal()) }
+            let eps = 1e-6
+            let plus = zip(f.parameters.values, v).map { $0 + eps * $1 }, minus = zip(f.parameters.values, v).map { $0 - eps * $1 }
+            let numeric = (f.loss(plus) - f.loss(minus)) / (2 * eps)
+            let analytic = zip(g, v).reduce(0) { $0 + $1.0 * $1.1 }
+            #expect(relativeError(analytic, numeric) < 1e-6, "\(long): directional derivative \(analytic) vs \(numeric)")
+        }
+    }
+
+    @Test("SDIM's term reaches the item embeddings")
+    func sdimMatters() throws {
+        // The SDIM and none variants differ exactly by u_long: if sdim's backward lost its term, the
+        // item-embedding gradients of the two variants would be equal.
+        let sdim = try GradientFixture(long: .sdim, text: false).gradient()
+        let none = try GradientFixture(long: .none, text: false).gradient()
+        let p = try GradientFixture(long: .none, text: false).parameters
+        let items = p.offset(.item) ..< (p.offset(.item) + p.count(.item))
+        let differ = items.filter { abs(sdim[$0] - none[$0]) > 1e-9 }.count
+        #expect(differ > items.count / 4)
+    }
+}

@@ -1,0 +1,94 @@
+import Encoder
+import Foundation
+import LMDB
+import Model
+import Replay
+import Scorer
+import Testing
+@testable import Training
+
+/// A synthetic log where old behaviors drive clicks, small enough to train in a debug build.
+func syntheticLog(users: Int = 40, length: ClosedRange<Int> = 10...120) -> Dataset {
+    var p = SyntheticLog.Parameters()
+    p.users = users; p.items = 300; p.clusters = 12; p.categories = 4; p.length = length; p.seed = 7
+    return SyntheticLog(p).generate()
+}
+
+/// Trains `long` for `epochs` on `data` from a random bundle written into `folder/initial`.
+func train(_ data: Dataset, long: LongTerm, epochs: Int, folder: String) throws -> (Trainer, TrainingReport) {
+    var shape = ModelBundle.Shape()
+    shape.dItem = 8; shape.dCat = 4; shape.window = 10; shape.attentionDim = 8; shape.hidden = [16, 8]
+    let items = Set(data.behaviors.map(\.item)).union(data.items.keys).sorted { $0.precedesInByteOrder($1) }
+    let cats = Set(data.items.values.compactMap(\.category)).sorted { $0.precedesInByteOrder($1) }
+    try ModelBundle.writeRandom(to: folder + "/initial", items: items, categories: cats, shape: shape, seed: 5)
+    let initial = try ModelBundle(folder: folder + "/initial")
+    let set = try TrainingSet(data, vocabulary: initial.vocabulary)
+    var options = TrainingOptions()
+    options.long = long; options.epochs = epochs; options.batch = 64; options.learningRate = 3e-3; options.patience = epochs
+    let trainer = Trainer(initial: initial, data: set, options: options)
+    return (trainer, trainer.run())
+}
+
+@Suite("Trained bundles")
+struct TrainedBundleTests {
+    @Test("a trained bundle replays its test period with the trainer's predictions", arguments: [LongTerm.sdim, .full, .none])
+    func replayAgrees(long: LongTerm) throws {
+        let root = temporaryFolder("replay-\(long)")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let data = syntheticLog()
+        let (trainer, report) = try train(data, long: long, epochs: 2, folder: root)
+        try trainer.writeBundle(to: root + "/trained")
+        let bundle = try ModelBundle(folder: root + "/trained")
+        #expect(bundle.createdBy == "lifelong train")
+
+        // The replay encodes everything before the test period and scores each later event before appending it.
+        let mode: Scorer.Mode = switch long { case .sdim: .bse; case .full: .full; case .none: .short }
+        var options = Replay.Options()
+        options.modes = long == .sdim ? [.bse, .online] : [mode]
+        options.split = .time(trainer.data.testTime)
+        options.durability = .noSync
+        let result = try Replay.run(model: bundle, data: data, storeFolder: root + "/store", options: options)
+
+        let test = trainer.data.test.sorted { $0.order < $1.order }
+        let mine = trainer.predict(test)
+        let labelled = result.events.label.indices.filter { result.events.label[$0] != nil }
+        try #require(labelled.count == test.count)
+        for m in result.modes {
+            var worst: Float = 0
+            for (k, e) in labelled.enumerated() {
+                #expect(bundle.vocabulary.itemRow(result.events.item[e]) == Int(trainer.data.candidate(test[k])))
+                #expect(result.events.user[e] == trainer.data.users[Int(test[k].user)])
+                #expect(result.events.label[e] == (test[k].label ? 1 : 0))
+                worst = max(worst, abs(m.predictions[e] - mine[k]))
+            }
+            #expect(worst <= 1e-5, "\(long) replayed with \(m.mode): worst difference \(worst)")
+            let auc = try #require(m.auc), trainerAUC = try #require(report.test?.auc)
+            #expect(abs(auc - trainerAUC) <= 1e-5, "\(m.mode) AUC \(auc) vs trainer \(trainerAUC)")
+        }
+    }
+
+    @Test("training learns, and SDIM beats the short window on a log where old behaviors drive clicks")
+    func learns() throws {
+        let root = temporaryFolder("learns")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let data = syntheticLog(users: 100, length: 50...300)
+        let (_, sdim) = try train(data, long: .sdim, epochs: 6, folder: root + "/sdim")
+        let (_, none) = try train(data, long: .none, epochs: 6, folder: root + "/none")
+        let summary = "sdim valid \(sdim.epochs.map { $0.valid.auc ?? 0 }) test \(sdim.test?.auc ?? 0); none test \(none.test?.auc ?? 0)"
+        #expect(sdim.epochs[0].trainLoss > sdim.epochs.last!.trainLoss, "\(summary)")
+        #expect(try #require(sdim.test?.auc) > 0.6, "\(summary)")
+        #expect(try #require(sdim.test?.auc) > #require(none.test?.auc) + 0.01, "\(summary)")
+    }
+
+    @Test("the same seed gives the same bundle")
+    func deterministic() throws {
+        let root = temporaryFolder("determinism")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let data = syntheticLog()
+        let (a, _) = try train(data, long: .sdim, epochs: 1, folder: root + "/a")
+        let (b, _) = try train(data, long: .sdim, epochs: 1, folder: root + "/b")
+        try a.writeBundle(to: root + "/a/out")
+        try b.writeBundle(to: root + "/b/out")
+        #expect(try ModelBundle(folder: root + "/a/out").fingerprint == ModelBundle(folder: root + "/b/out").fingerprint)
+    }
+}

@@ -1,0 +1,127 @@
+import ArgumentParser
+import Encoder
+import Foundation
+import Model
+import Store
+import TextEncoder
+import Training
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a lifelong.model.v1 bundle on a behavior log: time split 80/10/10, Adam, early stopping on the valid AUC.",
+        discussion: """
+        Samples are the log's labelled behaviors; each one's history is every earlier behavior of its user in \
+        (timestamp, item id) order — what the store and the replay see. The log is split by time: train before \
+        the 80 % point, valid to the 90 % point, test after. --long picks the long-term interest: sdim (SDIM \
+        Eq. 12 over the whole history, scored with the bse mode), full (exact attention over the whole history, \
+        the `full` mode) or none (the short window alone, the `short` mode). With --text-layers K each \
+        distinct item text is embedded once by the text model's first K layers and cached in --text-store; \
+        training reads the cache and never runs the language model per step. Writes OUT/model.safetensors, \
+        OUT/vocab.tsv and OUT/training.json (every epoch's figures and the final train/valid/test AUC and \
+        logloss); OUT is replaced only when training has finished.
+        """
+    )
+    @OptionGroup var input: DataOptions
+    @Option(help: "Bundle folder to write.") var out: String
+    @Option(help: "Long-term interest: sdim, full or none.") var long = "sdim"
+    @Option(help: "Most epochs (early stopping may end sooner).") var epochs = 10
+    @Option(help: "Samples per mini-batch.") var batch = 256
+    @Option(help: "Adam learning rate.") var lr: Float = 1e-3
+    @Option(help: "AdamW decoupled weight decay (0 = plain Adam).") var weightDecay: Float = 0
+    @Option(help: "Epochs without a better valid AUC before stopping.") var patience = 2
+    @Option(help: "Seed: the projection (recorded as projection_seed), the initial weights and the sample order.") var seed: UInt64 = 1
+    @OptionGroup var shape: ShapeOptions
+    @OptionGroup var text: TextModelOption
+    @Option(help: "Store folder whose texts database caches the text atoms (created if missing).") var textStore = "Output/text-cache"
+    @Flag(help: "Also train a logistic regression on user and item ids on the same split and report its AUC.") var baseline = false
+    @Flag(help: "No progress on stderr.") var quiet = false
+
+    func validate() throws {
+        guard LongTerm(rawValue: long) != nil else { throw ValidationError("--long must be sdim, full or none") }
+        guard epochs >= 1, batch >= 1, patience >= 1 else { throw ValidationError("--epochs, --batch and --patience must be ≥ 1") }
+        guard lr > 0 else { throw ValidationError("--lr must be positive") }
+    }
+
+    func run() throws {
+        BLAS.useOneThread()
+        let data = try Dataset.load(input.data, ratingThreshold: input.ratingThreshold)
+        let partial = out.hasSuffix("/") ? String(out.dropLast()) + ".partial" : out + ".partial"
+        try? FileManager.default.removeItem(atPath: partial)
+        _ = try shape.writeRandomBundle(for: data, to: partial, seed: seed)
+        let initial = try ModelBundle(folder: partial)
+
+        var textVectors: [String: [Float]] = [:]
+        if initial.config.dText > 0 {
+            let model = try MiniLM(folder: text.textModel)
+            try FileManager.default.createDirectory(atPath: textStore, withIntermediateDirectories: true)
+            let cache = try TextAtomCache(store: try Store(path: textStore), textModel: model, layers: initial.config.textLayers ?? 0)
+            let (byItem, lookup) = try cache.vectors(forItems: data.items)
+            textVectors = byItem
+            log("text atoms (first \(cache.layers) layers): \(lookup.computed) computed, \(lookup.found) found in \(textStore)")
+        }
+        let set = try TrainingSet(data, vocabulary: initial.vocabulary, textVectors: textVectors)
+        log("samples: \(set.train.count) train, \(set.valid.count) valid, \(set.test.count) test; "
+            + "valid from t = \(BehaviorEncoder.show(set.validTime)), test from t = \(BehaviorEncoder.show(set.testTime))")
+
+        var options = TrainingOptions()
+        options.long = LongTerm(rawValue: long)!
+        options.epochs = epochs; options.batch = batch; options.learningRate = lr; options.weightDecay = weightDecay; options.patience = patience; options.seed = seed
+        let trainer = Trainer(initial: initial, data: set, options: options)
+        let progress = ProgressLine(quiet: quiet, unit: "samples")
+        var report = trainer.run(progress: { _, done, total, loss in progress.update(done, total, String(format: "  loss %.4f", loss)) },
+                                 epochDone: { e in
+            progress.restart()
+            log(String(format: "epoch %d: train loss %.4f, valid AUC %.4f, logloss %.4f (%.0f samples/s)",
+                       e.epoch, e.trainLoss, e.valid.auc ?? .nan, e.valid.logloss ?? .nan, e.samplesPerSecond))
+        })
+        report.options["command"] = CommandLine.arguments.joined(separator: " ")
+        if baseline {
+            var lr = LogisticRegression(set)
+            let figures = lr.fit(set)
+            report.options["lr_baseline_test_auc"] = String(format: "%.4f", figures.test.auc ?? .nan)
+            report.options["lr_baseline_valid_auc"] = String(format: "%.4f", figures.valid.auc ?? .nan)
+        }
+
+        try trainer.writeBundle(to: partial)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(report).write(to: URL(fileURLWithPath: (partial as NSString).appendingPathComponent("training.json")))
+        try replaceFolder(out, with: partial)
+        let bundle = try ModelBundle(folder: out)
+
+        func figures(_ e: Evaluation?) -> String {
+            String(format: "AUC %.4f, logloss %.4f", e?.auc ?? .nan, e?.logloss ?? .nan)
+        }
+        print("\(long): best epoch \(report.bestEpoch) of \(report.epochs.count)")
+        print("  train \(figures(report.train)) (\(set.train.count) samples)")
+        print("  valid \(figures(report.valid)) (\(set.valid.count) samples)")
+        print("  test  \(figures(report.test)) (\(set.test.count) samples)")
+        if let lr = report.options["lr_baseline_test_auc"] { print("  logistic regression on user and item ids: test AUC \(lr)") }
+        print("wrote \(out) (fingerprint \(bundle.fingerprintHex)); score it with mode \(options.long.scoringMode)")
+    }
+
+    private func log(_ line: String) {
+        if !quiet { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+    }
+}
+
+/// Puts `partial` where `target` was: the old folder is removed only after the new one is complete.
+func replaceFolder(_ target: String, with partial: String) throws {
+    let fm = FileManager.default
+    guard fm.fileExists(atPath: target) else { return try fm.moveItem(atPath: partial, toPath: target) }
+    let old = target + ".old-\(ProcessInfo.processInfo.processIdentifier)"
+    try fm.moveItem(atPath: target, toPath: old)
+    try fm.moveItem(atPath: partial, toPath: target)
+    try fm.removeItem(atPath: old)
+}
+
+extension LongTerm {
+    /// The scorer mode that computes this variant's long-term term.
+    var scoringMode: String {
+        switch self {
+        case .sdim: "bse (or online)"
+        case .full: "full"
+        case .none: "short"
+        }
+    }
+}
