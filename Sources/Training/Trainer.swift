@@ -78,27 +78,34 @@ public final class Trainer {
     public func trainEpoch(_ epoch: Int, progress: Progress? = nil) -> Double {
         var order = data.train
         for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.bits() % UInt64(i + 1))) }
-        let c = initial.config
-        let itemOffset = parameters.offset(.item), categoryOffset = parameters.offset(.category)
         var total = 0.0, done = 0
         order.withUnsafeBufferPointer { samples in
             for first in stride(from: 0, to: samples.count, by: options.batch) {
                 let batch = UnsafeBufferPointer(rebasing: samples[first ..< min(first + options.batch, samples.count)])
-                parameters.values.withUnsafeMutableBufferPointer { w in
-                    gradients.withUnsafeMutableBufferPointer { g in
-                        total += network.forward(batch, parameters: w.baseAddress!) * Double(batch.count)
-                        network.backward(parameters: w.baseAddress!, gradients: g.baseAddress!)
-                        let touched = network.touchedRows
-                        let rows = touched.items.map { (itemOffset + Int($0) * c.dItem, c.dItem) }
-                            + touched.categories.map { (categoryOffset + Int($0) * c.dCat, c.dCat) }
-                        adam.update(w.baseAddress!, g.baseAddress!, dense: denseRanges, rows: rows)
-                    }
-                }
+                total += step(batch) * Double(batch.count)
                 done += batch.count
                 progress?(epoch, done, samples.count, total / Double(done))
             }
         }
         return total / Double(max(done, 1))
+    }
+
+    /// One Adam step on `batch`; returns its mean loss before the step.
+    @discardableResult
+    public func step(_ batch: UnsafeBufferPointer<TrainingSet.Sample>) -> Double {
+        let c = initial.config
+        let itemOffset = parameters.offset(.item), categoryOffset = parameters.offset(.category)
+        return parameters.values.withUnsafeMutableBufferPointer { w in
+            gradients.withUnsafeMutableBufferPointer { g in
+                let loss = network.forward(batch, parameters: w.baseAddress!)
+                network.backward(parameters: w.baseAddress!, gradients: g.baseAddress!)
+                let touched = network.touchedRows
+                let rows = touched.items.map { (itemOffset + Int($0) * c.dItem, c.dItem) }
+                    + touched.categories.map { (categoryOffset + Int($0) * c.dCat, c.dCat) }
+                adam.update(w.baseAddress!, g.baseAddress!, dense: denseRanges, rows: rows)
+                return loss
+            }
+        }
     }
 
     /// σ(logit) for each sample, in order.

@@ -147,3 +147,20 @@ struct GradientTests {
         #expect(differ > items.count / 4)
     }
 }
+
+@Suite("Adam")
+struct AdamTests {
+    @Test("one step matches the formula; table rows outside the batch stay as they are; weight decay shrinks")
+    func step() {
+        var adam = Adam<Double>(count: 4, learningRate: 0.1)
+        adam.weightDecay = 0.5
+        var w: [Double] = [1, 2, 3, 4], g: [Double] = [0.5, -2, 7, 9]
+        w.withUnsafeMutableBufferPointer { wp in
+            g.withUnsafeMutableBufferPointer { adam.update(wp.baseAddress!, $0.baseAddress!, dense: [0 ..< 2], rows: [(offset: 2, width: 1)]) }
+        }
+        // First step: m̂ = g, v̂ = g², so the move is lr · g/(|g| + ε) = ±lr, after shrinking by 1 − lr·wd.
+        let expected: [Double] = [1 * 0.95 - 0.1, 2 * 0.95 + 0.1, 3 * 0.95 - 0.1, 4]
+        for k in 0..<4 { #expect(abs(w[k] - expected[k]) < 1e-6, "w[\(k)] = \(w[k])") }
+        #expect(g[0] == 0 && g[1] == 0 && g[2] == 0 && g[3] == 9)   // read gradients are cleared, the untouched row's kept
+    }
+}

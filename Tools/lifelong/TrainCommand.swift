@@ -47,6 +47,8 @@ struct Train: ParsableCommand {
         let data = try Dataset.load(input.data, ratingThreshold: input.ratingThreshold)
         let partial = out.hasSuffix("/") ? String(out.dropLast()) + ".partial" : out + ".partial"
         try? FileManager.default.removeItem(atPath: partial)
+        var finished = false
+        defer { if !finished { try? FileManager.default.removeItem(atPath: partial) } }   // nothing half-written is left
         _ = try shape.writeRandomBundle(for: data, to: partial, seed: seed)
         let initial = try ModelBundle(folder: partial)
 
@@ -57,7 +59,7 @@ struct Train: ParsableCommand {
             let cache = try TextAtomCache(store: try Store(path: textStore), textModel: model, layers: initial.config.textLayers ?? 0)
             let (byItem, lookup) = try cache.vectors(forItems: data.items)
             textVectors = byItem
-            log("text atoms (first \(cache.layers) layers): \(lookup.computed) computed, \(lookup.found) found in \(textStore)")
+            print("text atoms (first \(cache.layers) layers): \(lookup.computed) computed, \(lookup.found) found in the cache \(textStore)")
         }
         let set = try TrainingSet(data, vocabulary: initial.vocabulary, textVectors: textVectors)
         log("samples: \(set.train.count) train, \(set.valid.count) valid, \(set.test.count) test; "
@@ -87,6 +89,7 @@ struct Train: ParsableCommand {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(report).write(to: URL(fileURLWithPath: (partial as NSString).appendingPathComponent("training.json")))
         try replaceFolder(out, with: partial)
+        finished = true
         let bundle = try ModelBundle(folder: out)
 
         func figures(_ e: Evaluation?) -> String {
