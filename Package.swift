@@ -34,13 +34,16 @@ let package = Package(
         // Heap-allocation counter for the benchmarks (interposes malloc; linked into lifelong-bench only).
         .target(name: "CAllocationCounter", path: "Sources/CAllocationCounter"),
 
+        // Hot loops in C, for AVX2 behind a runtime CPU check (Swift compiles for the x86-64 baseline).
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+
         // Storage layer: a typed Swift wrapper over LMDB. CLMDB stays out of its public API.
         .target(name: "LMDB", dependencies: ["CLMDB"]),
 
         // Model bundle (safetensors + vocab, MODEL.md v1) and the SDIM math.
         .target(name: "Model", dependencies: ["CBLAS", .product(name: "Crypto", package: "swift-crypto")]),
         // Record formats on top of LMDB: versioned, checksummed, model-fingerprinted.
-        .target(name: "Store", dependencies: ["LMDB"]),
+        .target(name: "Store", dependencies: ["LMDB", "CKernels"]),
         // BAHE's atom encoder: BERT WordPiece + the first K layers of all-MiniLM-L6-v2, packed batches over BLAS.
         .target(name: "TextEncoder", dependencies: ["Model", .product(name: "Crypto", package: "swift-crypto")]),
         // The offline BSE job: readers, item dedupe, bucket sums, writes.
@@ -75,7 +78,7 @@ let package = Package(
 
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB"]),
         .testTarget(name: "CLITests", dependencies: ["lifelong"]),
-        .testTarget(name: "EncoderTests", dependencies: ["Model", "Store", "TextEncoder", "Encoder", "LMDB"]),
+        .testTarget(name: "EncoderTests", dependencies: ["Model", "Store", "TextEncoder", "Encoder", "LMDB", "CKernels"]),
         .testTarget(name: "ScorerTests", dependencies: ["Model", "Store", "TextEncoder", "Encoder", "Scorer", "LMDB"]),
         .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder", "Model"]),
         .testTarget(name: "TrainingTests", dependencies: ["Model", "Store", "TextEncoder", "Encoder", "Scorer", "Replay", "Training", "LMDB"]),

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import LMDB
 import TextEncoder
+import CKernels
 @testable import Encoder
 @testable import Model
 @testable import Store
@@ -136,6 +137,24 @@ struct BuildingBlockTests {
             var zeroed = bytes
             for i in 40..<44 where i < n { zeroed[i] = 0 }
             #expect(bytes.withUnsafeBytes { CRC32C.checksum($0, zeroing: 40..<44) } == reference(zeroed), "n = \(n)")
+        }
+    }
+
+    @Test("Rows.add (the kernel chosen at load, AVX2 here) and the baseline kernel equal a row-order scalar sum, bit for bit")
+    func rowsAdd() {
+        var g = Gaussian(seed: 9)
+        for d in [1, 7, 8, 15, 16, 17, 31, 32, 33, 48, 70, 128] {
+            let n = 23
+            let vectors = (0..<(n * d)).map { _ in g.normal() }
+            let rows = (0..<40).map { _ in Int(g.bits() % UInt64(n)) }   // repeats included
+            let start = (0..<d).map { _ in g.normal() }
+            var expected = start
+            for k in 0..<d { for r in rows { expected[k] += vectors[r * d + k] } }
+            var chosen = start, baseline = start
+            Rows.add(rows, rows.count, of: vectors, d: d, into: &chosen)
+            lifelong_rows_add_baseline(rows, rows.count, vectors, d, &baseline)
+            #expect(chosen == expected, "d = \(d)")
+            #expect(baseline == expected, "d = \(d)")
         }
     }
 

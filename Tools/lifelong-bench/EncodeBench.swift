@@ -41,7 +41,7 @@ struct EncodeBench: ParsableCommand {
         let catalog = Dictionary(uniqueKeysWithValues: itemIds.enumerated().map { ($1, ItemInfo(category: categories[$0 % categories.count])) })
 
         print("BSE encode vs floor — d = \(d), m = \(shape.m), τ = \(shape.tau), K = \(shape.window), \(items) items, "
-              + "~\(behaviors) behaviors per row, f32 sums, no fsync, 1 BLAS thread, median of \(repeats)")
+              + "~\(behaviors) behaviors per row, f32 sums, no fsync, 1 BLAS thread, median of \(repeats), bucket-add kernel \(Rows.usesAVX2 ? "AVX2" : "x86-64 baseline")")
         print("| L | users | encode beh/s | sgemm-hash beh/s | raw-LMDB-write beh/s | encode / floor |")
         print("|---:|---:|---:|---:|---:|---:|")
         var json: [String: Double] = [:]
