@@ -10,7 +10,7 @@ struct Lifelong: ParsableCommand {
         See README.md for the store layout and the model bundle format.
         """,
         version: LifelongVersion.string,
-        subcommands: [InitModel.self, Encode.self, Append.self, Inspect.self, Score.self, EmbedText.self, Train.self, Synth.self, ReplayCommand.self]
+        subcommands: [InitModel.self, Encode.self, Append.self, Inspect.self, Score.self, EmbedText.self, Train.self, Verify.self, Synth.self, ReplayCommand.self]
     )
 }
 
