@@ -25,6 +25,8 @@ public final class BehaviorEncoder {
         public var itemsReused = 0
         /// Distinct item texts embedded by the text model in this run, and found in the store's `texts` cache.
         public var textsComputed = 0, textsFound = 0
+        /// `append` only: users skipped because their stored sequence already ends with this input's behaviors.
+        public var usersAlreadyAppended = 0
         public var seconds = 0.0
         /// Where the time went: grouping and ordering the log by user; embedding and hashing the distinct
         /// items (one BLAS product) and writing their records; aggregating and writing the users.
@@ -32,6 +34,7 @@ public final class BehaviorEncoder {
         public var description: String {
             "\(users) users, \(behaviors) behaviors, \(itemsEmbedded) item embeddings computed, \(itemsReused) reused, "
                 + (textsComputed + textsFound > 0 ? "\(textsComputed) text embeddings computed, \(textsFound) found in the cache, " : "")
+                + (usersAlreadyAppended > 0 ? "\(usersAlreadyAppended) users already appended (skipped), " : "")
                 + String(format: "%.2f s", seconds)
         }
     }
@@ -225,9 +228,10 @@ public final class BehaviorEncoder {
     public func append(_ data: Dataset, batch: Int = 256, progress: Progress? = nil) throws -> Report {
         let start = Date()
         try validateIds(data)
-        let groups = Self.grouped(data.behaviors, shard: nil)
+        var groups = Self.grouped(data.behaviors, shard: nil)
         let grouped = Date()
         var existing: [String: UserRecord] = [:]
+        var applied = Set<String>()
         try store.environment.read { txn in
             for (user, behaviors) in groups {
                 guard let r = try txn.get(store.users, user, { bytes in
@@ -237,18 +241,45 @@ public final class BehaviorEncoder {
                 guard record.fingerprint == model.fingerprint else {
                     throw EncodeError(message: "user '\(user)' was encoded with another model; re-encode the store")
                 }
+                if let first = behaviors.first, first.timestamp <= record.lastTimestamp,
+                   try sequence(txn, user, length: Int(record.length), endsWith: behaviors) {
+                    applied.insert(user)   // an earlier run of this append got this far
+                    continue
+                }
                 if let first = behaviors.first, first.timestamp < record.lastTimestamp {
                     throw EncodeError(message: "user '\(user)': behavior (item '\(first.item)', timestamp \(Self.show(first.timestamp))) is older than the stored last timestamp \(Self.show(record.lastTimestamp)); nothing was appended")
                 }
                 existing[user] = record
             }
         }
+        groups.removeAll { applied.contains($0.0) }
         var report = Report()
+        report.usersAlreadyAppended = applied.count
         report.groupingSeconds = grouped.timeIntervalSince(start)
         try writeUsers(groups, catalog: data.items, batch: batch, progress: progress, report: &report, existing: existing, replace: false)
         report.users = groups.count
         report.seconds = Date().timeIntervalSince(start)
         return report
+    }
+
+    /// Whether the user's stored sequence (`length` behaviors) ends with exactly `behaviors` (same item ids,
+    /// same timestamps): then an earlier run of the same append already wrote them, and the user is skipped.
+    /// That makes an interrupted `append` safe to run again.
+    private func sequence(_ txn: borrowing Transaction, _ user: String, length: Int, endsWith behaviors: [Behavior]) throws -> Bool {
+        let n = behaviors.count
+        guard length >= n, n > 0 else { return false }
+        let cap = Store.chunkCapacity, entry = Store.sequenceEntrySize
+        for position in (length - n) ..< length {
+            let chunk = try txn.get(store.sequences, Store.chunkKey(user: user, chunk: UInt32(position / cap))) { bytes -> (UInt32, Double)? in
+                let offset = (position % cap) * entry
+                guard offset + entry <= bytes.count else { return nil }
+                return (bytes.littleEndian(UInt32.self, at: offset), Double(bitPattern: bytes.littleEndian(UInt64.self, at: offset + 4)))
+            }
+            guard let (id, t) = chunk ?? nil, t == behaviors[position - (length - n)].timestamp,
+                  let raw = try txn.get(store.itemIds, id, { String(decoding: $0, as: UTF8.self) }),
+                  raw == behaviors[position - (length - n)].item else { return false }
+        }
+        return true
     }
 
     /// Resolves the groups' items, then writes the users `batch` per write transaction: each user's record
