@@ -77,7 +77,7 @@ let package = Package(
         ),
 
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB"]),
-        .testTarget(name: "CLITests", dependencies: ["lifelong", "Encoder", "Store", "Model", "LMDB"]),
+        .testTarget(name: "CLITests", dependencies: ["lifelong", "Encoder", "Store", "Model", "Scorer", "LMDB"]),
         .testTarget(name: "EncoderTests", dependencies: ["Model", "Store", "TextEncoder", "Encoder", "LMDB", "CKernels"]),
         .testTarget(name: "ScorerTests", dependencies: ["Model", "Store", "TextEncoder", "Encoder", "Scorer", "LMDB"]),
         .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder", "Model"]),

@@ -349,25 +349,35 @@ public final class Environment: @unchecked Sendable {
     /// - Complexity: first time per name: a transaction with `mdb_dbi_open`, committed so the handle is
     ///   shared by the whole environment (also for read-only environments).
     public func database(_ name: String, create: Bool = true) throws -> Database? {
-        try databases.withLock { cache throws -> Database? in   // also serialises mdb_dbi_open
-            if let db = cache[name] { return db }
+        try databases([name], create: create)[0]
+    }
+
+    /// Opens (and, when `create` and writable, creates) several named databases in one transaction, so that a
+    /// process killed while creating a store leaves either all of them or none.
+    public func databases(_ names: [String], create: Bool = true) throws -> [Database?] {
+        try databases.withLock { cache throws -> [Database?] in   // also serialises mdb_dbi_open
+            if names.allSatisfy({ cache[$0] != nil }) { return names.map { cache[$0] } }
             let create = create && !options.readOnly
             mapLock.lockShared()
             defer { mapLock.unlock() }
             var txn: OpaquePointer?
             try call("mdb_txn_begin") { mdb_txn_begin(env, nil, create ? 0 : UInt32(MDB_RDONLY), &txn) }
-            var dbi: MDB_dbi = 0
-            let rc = mdb_dbi_open(txn, name, create ? UInt32(MDB_CREATE) : 0, &dbi)
-            if rc != 0 {
-                mdb_txn_abort(txn)
-                if rc == MDB_NOTFOUND { return nil }
-                throw LMDBError(code: .init(rawValue: rc), operation: "mdb_dbi_open", database: name, path: path,
-                                hint: Environment.hint(for: rc))
+            var opened: [Database?] = []
+            for name in names {
+                if let db = cache[name] { opened.append(db); continue }
+                var dbi: MDB_dbi = 0
+                let rc = mdb_dbi_open(txn, name, create ? UInt32(MDB_CREATE) : 0, &dbi)
+                if rc == MDB_NOTFOUND { opened.append(nil); continue }
+                if rc != 0 {
+                    mdb_txn_abort(txn)
+                    throw LMDBError(code: .init(rawValue: rc), operation: "mdb_dbi_open", database: name, path: path,
+                                    hint: Environment.hint(for: rc))
+                }
+                opened.append(Database(dbi: dbi, name: name))
             }
-            try Environment.check(mdb_txn_commit(txn), "mdb_txn_commit", database: name, path: path)
-            let db = Database(dbi: dbi, name: name)
-            cache[name] = db
-            return db
+            try Environment.check(mdb_txn_commit(txn), "mdb_txn_commit", database: names.joined(separator: ","), path: path)
+            for db in opened.compactMap({ $0 }) { cache[db.name] = db }
+            return opened
         }
     }
 

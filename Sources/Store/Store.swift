@@ -38,18 +38,15 @@ public final class Store: @unchecked Sendable {
         }
         let environment = try Environment(path: path, options: o)
         self.environment = environment
-        func db(_ name: String) throws -> Database {
-            if readOnly {
-                guard let d = try environment.database(name, create: false) else {
-                    throw StoreError(message: "\(path): not a Lifelong store (no '\(name)' database)")
-                }
-                return d
-            }
-            return try environment.database(name)!
+        // All six databases in one transaction: a process killed while creating the store leaves all or none.
+        let names = ["meta", "items", "item_ids", "users", "sequences", "texts"]
+        let opened = try environment.databases(names, create: !readOnly)
+        for (name, db) in zip(names, opened).dropLast() where db == nil {
+            throw StoreError(message: "\(path): not a Lifelong store (no '\(name)' database)")
         }
-        meta = try db("meta"); items = try db("items"); itemIds = try db("item_ids")
-        users = try db("users"); sequences = try db("sequences")
-        texts = readOnly ? try environment.database("texts", create: false) : try environment.database("texts")
+        meta = opened[0]!; items = opened[1]!; itemIds = opened[2]!
+        users = opened[3]!; sequences = opened[4]!
+        texts = opened[5]
     }
 
     /// The `texts` key of a text embedded with the first `layers` layers.
