@@ -125,4 +125,31 @@ struct CrashTests {
         }
         #expect(landed >= kills, "only \(landed) kills landed while the command was running")
     }
+
+    @Test("a reader slot left by a process killed inside its read transaction is cleared when the store is next opened")
+    func staleReader() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("lifelong-stale-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        #expect(try CLI.run(["synth", "--out", root + "/syn", "--users", "100", "--items", "1000", "--length", "100,800", "--seed", "5"]).status == 0)
+        #expect(try CLI.run(["init-model", "--data", root + "/syn", "--out", root + "/model"]).status == 0)
+        #expect(try CLI.run(["encode", "--model", root + "/model", "--data", root + "/syn", "--store", root + "/store", "--quiet"]).status == 0)
+        // This process keeps the store open, as a server would: LMDB resets the reader table only when the
+        // opener is alone, so dead readers matter while others hold the store.
+        let holder = try Store(path: root + "/store", readOnly: true)
+        // `verify --model` holds one read transaction for its whole run; kill it in the middle.
+        let verify = ["verify", "--store", root + "/store", "--model", root + "/model", "--quiet"]
+        let t0 = Date()
+        #expect(try CLI.run(verify).status == 0)
+        let seconds = Date().timeIntervalSince(t0)
+        let p = try launch(verify)
+        usleep(UInt32(seconds * 0.6e6))
+        #expect(p.isRunning, "verify ended before the kill (took \(seconds) s uninterrupted)")
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        // The next process to open the store clears the dead reader's slot.
+        let next = try CLI.run(["verify", "--store", root + "/store", "--quiet"])
+        #expect(next.status == 0, "\(next.stdout)")
+        #expect(next.stdout.contains("cleared 1 reader slot(s)"), "\(next.stdout)")
+        #expect(try holder.environment.clearStaleReaders() == 0)
+    }
 }

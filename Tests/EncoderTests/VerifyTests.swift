@@ -1,5 +1,6 @@
 import Foundation
-import LMDB
+@testable import LMDB
+import Synchronization
 import Testing
 @testable import Encoder
 @testable import Model
@@ -133,6 +134,33 @@ struct VerifyTests {
         let other = try makeBundle(f.fixture.data, folder: f.fixture.root + "/other", seed: 99)
         let faults = try StoreVerifier(store: f.store, model: other).verify().faults
         #expect(faults.contains { $0.key == "meta/fingerprint" && $0.message.contains(other.fingerprintHex) })
+    }
+}
+
+@Suite("Resource faults during encode")
+struct EncodeFaultTests {
+    @Test("disk full at the 4th commit: a clear error, only whole batches of whole users stored, the process alive; a re-run completes")
+    func diskFull() throws {
+        let fixture = try EncoderFixture(syntheticDataset(users: 30))
+        defer { fixture.remove() }
+        let store = try Store(path: fixture.root + "/store", durability: .noSync)
+        let encoder = try BehaviorEncoder(model: fixture.model, store: store)
+        let commits = Atomic<Int>(0)
+        store.environment.faultInjector = { op in
+            op == "mdb_txn_commit" && commits.add(1, ordering: .relaxed).newValue == 4 ? LMDBError.Code.noSpace.rawValue : nil
+        }
+        #expect { try encoder.encode(fixture.data, batch: 5) } throws: { "\($0)".contains("disk is full") }
+        store.environment.faultInjector = nil
+        var lengths: [String: Int] = [:]
+        for b in fixture.data.behaviors { lengths[b.user, default: 0] += 1 }
+        let stored = try records(store).mapValues { try $0.withUnsafeBytes { try UserRecord(decoding: $0) } }
+        // Commit 1 (the items) and commits 2–3 (users 1–5, 6–10) landed; the 4th (users 11–15) did not.
+        #expect(stored.count == 10, "\(stored.keys.sorted())")
+        for (user, r) in stored { #expect(Int(r.length) == lengths[user]) }
+        #expect(try StoreVerifier(store: store, model: fixture.model).verify().faults.isEmpty)
+        _ = try encoder.encode(fixture.data, batch: 5)
+        let summary = try StoreVerifier(store: store, model: fixture.model).verify()
+        #expect(summary.faults.isEmpty && summary.users == lengths.count)
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Encoder
 import Foundation
+import LMDB
 import Model
 import Store
 
@@ -28,6 +29,9 @@ struct Verify: ParsableCommand {
         print("\(store): \(summary.users) users, \(summary.behaviors) behaviors, \(summary.sequenceChunks) sequence chunks, "
               + "\(summary.items) items, \(summary.texts) text atoms; sums recomputed for \(summary.sumsRecomputed) users"
               + (bundle == nil ? " (give --model to recompute them)" : ""))
+        if s.environment.staleReadersCleared > 0 {
+            print("cleared \(s.environment.staleReadersCleared) reader slot(s) left by processes that died inside a read transaction")
+        }
         for f in summary.faults { print("FAULT \(f)") }
         guard summary.faults.isEmpty else {
             print("\(summary.faults.count) fault\(summary.faults.count == 1 ? "" : "s")")
