@@ -197,6 +197,12 @@ public struct UserRecord: Equatable, Sendable {
             windowCount = Int(bytes.littleEndian(UInt32.self, at: 20))
             length = bytes.littleEndian(UInt64.self, at: 24)
             lastTimestamp = Double(bitPattern: bytes.littleEndian(UInt64.self, at: 32))
+            // A damaged header can describe sizes whose product overflows Int: bound them in floating point first.
+            let described = Double(UserRecord.headerSize) + Double(nSig) * Double(buckets) * (4 + Double(precision.size) * Double(d))
+                + 12 * Double(windowCount)
+            guard described == Double(bytes.count) else {
+                throw fail("record is \(bytes.count) bytes, its header describes \(described)")
+            }
             let expected = UserRecord.headerSize + 4 * nSig * buckets + precision.size * nSig * buckets * d + 12 * windowCount
             guard bytes.count == expected, windowCount <= windowCapacity else {
                 throw fail("record is \(bytes.count) bytes, its header describes \(expected)")
