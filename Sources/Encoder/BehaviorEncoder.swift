@@ -291,22 +291,14 @@ public final class BehaviorEncoder {
         // One pass gives every distinct item a run-local index and every behavior its item's index: the only
         // hashing of an item id per behavior in the whole run. Catalog items are resolved too, so the store
         // knows every item's category when it is a candidate.
-        var index: [String: Int] = [:]
-        var ids: [String] = []
+        var interner = Interner(capacity: catalog.count)
         var rows: [Int] = []
         rows.reserveCapacity(groups.reduce(0) { $0 + $1.1.count })
         for (_, behaviors) in groups {
-            for b in behaviors {
-                let i = index[b.item, default: ids.count]
-                if i == ids.count { index[b.item] = i; ids.append(b.item) }
-                rows.append(i)
-            }
+            for b in behaviors { rows.append(interner.index(of: b.item)) }
         }
-        for id in catalog.keys where !id.isEmpty && id.utf8.count <= 400 && index[id] == nil {
-            index[id] = ids.count
-            ids.append(id)
-        }
-        let items = try resolveItems(ids, catalog: catalog, report: &report)
+        for id in catalog.keys where !id.isEmpty && id.utf8.count <= 400 { _ = interner.index(of: id) }
+        let items = try resolveItems(interner.ids, catalog: catalog, report: &report)
         report.itemsSeconds = Date().timeIntervalSince(itemsStart)
         let usersStart = Date()
         defer { report.usersSeconds = Date().timeIntervalSince(usersStart) }

@@ -158,6 +158,27 @@ struct BuildingBlockTests {
         }
     }
 
+    @Test("the item interner gives dense first-seen indices keyed by UTF-8 bytes (like the store), through growth and non-ASCII ids")
+    func interner() {
+        var g = Gaussian(seed: 21)
+        var interner = Interner(capacity: 4)
+        var reference: [[UInt8]: Int] = [:]
+        let alphabet = ["a", "1", "é", "e\u{301}", "漢", "-", " "]
+        for _ in 0..<20_000 {
+            let id = (0..<(1 + Int(g.bits() % 4))).map { _ in alphabet[Int(g.bits() % UInt64(alphabet.count))] }.joined()
+            let expected = reference[Array(id.utf8), default: reference.count]
+            if expected == reference.count { reference[Array(id.utf8)] = expected }
+            #expect(interner.index(of: id) == expected, "\(id)")
+        }
+        #expect(interner.count == reference.count && interner.ids.count == reference.count)
+        for (bytes, i) in reference {
+            let id = String(decoding: bytes, as: UTF8.self)
+            #expect(interner.find(id) == i && Array(interner.ids[i].utf8) == bytes)
+        }
+        #expect(interner.find("é") != interner.find("e\u{301}"))
+        #expect(interner.find("not interned") == nil)
+    }
+
     @Test("signatures from one BLAS product equal the per-vector dot products")
     func blasSignatures() throws {
         let root = temporaryFolder()
