@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 extension ModelBundle {
     /// Shape of a randomly initialised bundle (`lifelong init-model`).

@@ -93,3 +93,23 @@ extension ModelBundle {
         return out
     }
 }
+
+/// The MLP's input (MODEL.md "Output"): `z = concat(q, u_long, u_short, q ⊙ u_long, q ⊙ u_short)` for `B`
+/// rows of width `d` into `[B, 5d]`. Shared by the scorer (Float) and the trainer (Float, and Double for the
+/// gradient checks).
+public enum MLPInput {
+    @inlinable
+    public static func build<T: FloatingPoint>(_ B: Int, d: Int, q: UnsafePointer<T>, long: UnsafePointer<T>, short: UnsafePointer<T>,
+                                                into z: UnsafeMutablePointer<T>) {
+        for i in 0..<B {
+            let zi = z + i * 5 * d, qi = q + i * d, li = long + i * d, si = short + i * d
+            zi.update(from: qi, count: d)
+            (zi + d).update(from: li, count: d)
+            (zi + 2 * d).update(from: si, count: d)
+            for k in 0..<d {
+                zi[3 * d + k] = qi[k] * li[k]
+                zi[4 * d + k] = qi[k] * si[k]
+            }
+        }
+    }
+}

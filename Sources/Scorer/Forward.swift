@@ -302,16 +302,7 @@ extension Scorer {
         let c = model.config
         let d = c.d, h1 = c.hidden[0], h2 = c.hidden[1]
         let z = s.z.ensure(B * 5 * d)
-        for i in 0..<B {
-            let zi = z + i * 5 * d, qi = q + i * d, li = long + i * d, si = short + i * d
-            zi.update(from: qi, count: d)
-            (zi + d).update(from: li, count: d)
-            (zi + 2 * d).update(from: si, count: d)
-            for k in 0..<d {
-                zi[3 * d + k] = qi[k] * li[k]
-                zi[4 * d + k] = qi[k] * si[k]
-            }
-        }
+        MLPInput.build(B, d: d, q: q, long: long, short: short, into: z)
         let a1 = s.hidden1.ensure(B * h1), a2 = s.hidden2.ensure(B * h2)
         fillRows(a1, B, model.mlp[0].bias)
         BLAS.gemm(B, h1, 5 * d, a: z, b: model.mlp[0].weight, transposeB: true, into: a1, accumulate: true)

@@ -264,17 +264,8 @@ final class Network<T: TrainingScalar> {
 
     /// `z = [q, u_long, u_short, q ⊙ u_long, q ⊙ u_short]` → ReLU → ReLU → logit → σ; the mean BCE.
     private func mlpForward(_ B: Int, _ w: UnsafePointer<T>) -> Double {
-        let zp = z.ensure(B * 5 * d), qp = q.pointer, ul = uLong.pointer, us = uShort.pointer
-        for i in 0..<B {
-            let zi = zp + i * 5 * d, qi = qp + i * d, li = ul + i * d, si = us + i * d
-            zi.update(from: qi, count: d)
-            (zi + d).update(from: li, count: d)
-            (zi + 2 * d).update(from: si, count: d)
-            for k in 0..<d {
-                zi[3 * d + k] = qi[k] * li[k]
-                zi[4 * d + k] = qi[k] * si[k]
-            }
-        }
+        let zp = z.ensure(B * 5 * d)
+        MLPInput.build(B, d: d, q: q.pointer, long: uLong.pointer, short: uShort.pointer, into: zp)
         let x1 = a1.ensure(B * h1), x2 = a2.ensure(B * h2)
         linear(B, zp, .mlp0Weight, .mlp0Bias, w, outputs: h1, inputs: 5 * d, into: x1)
         for k in 0..<(B * h1) where x1[k] < 0 { x1[k] = 0 }
