@@ -53,7 +53,7 @@ let package = Package(
         // Evaluation: the synthetic long-sequence generator, prequential replay of a log through the scorer,
         // AUC/logloss, and the report (Markdown, JSON, SVG).
         .target(name: "Replay", dependencies: [
-            "Model", "Store", "Encoder", "Scorer", "LMDB", .product(name: "Histogram", package: "hdrhistogram-swift"),
+            "Model", "Store", "TextEncoder", "Encoder", "Scorer", "LMDB", .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         // The trainer: MODEL.md v1 forward/backward over cached atoms (BAHE), Adam, early stopping on a time split.
         .target(name: "Training", dependencies: ["Model", "CBLAS", "Store", "TextEncoder", "Encoder", "Replay"]),

@@ -6,6 +6,7 @@ public import LMDB
 public import Model
 public import Scorer
 public import Store
+public import TextEncoder
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -76,9 +77,10 @@ public struct Replay {
     }
 
     /// Runs the replay: encodes the history into a new store at `storeFolder` (which must not exist), then
-    /// scores and appends every later event.
+    /// scores and appends every later event. `textModel`: for a bundle with a text projection (item texts are
+    /// embedded once into the new store's cache).
     public static func run(model: ModelBundle, data: Dataset, storeFolder: String, options: Options,
-                           progress: Progress? = nil) throws -> ReplayResult {
+                           textModel: MiniLM? = nil, progress: Progress? = nil) throws -> ReplayResult {
         guard !options.modes.isEmpty else { throw ReplayError(message: "no modes to replay") }
         guard options.candidates >= 1, options.rankEvery >= 1 else { throw ReplayError(message: "candidates and rank-every must be ≥ 1") }
         if case .quantile(let q) = options.split, !(0..<1).contains(q) {
@@ -98,11 +100,11 @@ public struct Replay {
         // 1. The history, encoded once.
         try FileManager.default.createDirectory(atPath: storeFolder, withIntermediateDirectories: true)
         let store = try Store(path: storeFolder, durability: options.durability)
-        let encoder = try BehaviorEncoder(model: model, store: store, precision: options.precision)
+        let encoder = try BehaviorEncoder(model: model, store: store, precision: options.precision, textModel: textModel)
         let encodeReport = try encoder.encode(Dataset(behaviors: Array(history), items: data.items))
 
         // 2. The replay.
-        let scorer = try Scorer(model: model, store: store, writable: true)
+        let scorer = try Scorer(model: model, store: store, writable: true, textModel: textModel)
         var lengths: [String: Int] = [:]
         for b in history { lengths[b.user, default: 0] += 1 }
         var catalog = Set(data.items.keys)

@@ -4,8 +4,12 @@ import LMDB
 import Model
 import Replay
 import Scorer
+import Store
 import Testing
+import TextEncoder
 @testable import Training
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// A synthetic log where old behaviors drive clicks, small enough to train in a debug build.
 func syntheticLog(users: Int = 40, length: ClosedRange<Int> = 10...120) -> Dataset {
@@ -14,15 +18,23 @@ func syntheticLog(users: Int = 40, length: ClosedRange<Int> = 10...120) -> Datas
     return SyntheticLog(p).generate()
 }
 
-/// Trains `long` for `epochs` on `data` from a random bundle written into `folder/initial`.
-func train(_ data: Dataset, long: LongTerm, epochs: Int, folder: String) throws -> (Trainer, TrainingReport) {
+/// Trains `long` for `epochs` on `data` from a random bundle written into `folder/initial`; with `textModel`,
+/// a text bundle whose atoms come from a `TextAtomCache` in `folder/texts`.
+func train(_ data: Dataset, long: LongTerm, epochs: Int, folder: String, textModel: MiniLM? = nil) throws -> (Trainer, TrainingReport) {
     var shape = ModelBundle.Shape()
     shape.dItem = 8; shape.dCat = 4; shape.window = 10; shape.attentionDim = 8; shape.hidden = [16, 8]
+    if textModel != nil { shape.dText = 4; shape.textLayers = 1 }
     let items = Set(data.behaviors.map(\.item)).union(data.items.keys).sorted { $0.precedesInByteOrder($1) }
     let cats = Set(data.items.values.compactMap(\.category)).sorted { $0.precedesInByteOrder($1) }
     try ModelBundle.writeRandom(to: folder + "/initial", items: items, categories: cats, shape: shape, seed: 5)
     let initial = try ModelBundle(folder: folder + "/initial")
-    let set = try TrainingSet(data, vocabulary: initial.vocabulary)
+    var atoms: [String: [Float]] = [:]
+    if let textModel {
+        try FileManager.default.createDirectory(atPath: folder + "/texts", withIntermediateDirectories: true)
+        atoms = try TextAtomCache(store: try Store(path: folder + "/texts", durability: .noSync), textModel: textModel, layers: 1)
+            .vectors(forItems: data.items).byItem
+    }
+    let set = try TrainingSet(data, vocabulary: initial.vocabulary, textVectors: atoms)
     var options = TrainingOptions()
     options.long = long; options.epochs = epochs; options.batch = 64; options.learningRate = 3e-3; options.patience = epochs
     let trainer = Trainer(initial: initial, data: set, options: options)
@@ -33,10 +45,20 @@ func train(_ data: Dataset, long: LongTerm, epochs: Int, folder: String) throws 
 struct TrainedBundleTests {
     @Test("a trained bundle replays its test period with the trainer's predictions", arguments: [LongTerm.sdim, .full, .none])
     func replayAgrees(long: LongTerm) throws {
+        try replay(long: long, textModel: nil)
+    }
+
+    @Test("a trained text bundle (cached all-MiniLM-L6-v2 atoms, W_t trained) replays with the trainer's predictions")
+    func textReplayAgrees() throws {
+        let data = ProcessInfo.processInfo.environment["LIFELONG_DATA"] ?? repositoryRoot.appendingPathComponent("Data").path
+        try replay(long: .sdim, textModel: try MiniLM(folder: data + "/all-MiniLM-L6-v2"))
+    }
+
+    func replay(long: LongTerm, textModel: MiniLM?) throws {
         let root = temporaryFolder("replay-\(long)")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let data = syntheticLog()
-        let (trainer, report) = try train(data, long: long, epochs: 2, folder: root)
+        let (trainer, report) = try train(data, long: long, epochs: 2, folder: root, textModel: textModel)
         try trainer.writeBundle(to: root + "/trained")
         let bundle = try ModelBundle(folder: root + "/trained")
         #expect(bundle.createdBy == "lifelong train")
@@ -47,7 +69,8 @@ struct TrainedBundleTests {
         options.modes = long == .sdim ? [.bse, .online] : [mode]
         options.split = .time(trainer.data.testTime)
         options.durability = .noSync
-        let result = try Replay.run(model: bundle, data: data, storeFolder: root + "/store", options: options)
+        #expect(bundle.config.dText == (textModel == nil ? 0 : 4))
+        let result = try Replay.run(model: bundle, data: data, storeFolder: root + "/store", options: options, textModel: textModel)
 
         let test = trainer.data.test.sorted { $0.order < $1.order }
         let mine = trainer.predict(test)

@@ -5,6 +5,7 @@ import LMDB
 import Model
 import Replay
 import Scorer
+import TextEncoder
 
 struct Synth: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -85,6 +86,7 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Replay at most this many events.") var maxEvents: Int?
     @Option(help: "Store durability: full (fsync per commit), nometasync, nosync.") var durability = "full"
     @Option(help: "Seed for the sampled candidates.") var seed: UInt64 = 1
+    @OptionGroup var text: TextModelOption
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func parsedModes() throws -> [Scorer.Mode] {
@@ -118,7 +120,8 @@ struct ReplayCommand: ParsableCommand {
         options.seed = seed
         let storeFolder = (report as NSString).appendingPathComponent("store")
         let progress = ProgressLine(quiet: quiet, unit: "events")
-        var result = try Replay.run(model: bundle, data: data, storeFolder: storeFolder, options: options, progress: progress.update)
+        var result = try Replay.run(model: bundle, data: data, storeFolder: storeFolder, options: options,
+                                    textModel: try text.load(for: bundle), progress: progress.update)
         result.provenance = [
             "command": CommandLine.arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " "),
             "build": "release, lifelong \(LifelongVersion.string)",
