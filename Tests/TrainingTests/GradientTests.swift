@@ -35,9 +35,7 @@ func smallBundle(_ data: Dataset, in folder: String, text: Bool) throws -> Model
     var shape = ModelBundle.Shape()
     shape.dItem = 4; shape.dCat = 3; shape.dText = text ? 2 : 0
     shape.m = 6; shape.tau = 2; shape.window = 3; shape.heads = 2; shape.attentionDim = 4; shape.hidden = [5, 3]
-    let items = Set(data.behaviors.map(\.item)).union(data.items.keys).sorted { $0.precedesInByteOrder($1) }
-    let cats = Set(data.items.values.compactMap(\.category)).sorted { $0.precedesInByteOrder($1) }
-    try ModelBundle.writeRandom(to: folder, items: items, categories: cats, shape: shape, seed: 17)
+    try ModelBundle.writeRandom(to: folder, for: data, shape: shape, seed: 17)
     try ModelBundle.scaleWeights(in: folder, embeddings: 8, linear: 2.5)
     return try ModelBundle(folder: folder)
 }

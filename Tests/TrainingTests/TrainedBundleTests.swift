@@ -24,10 +24,7 @@ func train(_ data: Dataset, long: LongTerm, epochs: Int, folder: String, textMod
     var shape = ModelBundle.Shape()
     shape.dItem = 8; shape.dCat = 4; shape.window = 10; shape.attentionDim = 8; shape.hidden = [16, 8]
     if textModel != nil { shape.dText = 4; shape.textLayers = 1 }
-    let items = Set(data.behaviors.map(\.item)).union(data.items.keys).sorted { $0.precedesInByteOrder($1) }
-    let cats = Set(data.items.values.compactMap(\.category)).sorted { $0.precedesInByteOrder($1) }
-    try ModelBundle.writeRandom(to: folder + "/initial", items: items, categories: cats, shape: shape, seed: 5)
-    let initial = try ModelBundle(folder: folder + "/initial")
+    let initial = try ModelBundle.writeRandom(to: folder + "/initial", for: data, shape: shape, seed: 5)
     var atoms: [String: [Float]] = [:]
     if let textModel {
         try FileManager.default.createDirectory(atPath: folder + "/texts", withIntermediateDirectories: true)

@@ -39,12 +39,7 @@ struct TrainBench: ParsableCommand {
         var shape = ModelBundle.Shape()
         shape.dText = dText
         shape.textLayers = textLayers
-        var items = Set(log.items.keys)
-        for b in log.behaviors { items.insert(b.item) }
-        let byteOrder: (String, String) -> Bool = { $0.precedesInByteOrder($1) }
-        try ModelBundle.writeRandom(to: folder + "/model", items: items.sorted(by: byteOrder),
-                                    categories: Set(log.items.values.compactMap(\.category)).sorted(by: byteOrder), shape: shape, seed: 1)
-        let bundle = try ModelBundle(folder: folder + "/model")
+        let bundle = try ModelBundle.writeRandom(to: folder + "/model", for: log, shape: shape, seed: 1)
 
         // Cached: every distinct text through the language model once, into an empty cache.
         try FileManager.default.createDirectory(atPath: folder + "/cache", withIntermediateDirectories: true)

@@ -89,15 +89,6 @@ struct ShapeOptions: ParsableArguments {
         return shape
     }
 
-    /// Writes a random bundle over the data's items and categories (both in UTF-8 byte order, rows from 1).
-    func writeRandomBundle(for data: Dataset, to folder: String, seed: UInt64) throws -> (items: Int, categories: Int) {
-        var items = Set(data.items.keys)
-        for b in data.behaviors { items.insert(b.item) }
-        let categories = Set(data.items.values.compactMap(\.category))
-        let byteOrder: (String, String) -> Bool = { $0.precedesInByteOrder($1) }
-        try ModelBundle.writeRandom(to: folder, items: items.sorted(by: byteOrder), categories: categories.sorted(by: byteOrder), shape: shape, seed: seed)
-        return (items.count, categories.count)
-    }
 }
 
 struct InitModel: ParsableCommand {
@@ -112,9 +103,8 @@ struct InitModel: ParsableCommand {
 
     func run() throws {
         let data = try Dataset.load(input.data, ratingThreshold: input.ratingThreshold)
-        let counts = try shape.writeRandomBundle(for: data, to: out, seed: seed)
-        let bundle = try ModelBundle(folder: out)
-        print("wrote \(out): \(counts.items) items, \(counts.categories) categories, d = \(bundle.config.d), fingerprint \(bundle.fingerprintHex)")
+        let bundle = try ModelBundle.writeRandom(to: out, for: data, shape: shape.shape, seed: seed)
+        print("wrote \(out): \(bundle.vocabulary.items.count) items, \(bundle.vocabulary.categories.count) categories, d = \(bundle.config.d), fingerprint \(bundle.fingerprintHex)")
     }
 }
 

@@ -49,8 +49,7 @@ struct Train: ParsableCommand {
         try? FileManager.default.removeItem(atPath: partial)
         var finished = false
         defer { if !finished { try? FileManager.default.removeItem(atPath: partial) } }   // nothing half-written is left
-        _ = try shape.writeRandomBundle(for: data, to: partial, seed: seed)
-        let initial = try ModelBundle(folder: partial)
+        let initial = try ModelBundle.writeRandom(to: partial, for: data, shape: shape.shape, seed: seed)
 
         var textVectors: [String: [Float]] = [:]
         if initial.config.dText > 0 {
