@@ -44,13 +44,9 @@ extension ModelBundle {
         linear("mlp.0", shape.hidden[0], 5 * d)
         linear("mlp.1", shape.hidden[1], shape.hidden[0])
         linear("mlp.2", 1, shape.hidden[1])
-        var metadata = ["format": format, "tau": "\(shape.tau)", "short_window": "\(shape.window)", "heads": "\(shape.heads)",
-                        "projection_seed": "\(seed)", "created_by": "lifelong init-model"]
-        if shape.dText > 0 {   // drawn last, so bundles without text are unchanged by its existence
-            linear("text_projection", shape.dText, 384)
-            metadata["text_model"] = shape.textModel
-            metadata["text_layers"] = "\(shape.textLayers)"
-        }
+        if shape.dText > 0 { linear("text_projection", shape.dText, 384) }   // drawn last: bundles without text are unchanged by it
+        let metadata = Self.metadata(tau: shape.tau, window: shape.window, heads: shape.heads, projectionSeed: seed,
+                                     text: shape.dText > 0 ? (shape.textModel, shape.textLayers) : nil, createdBy: "lifelong init-model")
         try Safetensors.write(tensors, metadata: metadata, to: (folder as NSString).appendingPathComponent("model.safetensors"))
         let vocab = Vocabulary(items: Dictionary(uniqueKeysWithValues: items.enumerated().map { ($1, $0 + 1) }),
                                categories: Dictionary(uniqueKeysWithValues: categories.enumerated().map { ($1, $0 + 1) }))
@@ -59,6 +55,18 @@ extension ModelBundle {
 }
 
 extension ModelBundle {
+    /// The `__metadata__` of a v1 `model.safetensors` (MODEL.md): every writer of bundles goes through here.
+    public static func metadata(tau: Int, window: Int, heads: Int, projectionSeed: UInt64, text: (model: String, layers: Int)?,
+                                createdBy: String) -> [String: String] {
+        var m = ["format": format, "tau": "\(tau)", "short_window": "\(window)", "heads": "\(heads)",
+                 "projection_seed": "\(projectionSeed)", "created_by": createdBy]
+        if let text {
+            m["text_model"] = text.model
+            m["text_layers"] = "\(text.layers)"
+        }
+        return m
+    }
+
     /// Multiplies a bundle's weights in place: embedding tables by `embeddings`, every linear layer by
     /// `linear` (the projection is kept). Test fixtures use it so that probabilities spread over (0, 1)
     /// where init-model's small weights keep them near 0.5 and would hide errors.

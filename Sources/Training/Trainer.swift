@@ -162,12 +162,10 @@ public final class Trainer {
         let c = initial.config
         var tensors = parameters.namedTensors
         tensors.append(("sdim.projection", [c.m, c.d], initial.projection))
-        var metadata = ["format": ModelBundle.format, "tau": "\(c.tau)", "short_window": "\(c.window)", "heads": "\(c.heads)",
-                        "projection_seed": "\(c.projectionSeed)", "created_by": "lifelong train", "long_term": options.long.rawValue]
-        if c.dText > 0 {
-            metadata["text_model"] = c.textModel ?? "all-MiniLM-L6-v2"
-            metadata["text_layers"] = "\(c.textLayers ?? 0)"
-        }
+        var metadata = ModelBundle.metadata(tau: c.tau, window: c.window, heads: c.heads, projectionSeed: c.projectionSeed,
+                                            text: c.dText > 0 ? (c.textModel ?? ModelBundle.Shape().textModel, c.textLayers ?? 0) : nil,
+                                            createdBy: "lifelong train")
+        metadata["long_term"] = options.long.rawValue
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try Safetensors.write(tensors, metadata: metadata, to: (folder as NSString).appendingPathComponent("model.safetensors"))
         try Data(initial.vocabulary.tsv.utf8).write(to: URL(fileURLWithPath: (folder as NSString).appendingPathComponent("vocab.tsv")), options: .atomic)
