@@ -267,17 +267,10 @@ public final class BehaviorEncoder {
     /// That makes an interrupted `append` safe to run again.
     private func sequence(_ txn: borrowing Transaction, _ user: String, length: Int, endsWith behaviors: [Behavior]) throws -> Bool {
         let n = behaviors.count
-        guard length >= n, n > 0 else { return false }
-        let cap = Store.chunkCapacity, entry = Store.sequenceEntrySize
-        for position in (length - n) ..< length {
-            let chunk = try txn.get(store.sequences, Store.chunkKey(user: user, chunk: UInt32(position / cap))) { bytes -> (UInt32, Double)? in
-                let offset = (position % cap) * entry
-                guard offset + entry <= bytes.count else { return nil }
-                return (bytes.littleEndian(UInt32.self, at: offset), Double(bitPattern: bytes.littleEndian(UInt64.self, at: offset + 4)))
-            }
-            guard let (id, t) = chunk ?? nil, t == behaviors[position - (length - n)].timestamp,
-                  let raw = try txn.get(store.itemIds, id, { String(decoding: $0, as: UTF8.self) }),
-                  raw == behaviors[position - (length - n)].item else { return false }
+        guard length >= n, n > 0, let tail = try store.sequenceEntries(txn, user: user, (length - n) ..< length) else { return false }
+        for (entry, b) in zip(tail, behaviors) {
+            guard entry.timestamp == b.timestamp,
+                  let raw = try txn.get(store.itemIds, entry.item, { String(decoding: $0, as: UTF8.self) }), raw == b.item else { return false }
         }
         return true
     }

@@ -98,9 +98,8 @@ public struct StoreVerifier {
                 for (id, r) in itemById.sorted(by: { $0.key < $1.key }) {
                     var v = [Float](repeating: 0, count: c.d)
                     var text: [Float]?
-                    if c.dText > 0, let hash = r.textHash, let texts = store.texts {
-                        let atom = try txn.get(texts, Store.textKey(hash: hash, layers: c.textLayers ?? 0)) { try? TextVectorRecord(decoding: $0) } ?? nil
-                        text = atom?.vector
+                    if c.dText > 0, let hash = r.textHash {
+                        text = try store.textAtom(txn, hash: hash, layers: c.textLayers ?? 0)?.vector
                         if text == nil { fault("items/\(id)", "its text atom is missing from the texts cache") }
                     }
                     v.withUnsafeMutableBufferPointer { out in
@@ -153,10 +152,10 @@ public struct StoreVerifier {
                     }
                     shortChunk = entries < Store.chunkCapacity
                     for e in 0..<entries {
-                        items.append(cv.littleEndian(UInt32.self, at: e * Store.sequenceEntrySize))
-                        let t = Double(bitPattern: cv.littleEndian(UInt64.self, at: e * Store.sequenceEntrySize + 4))
-                        if t < previous { ordered = false }
-                        previous = t
+                        let entry = Store.sequenceEntry(cv, e)
+                        items.append(entry.item)
+                        if entry.timestamp < previous { ordered = false }
+                        previous = entry.timestamp
                     }
                     return .next
                 }

@@ -35,8 +35,7 @@ public struct TextAtomCache {
         var out = Lookup()
         try store.environment.read { txn in
             for h in distinct {
-                guard let r = try txn.get(db, Store.textKey(hash: h, layers: layers), { try? TextVectorRecord(decoding: $0) }) ?? nil,
-                      r.modelFingerprint == textModel.fingerprint, r.layers == layers, r.vector.count == textModel.config.hidden else { continue }
+                guard let r = try store.textAtom(txn, hash: h, layers: layers), r.modelFingerprint == textModel.fingerprint, r.layers == layers, r.vector.count == textModel.config.hidden else { continue }
                 out.vectors[h] = r.vector
             }
         }

@@ -157,7 +157,7 @@ extension Scorer {
             let entries = v.count / Store.sequenceEntrySize
             let rows = s.sequenceRows.ensure(Self.rowStride * (n + entries))
             for e in 0..<entries {
-                let id = v.littleEndian(UInt32.self, at: e * Store.sequenceEntrySize)
+                let id = Store.sequenceEntry(v, e).item
                 if Int(id) < byStoreId.count {
                     rows[Self.rowStride * n] = byStoreId[Int(id)].x
                     rows[Self.rowStride * n + 1] = byStoreId[Int(id)].y

@@ -175,9 +175,8 @@ public final class Scorer: Sendable {
     static func textPart(of r: ItemRecord, model: ModelBundle, store: Store, _ txn: borrowing Transaction) throws -> [Float]? {
         let c = model.config
         guard c.dText > 0, let hash = r.textHash else { return nil }
-        guard let texts = store.texts,
-              let atom = try txn.get(texts, Store.textKey(hash: hash, layers: c.textLayers ?? 0), { try TextVectorRecord(decoding: $0) }) else {
-            throw ScoreError(message: "store \(store.environment.path): item store id \(r.storeId) names a text atom that is not in the texts cache")
+        guard let atom = try store.textAtom(txn, hash: hash, layers: c.textLayers ?? 0) else {
+            throw ScoreError(message: "store \(store.environment.path): item store id \(r.storeId) names a text atom that is missing from (or damaged in) the texts cache")
         }
         guard atom.vector.count == 384 else {
             throw ScoreError(message: "store \(store.environment.path): the text atom of item store id \(r.storeId) has \(atom.vector.count) floats, not 384")

@@ -72,6 +72,38 @@ public final class Store: @unchecked Sendable {
         withUnsafeBytes(of: chunk.bigEndian) { k += $0 }
         return k
     }
+
+    /// Entry `e` of a `sequences` value: (u32 store item id, f64 timestamp), little-endian. Inlinable: the
+    /// scorer's `online`/`full` modes read every entry of a sequence per request.
+    @inlinable
+    public static func sequenceEntry(_ chunk: UnsafeRawBufferPointer, _ e: Int) -> (item: UInt32, timestamp: Double) {
+        (chunk.littleEndian(UInt32.self, at: e * sequenceEntrySize),
+         Double(bitPattern: chunk.littleEndian(UInt64.self, at: e * sequenceEntrySize + 4)))
+    }
+
+    /// The entries at `positions` of `user`'s sequence, one read per chunk; nil when a chunk is missing or short.
+    public func sequenceEntries(_ txn: borrowing Transaction, user: String, _ positions: Range<Int>) throws -> [(item: UInt32, timestamp: Double)]? {
+        var out: [(item: UInt32, timestamp: Double)] = []
+        var position = positions.lowerBound
+        while position < positions.upperBound {
+            let chunk = position / Self.chunkCapacity, first = position % Self.chunkCapacity
+            let last = min(Self.chunkCapacity, first + positions.upperBound - position)
+            let read = try txn.get(sequences, Self.chunkKey(user: user, chunk: UInt32(chunk))) { v -> Bool in
+                guard last * Self.sequenceEntrySize <= v.count else { return false }
+                for e in first ..< last { out.append(Self.sequenceEntry(v, e)) }
+                return true
+            }
+            guard read == true else { return nil }
+            position += last - first
+        }
+        return out
+    }
+
+    /// The cached text atom of the text with SHA-256 `hash` at `layers` layers; nil when absent or damaged.
+    public func textAtom(_ txn: borrowing Transaction, hash: [UInt8], layers: Int) throws -> TextVectorRecord? {
+        guard let texts else { return nil }
+        return try txn.get(texts, Self.textKey(hash: hash, layers: layers)) { try? TextVectorRecord(decoding: $0) } ?? nil
+    }
 }
 
 /// What the store knows about an item (the `items` database).
