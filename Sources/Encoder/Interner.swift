@@ -37,18 +37,6 @@ struct Interner {
         return index
     }
 
-    /// The index of `id` if it was interned.
-    func find(_ id: String) -> Int? {
-        let h = Self.hash(id)
-        var i = Int(truncatingIfNeeded: h) & mask
-        while true {
-            let s = Int(slots[i])
-            if s < 0 { return nil }
-            if hashes[s] == h && ids[s] == id { return s }
-            i = (i + 1) & mask
-        }
-    }
-
     private mutating func grow() {
         slots = [Int32](repeating: -1, count: slots.count * 2)
         mask = slots.count - 1
