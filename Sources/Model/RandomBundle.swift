@@ -97,6 +97,12 @@ public struct Gaussian: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 
+    /// Fisher–Yates with this generator: the same seed gives the same order on every toolchain (the standard
+    /// library's `shuffle(using:)` does not promise its algorithm).
+    public mutating func shuffle<T>(_ array: inout [T]) {
+        for i in stride(from: array.count - 1, to: 0, by: -1) { array.swapAt(i, Int(bits() % UInt64(i + 1))) }
+    }
+
     /// Uniform in [0, 1).
     public mutating func uniform() -> Float { Float(bits() >> 40) / Float(1 << 24) }
 

@@ -33,7 +33,7 @@ public struct LogisticRegression: Sendable {
         var best = (auc: -Double.infinity, epoch: 0, weights: weights)
         for epoch in 1...epochs {
             var order = data.train
-            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.bits() % UInt64(i + 1))) }
+            rng.shuffle(&order)
             for first in stride(from: 0, to: order.count, by: batch) {
                 let part = order[first ..< min(first + batch, order.count)]
                 var touched = Set<Int>()
@@ -52,15 +52,11 @@ public struct LogisticRegression: Sendable {
                     gradients.withUnsafeMutableBufferPointer { adam.update(w.baseAddress!, $0.baseAddress!, dense: [0 ..< 1], rows: rows) }
                 }
             }
-            let auc = Metrics.auc(predict(data.valid, data), data.valid.map(\.label)) ?? 0
+            let auc = Evaluation(predict(data.valid, data), data.valid).auc ?? 0
             if auc > best.auc { best = (auc, epoch, weights) }
             if epoch - best.epoch >= patience { break }
         }
         weights = best.weights
-        func evaluate(_ s: [TrainingSet.Sample]) -> Evaluation {
-            let p = predict(s, data), y = s.map(\.label)
-            return Evaluation(samples: s.count, auc: Metrics.auc(p, y), logloss: Metrics.logloss(p, y))
-        }
-        return (evaluate(data.valid), evaluate(data.test))
+        return (Evaluation(predict(data.valid, data), data.valid), Evaluation(predict(data.test, data), data.test))
     }
 }

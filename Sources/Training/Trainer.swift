@@ -22,6 +22,14 @@ public struct Evaluation: Codable, Sendable, Equatable {
     public var samples: Int
     public var auc: Double?
     public var logloss: Double?
+
+    /// The figures of `predictions` against the samples' labels.
+    public init(_ predictions: [Float], _ samples: [TrainingSet.Sample]) {
+        let labels = samples.map(\.label)
+        self.samples = samples.count
+        auc = Metrics.auc(predictions, labels)
+        logloss = Metrics.logloss(predictions, labels)
+    }
 }
 
 /// What a training run did, written as `training.json` next to the bundle.
@@ -77,7 +85,7 @@ public final class Trainer {
     /// One pass over the train period in a seeded random order; returns the mean training loss.
     public func trainEpoch(_ epoch: Int, progress: Progress? = nil) -> Double {
         var order = data.train
-        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.bits() % UInt64(i + 1))) }
+        rng.shuffle(&order)
         var total = 0.0, done = 0
         order.withUnsafeBufferPointer { samples in
             for first in stride(from: 0, to: samples.count, by: options.batch) {
@@ -125,8 +133,7 @@ public final class Trainer {
     }
 
     public func evaluate(_ samples: [TrainingSet.Sample]) -> Evaluation {
-        let p = predict(samples), y = samples.map(\.label)
-        return Evaluation(samples: samples.count, auc: Metrics.auc(p, y), logloss: Metrics.logloss(p, y))
+        Evaluation(predict(samples), samples)
     }
 
     /// Epochs with early stopping on the valid AUC; ends with the best epoch's weights and every period's figures.

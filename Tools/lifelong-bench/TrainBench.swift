@@ -56,7 +56,7 @@ struct TrainBench: ParsableCommand {
         // Batches of samples drawn at random from the train period (both paths see the same kind of histories).
         var samples = set.train
         var rng = Gaussian(seed: 3)
-        for i in stride(from: samples.count - 1, to: 0, by: -1) { samples.swapAt(i, Int(rng.bits() % UInt64(i + 1))) }
+        rng.shuffle(&samples)
         let batches = stride(from: 0, to: samples.count, by: batch).map { Array(samples[$0 ..< min($0 + batch, samples.count)]) }
         let n = min(cachedBatches, batches.count)
 
