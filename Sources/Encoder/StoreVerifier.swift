@@ -189,7 +189,7 @@ public struct StoreVerifier {
                     s.sumsRecomputed += 1
                     if fresh.counts != record.counts { fault(key, "bucket counts differ from the sequence re-hashed with the model") }
                     // Sums are added in another order by append than by encode; f16 stores round each sum.
-                    let relative: Float = v[6] == UserRecord.Precision.f16.rawValue ? 2e-3 : 1e-4
+                    let relative: Float = (try? UserRecord.View(v))?.precision == .f16 ? 2e-3 : 1e-4
                     for r in 0..<(c.signatures * c.buckets) {
                         let a = record.sums[(r * c.d)..<((r + 1) * c.d)], b = fresh.sums[(r * c.d)..<((r + 1) * c.d)]
                         let scale = b.reduce(0) { max($0, abs($1)) } + Float(fresh.counts[r]) * 1e-3
