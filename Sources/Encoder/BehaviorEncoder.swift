@@ -263,13 +263,13 @@ public final class BehaviorEncoder {
     }
 
     /// Whether the user's stored sequence (`length` behaviors) ends with exactly `behaviors` (same item ids,
-    /// same timestamps): then an earlier run of the same append already wrote them, and the user is skipped.
+    /// timestamps and feedback): then an earlier run of the same append already wrote them, and the user is skipped.
     /// That makes an interrupted `append` safe to run again.
     private func sequence(_ txn: borrowing Transaction, _ user: String, length: Int, endsWith behaviors: [Behavior]) throws -> Bool {
         let n = behaviors.count
         guard length >= n, n > 0, let tail = try store.sequenceEntries(txn, user: user, (length - n) ..< length) else { return false }
         for (entry, b) in zip(tail, behaviors) {
-            guard entry.timestamp == b.timestamp,
+            guard entry.timestamp == b.timestamp, entry.feedback == Feedback(b.label).rawValue,
                   let raw = try txn.get(store.itemIds, entry.item, { String(decoding: $0, as: UTF8.self) }), raw == b.item else { return false }
         }
         return true
@@ -292,10 +292,24 @@ public final class BehaviorEncoder {
         }
         for id in catalog.keys where !id.isEmpty && id.utf8.count <= 400 { _ = interner.index(of: id) }
         let items = try resolveItems(interner.ids, catalog: catalog, report: &report)
+        let c = model.config
+        // What the buckets add: behavior j is row `atomRows[j]` of `vectors` and `signatures`. In v1 that is its
+        // item's row. In v2 each item has one row per feedback value, `e(item) + F[feedback]`, all with the
+        // item's signatures (the hash is of `e(item)`, MODEL.md + README "Bundle format").
+        let (vectors, signatures, kinds) = model.behaviorRows(vectors: items.vectors, signatures: items.signatures, count: items.storeIds.count)
+        var atomRows = rows
+        if kinds > 1 {
+            var j = 0
+            for (_, behaviors) in groups {
+                for b in behaviors {
+                    atomRows[j] = rows[j] * kinds + Int(Feedback(b.label).rawValue)
+                    j += 1
+                }
+            }
+        }
         report.itemsSeconds = Date().timeIntervalSince(itemsStart)
         let usersStart = Date()
         defer { report.usersSeconds = Date().timeIntervalSince(usersStart) }
-        let c = model.config
         var done = 0
         var first = 0  // where the current user's behaviors start in `rows`
         for chunk in stride(from: 0, to: groups.count, by: max(batch, 1)) {
@@ -305,18 +319,19 @@ public final class BehaviorEncoder {
                     var record = existing[user] ?? UserRecord(nSig: c.signatures, buckets: c.buckets, d: c.d, windowCapacity: c.window, fingerprint: model.fingerprint)
                     let before = record.length
                     let userRows = rows[first..<(first + behaviors.count)]
-                    first += behaviors.count
-                    items.vectors.withUnsafeBufferPointer { v in
-                        items.signatures.withUnsafeBufferPointer { s in
-                            userRows.withUnsafeBufferPointer { r in
+                    vectors.withUnsafeBufferPointer { v in
+                        signatures.withUnsafeBufferPointer { s in
+                            atomRows[first..<(first + behaviors.count)].withUnsafeBufferPointer { r in
                                 record.append(count: r.count, vectors: v.baseAddress!, signatures: s.baseAddress!, rows: r.baseAddress!,
                                               timestamp: behaviors.last!.timestamp) { j in
-                                    let i = r[j]
-                                    return .init(item: items.storeIds[i], itemRow: items.itemRows[i], categoryRow: items.categoryRows[i])
+                                    let i = userRows[userRows.startIndex + j]
+                                    return .init(item: items.storeIds[i], itemRow: items.itemRows[i], categoryRow: items.categoryRows[i],
+                                                 feedback: Feedback(behaviors[j].label).rawValue)
                                 }
                             }
                         }
                     }
+                    first += behaviors.count
                     try writeUser(txn, user, record)
                     if replace { try deleteSequence(txn, user) }
                     try appendSequence(txn, user, from: before, behaviors, userRows, items)
@@ -344,7 +359,7 @@ public final class BehaviorEncoder {
         for k in keys { try txn.delete(store.sequences, k) }
     }
 
-    /// Appends (store item id, timestamp) pairs to the user's sequence, whose length before is `length`:
+    /// Appends (store item id, timestamp, feedback) entries to the user's sequence, whose length before is `length`:
     /// only the last, partly filled chunk is rewritten.
     private func appendSequence(_ txn: borrowing Transaction, _ user: String, from length: UInt64, _ behaviors: [Behavior],
                                 _ rows: ArraySlice<Int>, _ items: ResolvedItems) throws {
@@ -358,10 +373,11 @@ public final class BehaviorEncoder {
             let take = min(cap - position % cap, behaviors.count - next)
             try txn.put(store.sequences, key, reserving: old.count + take * entry) { out in
                 out.copyBytes(from: old)
+                let first = old.count / entry
                 for k in 0..<take {
-                    let offset = old.count + k * entry
-                    out.storeBytes(of: items.storeIds[rows[rows.startIndex + next + k]].littleEndian, toByteOffset: offset, as: UInt32.self)
-                    out.storeBytes(of: behaviors[next + k].timestamp.bitPattern.littleEndian, toByteOffset: offset + 4, as: UInt64.self)
+                    let b = behaviors[next + k]
+                    Store.storeSequenceEntry(.init(item: items.storeIds[rows[rows.startIndex + next + k]], timestamp: b.timestamp,
+                                                   feedback: Feedback(b.label).rawValue), into: out, at: first + k)
                 }
             }
             position += take

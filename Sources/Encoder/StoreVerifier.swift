@@ -92,7 +92,7 @@ public struct StoreVerifier {
 
             // The model's view of every item, for recomputing sums.
             var vectorOf: [UInt32: Int] = [:]   // store id → row of `vectors`
-            var vectors: [Float] = [], signatures: [UInt8] = []
+            var vectors: [Float] = [], signatures: [UInt8] = [], kinds = 1
             if recompute, let model {
                 let c = model.config
                 for (id, r) in itemById.sorted(by: { $0.key < $1.key }) {
@@ -113,6 +113,7 @@ public struct StoreVerifier {
                     vectors += v
                 }
                 signatures = model.signatures(ofRows: vectors, count: vectors.count / max(c.d, 1))
+                (vectors, signatures, kinds) = model.behaviorRows(vectors: vectors, signatures: signatures, count: vectorOf.count)
             }
 
             // Users and their sequences.
@@ -139,7 +140,7 @@ public struct StoreVerifier {
                 // The sequence.
                 var prefix = Array(user.utf8)
                 prefix.append(0)
-                var items: [UInt32] = [], previous = -Double.infinity, chunk: UInt32 = 0, ordered = true, shortChunk = false
+                var items: [UInt32] = [], feedback: [UInt8] = [], previous = -Double.infinity, chunk: UInt32 = 0, ordered = true, shortChunk = false
                 try txn.scan(store.sequences, prefix: prefix) { ck, cv in
                     s.sequenceChunks += 1
                     let index = ck.count == prefix.count + 4 ? ck.loadUnaligned(fromByteOffset: prefix.count, as: UInt32.self).bigEndian : UInt32.max
@@ -154,6 +155,7 @@ public struct StoreVerifier {
                     for e in 0..<entries {
                         let entry = Store.sequenceEntry(cv, e)
                         items.append(entry.item)
+                        feedback.append(entry.feedback)
                         if entry.timestamp < previous { ordered = false }
                         previous = entry.timestamp
                     }
@@ -165,18 +167,20 @@ public struct StoreVerifier {
                     fault(key, "last timestamp \(BehaviorEncoder.show(record.lastTimestamp)) differs from the sequence's \(BehaviorEncoder.show(previous))")
                 }
                 if let unknown = items.first(where: { itemById[$0] == nil }) { fault(key, "the sequence names store item \(unknown), which has no item record") }
-                let tail = items.suffix(record.windowCapacity)
-                if record.window.count != tail.count || zip(record.window, tail).contains(where: { $0.item != $1 }) {
+                if let bad = feedback.first(where: { Feedback(rawValue: $0) == nil }) { fault(key, "the sequence holds feedback \(bad) (0 unknown, 1 not clicked, 2 clicked)") }
+                let tail = zip(items, feedback).suffix(record.windowCapacity)
+                if record.window.count != tail.count || zip(record.window, tail).contains(where: { $0.item != $1.0 || $0.feedback != $1.1 }) {
                     fault(key, "the window is not the last \(tail.count) behaviors of the sequence")
                 } else if let bad = record.window.first(where: { e in itemById[e.item].map { $0.itemRow != e.itemRow || $0.categoryRow != e.categoryRow } ?? false }) {
                     fault(key, "window entry for store item \(bad.item) has rows that differ from its item record")
                 }
 
                 // The sums, recomputed from the sequence with the model.
-                if recompute, let model, items.count == Int(record.length), items.allSatisfy({ vectorOf[$0] != nil }) {
+                if recompute, let model, items.count == Int(record.length), items.allSatisfy({ vectorOf[$0] != nil }),
+                   feedback.allSatisfy({ Feedback(rawValue: $0) != nil }) {
                     let c = model.config
                     var fresh = UserRecord(nSig: c.signatures, buckets: c.buckets, d: c.d, windowCapacity: 0, fingerprint: fingerprint)
-                    let rows = items.map { vectorOf[$0]! }
+                    let rows = zip(items, feedback).map { vectorOf[$0.0]! * kinds + (kinds > 1 ? Int($0.1) : 0) }
                     vectors.withUnsafeBufferPointer { v in
                         signatures.withUnsafeBufferPointer { sig in
                             rows.withUnsafeBufferPointer { r in

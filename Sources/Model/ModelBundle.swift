@@ -1,12 +1,23 @@
 import Crypto
 public import Foundation
 
-/// A model bundle in format `lifelong.model.v1` (MODEL.md): a folder with `model.safetensors` and `vocab.tsv`.
+/// What a behavior's label says about it, the row of `feedback_embedding` in a v2 bundle: 0 unknown (the log
+/// has no label for it), 1 not clicked, 2 clicked.
+public enum Feedback: UInt8, Sendable, CaseIterable {
+    case unknown = 0, negative = 1, positive = 2
+    public init(_ label: Bool?) { self = label.map { $0 ? .positive : .negative } ?? .unknown }
+}
+
+/// A model bundle in format `lifelong.model.v1` (MODEL.md) or `lifelong.model.v2` (v1 with behavior feedback,
+/// README "Bundle format"): a folder with `model.safetensors` and `vocab.tsv`.
 ///
 /// Loading checks every shape against the metadata and the others, with errors that name the tensor. All
 /// weights are held as row-major `[Float]` (Linear weights `[out, in]`, as PyTorch writes them).
 public struct ModelBundle: Sendable {
     public static let format = "lifelong.model.v1"
+    /// v1 plus `feedback_embedding [3, d]`: a behavior's vector is `s_j = e(item_j) + F[feedback_j]`, while
+    /// signatures, the candidate and everything else stay as in v1.
+    public static let feedbackFormat = "lifelong.model.v2"
 
     public struct Config: Sendable, Equatable {
         public var dItem: Int
@@ -21,6 +32,8 @@ public struct ModelBundle: Sendable {
         public var projectionSeed: UInt64
         public var textModel: String?
         public var textLayers: Int?
+        /// v2: behaviors carry their feedback (`feedback_embedding`).
+        public var feedback = false
 
         public var d: Int { dItem + dCat + dText }
         public var signatures: Int { m / tau }
@@ -40,6 +53,7 @@ public struct ModelBundle: Sendable {
     public let textProjectionWeight: [Float] // [d_text, 384] or empty
     public let textProjectionBias: [Float]   // [d_text] or empty
     public let projection: [Float]           // [m, d]
+    public let feedbackEmbedding: [Float]    // [3, d] (v2) or empty (v1)
     public let query: Linear, key: Linear, value: Linear, output: Linear
     public let mlp: [Linear]
 
@@ -84,9 +98,10 @@ public struct ModelBundle: Sendable {
             LoadError(message: "\(path): " + (tensor.map { "tensor '\($0)': " } ?? "") + message)
         }
         let meta = file.metadata
-        guard meta["format"] == Self.format else {
-            throw fail("metadata format is \(meta["format"].map { "'\($0)'" } ?? "missing"), expected '\(Self.format)'")
+        guard meta["format"] == Self.format || meta["format"] == Self.feedbackFormat else {
+            throw fail("metadata format is \(meta["format"].map { "'\($0)'" } ?? "missing"), expected '\(Self.format)' or '\(Self.feedbackFormat)'")
         }
+        let feedback = meta["format"] == Self.feedbackFormat
         func metaInt(_ key: String) throws -> Int {
             guard let s = meta[key], let v = Int(s), v > 0 else { throw fail("metadata '\(key)' missing or not a positive integer") }
             return v
@@ -114,6 +129,11 @@ public struct ModelBundle: Sendable {
             try expect("text_projection.bias", [dText])
         }
         let d = item[1] + cat[1] + dText
+        if feedback {
+            try expect("feedback_embedding", [Feedback.allCases.count, d])
+        } else if file.tensors["feedback_embedding"] != nil {
+            throw fail("present in a '\(Self.format)' bundle (feedback needs format '\(Self.feedbackFormat)')", "feedback_embedding")
+        }
         let proj = try shape("sdim.projection")
         guard proj.count == 2, proj[1] == d else { throw fail("shape \(proj), expected [m, d = \(d)]", "sdim.projection") }
         let m = proj[0]
@@ -150,7 +170,7 @@ public struct ModelBundle: Sendable {
         }
         config = Config(dItem: item[1], dCat: cat[1], dText: dText, m: m, tau: tau, window: window, heads: heads,
                         attentionDim: da, hidden: [m0[0], m1[0]], projectionSeed: seed,
-                        textModel: meta["text_model"], textLayers: meta["text_layers"].flatMap { Int($0) })
+                        textModel: meta["text_model"], textLayers: meta["text_layers"].flatMap { Int($0) }, feedback: feedback)
         self.folder = folder
         self.vocabulary = vocabulary
         self.fingerprint = fingerprint
@@ -160,6 +180,7 @@ public struct ModelBundle: Sendable {
         textProjectionWeight = dText > 0 ? try file.floats("text_projection.weight") : []
         textProjectionBias = dText > 0 ? try file.floats("text_projection.bias") : []
         projection = try file.floats("sdim.projection")
+        feedbackEmbedding = feedback ? try file.floats("feedback_embedding") : []
         query = try linear("short_attention.query")
         key = try linear("short_attention.key")
         value = try linear("short_attention.value")
@@ -175,6 +196,42 @@ public struct ModelBundle: Sendable {
         categoryEmbedding.withUnsafeBufferPointer { (out + c.dItem).update(from: $0.baseAddress! + categoryRow * c.dCat, count: c.dCat) }
         guard c.dText > 0 else { return }
         projectText(text, into: out + c.dItem + c.dCat)
+    }
+
+    /// `s_j = e(item_j) + F[feedback_j]`: adds the feedback row to a behavior's `e` in `v[0..<d]` (v2); v1
+    /// leaves `v` as it is.
+    @inlinable
+    public func addFeedback(_ feedback: UInt8, to v: UnsafeMutablePointer<Float>) {
+        guard config.feedback else { return }
+        let d = config.d
+        feedbackEmbedding.withUnsafeBufferPointer { f in
+            let row = f.baseAddress! + Int(feedback) * d
+            for k in 0..<d { v[k] += row[k] }
+        }
+    }
+
+    /// The behavior vectors of `count` items whose `e` and signatures are `vectors` (`[count, d]`) and
+    /// `signatures` (`[count, n_sig]`): in v2, one row per (item, feedback), row `item · 3 + feedback` =
+    /// `e(item) + F[feedback]` with the item's signatures (the hash is of `e(item)`); in v1 the inputs as they are.
+    public func behaviorRows(vectors: [Float], signatures: [UInt8], count: Int) -> (vectors: [Float], signatures: [UInt8], kinds: Int) {
+        guard config.feedback else { return (vectors, signatures, 1) }
+        let kinds = Feedback.allCases.count, d = config.d, nSig = config.signatures
+        var outVectors = [Float](repeating: 0, count: count * kinds * d)
+        var outSignatures = [UInt8](repeating: 0, count: count * kinds * nSig)
+        outVectors.withUnsafeMutableBufferPointer { v in
+            vectors.withUnsafeBufferPointer { src in
+                for i in 0..<count {
+                    for f in 0..<kinds {
+                        let row = v.baseAddress! + (i * kinds + f) * d
+                        row.update(from: src.baseAddress! + i * d, count: d)
+                        addFeedback(UInt8(f), to: row)
+                        let at = (i * kinds + f) * nSig
+                        outSignatures.replaceSubrange(at ..< (at + nSig), with: signatures[(i * nSig) ..< ((i + 1) * nSig)])
+                    }
+                }
+            }
+        }
+        return (outVectors, outSignatures, kinds)
     }
 
     /// The text part of `e(i)`: `W_t · x + b_t` (`d_text` floats into `out`); `x` nil (an item without text)

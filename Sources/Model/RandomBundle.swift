@@ -8,6 +8,8 @@ extension ModelBundle {
         /// A text projection `W_t` (`[dText, 384]`) over the first `textLayers` layers of the text model; 0 = none.
         public var dText = 0, textLayers = 2
         public var textModel = "all-MiniLM-L6-v2"
+        /// A v2 bundle: behaviors carry their feedback (`feedback_embedding [3, d]`).
+        public var feedback = false
         public init() {}
     }
 
@@ -45,8 +47,10 @@ extension ModelBundle {
         linear("mlp.1", shape.hidden[1], shape.hidden[0])
         linear("mlp.2", 1, shape.hidden[1])
         if shape.dText > 0 { linear("text_projection", shape.dText, 384) }   // drawn last: bundles without text are unchanged by it
+        if shape.feedback { tensors.append(("feedback_embedding", [Feedback.allCases.count, d], normal(Feedback.allCases.count * d, 0.1))) }
         let metadata = Self.metadata(tau: shape.tau, window: shape.window, heads: shape.heads, projectionSeed: seed,
-                                     text: shape.dText > 0 ? (shape.textModel, shape.textLayers) : nil, createdBy: "lifelong init-model")
+                                     text: shape.dText > 0 ? (shape.textModel, shape.textLayers) : nil, feedback: shape.feedback,
+                                     createdBy: "lifelong init-model")
         try Safetensors.write(tensors, metadata: metadata, to: (folder as NSString).appendingPathComponent("model.safetensors"))
         let vocab = Vocabulary(items: Dictionary(uniqueKeysWithValues: items.enumerated().map { ($1, $0 + 1) }),
                                categories: Dictionary(uniqueKeysWithValues: categories.enumerated().map { ($1, $0 + 1) }))
@@ -55,10 +59,11 @@ extension ModelBundle {
 }
 
 extension ModelBundle {
-    /// The `__metadata__` of a v1 `model.safetensors` (MODEL.md): every writer of bundles goes through here.
+    /// The `__metadata__` of a v1 (or, with `feedback`, v2) `model.safetensors` (MODEL.md): every writer of
+    /// bundles goes through here.
     public static func metadata(tau: Int, window: Int, heads: Int, projectionSeed: UInt64, text: (model: String, layers: Int)?,
-                                createdBy: String) -> [String: String] {
-        var m = ["format": format, "tau": "\(tau)", "short_window": "\(window)", "heads": "\(heads)",
+                                feedback: Bool, createdBy: String) -> [String: String] {
+        var m = ["format": feedback ? feedbackFormat : format, "tau": "\(tau)", "short_window": "\(window)", "heads": "\(heads)",
                  "projection_seed": "\(projectionSeed)", "created_by": createdBy]
         if let text {
             m["text_model"] = text.model

@@ -173,7 +173,8 @@ public struct Replay {
             for index in next..<end {
                 let event = events[index]
                 let t0 = Timing.nanoseconds()
-                try scorer.append(user: event.user, item: event.item, timestamp: event.timestamp, category: data.items[event.item]?.category)
+                try scorer.append(user: event.user, item: event.item, timestamp: event.timestamp, label: event.label,
+                                  category: data.items[event.item]?.category)
                 appends.record(Timing.nanoseconds() - t0, length: eventLengths[index])
                 lengths[event.user] = eventLengths[index] + 1
                 known.insert(event.item)

@@ -4,7 +4,7 @@ import Model
 import Store
 import Synchronization
 
-/// One request, MODEL.md v1, batched over the B candidates:
+/// One request, MODEL.md v1 (v2: behaviors carry their feedback row), batched over the B candidates:
 ///
 /// 1. gather `q` for all candidates into `[B, d]`;
 /// 2. user side (one read transaction): the window's rows, and — by mode — the bucket sums (`bse`), the
@@ -24,7 +24,7 @@ extension Scorer {
         let short = s.short.ensure(B * d)
         let w = view.window
         let xw = s.behaviors.ensure(max(w, 1) * d)
-        embedRows(s.windowRows.pointer, w, into: xw)
+        embedRows(s.windowRows.pointer, w, behaviors: true, into: xw)
         attend(B, queries: s.queries.pointer, to: xw, w, scratch: s, into: short)
 
         mlp(B, q: s.candidates.pointer, long: long, short: short, scratch: s, into: out)
@@ -50,7 +50,7 @@ extension Scorer {
         case .full:
             let n = view.length
             let x = s.behaviors.ensure(max(n, 1) * d)
-            embedRows(s.sequenceRows.pointer, n, into: x)
+            embedRows(s.sequenceRows.pointer, n, behaviors: true, into: x)
             attend(B, queries: queries, to: x, n, scratch: s, into: long)
         }
         return view
@@ -70,13 +70,16 @@ extension Scorer {
             rows[Self.rowStride * i] = r.x
             rows[Self.rowStride * i + 1] = r.y
             rows[Self.rowStride * i + 2] = r.z
+            rows[Self.rowStride * i + 3] = 0
         }
-        embedRows(rows, candidates.count, into: q)
+        embedRows(rows, candidates.count, behaviors: false, into: q)
     }
 
-    /// `e(i)` for `n` (item row, category row, text slot) triples into `[n, d]`.
-    func embedRows(_ rows: UnsafePointer<Int32>, _ n: Int, into x: UnsafeMutablePointer<Float>) {
+    /// `e(i)` for `n` (item row, category row, text slot, feedback) rows into `[n, d]`; with `behaviors`, the
+    /// behavior vectors `s = e(i) + F[feedback]` (v2; the same as `e(i)` in v1).
+    func embedRows(_ rows: UnsafePointer<Int32>, _ n: Int, behaviors: Bool, into x: UnsafeMutablePointer<Float>) {
         let c = model.config, d = c.d, k = Self.rowStride
+        defer { if behaviors && c.feedback { for j in 0..<n { model.addFeedback(UInt8(rows[k * j + 3]), to: x + j * d) } } }
         guard c.dText > 0 else {
             for j in 0..<n { model.embed(itemRow: Int(rows[k * j]), categoryRow: Int(rows[k * j + 1]), into: x + j * d) }
             return
@@ -116,6 +119,7 @@ extension Scorer {
                     rows[Self.rowStride * j] = Int32(bitPattern: e.itemRow)
                     rows[Self.rowStride * j + 1] = Int32(bitPattern: e.categoryRow)
                     rows[Self.rowStride * j + 2] = 0
+                    rows[Self.rowStride * j + 3] = Int32(e.feedback)
                     // Only the text slot comes from the catalog; an item newer than it is resolved below.
                     if c.dText > 0 {
                         if Int(e.item) < byStoreId.count { rows[Self.rowStride * j + 2] = byStoreId[Int(e.item)].z } else { newer.append((j, e.item)) }
@@ -146,7 +150,7 @@ extension Scorer {
         return record
     }
 
-    /// The user's sequence as (item row, category row, text slot) triples in `scratch.sequenceRows`; returns its length.
+    /// The user's sequence as (item row, category row, text slot, feedback) rows in `scratch.sequenceRows`; returns its length.
     private func readSequence(_ txn: borrowing Transaction, _ user: String, expected: Int, scratch s: Scratch) throws -> Int {
         var prefix = Array(user.utf8)
         prefix.append(0)
@@ -157,7 +161,8 @@ extension Scorer {
             let entries = v.count / Store.sequenceEntrySize
             let rows = s.sequenceRows.ensure(Self.rowStride * (n + entries))
             for e in 0..<entries {
-                let id = Store.sequenceEntry(v, e).item
+                let entry = Store.sequenceEntry(v, e), id = entry.item
+                rows[Self.rowStride * n + 3] = Int32(entry.feedback)
                 if Int(id) < byStoreId.count {
                     rows[Self.rowStride * n] = byStoreId[Int(id)].x
                     rows[Self.rowStride * n + 1] = byStoreId[Int(id)].y
@@ -197,8 +202,9 @@ extension Scorer {
         }
     }
 
-    /// `online`: rebuilds the bucket sums from the sequence — embed, hash (one GEMM), then the encoder's own
-    /// aggregation, so `online` adds exactly what `encode` added.
+    /// `online`: rebuilds the bucket sums from the sequence — embed, hash (one GEMM), add the feedback rows
+    /// (v2: the hash is of `e(item)`, the sums of `e(item) + F[feedback]`), then the encoder's own aggregation,
+    /// so `online` adds exactly what `encode` added.
     private func rehash(_ n: Int, scratch s: Scratch) {
         let c = model.config
         let nRows = c.signatures * c.buckets
@@ -206,9 +212,10 @@ extension Scorer {
         sums.update(repeating: 0, count: nRows * c.d)
         guard n > 0 else { return }
         let x = s.behaviors.ensure(n * c.d)
-        embedRows(s.sequenceRows.pointer, n, into: x)
+        embedRows(s.sequenceRows.pointer, n, behaviors: false, into: x)
         let signatures = s.signatures.ensure(n * c.signatures)
         model.signatures(of: x, count: n, projections: s.projections.ensure(n * c.m), into: signatures)
+        if c.feedback { for j in 0..<n { model.addFeedback(UInt8(s.sequenceRows.pointer[Self.rowStride * j + 3]), to: x + j * c.d) } }
         let order = s.order.ensure(n)
         for j in 0..<n { order[j] = j }
         let counts = s.counts.ensure(nRows)

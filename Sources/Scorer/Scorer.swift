@@ -6,12 +6,13 @@ public import Store
 public import TextEncoder
 import Synchronization
 
-/// The embedded scorer: probabilities for one user against a batch of candidate items, MODEL.md v1 exactly.
+/// The embedded scorer: probabilities for one user against a batch of candidate items, MODEL.md v1 exactly
+/// (and v2, v1 with behavior feedback, README "Bundle format").
 ///
 /// ```swift
 /// let scorer = try Scorer(modelFolder: "model", storeFolder: "store", writable: true)
 /// let p = try scorer.score(user: "196", candidates: ["242", "302", "377"])   // one probability each, in order
-/// try scorer.append(user: "196", item: "242", timestamp: 891_000_000)        // O(m·d), safe while others score
+/// try scorer.append(user: "196", item: "242", timestamp: 891_000_000, label: true)   // O(m·d), safe while others score
 /// ```
 ///
 /// - The store must have been encoded with this bundle: opening compares the model fingerprints and refuses
@@ -72,8 +73,8 @@ public final class Scorer: Sendable {
         }
     }
 
-    /// Int32s per entry in the scratch row buffers: item row, category row, text slot.
-    static let rowStride = 3
+    /// Int32s per entry in the scratch row buffers: item row, category row, text slot, feedback.
+    static let rowStride = 4
 
     /// Opens the bundle and the store and checks that they belong together.
     /// - Parameter writable: open the store for `append` as well (otherwise read-only).
@@ -89,6 +90,9 @@ public final class Scorer: Sendable {
         self.model = model
         self.store = store
         let meta = try store.metaValues()
+        if let format = meta["format"], format != Store.format {
+            throw ScoreError(message: "store \(store.environment.path) is format \(format); this build reads \(Store.format): re-encode it (`lifelong encode`)")
+        }
         guard let stored = meta["fingerprint"] else {
             throw ScoreError(message: "\(store.environment.path): the store has no model fingerprint in its meta (not encoded yet?)")
         }
@@ -148,12 +152,13 @@ public final class Scorer: Sendable {
     /// Appends one behavior to `user` (creating the user if new): adds its vector to 16 buckets, slides the
     /// window, extends the sequence, in one write transaction. Safe while other threads score: they see the
     /// user either before or after the append. A behavior older than the user's last one is refused.
-    public func append(user: String, item: String, timestamp: Double, category: String? = nil) throws {
+    /// `label`: whether the user clicked (nil: unknown) — a v2 bundle adds its feedback row to the behavior.
+    public func append(user: String, item: String, timestamp: Double, label: Bool? = nil, category: String? = nil) throws {
         try writer.withLock { encoder in
             guard let encoder else {
                 throw ScoreError(message: "\(store.environment.path): the scorer was opened read-only; open it with writable: true to append")
             }
-            let data = Dataset(behaviors: [Behavior(user: user, item: item, timestamp: timestamp)],
+            let data = Dataset(behaviors: [Behavior(user: user, item: item, timestamp: timestamp, label: label)],
                                items: category.map { [item: ItemInfo(category: $0)] } ?? [:])
             _ = try encoder.append(data)
             try refreshCatalog(item)

@@ -7,7 +7,7 @@ typealias IntBuffer = Buffer<Int32>
 /// so concurrent requests never share one and a warm request allocates nothing.
 final class Scratch: @unchecked Sendable {
     var candidates = FloatBuffer()   // [B, d]       q
-    var rows = IntBuffer()           // [B, 3]       candidate (item row, category row, text slot)
+    var rows = IntBuffer()           // [B, 4]       candidate (item row, category row, text slot, 0)
     var projections = FloatBuffer()  // [B or L, m]
     var signatures = Buffer<UInt8>() // [B or L, n_sig]
     var order = Buffer<Int>()        // [L]          0 ..< L (the rows `UserRecord.aggregate` reads)
@@ -17,8 +17,8 @@ final class Scratch: @unchecked Sendable {
     var long = FloatBuffer()         // [B, d]       u_long
     var short = FloatBuffer()        // [B, d]       u_short
     var queries = FloatBuffer()      // [B, d_a]     W_q q + b_q
-    var windowRows = IntBuffer()     // [K, 3]       window (item row, category row, text slot)
-    var sequenceRows = IntBuffer()   // [L, 3]       sequence (item row, category row, text slot)
+    var windowRows = IntBuffer()     // [K, 4]       window (item row, category row, text slot, feedback)
+    var sequenceRows = IntBuffer()   // [L, 4]       sequence (item row, category row, text slot, feedback)
     var behaviors = FloatBuffer()    // [L, d]       behavior vectors
     var keys = FloatBuffer()         // [L, d_a]
     var values = FloatBuffer()       // [L, d_a]

@@ -9,13 +9,28 @@ import Foundation
 /// | `items` | raw item id (UTF-8) | `ItemRecord` |
 /// | `item_ids` | store item id (u32 BE) | raw item id (UTF-8) |
 /// | `users` | raw user id (UTF-8) | `UserRecord` |
-/// | `sequences` | raw user id + 0x00 + chunk (u32 BE) | up to 256 × (u32 store item id, f64 timestamp) |
+/// | `sequences` | raw user id + 0x00 + chunk (u32 BE) | up to 256 × (u32 store item id, f64 timestamp, u8 feedback) |
 /// | `texts` | SHA-256 of the UTF-8 text + u8 text layers K | `TextVectorRecord` (BAHE text atom cache) |
 public final class Store: @unchecked Sendable {
-    public static let format = "lifelong.store.v1"
+    /// v2: behaviors carry their feedback (sequence and window entries); v1 stores are re-encoded.
+    public static let format = "lifelong.store.v2"
     public static let chunkCapacity = 256
-    /// Bytes of one `sequences` entry: u32 store item id + f64 timestamp.
-    public static let sequenceEntrySize = 12
+    /// Bytes of one `sequences` entry: u32 store item id + f64 timestamp + u8 feedback.
+    public static let sequenceEntrySize = 13
+
+    /// One behavior of a stored sequence. `feedback` is `Model.Feedback`'s raw value: 0 unknown, 1 not
+    /// clicked, 2 clicked (what the log's label said).
+    public struct SequenceEntry: Equatable, Sendable {
+        public var item: UInt32
+        public var timestamp: Double
+        public var feedback: UInt8
+        @inlinable
+        public init(item: UInt32, timestamp: Double, feedback: UInt8) {
+            self.item = item
+            self.timestamp = timestamp
+            self.feedback = feedback
+        }
+    }
 
     public let environment: Environment
     public let meta: Database, items: Database, itemIds: Database, users: Database, sequences: Database
@@ -73,17 +88,26 @@ public final class Store: @unchecked Sendable {
         return k
     }
 
-    /// Entry `e` of a `sequences` value: (u32 store item id, f64 timestamp), little-endian. Inlinable: the
-    /// scorer's `online`/`full` modes read every entry of a sequence per request.
+    /// Entry `e` of a `sequences` value: (u32 store item id, f64 timestamp, u8 feedback), little-endian.
+    /// Inlinable: the scorer's `online`/`full` modes read every entry of a sequence per request.
     @inlinable
-    public static func sequenceEntry(_ chunk: UnsafeRawBufferPointer, _ e: Int) -> (item: UInt32, timestamp: Double) {
-        (chunk.littleEndian(UInt32.self, at: e * sequenceEntrySize),
-         Double(bitPattern: chunk.littleEndian(UInt64.self, at: e * sequenceEntrySize + 4)))
+    public static func sequenceEntry(_ chunk: UnsafeRawBufferPointer, _ e: Int) -> SequenceEntry {
+        SequenceEntry(item: chunk.littleEndian(UInt32.self, at: e * sequenceEntrySize),
+                      timestamp: Double(bitPattern: chunk.littleEndian(UInt64.self, at: e * sequenceEntrySize + 4)),
+                      feedback: chunk[e * sequenceEntrySize + 12])
+    }
+
+    /// Writes entry `e` of a `sequences` value (the layout `sequenceEntry` reads).
+    public static func storeSequenceEntry(_ entry: SequenceEntry, into chunk: UnsafeMutableRawBufferPointer, at e: Int) {
+        let offset = e * sequenceEntrySize
+        chunk.storeBytes(of: entry.item.littleEndian, toByteOffset: offset, as: UInt32.self)
+        chunk.storeBytes(of: entry.timestamp.bitPattern.littleEndian, toByteOffset: offset + 4, as: UInt64.self)
+        chunk[offset + 12] = entry.feedback
     }
 
     /// The entries at `positions` of `user`'s sequence, one read per chunk; nil when a chunk is missing or short.
-    public func sequenceEntries(_ txn: borrowing Transaction, user: String, _ positions: Range<Int>) throws -> [(item: UInt32, timestamp: Double)]? {
-        var out: [(item: UInt32, timestamp: Double)] = []
+    public func sequenceEntries(_ txn: borrowing Transaction, user: String, _ positions: Range<Int>) throws -> [SequenceEntry]? {
+        var out: [SequenceEntry] = []
         var position = positions.lowerBound
         while position < positions.upperBound {
             let chunk = position / Self.chunkCapacity, first = position % Self.chunkCapacity

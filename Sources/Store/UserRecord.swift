@@ -6,7 +6,7 @@ import LMDB
 /// Byte layout of a `users` value (little-endian; see README "Store layout"):
 /// ```
 ///  0  "LLU1"            magic
-///  4  u16 version = 1
+///  4  u16 version = 2
 ///  6  u8  precision      0 = f32 sums, 1 = f16 sums
 ///  7  u8  reserved = 0
 ///  8  u16 n_sig        10  u16 buckets      12  u32 d
@@ -17,12 +17,13 @@ import LMDB
 /// 48  32 bytes model fingerprint (SHA-256)
 /// 80  counts: u32 × n_sig·buckets
 ///     sums:   (f32 | f16) × n_sig·buckets·d
-///     window: w × (u32 store item id, u32 item row, u32 category row), oldest first
+///     window: w × (u32 store item id, u32 item row, u32 category row, u8 feedback, 3 bytes 0), oldest first
 /// ```
 public struct UserRecord: Equatable, Sendable {
     public static let magic: [UInt8] = Array("LLU1".utf8)
-    public static let version: UInt16 = 1
+    public static let version: UInt16 = 2
     public static let headerSize = 80
+    public static let windowEntrySize = 16
 
     public enum Precision: UInt8, Sendable, CaseIterable {
         case f32 = 0, f16 = 1
@@ -33,10 +34,13 @@ public struct UserRecord: Equatable, Sendable {
         public var item: UInt32      // store item id
         public var itemRow: UInt32   // model row of the item
         public var categoryRow: UInt32
-        public init(item: UInt32, itemRow: UInt32, categoryRow: UInt32) {
+        /// `Model.Feedback` raw value: 0 unknown, 1 not clicked, 2 clicked.
+        public var feedback: UInt8
+        public init(item: UInt32, itemRow: UInt32, categoryRow: UInt32, feedback: UInt8 = 0) {
             self.item = item
             self.itemRow = itemRow
             self.categoryRow = categoryRow
+            self.feedback = feedback
         }
     }
 
@@ -133,7 +137,7 @@ public struct UserRecord: Equatable, Sendable {
     }
 
     public func encodedSize(precision: Precision) -> Int {
-        Self.headerSize + 4 * counts.count + precision.size * sums.count + 12 * window.count
+        Self.headerSize + 4 * counts.count + precision.size * sums.count + Self.windowEntrySize * window.count
     }
 
     /// Writes the record into `out` (exactly `encodedSize(precision:)` bytes), checksum included.
@@ -152,7 +156,7 @@ public struct UserRecord: Equatable, Sendable {
         case .f32: for s in sums { w.u32(s.bitPattern) }
         case .f16: for s in sums { w.u16(Float16(s).bitPattern) }
         }
-        for e in window { w.u32(e.item); w.u32(e.itemRow); w.u32(e.categoryRow) }
+        for e in window { w.u32(e.item); w.u32(e.itemRow); w.u32(e.categoryRow); w.u8(e.feedback); w.zeros(3) }
         let crc = CRC32C.checksum(UnsafeRawBufferPointer(out))
         out.storeBytes(of: crc.littleEndian, toByteOffset: 40, as: UInt32.self)
     }
@@ -199,11 +203,11 @@ public struct UserRecord: Equatable, Sendable {
             lastTimestamp = Double(bitPattern: bytes.littleEndian(UInt64.self, at: 32))
             // A damaged header can describe sizes whose product overflows Int: bound them in floating point first.
             let described = Double(UserRecord.headerSize) + Double(nSig) * Double(buckets) * (4 + Double(precision.size) * Double(d))
-                + 12 * Double(windowCount)
+                + Double(UserRecord.windowEntrySize) * Double(windowCount)
             guard described == Double(bytes.count) else {
                 throw fail("record is \(bytes.count) bytes, its header describes \(described)")
             }
-            let expected = UserRecord.headerSize + 4 * nSig * buckets + precision.size * nSig * buckets * d + 12 * windowCount
+            let expected = UserRecord.headerSize + 4 * nSig * buckets + precision.size * nSig * buckets * d + UserRecord.windowEntrySize * windowCount
             guard bytes.count == expected, windowCount <= windowCapacity else {
                 throw fail("record is \(bytes.count) bytes, its header describes \(expected)")
             }
@@ -231,9 +235,9 @@ public struct UserRecord: Equatable, Sendable {
 
         /// Window entry `j`, oldest first.
         public func windowEntry(_ j: Int) -> WindowEntry {
-            let at = windowOffset + 12 * j
+            let at = windowOffset + UserRecord.windowEntrySize * j
             return WindowEntry(item: bytes.littleEndian(UInt32.self, at: at), itemRow: bytes.littleEndian(UInt32.self, at: at + 4),
-                               categoryRow: bytes.littleEndian(UInt32.self, at: at + 8))
+                               categoryRow: bytes.littleEndian(UInt32.self, at: at + 8), feedback: bytes[at + 12])
         }
     }
 

@@ -6,13 +6,15 @@ public enum LongTerm: String, CaseIterable, Sendable {
     case sdim, full, none
 }
 
-/// MODEL.md v1, forward and backward, over a batch of samples.
+/// MODEL.md v1 (and v2, v1 with behavior feedback), forward and backward, over a batch of samples.
 ///
 /// Atoms first (BAHE): the batch's distinct items are embedded once, `e(i)` into `E [n_atoms, d]`, and their
-/// signatures, keys and values come from one product each over `E`. Samples then refer to atoms by index:
-/// the candidate `q`, the window (last K of the history) and, for SDIM and full attention, the whole history.
-/// Backward runs the same steps in reverse and scatters `dE` into the embedding rows the batch touched
-/// (sparse), the text projection and the dense layers.
+/// signatures come from one product `E Pᵀ`. The distinct (item, feedback) pairs of the histories are the
+/// batch's behaviors, `s = e(i) + F[feedback]` into `S [n_behaviors, d]` (v1: `s = e(i)`), and their keys and
+/// values come from one product each over `S`. Samples then refer to atoms and behaviors by index: the
+/// candidate `q` (an atom), the window (last K of the history) and, for SDIM and full attention, the whole
+/// history (behaviors). Backward runs the same steps in reverse and scatters `dS` into `dE` and `dF`, then
+/// `dE` into the embedding rows the batch touched (sparse), the text projection and the dense layers.
 ///
 /// - SDIM: signatures are step functions of `e`, so no gradient flows through them (the projection is
 ///   fixed); the gradient of `u_long` flows through the ℓ2 normalisation into every history vector that
@@ -30,7 +32,12 @@ final class Network<T: TrainingScalar> {
     // Atoms of the current batch.
     private var localOf: [Int32]             // item row → atom index, −1 when not in the batch
     private(set) var atoms: [Int32] = []     // atom index → item row
-    // Samples of the current batch: candidate atom, and history atoms in `entries[start ..< start + count]`
+    // Behaviors of the current batch: distinct (item row, feedback) pairs of the histories.
+    private var behaviorOf: [Int32]          // item row · 3 + feedback → behavior index, −1 when not in the batch
+    private var behaviorKeys: [Int32] = []   // behavior index → item row · 3 + feedback
+    private var behaviorAtom: [Int32] = []   // behavior index → atom index of its item
+    private var behaviorFeedback: [UInt8] = []
+    // Samples of the current batch: candidate atom, and history behaviors in `entries[start ..< start + count]`
     // (the whole history for sdim/full, the window only for none; the window is always the last `windowCount`).
     private var candidate: [Int32] = [], labels: [T] = []
     private var entryStart: [Int] = [], entryCount: [Int] = [], windowCount: [Int] = []
@@ -39,7 +46,7 @@ final class Network<T: TrainingScalar> {
     var batchSize = 0
 
     // Forward state.
-    private var E = Buffer<T>(), keys = Buffer<T>(), values = Buffer<T>(), projections = Buffer<T>()
+    private var E = Buffer<T>(), S = Buffer<T>(), keys = Buffer<T>(), values = Buffer<T>(), projections = Buffer<T>()
     private var signatures = Buffer<UInt8>()
     private var q = Buffer<T>(), queries = Buffer<T>()
     private var headsShort = Buffer<T>(), uShort = Buffer<T>(), alphaShort = Buffer<T>()
@@ -51,7 +58,7 @@ final class Network<T: TrainingScalar> {
     private var logits = Buffer<T>()
 
     // Backward state.
-    private var dE = Buffer<T>(), dKeys = Buffer<T>(), dValues = Buffer<T>(), dQueries = Buffer<T>(), dq = Buffer<T>()
+    private var dE = Buffer<T>(), dS = Buffer<T>(), dKeys = Buffer<T>(), dValues = Buffer<T>(), dQueries = Buffer<T>(), dq = Buffer<T>()
     private var dHeads = Buffer<T>(), dUShort = Buffer<T>(), dULong = Buffer<T>(), dGathered = Buffer<T>()
     private var dz = Buffer<T>(), da1 = Buffer<T>(), da2 = Buffer<T>(), textRows = Buffer<T>()
 
@@ -66,10 +73,11 @@ final class Network<T: TrainingScalar> {
         h1 = c.hidden[0]; h2 = c.hidden[1]; nSig = c.signatures; window = c.window
         scale = 1 / T(dh).squareRoot()
         localOf = [Int32](repeating: -1, count: data.categoryOfItem.count)
+        behaviorOf = [Int32](repeating: -1, count: data.categoryOfItem.count * Feedback.allCases.count)
     }
 
     deinit {
-        for b in [E, keys, values, projections, q, queries, headsShort, uShort, alphaShort, headsLong, uLong, alphaLong,
+        for b in [E, S, dS, keys, values, projections, q, queries, headsShort, uShort, alphaShort, headsLong, uLong, alphaLong,
                   gathered, norms, z, a1, a2, predictions, logits, dE, dKeys, dValues, dQueries, dq, dHeads, dUShort,
                   dULong, dGathered, dz, da1, da2, textRows] { b.free() }
         signatures.free()
@@ -81,11 +89,12 @@ final class Network<T: TrainingScalar> {
     @discardableResult
     func forward(_ batch: UnsafeBufferPointer<TrainingSet.Sample>, parameters w: UnsafePointer<T>) -> Double {
         gatherAtoms(batch)
-        let B = batchSize, n = atoms.count
+        let B = batchSize, nb = behaviorKeys.count
         embedAtoms(w)
+        embedBehaviors(w)
         if long == .sdim { hashAtoms() }
-        linear(n, E.pointer, .keyWeight, .keyBias, w, outputs: da, inputs: d, into: keys.ensure(n * da))
-        linear(n, E.pointer, .valueWeight, .valueBias, w, outputs: da, inputs: d, into: values.ensure(n * da))
+        linear(nb, S.pointer, .keyWeight, .keyBias, w, outputs: da, inputs: d, into: keys.ensure(max(nb, 1) * da))
+        linear(nb, S.pointer, .valueWeight, .valueBias, w, outputs: da, inputs: d, into: values.ensure(max(nb, 1) * da))
         let qp = q.ensure(B * d)
         for i in 0..<B { (qp + i * d).update(from: E.pointer + Int(candidate[i]) * d, count: d) }
         linear(B, qp, .queryWeight, .queryBias, w, outputs: da, inputs: d, into: queries.ensure(B * da))
@@ -120,10 +129,14 @@ final class Network<T: TrainingScalar> {
         return mlpForward(B, w)
     }
 
-    /// The batch's samples resolved to atoms: every distinct item the batch reads becomes one row of `E`.
+    /// The batch's samples resolved to atoms and behaviors: every distinct item the batch reads becomes one row
+    /// of `E`, every distinct (item, feedback) of its histories one row of `S`.
     private func gatherAtoms(_ batch: UnsafeBufferPointer<TrainingSet.Sample>) {
         for r in atoms { localOf[Int(r)] = -1 }
+        for k in behaviorKeys { behaviorOf[Int(k)] = -1 }
         atoms.removeAll(keepingCapacity: true)
+        behaviorKeys.removeAll(keepingCapacity: true); behaviorAtom.removeAll(keepingCapacity: true)
+        behaviorFeedback.removeAll(keepingCapacity: true)
         candidate.removeAll(keepingCapacity: true); labels.removeAll(keepingCapacity: true)
         entryStart.removeAll(keepingCapacity: true); entryCount.removeAll(keepingCapacity: true)
         windowCount.removeAll(keepingCapacity: true); entries.removeAll(keepingCapacity: true)
@@ -136,6 +149,17 @@ final class Network<T: TrainingScalar> {
             }
             return localOf[Int(row)]
         }
+        let withFeedback = c.feedback
+        func behavior(_ row: Int32, _ feedback: UInt8) -> Int32 {
+            let f = withFeedback ? feedback : 0, key = Int(row) * Feedback.allCases.count + Int(f)
+            if behaviorOf[key] < 0 {
+                behaviorOf[key] = Int32(behaviorKeys.count)
+                behaviorKeys.append(Int32(key))
+                behaviorAtom.append(atom(row))
+                behaviorFeedback.append(f)
+            }
+            return behaviorOf[key]
+        }
         var aS = 0, aL = 0
         data.items.withUnsafeBufferPointer { items in
             for s in batch {
@@ -147,7 +171,7 @@ final class Network<T: TrainingScalar> {
                 entryStart.append(entries.count)
                 entryCount.append(kept.count)
                 windowCount.append(w)
-                for j in kept { entries.append(atom(items[j])) }
+                for j in kept { entries.append(behavior(items[j], data.feedback[j])) }
                 alphaShortStart.append(aS); alphaLongStart.append(aL)
                 aS += w * heads
                 if long == .full { aL += kept.count * heads }
@@ -178,6 +202,19 @@ final class Network<T: TrainingScalar> {
                     row[dItem + dCat + k] = s
                 }
             }
+        }
+    }
+
+    /// `S[b] = e(item) + F[feedback]` for every behavior of the batch (v1: `e(item)`).
+    private func embedBehaviors(_ w: UnsafePointer<T>) {
+        let nb = behaviorKeys.count, s = S.ensure(max(nb, 1) * d), e = E.pointer
+        let f = w + off[Parameters<T>.Tensor.feedback.rawValue]
+        for b in 0..<nb {
+            let row = s + b * d
+            row.update(from: e + Int(behaviorAtom[b]) * d, count: d)
+            guard c.feedback else { continue }
+            let fr = f + Int(behaviorFeedback[b]) * d
+            for k in 0..<d { row[k] += fr[k] }
         }
     }
 
@@ -236,13 +273,13 @@ final class Network<T: TrainingScalar> {
     /// ℓ2-normalised; the mean over signatures (an empty bucket adds 0).
     private func sdimForward(_ B: Int, into ul: UnsafeMutablePointer<T>) {
         let G = gathered.ensure(B * nSig * d), N = norms.ensure(B * nSig)
-        let sig = signatures.pointer, e = E.pointer
+        let sig = signatures.pointer, e = S.pointer
         G.update(repeating: 0, count: B * nSig * d)
         entries.withUnsafeBufferPointer { ent in
             for i in 0..<B {
                 let cs = sig + Int(candidate[i]) * nSig, Gi = G + i * nSig * d
                 for j in entryStart[i] ..< (entryStart[i] + entryCount[i]) {
-                    let l = Int(ent[j]), sj = sig + l * nSig, ej = e + l * d
+                    let l = Int(ent[j]), sj = sig + Int(behaviorAtom[l]) * nSig, ej = e + l * d
                     for g in 0..<nSig where sj[g] == cs[g] {
                         let s = Gi + g * d
                         for k in 0..<d { s[k] += ej[k] }
@@ -290,7 +327,7 @@ final class Network<T: TrainingScalar> {
     /// Gradients of the last forward pass's mean loss, added to `g` (laid out like the parameters). Only the
     /// embedding rows of this batch's atoms (and their categories) are written in the tables.
     func backward(parameters w: UnsafePointer<T>, gradients g: UnsafeMutablePointer<T>) {
-        let B = batchSize, n = atoms.count
+        let B = batchSize, n = atoms.count, nb = behaviorKeys.count
         typealias P = Parameters<T>.Tensor
 
         // Loss → logit → MLP.
@@ -321,11 +358,13 @@ final class Network<T: TrainingScalar> {
             }
         }
 
-        let ge = dE.ensure(max(n, 1) * d), gk = dKeys.ensure(max(n, 1) * da), gv = dValues.ensure(max(n, 1) * da)
+        let ge = dE.ensure(max(n, 1) * d), gsb = dS.ensure(max(nb, 1) * d)
+        let gk = dKeys.ensure(max(nb, 1) * da), gv = dValues.ensure(max(nb, 1) * da)
         let gQ = dQueries.ensure(B * da), gh = dHeads.ensure(B * da)
         ge.update(repeating: 0, count: n * d)
-        gk.update(repeating: 0, count: n * da)
-        gv.update(repeating: 0, count: n * da)
+        gsb.update(repeating: 0, count: nb * d)
+        gk.update(repeating: 0, count: nb * da)
+        gv.update(repeating: 0, count: nb * da)
         gQ.update(repeating: 0, count: B * da)
 
         // u_short → W_o, heads → attention over the window.
@@ -348,17 +387,27 @@ final class Network<T: TrainingScalar> {
                                dOut: gh + i * da, dQuery: gQ + i * da, dKeys: gk, dValues: gv)
             }
         case .sdim:
-            sdimBackward(B, dLong: gl, into: ge)
+            sdimBackward(B, dLong: gl, into: gsb)
         }
 
-        // Queries, keys, values → E.
+        // Queries → E; keys, values → S → E and F.
         linearBackward(B, x: qp, dy: gQ, .queryWeight, .queryBias, w, g, outputs: da, inputs: d, dx: gq, accumulate: true)
         for i in 0..<B {
             let row = ge + Int(candidate[i]) * d, src = gq + i * d
             for k in 0..<d { row[k] += src[k] }
         }
-        linearBackward(n, x: E.pointer, dy: gk, .keyWeight, .keyBias, w, g, outputs: da, inputs: d, dx: ge, accumulate: true)
-        linearBackward(n, x: E.pointer, dy: gv, .valueWeight, .valueBias, w, g, outputs: da, inputs: d, dx: ge, accumulate: true)
+        if nb > 0 {
+            linearBackward(nb, x: S.pointer, dy: gk, .keyWeight, .keyBias, w, g, outputs: da, inputs: d, dx: gsb, accumulate: true)
+            linearBackward(nb, x: S.pointer, dy: gv, .valueWeight, .valueBias, w, g, outputs: da, inputs: d, dx: gsb, accumulate: true)
+        }
+        let gf = g + off[P.feedback.rawValue]
+        for b in 0..<nb {
+            let src = gsb + b * d, row = ge + Int(behaviorAtom[b]) * d
+            for k in 0..<d { row[k] += src[k] }
+            guard c.feedback else { continue }
+            let fr = gf + Int(behaviorFeedback[b]) * d
+            for k in 0..<d { fr[k] += src[k] }
+        }
 
         scatterAtoms(ge, g)
     }
@@ -390,7 +439,7 @@ final class Network<T: TrainingScalar> {
 
     /// Backward of Eq. 12: `d(s/‖s‖) = (I − ŝŝᵀ)/‖s‖`, then every history vector in the bucket receives the
     /// bucket's gradient (signatures are constant).
-    private func sdimBackward(_ B: Int, dLong gl: UnsafePointer<T>, into ge: UnsafeMutablePointer<T>) {
+    private func sdimBackward(_ B: Int, dLong gl: UnsafePointer<T>, into gsb: UnsafeMutablePointer<T>) {
         let G = gathered.pointer, N = norms.pointer, dG = dGathered.ensure(nSig * d)
         let sig = signatures.pointer
         entries.withUnsafeBufferPointer { ent in
@@ -407,7 +456,7 @@ final class Network<T: TrainingScalar> {
                     }
                 }
                 for j in entryStart[i] ..< (entryStart[i] + entryCount[i]) {
-                    let l = Int(ent[j]), sj = sig + l * nSig, row = ge + l * d
+                    let l = Int(ent[j]), sj = sig + Int(behaviorAtom[l]) * nSig, row = gsb + l * d
                     for g in 0..<nSig where sj[g] == cs[g] && N[i * nSig + g] > 0 {
                         let src = dG + g * d
                         for k in 0..<d { row[k] += src[k] }
@@ -447,6 +496,7 @@ final class Network<T: TrainingScalar> {
     /// `y = x Wᵀ + b` for `n` rows.
     private func linear(_ n: Int, _ x: UnsafePointer<T>, _ weight: Parameters<T>.Tensor, _ bias: Parameters<T>.Tensor,
                         _ w: UnsafePointer<T>, outputs: Int, inputs: Int, into y: UnsafeMutablePointer<T>) {
+        guard n > 0 else { return }
         let b = w + off[bias.rawValue]
         for i in 0..<n { (y + i * outputs).update(from: b, count: outputs) }
         T.gemm(transposeA: false, transposeB: true, n, outputs, inputs, a: x, lda: inputs, b: w + off[weight.rawValue], ldb: inputs,

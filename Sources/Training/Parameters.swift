@@ -1,6 +1,6 @@
 public import Model
 
-/// The trainable tensors of a v1 bundle (MODEL.md), held in one flat array so that Adam, the gradient
+/// The trainable tensors of a v1 or v2 bundle (MODEL.md; README "Bundle format"), held in one flat array so that Adam, the gradient
 /// checks and the gradients themselves treat them alike. `sdim.projection` is not among them: SDIM's
 /// projection is drawn once and never trained.
 public struct Parameters<T: TrainingScalar>: Sendable {
@@ -10,6 +10,7 @@ public struct Parameters<T: TrainingScalar>: Sendable {
         case queryWeight, queryBias, keyWeight, keyBias, valueWeight, valueBias, outputWeight, outputBias
         case mlp0Weight, mlp0Bias, mlp1Weight, mlp1Bias, mlp2Weight, mlp2Bias
         case textWeight, textBias
+        case feedback
 
         public var name: String {
             switch self {
@@ -31,6 +32,7 @@ public struct Parameters<T: TrainingScalar>: Sendable {
             case .mlp2Bias: "mlp.2.bias"
             case .textWeight: "text_projection.weight"
             case .textBias: "text_projection.bias"
+            case .feedback: "feedback_embedding"
             }
         }
     }
@@ -53,6 +55,7 @@ public struct Parameters<T: TrainingScalar>: Sendable {
                                [da, d], [da], [da, d], [da], [da, d], [da], [d, da], [d],
                                [h1, 5 * d], [h1], [h2, h1], [h2], [1, h2], [1]]
         shapes += c.dText > 0 ? [[c.dText, 384], [c.dText]] : [[], []]
+        shapes.append(c.feedback ? [Feedback.allCases.count, d] : [])
         self.shapes = shapes
         var offsets: [Int] = [], total = 0
         for s in shapes {
@@ -66,6 +69,7 @@ public struct Parameters<T: TrainingScalar>: Sendable {
             bundle.value.weight, bundle.value.bias, bundle.output.weight, bundle.output.bias,
             bundle.mlp[0].weight, bundle.mlp[0].bias, bundle.mlp[1].weight, bundle.mlp[1].bias,
             bundle.mlp[2].weight, bundle.mlp[2].bias, bundle.textProjectionWeight, bundle.textProjectionBias,
+            bundle.feedbackEmbedding,
         ]
         var values: [T] = []
         values.reserveCapacity(total)
@@ -76,7 +80,7 @@ public struct Parameters<T: TrainingScalar>: Sendable {
 
     public func offset(_ t: Tensor) -> Int { offsets[t.rawValue] }
     public func count(_ t: Tensor) -> Int { shapes[t.rawValue].isEmpty ? 0 : shapes[t.rawValue].reduce(1, *) }
-    /// The tensors present in this bundle (no text projection without `d_text`).
+    /// The tensors present in this bundle (no text projection without `d_text`, no feedback in v1).
     public var tensors: [Tensor] { Tensor.allCases.filter { count($0) > 0 } }
 
     /// One tensor's values as `Float`, for writing the bundle.

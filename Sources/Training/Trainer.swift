@@ -171,7 +171,7 @@ public final class Trainer {
         tensors.append(("sdim.projection", [c.m, c.d], initial.projection))
         var metadata = ModelBundle.metadata(tau: c.tau, window: c.window, heads: c.heads, projectionSeed: c.projectionSeed,
                                             text: c.dText > 0 ? (c.textModel ?? ModelBundle.Shape().textModel, c.textLayers ?? 0) : nil,
-                                            createdBy: "lifelong train")
+                                            feedback: c.feedback, createdBy: "lifelong train")
         metadata["long_term"] = options.long.rawValue
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try Safetensors.write(tensors, metadata: metadata, to: (folder as NSString).appendingPathComponent("model.safetensors"))

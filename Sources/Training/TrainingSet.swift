@@ -19,6 +19,8 @@ public struct TrainingSet: Sendable {
 
     /// Item rows of every user's sequence, users one after another; user `u` is `items[start[u] ..< start[u + 1]]`.
     public let items: [Int32]
+    /// `Feedback` of every behavior, parallel to `items` (what a v2 bundle adds to the behavior's vector).
+    public let feedback: [UInt8]
     public let start: [Int]
     public let users: [String]
     /// Category row of each item row (0 = unknown).
@@ -56,12 +58,14 @@ public struct TrainingSet: Sendable {
         var start = [0]
         for c in counts { start.append(start.last! + c) }
         var items = [Int32](repeating: 0, count: ordered.count)
+        var feedback = [UInt8](repeating: 0, count: ordered.count)
         var filled = [Int](repeating: 0, count: users.count)
         var train: [Sample] = [], valid: [Sample] = [], test: [Sample] = []
         for (order, b) in ordered.enumerated() {
             let u = Int(userIndex[b.user]!)
             let position = filled[u]
             items[start[u] + position] = Int32(vocabulary.itemRow(b.item))
+            feedback[start[u] + position] = Feedback(b.label).rawValue
             filled[u] += 1
             guard let label = b.label else { continue }
             let s = Sample(user: Int32(u), position: Int32(position), label: label, order: order)
@@ -74,6 +78,7 @@ public struct TrainingSet: Sendable {
             }
         }
         self.items = items
+        self.feedback = feedback
         self.start = start
         self.users = users
         self.train = train

@@ -40,11 +40,12 @@ func syntheticDataset(users: Int = 12, items: Int = 40, length: ClosedRange<Int>
 }
 
 /// A random bundle over the dataset's ids, leaving a few items out of the vocabulary (row 0).
-func makeBundle(_ data: Dataset, folder: String, seed: UInt64 = 3) throws -> ModelBundle {
+func makeBundle(_ data: Dataset, folder: String, seed: UInt64 = 3, feedback: Bool = false) throws -> ModelBundle {
     let items = Set(data.behaviors.map(\.item)).filter { $0 != "3" }.sorted()
     let cats = Set(data.items.values.compactMap(\.category)).sorted()
     var shape = ModelBundle.Shape()
     shape.dItem = 8; shape.dCat = 4; shape.window = 5; shape.hidden = [16, 8]; shape.attentionDim = 8
+    shape.feedback = feedback
     try ModelBundle.writeRandom(to: folder, items: items, categories: cats, shape: shape, seed: seed)
     return try ModelBundle(folder: folder)
 }
@@ -274,22 +275,27 @@ struct BundleTests {
 }
 
 /// Brute-force recomputation of a user's record from the stored sequence and the bundle (float64 sums);
-/// `text(raw item id)` gives the item's x(text) for a bundle with a text projection.
+/// `text(raw item id)` gives the item's x(text) for a bundle with a text projection. In a v2 bundle the
+/// signature is of `e(item)` and the sum adds `e(item) + F[feedback]` (the README's v2 bundle format).
 func bruteForce(_ model: ModelBundle, _ store: Store, user: String,
                 text: (String) -> [Float]? = { _ in nil }) throws -> (counts: [Int], sums: [Double], window: [UInt32], length: Int) {
     let c = model.config
-    var sequence: [UInt32] = []
+    var sequence: [UInt32] = [], feedback: [Int] = []
     try store.environment.read { txn in
         var prefix = Array(user.utf8); prefix.append(0)
         try txn.scan(store.sequences, prefix: prefix) { _, v in
-            for i in stride(from: 0, to: v.count, by: 12) { sequence.append(v.littleEndian(UInt32.self, at: i)) }
+            // Entries: u32 store item id, f64 timestamp, u8 feedback.
+            for i in stride(from: 0, to: v.count, by: 13) {
+                sequence.append(v.littleEndian(UInt32.self, at: i))
+                feedback.append(Int(v[i + 12]))
+            }
             return .next
         }
     }
     var counts = [Int](repeating: 0, count: c.signatures * c.buckets)
     var sums = [Double](repeating: 0, count: c.signatures * c.buckets * c.d)
     try store.environment.read { txn in
-        for id in sequence {
+        for (id, f) in zip(sequence, feedback) {
             let raw = try #require(try txn.get(store.itemIds, id) { String(decoding: $0, as: UTF8.self) })
             let item = try #require(try txn.get(store.items, raw) { try ItemRecord(decoding: $0) })
             var v = [Float](repeating: 0, count: c.d)
@@ -308,7 +314,7 @@ func bruteForce(_ model: ModelBundle, _ store: Store, user: String,
                 }
                 let b = g * c.buckets + bucket
                 counts[b] += 1
-                for j in 0..<c.d { sums[b * c.d + j] += Double(v[j]) }
+                for j in 0..<c.d { sums[b * c.d + j] += Double(v[j]) + (c.feedback ? Double(model.feedbackEmbedding[f * c.d + j]) : 0) }
             }
         }
     }
@@ -370,6 +376,35 @@ struct EncoderTests {
             // The sequence is in (timestamp, item id as bytes) order.
             let mine = data.behaviors.filter { $0.user == user }.sorted(by: Behavior.precedes)
             #expect(r.lastTimestamp == mine.last!.timestamp)
+        }
+    }
+
+    @Test("v2 (feedback): sums add e(item) + F[feedback] under e(item)'s signatures; window and sequence keep the feedback")
+    func feedbackBruteForce() throws {
+        var data = syntheticDataset()
+        for j in stride(from: 0, to: data.behaviors.count, by: 5) { data.behaviors[j].label = nil }   // unknown feedback too
+        let root = temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let model = try makeBundle(data, folder: root + "/model", feedback: true)
+        #expect(model.config.feedback)
+        let store = try Store(path: root + "/store")
+        try BehaviorEncoder(model: model, store: store).encode(data, batch: 5)
+        for (user, r, bf) in try checkedAgainstBruteForce(model, store) {
+            #expect(r.window.map(\.item) == bf.window)
+            let mine = data.behaviors.filter { $0.user == user }.sorted(by: Behavior.precedes)
+            #expect(r.window.map(\.feedback) == mine.suffix(r.window.count).map { Feedback($0.label).rawValue }, "\(user)")
+            let stored = try store.environment.read { txn in try store.sequenceEntries(txn, user: user, 0 ..< mine.count) }
+            #expect(stored?.map(\.feedback) == mine.map { Feedback($0.label).rawValue }, "\(user)")
+        }
+        // The same log under the v1 bundle of the same seed: same counts (the hash ignores feedback), other sums.
+        let v1 = try makeBundle(data, folder: root + "/v1")
+        let v1Store = try Store(path: root + "/v1store")
+        try BehaviorEncoder(model: v1, store: v1Store).encode(data, batch: 5)
+        let a = try records(store), b = try records(v1Store)
+        for user in a.keys {
+            let ra = try a[user]!.withUnsafeBytes { try UserRecord(decoding: $0) }, rb = try b[user]!.withUnsafeBytes { try UserRecord(decoding: $0) }
+            #expect(ra.counts == rb.counts, "\(user)")
+            if ra.length > 0 { #expect(ra.sums != rb.sums, "\(user)") }
         }
     }
 

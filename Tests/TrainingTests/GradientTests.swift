@@ -6,15 +6,18 @@ import Testing
 @testable import Training
 
 /// A small log with every case the model has: empty histories (a user's first behavior), windows shorter
-/// and longer than K, repeated items, items without text, several categories.
-func smallLog(users: Int = 5, items: Int = 14, seed: UInt64 = 3) -> Dataset {
+/// and longer than K, repeated items, items without text, several categories; with `unlabelled`, that
+/// fraction of behaviors has no label (feedback "unknown": history only, not a sample).
+func smallLog(users: Int = 5, items: Int = 14, seed: UInt64 = 3, unlabelled: Float = 0) -> Dataset {
     var rng = Gaussian(seed: seed)
     var behaviors: [Behavior] = []
     for u in 0..<users {
         let n = 3 + Int(rng.bits() % 10)
         for j in 0..<n {
             let item = "i\(rng.bits() % UInt64(items))"
-            behaviors.append(Behavior(user: "u\(u)", item: item, timestamp: Double(1000 + 10 * j + u), label: rng.uniform() < 0.5))
+            let label = rng.uniform() < 0.5
+            let known = unlabelled == 0 || rng.uniform() >= unlabelled
+            behaviors.append(Behavior(user: "u\(u)", item: item, timestamp: Double(1000 + 10 * j + u), label: known ? label : nil))
         }
     }
     var catalog: [String: ItemInfo] = [:]
@@ -31,8 +34,9 @@ func fakeTextVectors(_ data: Dataset, seed: UInt64 = 5) -> [String: [Float]] {
 }
 
 /// A tiny random bundle over the log's vocabulary, weights scaled up so that activations spread.
-func smallBundle(_ data: Dataset, in folder: String, text: Bool) throws -> ModelBundle {
+func smallBundle(_ data: Dataset, in folder: String, text: Bool, feedback: Bool = false) throws -> ModelBundle {
     var shape = ModelBundle.Shape()
+    shape.feedback = feedback
     shape.dItem = 4; shape.dCat = 3; shape.dText = text ? 2 : 0
     shape.m = 6; shape.tau = 2; shape.window = 3; shape.heads = 2; shape.attentionDim = 4; shape.hidden = [5, 3]
     try ModelBundle.writeRandom(to: folder, for: data, shape: shape, seed: 17)
@@ -52,9 +56,9 @@ struct GradientFixture {
     var parameters: Parameters<Double>
     let samples: [TrainingSet.Sample]
 
-    init(long: LongTerm, text: Bool) throws {
-        let data = smallLog()
-        let bundle = try smallBundle(data, in: temporaryFolder("grad"), text: text)
+    init(long: LongTerm, text: Bool, feedback: Bool = false) throws {
+        let data = smallLog(unlabelled: feedback ? 0.25 : 0)
+        let bundle = try smallBundle(data, in: temporaryFolder("grad"), text: text, feedback: feedback)
         let set = try TrainingSet(data, vocabulary: bundle.vocabulary, textVectors: text ? fakeTextVectors(data) : [:],
                                   validFraction: 0.4, testFraction: 0.7)
         parameters = Parameters(bundle)
@@ -90,12 +94,12 @@ func relativeError(_ a: Double, _ b: Double, floor: Double = 1e-4) -> Double { a
 
 @Suite("Gradients against finite differences (float64)")
 struct GradientTests {
-    @Test("every tensor, every long-term variant, with text", arguments: LongTerm.allCases)
-    func everyTensor(long: LongTerm) throws {
-        let f = try GradientFixture(long: long, text: true)
+    @Test("every tensor, every long-term variant, with text; v1 and v2 (feedback)", arguments: LongTerm.allCases, [false, true])
+    func everyTensor(long: LongTerm, feedback: Bool) throws {
+        let f = try GradientFixture(long: long, text: true, feedback: feedback)
         let g = f.gradient()
         let p = f.parameters
-        #expect(p.tensors.count == 18)
+        #expect(p.tensors.count == (feedback ? 19 : 18))
         for t in p.tensors {
             let range = p.offset(t) ..< (p.offset(t) + p.count(t))
             // Every coordinate of the small tensors; a fixed spread of the 768 text weights.
@@ -107,6 +111,13 @@ struct GradientTests {
                 if abs(g[k]) > 1e-9 { nonzero += 1 }
             }
             #expect(worst < 1e-5, "\(long) \(t.name): worst relative error \(worst)")
+            if t == .feedback {
+                // All three rows (unknown, not clicked, clicked) occur in the histories, so all must learn.
+                for row in 0..<3 {
+                    let slice = g[(range.lowerBound + row * p.config.d) ..< (range.lowerBound + (row + 1) * p.config.d)]
+                    #expect(slice.contains { abs($0) > 1e-9 }, "\(long): feedback row \(row) has no gradient")
+                }
+            }
             if t == .keyBias {
                 // Softmax ignores a shift shared by all scores, and b_k shifts every score by Q·b_k: its
                 // gradient is zero, and must come out zero.
@@ -118,9 +129,9 @@ struct GradientTests {
         }
     }
 
-    @Test("the whole model along random directions", arguments: LongTerm.allCases)
-    func wholeModel(long: LongTerm) throws {
-        let f = try GradientFixture(long: long, text: true)
+    @Test("the whole model along random directions; v1 and v2 (feedback)", arguments: LongTerm.allCases, [false, true])
+    func wholeModel(long: LongTerm, feedback: Bool) throws {
+        let f = try GradientFixture(long: long, text: true, feedback: feedback)
         let g = f.gradient()
         var rng = Gaussian(seed: 41)
         for _ in 0..<3 {

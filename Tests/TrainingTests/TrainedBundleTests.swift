@@ -20,8 +20,10 @@ func syntheticLog(users: Int = 40, length: ClosedRange<Int> = 10...120) -> Datas
 
 /// Trains `long` for `epochs` on `data` from a random bundle written into `folder/initial`; with `textModel`,
 /// a text bundle whose atoms come from a `TextAtomCache` in `folder/texts`.
-func train(_ data: Dataset, long: LongTerm, epochs: Int, folder: String, textModel: MiniLM? = nil) throws -> (Trainer, TrainingReport) {
+func train(_ data: Dataset, long: LongTerm, epochs: Int, folder: String, textModel: MiniLM? = nil,
+           feedback: Bool = false) throws -> (Trainer, TrainingReport) {
     var shape = ModelBundle.Shape()
+    shape.feedback = feedback
     shape.dItem = 8; shape.dCat = 4; shape.window = 10; shape.attentionDim = 8; shape.hidden = [16, 8]
     if textModel != nil { shape.dText = 4; shape.textLayers = 1 }
     let initial = try ModelBundle.writeRandom(to: folder + "/initial", for: data, shape: shape, seed: 5)
@@ -45,20 +47,28 @@ struct TrainedBundleTests {
         try replay(long: long, textModel: nil)
     }
 
+    @Test("a trained v2 bundle (behaviors carry their feedback, some unknown) replays with the trainer's predictions",
+          arguments: [LongTerm.sdim, .full, .none])
+    func feedbackReplayAgrees(long: LongTerm) throws {
+        try replay(long: long, textModel: nil, feedback: true)
+    }
+
     @Test("a trained text bundle (cached all-MiniLM-L6-v2 atoms, W_t trained) replays with the trainer's predictions")
     func textReplayAgrees() throws {
         let data = ProcessInfo.processInfo.environment["LIFELONG_DATA"] ?? repositoryRoot.appendingPathComponent("Data").path
         try replay(long: .sdim, textModel: try MiniLM(folder: data + "/all-MiniLM-L6-v2"))
     }
 
-    func replay(long: LongTerm, textModel: MiniLM?) throws {
+    func replay(long: LongTerm, textModel: MiniLM?, feedback: Bool = false) throws {
         let root = temporaryFolder("replay-\(long)")
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let data = syntheticLog()
-        let (trainer, report) = try train(data, long: long, epochs: 2, folder: root, textModel: textModel)
+        var data = syntheticLog()
+        if feedback { for j in stride(from: 0, to: data.behaviors.count, by: 7) { data.behaviors[j].label = nil } }   // unknown feedback too
+        let (trainer, report) = try train(data, long: long, epochs: 2, folder: root, textModel: textModel, feedback: feedback)
         try trainer.writeBundle(to: root + "/trained")
         let bundle = try ModelBundle(folder: root + "/trained")
         #expect(bundle.createdBy == "lifelong train")
+        #expect(bundle.config.feedback == feedback)
 
         // The replay encodes everything before the test period and scores each later event before appending it.
         let mode: Scorer.Mode = switch long { case .sdim: .bse; case .full: .full; case .none: .short }
@@ -98,6 +108,26 @@ struct TrainedBundleTests {
         #expect(sdim.epochs[0].trainLoss > sdim.epochs.last!.trainLoss, "\(summary)")
         #expect(try #require(sdim.test?.auc) > 0.6, "\(summary)")
         #expect(try #require(sdim.test?.auc) > #require(none.test?.auc) + 0.01, "\(summary)")
+    }
+
+    @Test("feedback (v2) learns what v1 cannot see: a user's propensity to click, from the labels of the history")
+    func feedbackLearnsPropensity() throws {
+        let root = temporaryFolder("propensity")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        // Items as in the synthetic log, but every user clicks with their own rate, 0.15 or 0.85, whatever the item.
+        var data = syntheticLog(users: 80, length: 20...80)
+        var rng = Gaussian(seed: 11)
+        var rate: [String: Float] = [:]
+        for j in data.behaviors.indices {
+            let user = data.behaviors[j].user
+            if rate[user] == nil { rate[user] = rng.uniform() < 0.5 ? 0.15 : 0.85 }
+            data.behaviors[j].label = rng.uniform() < rate[user]!
+        }
+        let (_, v1) = try train(data, long: .sdim, epochs: 3, folder: root + "/v1")
+        let (_, v2) = try train(data, long: .sdim, epochs: 3, folder: root + "/v2", feedback: true)
+        let a1 = try #require(v1.test?.auc), a2 = try #require(v2.test?.auc)
+        #expect(a2 > 0.7, "v2 test AUC \(a2), v1 \(a1)")
+        #expect(a2 > a1 + 0.1, "v2 test AUC \(a2), v1 \(a1)")
     }
 
     @Test("the same seed gives the same bundle")

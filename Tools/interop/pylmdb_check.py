@@ -32,11 +32,12 @@ def main(path: str) -> None:
         checked = 0
         for key, value in txn.cursor(db=dbs["users"]):
             assert value[:4] == b"LLU1", key
+            assert struct.unpack_from("<H", value, 4)[0] == 2, (key, "record version")
             precision = value[6]
             n_sig, buckets, d, _k, w = struct.unpack_from("<HHIII", value, 8)
             length, = struct.unpack_from("<Q", value, 24)
             stored_crc, = struct.unpack_from("<I", value, 40)
-            size = 80 + 4 * n_sig * buckets + (4 if precision == 0 else 2) * n_sig * buckets * d + 12 * w
+            size = 80 + 4 * n_sig * buckets + (4 if precision == 0 else 2) * n_sig * buckets * d + 16 * w
             assert len(value) == size, (key, len(value), size)
             assert crc32c(value[:40] + b"\0\0\0\0" + value[44:]) == stored_crc, key
             counts = struct.unpack_from(f"<{n_sig * buckets}I", value, 80)

@@ -78,6 +78,7 @@ struct ShapeOptions: ParsableArguments {
     @Option(help: "MLP hidden sizes h1,h2.") var hidden = "200,80"
     @Option(help: "Text projection width d_text (0 = no text atoms; default 16 with --text-layers, else 0); item texts go through the text model's first --text-layers layers.") var dText: Int?
     @Option(help: "Text model layers K run once for each distinct item text (0…6; default 2).") var textLayers: Int?
+    @Flag(help: "Behaviors carry their feedback (a lifelong.model.v2 bundle): s = e(item) + F[unknown | not clicked | clicked]; the candidate and the signatures stay as in v1.") var feedback = false
 
     var shape: ModelBundle.Shape {
         var shape = ModelBundle.Shape()
@@ -86,6 +87,7 @@ struct ShapeOptions: ParsableArguments {
         shape.dText = dText ?? (textLayers != nil ? 16 : 0)
         shape.textLayers = textLayers ?? 2
         shape.hidden = hidden.split(separator: ",").compactMap { Int($0) }
+        shape.feedback = feedback
         return shape
     }
 
@@ -94,7 +96,7 @@ struct ShapeOptions: ParsableArguments {
 struct InitModel: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init-model",
-        abstract: "Write a randomly initialised lifelong.model.v1 bundle whose vocabulary is the data's items and categories."
+        abstract: "Write a randomly initialised lifelong.model.v1 (or, with --feedback, v2) bundle whose vocabulary is the data's items and categories."
     )
     @OptionGroup var input: DataOptions
     @Option(help: "Bundle folder to write (model.safetensors + vocab.tsv).") var out: String

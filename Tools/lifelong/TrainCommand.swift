@@ -8,7 +8,7 @@ import Training
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a lifelong.model.v1 bundle on a behavior log: time split 80/10/10, Adam, early stopping on the valid AUC.",
+        abstract: "Train a lifelong.model.v1 (or, with --feedback, v2) bundle on a behavior log: time split 80/10/10, Adam, early stopping on the valid AUC.",
         discussion: """
         Samples are the log's labelled behaviors; each one's history is every earlier behavior of its user in \
         (timestamp, item id) order — what the store and the replay see. The log is split by time: train before \
@@ -16,7 +16,10 @@ struct Train: ParsableCommand {
         Eq. 12 over the whole history, scored with the bse mode), full (exact attention over the whole history, \
         the `full` mode) or none (the short window alone, the `short` mode). With --text-layers K each \
         distinct item text is embedded once by the text model's first K layers and cached in --text-store; \
-        training reads the cache and never runs the language model per step. Writes OUT/model.safetensors, \
+        training reads the cache and never runs the language model per step. With --feedback each history \
+        behavior also carries what its label said (unknown, not clicked, clicked) as a learned vector added to \
+        its embedding: a lifelong.model.v2 bundle, which on rating logs such as MovieLens is what lets the \
+        history say whether the user liked similar items. Writes OUT/model.safetensors, \
         OUT/vocab.tsv and OUT/training.json (every epoch's figures and the final train/valid/test AUC and \
         logloss); OUT is replaced only when training has finished.
         """
