@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's main-job command on the MovieLens-100K default: set-up, release build, then the pipeline:
-# an SDIM model trained on the log (time split 80/10/10), the BSE encode of the whole log, a store summary,
+# an SDIM model (v2: history behaviors carry their feedback) trained on the log (time split 80/10/10), the BSE encode of the whole log, a store summary,
 # scores for one user, and the sequence replay of the test period (click = rating ≥ 4, category = first
 # genre; every event from the 90 % point on scored in every mode, then appended).
 # Outputs go to Output/quickstart (ignored by git). About 2 minutes after the first build.
@@ -12,7 +12,7 @@ bin=.build/release/lifelong
 data=${LIFELONG_DATA:-Data}/ml-100k
 out=Output/quickstart
 rm -rf "$out" && mkdir -p "$out"
-"$bin" train --data "$data" --out "$out/model" --long sdim --epochs 20 --batch 1024 --lr 3e-4 --seed 1
+"$bin" train --data "$data" --out "$out/model" --long sdim --feedback --epochs 20 --batch 1024 --lr 3e-4 --seed 1
 "$bin" encode --model "$out/model" --data "$data" --store "$out/store"
 "$bin" inspect --store "$out/store"
 echo "scores of user 196 for five movies (bse, then full attention over the whole history):"

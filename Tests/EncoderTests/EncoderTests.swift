@@ -326,9 +326,9 @@ struct EncoderFixture {
     let root = temporaryFolder()
     let data: Dataset
     let model: ModelBundle
-    init(_ data: Dataset) throws {
+    init(_ data: Dataset, feedback: Bool = false) throws {
         self.data = data
-        model = try makeBundle(data, folder: root + "/model")
+        model = try makeBundle(data, folder: root + "/model", feedback: feedback)
     }
     func remove() { try? FileManager.default.removeItem(atPath: root) }
 }

@@ -12,8 +12,10 @@ struct VerifyFixture {
     let store: Store
     let users: [String]
 
-    init(split: Bool = false) throws {
-        fixture = try EncoderFixture(syntheticDataset())
+    init(split: Bool = false, feedback: Bool = false) throws {
+        var data = syntheticDataset()
+        if feedback { for j in stride(from: 0, to: data.behaviors.count, by: 6) { data.behaviors[j].label = nil } }
+        fixture = try EncoderFixture(data, feedback: feedback)
         store = try Store(path: fixture.root + "/store", durability: .noSync)
         let encoder = try BehaviorEncoder(model: fixture.model, store: store)
         if split {
@@ -50,10 +52,10 @@ struct VerifyFixture {
 
 @Suite("lifelong verify")
 struct VerifyTests {
-    @Test("a freshly encoded store, and one built by encode + append, verify clean with every sum recomputed")
+    @Test("a freshly encoded store, and one built by encode + append, verify clean with every sum recomputed (v1 and v2 bundles)")
     func clean() throws {
-        for split in [false, true] {
-            let f = try VerifyFixture(split: split)
+        for (split, feedback) in [(false, false), (true, false), (false, true), (true, true)] {
+            let f = try VerifyFixture(split: split, feedback: feedback)
             defer { f.fixture.remove() }
             let summary = try StoreVerifier(store: f.store, model: f.fixture.model).verify()
             #expect(summary.faults.isEmpty, "\(summary.faults)")
@@ -94,13 +96,21 @@ struct VerifyTests {
         try expectFault("users/\(user)", "the window is not the last")
         try f.rewrite(user) { $0.window.swapAt(0, 1); $0.lastTimestamp += 1 }
         try expectFault("users/\(user)", "last timestamp")
+        try f.rewrite(user) { $0.window.swapAt(0, 1); $0.lastTimestamp -= 1; $0.window[0].feedback = ($0.window[0].feedback + 1) % 3 }
+        try expectFault("users/\(user)", "the window is not the last")
         try f.store.environment.write { try $0.put(f.store.users, user, original) }
+        #expect(try f.faults().isEmpty)
 
         // The sequence: a lost chunk, an orphan chunk.
         let chunk = Store.chunkKey(user: user, chunk: 0)
         let saved = try #require(try f.store.environment.read { try $0.get(f.store.sequences, chunk) })
         try f.store.environment.write { try $0.delete(f.store.sequences, chunk) }
         try expectFault("users/\(user)", "the sequence holds", model: false)
+        try f.store.environment.write { try $0.put(f.store.sequences, chunk, saved) }
+        var badFeedback = saved
+        badFeedback[12] = 7   // entry 0's feedback byte
+        try f.store.environment.write { try $0.put(f.store.sequences, chunk, badFeedback) }
+        try expectFault("users/\(user)", "the sequence holds feedback 7", model: false)
         try f.store.environment.write { try $0.put(f.store.sequences, chunk, saved) }
         try f.store.environment.write { try $0.put(f.store.sequences, Store.chunkKey(user: "ghost", chunk: 0), saved) }
         try expectFault("sequences/ghost", "without a user record", model: false)
