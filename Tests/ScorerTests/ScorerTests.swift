@@ -19,7 +19,9 @@ final class ScoringFixture: @unchecked Sendable {
     let store: Store
 
     /// With `textModel`, the bundle has a text projection (d_text = 5, K = 1) and items i0…i39 have texts.
-    init(users: Int = 9, items: Int = 60, seed: UInt64 = 21, precision: UserRecord.Precision = .f32, textModel: MiniLM? = nil) throws {
+    /// With `feedback`, a v2 bundle, and behaviors labelled clicked, not clicked or unknown at random.
+    init(users: Int = 9, items: Int = 60, seed: UInt64 = 21, precision: UserRecord.Precision = .f32, textModel: MiniLM? = nil,
+         feedback: Bool = false) throws {
         var g = Gaussian(seed: seed)
         var behaviors: [Behavior] = []
         let lengths = [0, 1, 5, 6, 7, 40, 255, 256, 600]
@@ -27,7 +29,9 @@ final class ScoringFixture: @unchecked Sendable {
             var t = 100.0
             for _ in 0..<lengths[u % lengths.count] {
                 t += Double(g.bits() % 2)   // equal timestamps happen
-                behaviors.append(Behavior(user: "u\(u)", item: "i\(g.bits() % UInt64(items))", timestamp: t))
+                let item = "i\(g.bits() % UInt64(items))"
+                let label: Bool? = feedback ? [nil, false, true][Int(g.bits() % 3)] : nil
+                behaviors.append(Behavior(user: "u\(u)", item: item, timestamp: t, label: label))
             }
         }
         var catalog: [String: ItemInfo] = [:]
@@ -37,6 +41,7 @@ final class ScoringFixture: @unchecked Sendable {
         shape.dItem = 12; shape.dCat = 4; shape.m = 12; shape.tau = 3; shape.window = 6; shape.heads = 2
         shape.attentionDim = 8; shape.hidden = [16, 8]
         if textModel != nil { shape.dText = 5; shape.textLayers = 1 }
+        shape.feedback = feedback
         // Items i0…i49 in the vocabulary; i50…i59 are known to the store only (row 0 = unknown).
         try ModelBundle.writeRandom(to: root + "/model", items: (0..<50).map { "i\($0)" }, categories: (0..<7).map { "c\($0)" },
                                     shape: shape, seed: seed)
@@ -50,7 +55,8 @@ final class ScoringFixture: @unchecked Sendable {
     deinit { try? FileManager.default.removeItem(atPath: root) }
 }
 
-/// MODEL.md v1 in float64, straight from the behavior log and the bundle's tensors (no store, no BLAS).
+/// MODEL.md v1 in float64, straight from the behavior log and the bundle's tensors (no store, no BLAS); for a
+/// v2 bundle, each history vector adds its feedback row, and its signature stays that of `e(item)`.
 struct Reference {
     let model: ModelBundle
     let catalog: [String: ItemInfo]
@@ -95,7 +101,13 @@ struct Reference {
             $0.timestamp != $1.timestamp ? $0.timestamp < $1.timestamp : $0.item.utf8.lexicographicallyPrecedes($1.item.utf8)
         }
         let vectors = mine.map { e($0.item) }
-        return History(vectors: vectors, signatures: vectors.map(signature))
+        let c = model.config
+        guard c.feedback else { return History(vectors: vectors, signatures: vectors.map(signature)) }
+        let withFeedback = zip(mine, vectors).map { b, v in
+            let row = b.label.map { $0 ? 2 : 1 } ?? 0
+            return v.indices.map { v[$0] + Double(model.feedbackEmbedding[row * c.d + $0]) }
+        }
+        return History(vectors: withFeedback, signatures: vectors.map(signature))
     }
 
     /// Eq. 12 from the sequence.
@@ -171,6 +183,34 @@ struct ScorerTests {
             for i in bse.indices { #expect(abs(bse[i] - online[i]) < 1e-5, "\(user) \(Self.candidates[i])") }
             try Self.expectEveryModeMatches(scorer, reference, user: user, log: f.data.behaviors)
         }
+    }
+
+    @Test("a v2 bundle (behaviors carry their feedback): every mode equals the float64 brute force; appends carry the label")
+    func feedback() throws {
+        let f = try ScoringFixture(feedback: true)
+        #expect(f.model.config.feedback)
+        #expect(Set(f.data.behaviors.map(\.label)).count == 3)
+        let scorer = try Scorer(model: f.model, store: f.store, writable: true)
+        let reference = Reference(model: f.model, catalog: f.data.items)
+        for u in 0..<9 {
+            let user = "u\(u)"
+            let bse = try scorer.score(user: user, candidates: Self.candidates, mode: .bse)
+            let online = try scorer.score(user: user, candidates: Self.candidates, mode: .online)
+            for i in bse.indices { #expect(abs(bse[i] - online[i]) < 1e-5, "\(user) \(Self.candidates[i])") }
+            try Self.expectEveryModeMatches(scorer, reference, user: user, log: f.data.behaviors)
+        }
+        // An append carries its label: u5 after a clicked append equals the reference with that click…
+        let last = f.data.behaviors.filter { $0.user == "u5" }.map(\.timestamp).max() ?? 0
+        try scorer.append(user: "u5", item: "i3", timestamp: last + 1, label: true)
+        let clicked = f.data.behaviors + [Behavior(user: "u5", item: "i3", timestamp: last + 1, label: true)]
+        try Self.expectEveryModeMatches(scorer, reference, user: "u5", log: clicked)
+        // …and the label matters: the same behavior not clicked would score otherwise.
+        let notClicked = f.data.behaviors + [Behavior(user: "u5", item: "i3", timestamp: last + 1, label: false)]
+        let changed = Self.candidates.filter { item in
+            abs(reference.probability(user: "u5", candidate: item, mode: .bse, log: clicked)
+                - reference.probability(user: "u5", candidate: item, mode: .bse, log: notClicked)) > 1e-4
+        }
+        #expect(!changed.isEmpty)
     }
 
     @Test("a bundle with text atoms: every mode equals the float64 brute force with x(text) from the text model")
