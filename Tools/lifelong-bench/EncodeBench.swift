@@ -98,7 +98,7 @@ struct EncodeBench: ParsableCommand {
         let bound = c.signatures * c.buckets * c.d * 2
         print("user record bytes at d = \(c.d), full window: f32 \(full.encodedSize(precision: .f32)), "
               + "f16 \(full.encodedSize(precision: .f16)) (sums alone 16·8·\(c.d)·2 = \(bound); header+counts+window "
-              + "\(full.encodedSize(precision: .f16) - bound)); plus 12 bytes per behavior in `sequences`")
+              + "\(full.encodedSize(precision: .f16) - bound)); plus \(Store.sequenceEntrySize) bytes per behavior in `sequences`")
         json["record_bytes_f16"] = Double(full.encodedSize(precision: .f16))
         let out = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
         print(String(decoding: out, as: UTF8.self))
