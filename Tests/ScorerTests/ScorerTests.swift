@@ -296,6 +296,14 @@ struct ScorerTests {
         }
     }
 
+    @Test("a store of the previous format (lifelong.store.v1, no feedback in its entries) is refused by the scorer and the encoder")
+    func oldStoreFormat() throws {
+        let f = try ScoringFixture()
+        try f.store.environment.write { try $0.put(f.store.meta, "format", "lifelong.store.v1") }
+        #expect { try Scorer(model: f.model, store: f.store) } throws: { "\($0)".contains("lifelong.store.v1") && "\($0)".contains("re-encode") }
+        #expect { try BehaviorEncoder(model: f.model, store: f.store) } throws: { "\($0)".contains("lifelong.store.v1") && "\($0)".contains("lifelong.store.v2") }
+    }
+
     @Test("append makes the new behavior count, O(m·d), and equals encoding it from the start")
     func appendMatchesEncode() throws {
         let f = try ScoringFixture()
