@@ -79,19 +79,19 @@ extension Scorer {
     /// behavior vectors `s = e(i) + F[feedback]` (v2; the same as `e(i)` in v1).
     func embedRows(_ rows: UnsafePointer<Int32>, _ n: Int, behaviors: Bool, into x: UnsafeMutablePointer<Float>) {
         let c = model.config, d = c.d, k = Self.rowStride
-        defer { if behaviors && c.feedback { for j in 0..<n { model.addFeedback(UInt8(rows[k * j + 3]), to: x + j * d) } } }
-        guard c.dText > 0 else {
-            for j in 0..<n { model.embed(itemRow: Int(rows[k * j]), categoryRow: Int(rows[k * j + 1]), into: x + j * d) }
-            return
-        }
-        let parts = catalog.withLock { $0.textParts }
-        let offset = c.dItem + c.dCat
-        parts.withUnsafeBufferPointer { t in
-            for j in 0..<n {
-                model.embed(itemRow: Int(rows[k * j]), categoryRow: Int(rows[k * j + 1]), into: x + j * d)
-                (x + j * d + offset).update(from: t.baseAddress! + Int(rows[k * j + 2]) * c.dText, count: c.dText)
+        if c.dText > 0 {
+            let parts = catalog.withLock { $0.textParts }
+            let offset = c.dItem + c.dCat
+            parts.withUnsafeBufferPointer { t in
+                for j in 0..<n {
+                    model.embed(itemRow: Int(rows[k * j]), categoryRow: Int(rows[k * j + 1]), into: x + j * d)
+                    (x + j * d + offset).update(from: t.baseAddress! + Int(rows[k * j + 2]) * c.dText, count: c.dText)
+                }
             }
+        } else {
+            for j in 0..<n { model.embed(itemRow: Int(rows[k * j]), categoryRow: Int(rows[k * j + 1]), into: x + j * d) }
         }
+        if behaviors && c.feedback { for j in 0..<n { model.addFeedback(UInt8(rows[k * j + 3]), to: x + j * d) } }
     }
 
 
@@ -119,6 +119,7 @@ extension Scorer {
                     rows[Self.rowStride * j] = Int32(bitPattern: e.itemRow)
                     rows[Self.rowStride * j + 1] = Int32(bitPattern: e.categoryRow)
                     rows[Self.rowStride * j + 2] = 0
+                    guard e.feedback < Feedback.allCases.count else { throw damagedFeedback(user, e.feedback) }
                     rows[Self.rowStride * j + 3] = Int32(e.feedback)
                     // Only the text slot comes from the catalog; an item newer than it is resolved below.
                     if c.dText > 0 {
@@ -137,6 +138,11 @@ extension Scorer {
         }
         if mode == .online { rehash(view.length, scratch: s) }
         return view
+    }
+
+    /// A feedback byte outside 0…2: a damaged record or sequence chunk (the scorer does not checksum per request).
+    private func damagedFeedback(_ user: String, _ value: UInt8) -> ScoreError {
+        ScoreError(message: "store \(store.environment.path): user '\(user)': a behavior has feedback \(value) (0…2 expected; a damaged record — run `lifelong verify`)")
     }
 
     /// The stored record, read in place, after checking that it belongs to this model (shape and fingerprint).
@@ -162,6 +168,7 @@ extension Scorer {
             let rows = s.sequenceRows.ensure(Self.rowStride * (n + entries))
             for e in 0..<entries {
                 let entry = Store.sequenceEntry(v, e), id = entry.item
+                guard entry.feedback < Feedback.allCases.count else { throw damagedFeedback(user, entry.feedback) }
                 rows[Self.rowStride * n + 3] = Int32(entry.feedback)
                 if Int(id) < byStoreId.count {
                     rows[Self.rowStride * n] = byStoreId[Int(id)].x

@@ -211,6 +211,18 @@ struct ScorerTests {
                 - reference.probability(user: "u5", candidate: item, mode: .bse, log: notClicked)) > 1e-4
         }
         #expect(!changed.isEmpty)
+
+        // A damaged feedback byte (the scorer does not checksum per request) is an error, not a read past F.
+        let chunk = Store.chunkKey(user: "u8", chunk: 0)
+        var bytes = try #require(try f.store.environment.read { try $0.get(f.store.sequences, chunk) })
+        bytes[12] = 9
+        try f.store.environment.write { try $0.put(f.store.sequences, chunk, bytes) }
+        #expect { try scorer.score(user: "u8", candidates: ["i1"], mode: .online) } throws: { "\($0)".contains("feedback 9") }
+        _ = try scorer.score(user: "u8", candidates: ["i1"], mode: .bse)   // bse reads the record only
+        var record = try #require(try f.store.environment.read { try $0.get(f.store.users, "u8") { try UserRecord(decoding: $0) } })
+        record.window[0].feedback = 9
+        try f.store.environment.write { try $0.put(f.store.users, "u8", record.encoded(precision: .f32)) }
+        #expect { try scorer.score(user: "u8", candidates: ["i1"], mode: .bse) } throws: { "\($0)".contains("feedback 9") }
     }
 
     @Test("a bundle with text atoms: every mode equals the float64 brute force with x(text) from the text model")
