@@ -293,16 +293,15 @@ public final class BehaviorEncoder {
         for id in catalog.keys where !id.isEmpty && id.utf8.count <= 400 { _ = interner.index(of: id) }
         let items = try resolveItems(interner.ids, catalog: catalog, report: &report)
         let c = model.config
-        // What the buckets add: behavior j is row `atomRows[j]` of `vectors` and `signatures`. In v1 that is its
-        // item's row. In v2 each item has one row per feedback value, `e(item) + F[feedback]`, all with the
-        // item's signatures (the hash is of `e(item)`, MODEL.md + README "Bundle format").
-        let (vectors, signatures, kinds) = model.behaviorRows(vectors: items.vectors, signatures: items.signatures, count: items.storeIds.count)
+        // What the buckets add: behavior j is row `atomRows[j]` of the behavior table — its item's row in v1, its
+        // (item, feedback) row in v2 (README "Model bundle").
+        let table = model.behaviorTable(vectors: items.vectors, signatures: items.signatures, count: items.storeIds.count)
         var atomRows = rows
-        if kinds > 1 {
+        if c.feedback {
             var j = 0
             for (_, behaviors) in groups {
                 for b in behaviors {
-                    atomRows[j] = rows[j] * kinds + Int(Feedback(b.label).rawValue)
+                    atomRows[j] = table.row(item: rows[j], feedback: Feedback(b.label).rawValue)
                     j += 1
                 }
             }
@@ -319,8 +318,8 @@ public final class BehaviorEncoder {
                     var record = existing[user] ?? UserRecord(nSig: c.signatures, buckets: c.buckets, d: c.d, windowCapacity: c.window, fingerprint: model.fingerprint)
                     let before = record.length
                     let userRows = rows[first..<(first + behaviors.count)]
-                    vectors.withUnsafeBufferPointer { v in
-                        signatures.withUnsafeBufferPointer { s in
+                    table.vectors.withUnsafeBufferPointer { v in
+                        table.signatures.withUnsafeBufferPointer { s in
                             atomRows[first..<(first + behaviors.count)].withUnsafeBufferPointer { r in
                                 record.append(count: r.count, vectors: v.baseAddress!, signatures: s.baseAddress!, rows: r.baseAddress!,
                                               timestamp: behaviors.last!.timestamp) { j in

@@ -91,10 +91,11 @@ public struct StoreVerifier {
             }
 
             // The model's view of every item, for recomputing sums.
-            var vectorOf: [UInt32: Int] = [:]   // store id → row of `vectors`
-            var vectors: [Float] = [], signatures: [UInt8] = [], kinds = 1
+            var vectorOf: [UInt32: Int] = [:]   // store id → the item's index in `table`
+            var table: BehaviorTable?
             if recompute, let model {
                 let c = model.config
+                var vectors: [Float] = []
                 for (id, r) in itemById.sorted(by: { $0.key < $1.key }) {
                     var v = [Float](repeating: 0, count: c.d)
                     var text: [Float]?
@@ -112,8 +113,8 @@ public struct StoreVerifier {
                     vectorOf[id] = vectors.count / c.d
                     vectors += v
                 }
-                signatures = model.signatures(ofRows: vectors, count: vectors.count / max(c.d, 1))
-                (vectors, signatures, kinds) = model.behaviorRows(vectors: vectors, signatures: signatures, count: vectorOf.count)
+                table = model.behaviorTable(vectors: vectors, signatures: model.signatures(ofRows: vectors, count: vectorOf.count),
+                                            count: vectorOf.count)
             }
 
             // Users and their sequences.
@@ -176,13 +177,13 @@ public struct StoreVerifier {
                 }
 
                 // The sums, recomputed from the sequence with the model.
-                if recompute, let model, items.count == Int(record.length), items.allSatisfy({ vectorOf[$0] != nil }),
+                if let table, let model, items.count == Int(record.length), items.allSatisfy({ vectorOf[$0] != nil }),
                    feedback.allSatisfy({ Feedback(rawValue: $0) != nil }) {
                     let c = model.config
                     var fresh = UserRecord(nSig: c.signatures, buckets: c.buckets, d: c.d, windowCapacity: 0, fingerprint: fingerprint)
-                    let rows = zip(items, feedback).map { vectorOf[$0.0]! * kinds + (kinds > 1 ? Int($0.1) : 0) }
-                    vectors.withUnsafeBufferPointer { v in
-                        signatures.withUnsafeBufferPointer { sig in
+                    let rows = zip(items, feedback).map { table.row(item: vectorOf[$0.0]!, feedback: $0.1) }
+                    table.vectors.withUnsafeBufferPointer { v in
+                        table.signatures.withUnsafeBufferPointer { sig in
                             rows.withUnsafeBufferPointer { r in
                                 fresh.append(count: r.count, vectors: v.baseAddress!, signatures: sig.baseAddress!, rows: r.baseAddress!, timestamp: 0) { _ in
                                     .init(item: 0, itemRow: 0, categoryRow: 0)

@@ -211,10 +211,11 @@ public struct ModelBundle: Sendable {
     }
 
     /// The behavior vectors of `count` items whose `e` and signatures are `vectors` (`[count, d]`) and
-    /// `signatures` (`[count, n_sig]`): in v2, one row per (item, feedback), row `item · 3 + feedback` =
-    /// `e(item) + F[feedback]` with the item's signatures (the hash is of `e(item)`); in v1 the inputs as they are.
-    public func behaviorRows(vectors: [Float], signatures: [UInt8], count: Int) -> (vectors: [Float], signatures: [UInt8], kinds: Int) {
-        guard config.feedback else { return (vectors, signatures, 1) }
+    /// `signatures` (`[count, n_sig]`), as the bucket aggregation reads them: in v2, one row per (item,
+    /// feedback), `e(item) + F[feedback]` with the item's signatures (the hash is of `e(item)`); in v1 the
+    /// inputs as they are. `BehaviorTable.row(item:feedback:)` says which row a behavior is.
+    public func behaviorTable(vectors: [Float], signatures: [UInt8], count: Int) -> BehaviorTable {
+        guard config.feedback else { return BehaviorTable(vectors: vectors, signatures: signatures, kinds: 1) }
         let kinds = Feedback.allCases.count, d = config.d, nSig = config.signatures
         var outVectors = [Float](repeating: 0, count: count * kinds * d)
         var outSignatures = [UInt8](repeating: 0, count: count * kinds * nSig)
@@ -231,7 +232,7 @@ public struct ModelBundle: Sendable {
                 }
             }
         }
-        return (outVectors, outSignatures, kinds)
+        return BehaviorTable(vectors: outVectors, signatures: outSignatures, kinds: kinds)
     }
 
     /// The text part of `e(i)`: `W_t · x + b_t` (`d_text` floats into `out`); `x` nil (an item without text)
@@ -243,6 +244,19 @@ public struct ModelBundle: Sendable {
             out[r] = s
         }
     }
+}
+
+/// Behavior vectors (`[rows, d]`) and their signatures (`[rows, n_sig]`) for `UserRecord.aggregate`: one row
+/// per item in v1, one per (item, feedback) in v2 (`ModelBundle.behaviorTable`).
+public struct BehaviorTable: Sendable {
+    public let vectors: [Float]
+    public let signatures: [UInt8]
+    /// Rows per item: 1 (v1) or 3 (v2, one per feedback value).
+    @usableFromInline let kinds: Int
+
+    /// The row of a behavior of item `item` (its index among the table's items) with `feedback`.
+    @inlinable
+    public func row(item: Int, feedback: UInt8) -> Int { kinds == 1 ? item : item * kinds + Int(feedback) }
 }
 
 /// `vocab.tsv`: `kind<TAB>raw_id<TAB>row` for `item` and `category` rows; row 0 is reserved (unknown).
