@@ -1,15 +1,24 @@
 // swift-tools-version:6.1
 //
 // Lifelong: long-sequence user-behavior modeling (SDIM + BAHE) in Swift.
-// Data flow, by folder:  Sources/CLMDB, CBLAS (Debian C libraries) → LMDB (storage layer) → … → Tools/lifelong (CLI).
+// The targets follow the data flow (docs/ARCHITECTURE.md):
+//   behavior log → model (atoms, signatures, bucket sums) → store → scorer,
+//   with the offline job (encode, append, verify), training and evaluation beside them.
 import PackageDescription
 
 let package = Package(
     name: "Lifelong",
     platforms: [.macOS(.v15)],
     products: [
+        // What a serving process links to score: the model, the store and the read path. No encoder, no
+        // language model, no trainer.
+        .library(name: "LifelongScorer", targets: ["Scorer"]),
+        // Everything: the offline job, the text encoder, training, evaluation and the replay.
+        .library(
+            name: "Lifelong",
+            targets: ["BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "Offline", "Evaluation", "Replay", "Training"]
+        ),
         .library(name: "LMDB", targets: ["LMDB"]),
-        .library(name: "Lifelong", targets: ["Model", "Store", "TextEncoder", "Encoder", "Scorer", "Replay", "Training"]),
         .executable(name: "lifelong", targets: ["lifelong"]),
         .executable(name: "lifelong-bench", targets: ["lifelong-bench"]),
     ],
@@ -20,69 +29,100 @@ let package = Package(
     ],
     targets: [
         // C libraries from Debian, found through pkg-config.
-        .systemLibrary(
-            name: "CLMDB",
-            pkgConfig: "lmdb",
-            providers: [.apt(["liblmdb-dev"])]
-        ),
-        .systemLibrary(
-            name: "CBLAS",
-            pkgConfig: "openblas",
-            providers: [.apt(["libopenblas-dev"])]
-        ),
-
-        // Heap-allocation counter for the benchmarks (interposes malloc; linked into lifelong-bench only).
-        .target(name: "CAllocationCounter", path: "Sources/CAllocationCounter"),
-
-        // Hot loops in C, for AVX2 behind a runtime CPU check (Swift compiles for the x86-64 baseline).
+        .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // Hot loops in C, with AVX2 behind a runtime CPU check (Swift compiles for the x86-64 baseline).
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        // Heap-allocation counter (interposes malloc): the benchmarks and the allocation tests only.
+        .target(name: "CAllocationCounter", path: "Sources/CAllocationCounter"),
 
         // Storage layer: a typed Swift wrapper over LMDB. CLMDB stays out of its public API.
         .target(name: "LMDB", dependencies: ["CLMDB"]),
+        // Tensors and kernels shared by everything numeric: safetensors, BLAS, buffers, the seeded
+        // generator, row sums, the stable id hash.
+        .target(name: "Tensors", dependencies: ["CBLAS", "CKernels"]),
 
-        // Model bundle (safetensors + vocab, MODEL.md v1) and the SDIM math.
-        .target(name: "Model", dependencies: ["CBLAS", .product(name: "Crypto", package: "swift-crypto")]),
-        // Record formats on top of LMDB: versioned, checksummed, model-fingerprinted.
-        .target(name: "Store", dependencies: ["LMDB", "CKernels"]),
-        // BAHE's atom encoder: BERT WordPiece + the first K layers of all-MiniLM-L6-v2, packed batches over BLAS.
-        .target(name: "TextEncoder", dependencies: ["Model", .product(name: "Crypto", package: "swift-crypto")]),
-        // The offline BSE job: readers, item dedupe, bucket sums, writes.
-        .target(name: "Encoder", dependencies: ["Model", "Store", "TextEncoder", "LMDB"]),
-        // The online half: batched SDIM + target attention + MLP over the store, for embedding in a server.
-        .target(name: "Scorer", dependencies: ["Model", "Store", "TextEncoder", "Encoder", "LMDB"]),
-        // Evaluation: the synthetic long-sequence generator, prequential replay of a log through the scorer,
-        // AUC/logloss, and the report (Markdown, JSON, SVG).
-        .target(name: "Replay", dependencies: [
-            "Model", "Store", "TextEncoder", "Encoder", "Scorer", "LMDB", .product(name: "Histogram", package: "hdrhistogram-swift"),
-        ]),
-        // The trainer: MODEL.md v1 forward/backward over cached atoms (BAHE), Adam, early stopping on a time split.
-        .target(name: "Training", dependencies: ["Model", "CBLAS", "Store", "TextEncoder", "Encoder", "Replay"]),
+        // 1. The behavior log: readers (RecBole, JSON Lines), ordering, time split, the synthetic generator.
+        .target(name: "BehaviorLog", dependencies: ["Tensors"]),
+        // 2. The model: bundle, vocabulary, fingerprint and the v1/v2 math (embedding, SimHash, Eq. 12,
+        //    the bucket update, the MLP input).
+        .target(name: "Model", dependencies: ["Tensors", .product(name: "Crypto", package: "swift-crypto")]),
+        // 3. The store: every database, key, record layout and the meta, over LMDB.
+        .target(name: "Store", dependencies: ["LMDB", "Model", "Tensors"]),
+        // 4. The scorer's read path: batched SDIM + target attention + MLP over the store.
+        .target(name: "Scorer", dependencies: ["Model", "Store", "Tensors"]),
+
+        // BAHE's atom encoder: BERT WordPiece + the first K layers of all-MiniLM-L6-v2.
+        .target(name: "TextEncoder", dependencies: ["Tensors", .product(name: "Crypto", package: "swift-crypto")]),
+        // The offline job: encode, append (the scorer's writer), the text-atom cache, verify.
+        .target(name: "Offline", dependencies: ["BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "LMDB", "Tensors"]),
+        // AUC and logloss, for the trainer and the replay.
+        .target(name: "Evaluation"),
+        // Prequential replay of a log through the scorer, and its report.
+        .target(
+            name: "Replay",
+            dependencies: [
+                "BehaviorLog", "Model", "Store", "Scorer", "Offline", "TextEncoder", "Evaluation", "LMDB",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        // The trainer: v1/v2 forward/backward over cached atoms, Adam, early stopping on a time split.
+        .target(name: "Training", dependencies: ["BehaviorLog", "Model", "Tensors", "Offline", "TextEncoder", "Evaluation"]),
 
         // Command-line tool and the release-build benchmarks.
         .executableTarget(
             name: "lifelong",
             dependencies: [
-                "LMDB", "Model", "Store", "TextEncoder", "Encoder", "Scorer", "Replay", "Training",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "Offline", "Evaluation", "Replay", "Training",
+                "LMDB", "Tensors", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/lifelong"
         ),
         .executableTarget(
             name: "lifelong-bench",
             dependencies: [
-                "LMDB", "CLMDB", "CAllocationCounter", "Model", "Store", "TextEncoder", "Encoder", "Scorer", "Training",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "Offline", "Training", "LMDB", "CLMDB",
+                "Tensors", "CAllocationCounter", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/lifelong-bench"
         ),
 
+        // Helpers only the tests use: the repository's folders, temporary folders.
+        .target(name: "TestSupport"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB"]),
-        .testTarget(name: "CLITests", dependencies: ["lifelong", "Encoder", "Store", "Model", "Scorer", "LMDB"]),
-        .testTarget(name: "EncoderTests", dependencies: ["Model", "Store", "TextEncoder", "Encoder", "LMDB", "CKernels"]),
-        .testTarget(name: "ScorerTests", dependencies: ["Model", "Store", "TextEncoder", "Encoder", "Scorer", "LMDB"]),
-        .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder", "Model"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Model", "Store", "TextEncoder", "Encoder", "Scorer", "Replay", "Training", "LMDB"]),
-        .testTarget(name: "ReplayTests", dependencies: ["Model", "Store", "Encoder", "Scorer", "Replay", "LMDB"]),
+        .testTarget(name: "BehaviorLogTests", dependencies: ["BehaviorLog", "TestSupport"]),
+        .testTarget(
+            name: "OfflineTests",
+            dependencies: [
+                "BehaviorLog", "Model", "Store", "TextEncoder", "Offline", "LMDB", "Tensors", "CKernels", "TestSupport",
+            ]
+        ),
+        .testTarget(
+            name: "ScorerTests",
+            dependencies: [
+                "BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "Offline", "LMDB", "Tensors",
+                "CAllocationCounter", "TestSupport",
+            ]
+        ),
+        .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder", "Tensors", "TestSupport"]),
+        .testTarget(
+            name: "TrainingTests",
+            dependencies: [
+                "BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "Offline", "Evaluation", "Replay",
+                "Training", "LMDB", "Tensors", "TestSupport",
+            ]
+        ),
+        .testTarget(
+            name: "ReplayTests",
+            dependencies: [
+                "BehaviorLog", "Model", "Store", "Scorer", "Offline", "Evaluation", "Replay", "LMDB", "Tensors",
+                "TestSupport",
+            ]
+        ),
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["lifelong", "BehaviorLog", "Offline", "Store", "Model", "Scorer", "LMDB", "Tensors", "TestSupport"]
+        ),
     ]
 )
 

@@ -1,6 +1,5 @@
 #include "allocation_counter.h"
 #include <errno.h>
-#include <stdatomic.h>
 #include <stddef.h>
 
 extern void *__libc_malloc(size_t);
@@ -9,15 +8,17 @@ extern void *__libc_realloc(void *, size_t);
 extern void *__libc_memalign(size_t, size_t);
 extern void __libc_free(void *);
 
-static atomic_int counting;
-static atomic_uint_fast64_t allocations;
+// Per thread: a test process runs other work on other threads while one thread counts its own requests.
+// initial-exec TLS needs no allocation to reach (a lazily allocated TLS block would recurse into malloc).
+static _Thread_local int counting __attribute__((tls_model("initial-exec")));
+static _Thread_local uint64_t allocations __attribute__((tls_model("initial-exec")));
 
 static inline void count(void) {
-    if (atomic_load_explicit(&counting, memory_order_relaxed)) atomic_fetch_add_explicit(&allocations, 1, memory_order_relaxed);
+    if (counting) allocations += 1;
 }
 
-void lifelong_allocations_start(void) { atomic_store(&allocations, 0); atomic_store(&counting, 1); }
-uint64_t lifelong_allocations_stop(void) { atomic_store(&counting, 0); return atomic_load(&allocations); }
+void lifelong_allocations_start(void) { allocations = 0; counting = 1; }
+uint64_t lifelong_allocations_stop(void) { counting = 0; return allocations; }
 
 void *malloc(size_t n) { count(); return __libc_malloc(n); }
 void *calloc(size_t a, size_t b) { count(); return __libc_calloc(a, b); }

@@ -39,20 +39,6 @@ extension String: ByteView {
         var copy = self
         return try copy.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
     }
-
-    /// Whether this string's UTF-8 bytes sort before `other`'s: LMDB's key order (memcmp, shorter prefix
-    /// first), which is also Unicode code point order. Swift's `<` compares canonically equivalent forms as
-    /// equal, so it cannot order keys; `utf8.lexicographicallyPrecedes` can, but byte by byte through the
-    /// generic iterator, which made sorting 10^5 ids a visible share of an encode.
-    public func precedesInByteOrder(_ other: String) -> Bool {
-        withByteView { a in
-            other.withByteView { b in
-                let n = min(a.count, b.count)
-                let c = n == 0 ? 0 : memcmp(a.baseAddress!, b.baseAddress!, n)
-                return c != 0 ? c < 0 : a.count < b.count
-            }
-        }
-    }
 }
 
 extension UInt64: ByteView {
@@ -109,23 +95,5 @@ extension UnsafeRawBufferPointer {
         precondition(offset >= 0 && n >= 0 && offset + n * 4 <= count, "read past the end of an LMDB value")
         guard n > 0 else { return }
         UnsafeMutableRawPointer(destination).copyMemory(from: baseAddress! + offset, byteCount: n * 4)
-    }
-}
-
-extension Array where Element == String {
-    /// The indices of the strings in `precedesInByteOrder` order (stable). Each string's first 8 bytes are
-    /// packed big-endian into an integer once, so most comparisons are one integer compare; only ties
-    /// on those bytes compare the whole strings.
-    public func byteOrderPermutation() -> [Int] {
-        let prefixes = map { s -> UInt64 in
-            s.withByteView { b in
-                var p: UInt64 = 0
-                for i in 0..<8 { p = p << 8 | UInt64(i < b.count ? b[i] : 0) }
-                return p
-            }
-        }
-        return indices.sorted { i, j in
-            prefixes[i] != prefixes[j] ? prefixes[i] < prefixes[j] : self[i].precedesInByteOrder(self[j])
-        }
     }
 }

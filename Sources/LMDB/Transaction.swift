@@ -44,7 +44,8 @@ public struct Transaction: ~Copyable {
     /// - Complexity: one `mdb_get`, O(log n) page visits.
     @inlinable
     public func get<K: ByteView, R>(_ db: Database, _ key: K, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
-        guard let value = try key.withByteView({ [raw] k throws(LMDBError) in try raw.lookup(db, k) }) else { return nil }
+        let raw = self.raw   // a local, not a capture list: a capture list boxes the context in debug builds
+        guard let value = try key.withByteView({ k in try raw.lookup(db, k) }) else { return nil }
         return try body(value)
     }
 

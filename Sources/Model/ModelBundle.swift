@@ -1,3 +1,4 @@
+import Tensors
 import Crypto
 public import Foundation
 
@@ -5,6 +6,8 @@ public import Foundation
 /// has no label for it), 1 not clicked, 2 clicked.
 public enum Feedback: UInt8, Sendable, CaseIterable {
     case unknown = 0, negative = 1, positive = 2
+    /// The rows of `feedback_embedding`.
+    public static let count = 3
     public init(_ label: Bool?) { self = label.map { $0 ? .positive : .negative } ?? .unknown }
 }
 
@@ -59,7 +62,7 @@ public struct ModelBundle: Sendable {
 
     public var itemRows: Int { itemEmbedding.count / max(config.dItem, 1) }
     public var categoryRows: Int { categoryEmbedding.count / max(config.dCat, 1) }
-    public var fingerprintHex: String { fingerprint.map { String(format: "%02x", $0) }.joined() }
+    public var fingerprintHex: String { Hashing.hex(fingerprint) }
 
     /// A fully-connected layer `y = W x + b`, `W` row-major `[out, in]`.
     public struct Linear: Sendable {
@@ -130,7 +133,7 @@ public struct ModelBundle: Sendable {
         }
         let d = item[1] + cat[1] + dText
         if feedback {
-            try expect("feedback_embedding", [Feedback.allCases.count, d])
+            try expect("feedback_embedding", [Feedback.count, d])
         } else if file.tensors["feedback_embedding"] != nil {
             throw fail("present in a '\(Self.format)' bundle (feedback needs format '\(Self.feedbackFormat)')", "feedback_embedding")
         }
@@ -216,7 +219,7 @@ public struct ModelBundle: Sendable {
     /// inputs as they are. `BehaviorTable.row(item:feedback:)` says which row a behavior is.
     public func behaviorTable(vectors: [Float], signatures: [UInt8], count: Int) -> BehaviorTable {
         guard config.feedback else { return BehaviorTable(vectors: vectors, signatures: signatures, kinds: 1) }
-        let kinds = Feedback.allCases.count, d = config.d, nSig = config.signatures
+        let kinds = Feedback.count, d = config.d, nSig = config.signatures
         var outVectors = [Float](repeating: 0, count: count * kinds * d)
         var outSignatures = [UInt8](repeating: 0, count: count * kinds * nSig)
         outVectors.withUnsafeMutableBufferPointer { v in
@@ -246,7 +249,7 @@ public struct ModelBundle: Sendable {
     }
 }
 
-/// Behavior vectors (`[rows, d]`) and their signatures (`[rows, n_sig]`) for `UserRecord.aggregate`: one row
+/// Behavior vectors (`[rows, d]`) and their signatures (`[rows, n_sig]`) for `SimHash.aggregate`: one row
 /// per item in v1, one per (item, feedback) in v2 (`ModelBundle.behaviorTable`).
 public struct BehaviorTable: Sendable {
     public let vectors: [Float]

@@ -1,3 +1,5 @@
+import Tensors
+
 /// SDIM's SimHash signatures and the long-term interest of Eq. 12 (arXiv 2205.10249), as MODEL.md states it.
 ///
 /// - bit `k` of `v` is 1 when `P[k]·v > 0` (a tie is 0);
@@ -56,6 +58,48 @@ public enum SimHash {
         }
         while i < n { s0 += a[i] * b[i]; i += 1 }
         return (s0 + s1) + (s2 + s3)
+    }
+}
+
+extension SimHash {
+    /// SDIM's per-behavior update, on raw memory: each behavior adds its vector into the bucket its
+    /// signature names under every signature. The one implementation behind the encoder, `append` (through
+    /// `UserRecord.append`) and the scorer's `online` mode, so re-hashing a sequence adds exactly as the
+    /// encoder did: behavior `j` is row `rows[j]` of `vectors`
+    /// (`[n, d]`) and `signatures` (`[n, n_sig]`); `counts` is `[n_sig · buckets]`, `sums` `[n_sig · buckets, d]`.
+    ///
+    /// Blocked so the hot data stays in cache: a block of behaviors is sorted by bucket once per signature,
+    /// then each bucket row takes its members' vectors through register accumulators (one store per row
+    /// slice instead of one read-modify-write per behavior).
+    public static func aggregate(count: Int, vectors: UnsafePointer<Float>, signatures: UnsafePointer<UInt8>, rows: UnsafePointer<Int>,
+                                 nSig: Int, buckets: Int, d: Int, counts: UnsafeMutablePointer<UInt32>, sums: UnsafeMutablePointer<Float>) {
+        let block = 128
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: block + buckets + 1) { scratch in
+            let order = scratch.baseAddress!, start = order + block
+            for first in stride(from: 0, to: count, by: block) {
+                let size = min(block, count - first)
+                for g in 0..<nSig {
+                    // Counting sort of the block's behaviors by their bucket under signature g.
+                    start.update(repeating: 0, count: buckets + 1)
+                    for j in 0..<size { start[Int(signatures[rows[first + j] * nSig + g]) + 1] += 1 }
+                    for b in 0..<buckets { start[b + 1] += start[b] }
+                    for j in 0..<size {
+                        let b = Int(signatures[rows[first + j] * nSig + g])
+                        order[start[b]] = rows[first + j]
+                        start[b] += 1
+                    }
+                    var lo = 0
+                    for b in 0..<buckets {
+                        let hi = start[b]
+                        if hi > lo {
+                            counts[g * buckets + b] += UInt32(hi - lo)
+                            Rows.add(order + lo, hi - lo, of: vectors, d: d, into: sums + (g * buckets + b) * d)
+                        }
+                        lo = hi
+                    }
+                }
+            }
+        }
     }
 }
 

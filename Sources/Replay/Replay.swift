@@ -1,5 +1,8 @@
-public import Encoder
+import Tensors
+public import BehaviorLog
+public import Offline
 import Dispatch
+import Evaluation
 import Foundation
 import Histogram
 public import LMDB
@@ -40,12 +43,7 @@ public struct Replay {
         public init() {}
     }
 
-    public enum Split: Sendable, Equatable {
-        /// The timestamp of the event at this fraction of the log in time order (0 = start with an empty store).
-        case quantile(Double)
-        /// Events with a timestamp below this are history.
-        case time(Double)
-    }
+    public typealias Split = TimeSplit
 
     public struct ReplayError: Error, CustomStringConvertible, Sendable {
         public let message: String
@@ -54,27 +52,6 @@ public struct Replay {
 
     /// Progress: (events done, events total).
     public typealias Progress = (Int, Int) -> Void
-
-    /// The log in replay order: (timestamp, item id, user id), ids compared as UTF-8 bytes.
-    public static func ordered(_ behaviors: [Behavior]) -> [Behavior] {
-        behaviors.sorted { a, b in
-            if a.timestamp != b.timestamp { return a.timestamp < b.timestamp }
-            if a.item != b.item { return a.item.precedesInByteOrder(b.item) }
-            return a.user.precedesInByteOrder(b.user)
-        }
-    }
-
-    /// The split time for `split` over `ordered` (the log in replay order): history is every event strictly
-    /// before it. A quantile split puts all events sharing the boundary timestamp on the replay side.
-    public static func splitTime(_ split: Split, ordered: [Behavior]) -> Double {
-        switch split {
-        case .time(let t): return t
-        case .quantile(let q):
-            guard q > 0, !ordered.isEmpty else { return -.infinity }
-            let index = min(ordered.count - 1, Int((q * Double(ordered.count)).rounded(.down)))
-            return ordered[index].timestamp
-        }
-    }
 
     /// Runs the replay: encodes the history into a new store at `storeFolder` (which must not exist), then
     /// scores and appends every later event. `textModel`: for a bundle with a text projection (item texts are
@@ -90,12 +67,12 @@ public struct Replay {
             throw ReplayError(message: "\(storeFolder) already exists; the replay builds its own store (remove it or choose another folder)")
         }
         let started = Date()
-        let all = ordered(data.behaviors)
-        let split = splitTime(options.split, ordered: all)
+        let all = Dataset.ordered(data.behaviors)
+        let split = Dataset.splitTime(options.split, ordered: all)
         let history = all.prefix { $0.timestamp < split }
         var events = Array(all[history.count...])
         if let cap = options.maxEvents { events = Array(events.prefix(max(cap, 0))) }
-        guard !events.isEmpty else { throw ReplayError(message: "nothing to replay after the split time \(BehaviorEncoder.show(split))") }
+        guard !events.isEmpty else { throw ReplayError(message: "nothing to replay after the split time \(Behavior.text(ofTimestamp: split))") }
 
         // 1. The history, encoded once.
         try FileManager.default.createDirectory(atPath: storeFolder, withIntermediateDirectories: true)

@@ -93,9 +93,9 @@ public struct ReplayResult: Codable, Sendable {
 
     /// The scorer's speed goals, read off this replay. Each ratio compares p50 latencies in the length
     /// buckets nearest 10^4 and 10^2 among those where both of its series have at least 10 samples:
-    /// - P1: bse at the long bucket over bse at the short bucket (goal ≤ 1.10);
-    /// - P2: full over bse at the long bucket, for `u_long` alone (goal ≥ 50) and for whole requests;
-    /// - P4: bse over short at the long bucket (goal ≤ 1.10);
+    /// - bse flat in L: bse at the long bucket over bse at the short bucket (goal ≤ 1.10);
+    /// - full over bse at the long bucket, for `u_long` alone (goal ≥ 50) and for whole requests;
+    /// - bse over short at the long bucket: the long history nearly free (goal ≤ 1.10);
     /// - append: append at the long bucket over the short bucket (goal ≤ 1.2).
     public func measuredRatios() -> [Ratio] {
         var out: [Ratio] = []
@@ -120,11 +120,11 @@ public struct ReplayResult: Codable, Sendable {
             }
         }
         let bse = mode("bse"), full = mode("full"), short = mode("short")
-        ratio("P1", "≤ 1.10", bse?.requestsByLength, over: nil, what: "bse request p50")
-        ratio("P2", "≥ 50", full?.longTermByLength, over: bse?.longTermByLength ?? [], what: "full over bse, u_long alone,")
-        ratio("P2 (request)", "—", full?.requestsByLength, over: bse?.requestsByLength ?? [], what: "full over bse, whole request,")
-        ratio("P4", "≤ 1.10", bse?.requestsByLength, over: short?.requestsByLength ?? [], what: "bse over short, whole request,")
-        ratio("append", "≤ 1.2", appendsByLength, over: nil, what: "append p50")
+        ratio("bse flat in L", "≤ 1.10", bse?.requestsByLength, over: nil, what: "bse request p50")
+        ratio("full over bse, u_long", "≥ 50", full?.longTermByLength, over: bse?.longTermByLength ?? [], what: "full over bse, u_long alone,")
+        ratio("full over bse, request", "—", full?.requestsByLength, over: bse?.requestsByLength ?? [], what: "full over bse, whole request,")
+        ratio("bse over short", "≤ 1.10", bse?.requestsByLength, over: short?.requestsByLength ?? [], what: "bse over short, whole request,")
+        ratio("append flat in L", "≤ 1.2", appendsByLength, over: nil, what: "append p50")
         return out
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import LMDB
+import Tensors
 import Model
 import Store
 import Synchronization
@@ -65,12 +65,18 @@ extension Scorer {
         // A snapshot (a reference, no copy): concurrent requests don't queue on the lock. An append that lands
         // while a request holds it copies the dictionary once (copy-on-write) — on the append path, not here.
         let byId = catalog.withLock { $0.byId }
-        for (i, id) in candidates.enumerated() {
-            let r = byId[id] ?? SIMD4(Int32(model.vocabulary.itemRow(id)), 0, 0, 0)
-            rows[Self.rowStride * i] = r.x
-            rows[Self.rowStride * i + 1] = r.y
-            rows[Self.rowStride * i + 2] = r.z
-            rows[Self.rowStride * i + 3] = 0
+        for i in candidates.indices {
+            let row = rows + Self.rowStride * i
+            if let r = byId[candidates[i]] {
+                row[0] = r.x
+                row[1] = r.y
+                row[2] = r.z
+            } else {
+                row[0] = Int32(model.vocabulary.itemRow(candidates[i]))
+                row[1] = 0
+                row[2] = 0
+            }
+            row[3] = 0
         }
         embedRows(rows, candidates.count, behaviors: false, into: q)
     }
@@ -109,9 +115,9 @@ extension Scorer {
         let c = model.config
         var view = UserView()
         var newer: [(Int, UInt32)] = []   // window positions whose item is newer than this scorer's catalog
-        try store.environment.read { txn in
-            let found: UserView? = try txn.get(store.users, user) { bytes in
-                let record = try checkedRecord(bytes, user: user)
+        try store.read { txn in
+            let found: UserView? = try store.withUserRecord(txn, user: user) { record in
+                try check(record, user: user)
                 let rows = s.windowRows.ensure(Self.rowStride * max(record.windowCount, 1))
                 let byStoreId = c.dText > 0 ? catalog.withLock { $0.byStoreId } : []
                 for j in 0..<record.windowCount {
@@ -119,7 +125,7 @@ extension Scorer {
                     rows[Self.rowStride * j] = Int32(bitPattern: e.itemRow)
                     rows[Self.rowStride * j + 1] = Int32(bitPattern: e.categoryRow)
                     rows[Self.rowStride * j + 2] = 0
-                    guard e.feedback < Feedback.allCases.count else { throw damagedFeedback(user, e.feedback) }
+                    guard e.feedback < Feedback.count else { throw damagedFeedback(user, e.feedback) }
                     rows[Self.rowStride * j + 3] = Int32(e.feedback)
                     // Only the text slot comes from the catalog; an item newer than it is resolved below.
                     if c.dText > 0 {
@@ -142,33 +148,28 @@ extension Scorer {
 
     /// A feedback byte outside 0…2: a damaged record or sequence chunk (the scorer does not checksum per request).
     private func damagedFeedback(_ user: String, _ value: UInt8) -> ScoreError {
-        ScoreError(message: "store \(store.environment.path): user '\(user)': a behavior has feedback \(value) (0…2 expected; a damaged record — run `lifelong verify`)")
+        ScoreError(message: "store \(store.path): user '\(user)': a behavior has feedback \(value) (0…2 expected; a damaged record — run `lifelong verify`)")
     }
 
-    /// The stored record, read in place, after checking that it belongs to this model (shape and fingerprint).
-    private func checkedRecord(_ bytes: UnsafeRawBufferPointer, user: String) throws -> UserRecord.View {
+    /// Checks that a stored record belongs to this model (shape and fingerprint).
+    private func check(_ record: UserRecord.View, user: String) throws {
         let c = model.config
-        func fail(_ m: String) -> ScoreError { ScoreError(message: "store \(store.environment.path): user '\(user)': \(m)") }
-        let record: UserRecord.View
-        do { record = try UserRecord.View(bytes) } catch { throw fail("\(error)") }
+        func fail(_ m: String) -> ScoreError { ScoreError(message: "store \(store.path): user '\(user)': \(m)") }
         guard record.nSig == c.signatures, record.buckets == c.buckets, record.d == c.d else { throw fail("record shape differs from the model's") }
         guard record.hasFingerprint(model.fingerprint) else { throw fail("record was encoded with another model; re-encode the store") }
-        return record
     }
 
     /// The user's sequence as (item row, category row, text slot, feedback) rows in `scratch.sequenceRows`; returns its length.
-    private func readSequence(_ txn: borrowing Transaction, _ user: String, expected: Int, scratch s: Scratch) throws -> Int {
-        var prefix = Array(user.utf8)
-        prefix.append(0)
+    private func readSequence(_ txn: borrowing Store.Snapshot, _ user: String, expected: Int, scratch s: Scratch) throws -> Int {
         var n = 0
         var unknown: [(Int, UInt32)] = []
         let byStoreId = catalog.withLock { $0.byStoreId }
-        try txn.scan(store.sequences, prefix: prefix) { _, v in
-            let entries = v.count / Store.sequenceEntrySize
+        try store.forEachSequenceChunk(txn, user: user) { chunk in
+            let entries = chunk.count
             let rows = s.sequenceRows.ensure(Self.rowStride * (n + entries))
             for e in 0..<entries {
-                let entry = Store.sequenceEntry(v, e), id = entry.item
-                guard entry.feedback < Feedback.allCases.count else { throw damagedFeedback(user, entry.feedback) }
+                let entry = chunk[e], id = entry.item
+                guard entry.feedback < Feedback.count else { throw damagedFeedback(user, entry.feedback) }
                 rows[Self.rowStride * n + 3] = Int32(entry.feedback)
                 if Int(id) < byStoreId.count {
                     rows[Self.rowStride * n] = byStoreId[Int(id)].x
@@ -179,11 +180,10 @@ extension Scorer {
                 }
                 n += 1
             }
-            return .next
         }
         try resolveNewerItems(txn, unknown, user: user, into: s.sequenceRows.pointer)
         guard n == expected else {
-            throw ScoreError(message: "store \(store.environment.path): user '\(user)': the record says \(expected) behaviors, the sequence has \(n)")
+            throw ScoreError(message: "store \(store.path): user '\(user)': the record says \(expected) behaviors, the sequence has \(n)")
         }
         return n
     }
@@ -191,12 +191,11 @@ extension Scorer {
     /// Items the user's record names that arrived after this scorer loaded its catalog (another process
     /// appended them): reads their records in `txn`, adds them to the catalog (text part included) and fills
     /// their (item row, category row, text slot) at the given positions of `rows`.
-    private func resolveNewerItems(_ txn: borrowing Transaction, _ items: [(position: Int, id: UInt32)], user: String,
+    private func resolveNewerItems(_ txn: borrowing Store.Snapshot, _ items: [(position: Int, id: UInt32)], user: String,
                                    into rows: UnsafeMutablePointer<Int32>) throws {
         for (position, id) in items {
-            guard let raw = try txn.get(store.itemIds, id, { String(decoding: $0, as: UTF8.self) }),
-                  let r = try txn.get(store.items, raw, { try ItemRecord(decoding: $0) }) else {
-                throw ScoreError(message: "store \(store.environment.path): user '\(user)': the record names store item \(id), which has no item record")
+            guard let raw = try store.itemId(txn, storeId: id), let r = try store.itemRecord(txn, item: raw) else {
+                throw ScoreError(message: "store \(store.path): user '\(user)': the record names store item \(id), which has no item record")
             }
             let part = try Self.textPart(of: r, model: model, store: store, txn)
             let stored = catalog.withLock { c -> SIMD4<Int32> in
@@ -227,7 +226,7 @@ extension Scorer {
         for j in 0..<n { order[j] = j }
         let counts = s.counts.ensure(nRows)
         counts.update(repeating: 0, count: nRows)
-        UserRecord.aggregate(count: n, vectors: x, signatures: signatures, rows: order, nSig: c.signatures, buckets: c.buckets, d: c.d,
+        SimHash.aggregate(count: n, vectors: x, signatures: signatures, rows: order, nSig: c.signatures, buckets: c.buckets, d: c.d,
                              counts: counts, sums: sums)
     }
 

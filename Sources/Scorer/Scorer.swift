@@ -1,10 +1,16 @@
-import Encoder
 import Foundation
-import LMDB
 public import Model
 public import Store
-public import TextEncoder
 import Synchronization
+import Tensors
+
+/// What writes a behavior into the store for `Scorer.append`: the offline module's encoder, handed to the
+/// scorer when it is opened for appending (`Offline` adds `Scorer(modelFolder:storeFolder:writable:)`). A
+/// serving binary that only scores links neither the encoder nor the language model.
+public protocol BehaviorWriter: AnyObject {
+    /// Appends one behavior of `user` in one write transaction (refusing one older than the user's last).
+    func append(user: String, item: String, timestamp: Double, label: Bool?, category: String?) throws
+}
 
 /// The embedded scorer: probabilities for one user against a batch of candidate items, MODEL.md v1 exactly
 /// (and v2, v1 with behavior feedback, README "Bundle format").
@@ -48,7 +54,7 @@ public final class Scorer: Sendable {
     public let store: Store
     let catalog: Mutex<Catalog>
     let pool = Mutex<[Scratch]>([])
-    let writer: Mutex<BehaviorEncoder?>
+    let writer: Mutex<(any BehaviorWriter)?>
 
     /// Item rows known to the store: raw id → rows for candidates, store item id → rows for sequences.
     /// Rows are (item row, category row, text slot); for a bundle with a text projection, `textParts` holds
@@ -76,43 +82,43 @@ public final class Scorer: Sendable {
     /// Int32s per entry in the scratch row buffers: item row, category row, text slot, feedback.
     static let rowStride = 4
 
-    /// Opens the bundle and the store and checks that they belong together.
-    /// - Parameter writable: open the store for `append` as well (otherwise read-only).
-    public convenience init(modelFolder: String, storeFolder: String, writable: Bool = false) throws {
+    /// Opens the bundle and the store (read-only) and checks that they belong together.
+    public convenience init(modelFolder: String, storeFolder: String) throws {
         let model = try ModelBundle(folder: modelFolder)
-        let store = try Store(path: storeFolder, readOnly: !writable)
-        try self.init(model: model, store: store, writable: writable)
+        let store = try Store(path: storeFolder, readOnly: true)
+        try self.init(model: model, store: store)
     }
 
-    /// - Parameter textModel: for appending to a store whose bundle has a text projection.
-    public init(model: ModelBundle, store: Store, writable: Bool = false, textModel: MiniLM? = nil) throws {
+    /// Checks that `store` was encoded with `model` and loads the item catalog.
+    /// - Parameter writer: makes the scorer accept `append` (built from `model` and `store` once they are
+    ///   known to belong together); nil for a read-only scorer.
+    public init(model: ModelBundle, store: Store,
+                writer makeWriter: ((ModelBundle, Store, UserRecord.Precision) throws -> any BehaviorWriter)? = nil) throws {
         BLAS.useOneThread()
         self.model = model
         self.store = store
-        let meta = try store.metaValues()
-        if let format = meta["format"], format != Store.format {
-            throw ScoreError(message: "store \(store.environment.path) is format \(format); this build reads \(Store.format): re-encode it (`lifelong encode`)")
+        let meta = try store.meta()
+        if let format = meta.format, format != Store.format {
+            throw ScoreError(message: "store \(store.path) is format \(format); this build reads \(Store.format): re-encode it (`lifelong encode`)")
         }
-        guard let stored = meta["fingerprint"] else {
-            throw ScoreError(message: "\(store.environment.path): the store has no model fingerprint in its meta (not encoded yet?)")
+        guard let stored = meta.fingerprint else {
+            throw ScoreError(message: "\(store.path): the store has no model fingerprint in its meta (not encoded yet?)")
         }
         guard stored == model.fingerprintHex else {
-            throw ScoreError(message: "store \(store.environment.path) was encoded with model \(stored), but the bundle \(model.folder) is model \(model.fingerprintHex); "
+            throw ScoreError(message: "store \(store.path) was encoded with model \(stored), but the bundle \(model.folder) is model \(model.fingerprintHex); "
                 + "re-encode the store with this bundle (`lifelong encode`) or open the bundle it was made with")
         }
-        let precision: UserRecord.Precision = meta["precision"] == "f16" ? .f16 : .f32
+        let precision = meta.precision
         var c = Catalog()
         c.dText = model.config.dText
         c.textParts = model.textProjectionBias   // slot 0: b_t
-        try store.environment.read { txn in
-            try txn.scan(store.items) { k, v in
-                let r = try ItemRecord(decoding: v)
-                c.insert(String(decoding: k, as: UTF8.self), r, textPart: try Self.textPart(of: r, model: model, store: store, txn))
-                return .next
+        try store.read { snapshot in
+            try store.forEachItem(snapshot) { id, r in
+                c.insert(id, r, textPart: try Self.textPart(of: r, model: model, store: store, snapshot))
             }
         }
         catalog = Mutex(c)
-        writer = Mutex(writable ? try BehaviorEncoder(model: model, store: store, precision: precision, textModel: textModel) : nil)
+        writer = Mutex(try makeWriter?(model, store, precision))
     }
 
     // MARK: Scoring
@@ -154,22 +160,20 @@ public final class Scorer: Sendable {
     /// user either before or after the append. A behavior older than the user's last one is refused.
     /// `label`: whether the user clicked (nil: unknown) — a v2 bundle adds its feedback row to the behavior.
     public func append(user: String, item: String, timestamp: Double, label: Bool? = nil, category: String? = nil) throws {
-        try writer.withLock { encoder in
-            guard let encoder else {
-                throw ScoreError(message: "\(store.environment.path): the scorer was opened read-only; open it with writable: true to append")
+        try writer.withLock { writer in
+            guard let writer else {
+                throw ScoreError(message: "\(store.path): the scorer was opened read-only; open it with writable: true to append")
             }
-            let data = Dataset(behaviors: [Behavior(user: user, item: item, timestamp: timestamp, label: label)],
-                               items: category.map { [item: ItemInfo(category: $0)] } ?? [:])
-            _ = try encoder.append(data)
+            try writer.append(user: user, item: item, timestamp: timestamp, label: label, category: category)
             try refreshCatalog(item)
         }
     }
 
     /// Reads `item`'s record after an append that may have created it.
     func refreshCatalog(_ item: String) throws {
-        let found = try store.environment.read { txn -> (ItemRecord, [Float]?)? in
-            guard let r = try txn.get(store.items, item, { try ItemRecord(decoding: $0) }) else { return nil }
-            return (r, try Self.textPart(of: r, model: model, store: store, txn))
+        let found = try store.read { snapshot -> (ItemRecord, [Float]?)? in
+            guard let r = try store.itemRecord(snapshot, item: item) else { return nil }
+            return (r, try Self.textPart(of: r, model: model, store: store, snapshot))
         }
         guard let (r, part) = found else { return }
         catalog.withLock { $0.insert(item, r, textPart: part) }
@@ -177,14 +181,14 @@ public final class Scorer: Sendable {
 
     /// `W_t · x(text) + b_t` for an item whose text atom is in the store's cache (nil without a text projection,
     /// or for an item without text).
-    static func textPart(of r: ItemRecord, model: ModelBundle, store: Store, _ txn: borrowing Transaction) throws -> [Float]? {
+    static func textPart(of r: ItemRecord, model: ModelBundle, store: Store, _ snapshot: borrowing Store.Snapshot) throws -> [Float]? {
         let c = model.config
         guard c.dText > 0, let hash = r.textHash else { return nil }
-        guard let atom = try store.textAtom(txn, hash: hash, layers: c.textLayers ?? 0) else {
-            throw ScoreError(message: "store \(store.environment.path): item store id \(r.storeId) names a text atom that is missing from (or damaged in) the texts cache")
+        guard let atom = try store.textAtom(snapshot, hash: hash, layers: c.textLayers ?? 0) else {
+            throw ScoreError(message: "store \(store.path): item store id \(r.storeId) names a text atom that is missing from (or damaged in) the texts cache")
         }
         guard atom.vector.count == 384 else {
-            throw ScoreError(message: "store \(store.environment.path): the text atom of item store id \(r.storeId) has \(atom.vector.count) floats, not 384")
+            throw ScoreError(message: "store \(store.path): the text atom of item store id \(r.storeId) has \(atom.vector.count) floats, not 384")
         }
         var part = [Float](repeating: 0, count: c.dText)
         atom.vector.withUnsafeBufferPointer { x in part.withUnsafeMutableBufferPointer { model.projectText(x.baseAddress!, into: $0.baseAddress!) } }

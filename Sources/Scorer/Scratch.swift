@@ -1,4 +1,4 @@
-import Model
+import Tensors
 
 typealias FloatBuffer = Buffer<Float>
 typealias IntBuffer = Buffer<Int32>
@@ -10,7 +10,7 @@ final class Scratch: @unchecked Sendable {
     var rows = IntBuffer()           // [B, 4]       candidate (item row, category row, text slot, 0)
     var projections = FloatBuffer()  // [B or L, m]
     var signatures = Buffer<UInt8>() // [B or L, n_sig]
-    var order = Buffer<Int>()        // [L]          0 ..< L (the rows `UserRecord.aggregate` reads)
+    var order = Buffer<Int>()        // [L]          0 ..< L (the rows `SimHash.aggregate` reads)
     var counts = Buffer<UInt32>()    // [n_sig · 2^τ] bucket counts (online; not used by Eq. 12)
     var sums = FloatBuffer()         // [n_sig · 2^τ, d] bucket sums (bse: copied; online: rebuilt)
     var table = FloatBuffer()        // [n_sig · 2^τ, d] normalised bucket vectors / n_sig

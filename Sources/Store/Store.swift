@@ -32,10 +32,12 @@ public final class Store: @unchecked Sendable {
         }
     }
 
-    public let environment: Environment
-    public let meta: Database, items: Database, itemIds: Database, users: Database, sequences: Database
+    /// The LMDB environment and its databases: for the offline job and the tests in this package, not for
+    /// clients (they go through the accessors, which own every key and record layout).
+    package let environment: Environment
+    package let metaDatabase: Database, items: Database, itemIds: Database, users: Database, sequences: Database
     /// The text atom cache; nil only in a store opened read-only that was written before it existed.
-    public let texts: Database?
+    package let texts: Database?
 
     public struct StoreError: Error, CustomStringConvertible, Sendable {
         public let message: String
@@ -59,7 +61,7 @@ public final class Store: @unchecked Sendable {
         for (name, db) in zip(names, opened).dropLast() where db == nil {
             throw StoreError(message: "\(path): not a Lifelong store (no '\(name)' database)")
         }
-        meta = opened[0]!; items = opened[1]!; itemIds = opened[2]!
+        metaDatabase = opened[0]!; items = opened[1]!; itemIds = opened[2]!
         users = opened[3]!; sequences = opened[4]!
         texts = opened[5]
     }
@@ -72,7 +74,7 @@ public final class Store: @unchecked Sendable {
     public func metaValues() throws -> [String: String] {
         var out: [String: String] = [:]
         try environment.read { txn in
-            try txn.scan(meta) { k, v in
+            try txn.scan(metaDatabase) { k, v in
                 out[String(decoding: k, as: UTF8.self)] = String(decoding: v, as: UTF8.self)
                 return .next
             }
@@ -82,8 +84,7 @@ public final class Store: @unchecked Sendable {
 
     /// Sequence chunk key: user id, a 0 byte, the chunk index big-endian.
     public static func chunkKey(user: String, chunk: UInt32) -> [UInt8] {
-        var k = Array(user.utf8)
-        k.append(0)
+        var k = sequencePrefix(user: user)
         withUnsafeBytes(of: chunk.bigEndian) { k += $0 }
         return k
     }

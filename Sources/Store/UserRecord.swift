@@ -1,4 +1,7 @@
+import Glibc
 import LMDB
+public import Model
+import Tensors
 
 /// One user's encoded state (MODEL.md): length, last timestamp, the `n_sig × 2^τ` bucket **sums**
 /// (unnormalised) and counts, and the last-K window. The full sequence lives in the `sequences` database.
@@ -85,7 +88,7 @@ public struct UserRecord: Equatable, Sendable {
         guard count > 0 else { return }
         counts.withUnsafeMutableBufferPointer { n in
             sums.withUnsafeMutableBufferPointer { s in
-                Self.aggregate(count: count, vectors: vectors, signatures: signatures, rows: rows, nSig: nSig, buckets: buckets, d: d,
+                SimHash.aggregate(count: count, vectors: vectors, signatures: signatures, rows: rows, nSig: nSig, buckets: buckets, d: d,
                                counts: n.baseAddress!, sums: s.baseAddress!)
             }
         }
@@ -96,44 +99,6 @@ public struct UserRecord: Equatable, Sendable {
         }
         length += UInt64(count)
         lastTimestamp = timestamp
-    }
-
-    /// The bucket aggregation behind `append`, on raw memory (the scorer's `online` mode uses it too, so
-    /// re-hashing a sequence adds exactly as the encoder did): behavior `j` is row `rows[j]` of `vectors`
-    /// (`[n, d]`) and `signatures` (`[n, n_sig]`); `counts` is `[n_sig · buckets]`, `sums` `[n_sig · buckets, d]`.
-    ///
-    /// Blocked so the hot data stays in cache: a block of behaviors is sorted by bucket once per signature,
-    /// then each bucket row takes its members' vectors through register accumulators (one store per row
-    /// slice instead of one read-modify-write per behavior).
-    public static func aggregate(count: Int, vectors: UnsafePointer<Float>, signatures: UnsafePointer<UInt8>, rows: UnsafePointer<Int>,
-                                 nSig: Int, buckets: Int, d: Int, counts: UnsafeMutablePointer<UInt32>, sums: UnsafeMutablePointer<Float>) {
-        let block = 128
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: block + buckets + 1) { scratch in
-            let order = scratch.baseAddress!, start = order + block
-            for first in stride(from: 0, to: count, by: block) {
-                let size = min(block, count - first)
-                for g in 0..<nSig {
-                    // Counting sort of the block's behaviors by their bucket under signature g.
-                    start.update(repeating: 0, count: buckets + 1)
-                    for j in 0..<size { start[Int(signatures[rows[first + j] * nSig + g]) + 1] += 1 }
-                    for b in 0..<buckets { start[b + 1] += start[b] }
-                    for j in 0..<size {
-                        let b = Int(signatures[rows[first + j] * nSig + g])
-                        order[start[b]] = rows[first + j]
-                        start[b] += 1
-                    }
-                    var lo = 0
-                    for b in 0..<buckets {
-                        let hi = start[b]
-                        if hi > lo {
-                            counts[g * buckets + b] += UInt32(hi - lo)
-                            Rows.add(order + lo, hi - lo, of: vectors, d: d, into: sums + (g * buckets + b) * d)
-                        }
-                        lo = hi
-                    }
-                }
-            }
-        }
     }
 
     public func encodedSize(precision: Precision) -> Int {
@@ -220,7 +185,7 @@ public struct UserRecord: Equatable, Sendable {
         /// Whether the record carries this model fingerprint (32 bytes).
         public func hasFingerprint(_ fingerprint: [UInt8]) -> Bool {
             fingerprint.count == 32 && fingerprint.withUnsafeBytes { f in
-                (0..<32).allSatisfy { f[$0] == bytes[Self.fingerprintOffset + $0] }
+                memcmp(f.baseAddress!, bytes.baseAddress! + Self.fingerprintOffset, 32) == 0
             }
         }
 

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import Model
+import Tensors
 
 /// The shallow layers of a BERT sentence encoder (all-MiniLM-L6-v2): BAHE's atom encoder.
 ///

@@ -1,6 +1,7 @@
+import Tensors
 import Foundation
 import Model
-import Replay
+public import Evaluation
 
 /// The id baseline of the trainer's report: logistic regression on one-hot user and item ids,
 /// `p = σ(b + w_user + w_item)`, trained on the same train period with Adam and early stopping on the valid
@@ -26,7 +27,7 @@ public struct LogisticRegression: Sendable {
 
     /// Trains and returns the valid/test figures of the best epoch.
     public mutating func fit(_ data: TrainingSet, epochs: Int = 30, batch: Int = 256, learningRate: Float = 0.01,
-                             patience: Int = 2, seed: UInt64 = 1) -> (valid: Evaluation, test: Evaluation) {
+                             patience: Int = 2, seed: UInt64 = 1) -> (valid: Metrics.Summary, test: Metrics.Summary) {
         var adam = Adam<Float>(count: weights.count, learningRate: learningRate)
         var gradients = [Float](repeating: 0, count: weights.count)
         var rng = Gaussian(seed: seed)
@@ -52,11 +53,11 @@ public struct LogisticRegression: Sendable {
                     gradients.withUnsafeMutableBufferPointer { adam.update(w.baseAddress!, $0.baseAddress!, dense: [0 ..< 1], rows: rows) }
                 }
             }
-            let auc = Evaluation(predict(data.valid, data), data.valid).auc ?? 0
+            let auc = Metrics.Summary(predict(data.valid, data), data.valid).auc ?? 0
             if auc > best.auc { best = (auc, epoch, weights) }
             if epoch - best.epoch >= patience { break }
         }
         weights = best.weights
-        return (Evaluation(predict(data.valid, data), data.valid), Evaluation(predict(data.test, data), data.test))
+        return (Metrics.Summary(predict(data.valid, data), data.valid), Metrics.Summary(predict(data.test, data), data.test))
     }
 }

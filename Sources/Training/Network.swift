@@ -1,3 +1,4 @@
+import Tensors
 import Model
 
 /// The long-term interest a model learns: SDIM (Eq. 12, the product), exact attention over the whole history
@@ -73,7 +74,7 @@ final class Network<T: TrainingScalar> {
         h1 = c.hidden[0]; h2 = c.hidden[1]; nSig = c.signatures; window = c.window
         scale = 1 / T(dh).squareRoot()
         localOf = [Int32](repeating: -1, count: data.categoryOfItem.count)
-        behaviorOf = [Int32](repeating: -1, count: data.categoryOfItem.count * Feedback.allCases.count)
+        behaviorOf = [Int32](repeating: -1, count: data.categoryOfItem.count * Feedback.count)
     }
 
     deinit {
@@ -151,7 +152,7 @@ final class Network<T: TrainingScalar> {
         }
         let withFeedback = c.feedback
         func behavior(_ row: Int32, _ feedback: UInt8) -> Int32 {
-            let f = withFeedback ? feedback : 0, key = Int(row) * Feedback.allCases.count + Int(f)
+            let f = withFeedback ? feedback : 0, key = Int(row) * Feedback.count + Int(f)
             if behaviorOf[key] < 0 {
                 behaviorOf[key] = Int32(behaviorKeys.count)
                 behaviorKeys.append(Int32(key))

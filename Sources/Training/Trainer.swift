@@ -1,6 +1,7 @@
+import Tensors
 import Foundation
 public import Model
-import Replay
+public import Evaluation
 
 /// How a training run goes.
 public struct TrainingOptions: Sendable {
@@ -17,18 +18,10 @@ public struct TrainingOptions: Sendable {
     public init() {}
 }
 
-/// AUC and logloss of one period.
-public struct Evaluation: Codable, Sendable, Equatable {
-    public var samples: Int
-    public var auc: Double?
-    public var logloss: Double?
-
+extension Metrics.Summary {
     /// The figures of `predictions` against the samples' labels.
-    public init(_ predictions: [Float], _ samples: [TrainingSet.Sample]) {
-        let labels = samples.map(\.label)
-        self.samples = samples.count
-        auc = Metrics.auc(predictions, labels)
-        logloss = Metrics.logloss(predictions, labels)
+    init(_ predictions: [Float], _ samples: [TrainingSet.Sample]) {
+        self.init(predictions, labels: samples.map(\.label))
     }
 }
 
@@ -37,14 +30,14 @@ public struct TrainingReport: Codable, Sendable {
     public struct Epoch: Codable, Sendable {
         public var epoch: Int
         public var trainLoss: Double
-        public var valid: Evaluation
+        public var valid: Metrics.Summary
         public var seconds: Double
         public var samplesPerSecond: Double
     }
     public var long: String
     public var epochs: [Epoch] = []
     public var bestEpoch = 0
-    public var train: Evaluation?, valid: Evaluation?, test: Evaluation?
+    public var train: Metrics.Summary?, valid: Metrics.Summary?, test: Metrics.Summary?
     /// Valid is [validTime, testTime), test from testTime on (the behaviors' timestamps).
     public var validTime: Double, testTime: Double
     public var options: [String: String] = [:]
@@ -132,8 +125,8 @@ public final class Trainer {
         return out
     }
 
-    public func evaluate(_ samples: [TrainingSet.Sample]) -> Evaluation {
-        Evaluation(predict(samples), samples)
+    public func evaluate(_ samples: [TrainingSet.Sample]) -> Metrics.Summary {
+        Metrics.Summary(predict(samples), samples)
     }
 
     /// Epochs with early stopping on the valid AUC; ends with the best epoch's weights and every period's figures.

@@ -1,6 +1,6 @@
-public import Encoder
+public import BehaviorLog
+public import Offline
 public import Model
-import Replay
 
 /// A behavior log made ready for training: each user's behaviors in (timestamp, item id) order as item
 /// rows of the bundle's vocabulary, every item's category row and text atom, and the samples split by time.
@@ -42,9 +42,9 @@ public struct TrainingSet: Sendable {
     /// `validFraction`/`testFraction`: the split points as fractions of the log in time order (0.8, 0.9).
     public init(_ data: Dataset, vocabulary: Vocabulary, textVectors: [String: [Float]] = [:],
                 validFraction: Double = 0.8, testFraction: Double = 0.9) throws {
-        let ordered = Replay.ordered(data.behaviors)
-        validTime = Replay.splitTime(.quantile(validFraction), ordered: ordered)
-        testTime = Replay.splitTime(.quantile(testFraction), ordered: ordered)
+        let ordered = Dataset.ordered(data.behaviors)
+        validTime = Dataset.splitTime(.quantile(validFraction), ordered: ordered)
+        testTime = Dataset.splitTime(.quantile(testFraction), ordered: ordered)
 
         var userIndex: [String: Int32] = [:]
         var users: [String] = []

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Runs the `lifelong` binary built next to the test bundle and captures what it prints.
 struct CLI {
@@ -56,14 +57,13 @@ struct CLITests {
 
 @Suite("lifelong init-model / encode / append / inspect")
 struct EncoderCLITests {
-    func folder() -> String { FileManager.default.temporaryDirectory.appendingPathComponent("lifelong-cli-\(UUID().uuidString)").path }
+    func folder() -> String { temporaryFolder("cli") }
 
     @Test("embed-text prints ids and the K-layer vector of each text (the golden sentence embedding at K = 6); encode reports cached texts")
     func embedText() throws {
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let modelDir = (ProcessInfo.processInfo.environment["LIFELONG_DATA"] ?? repo.appendingPathComponent("Data").path) + "/all-MiniLM-L6-v2"
-        let golden = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: repo.deletingLastPathComponent()
-            .appendingPathComponent("shared/golden/minilm.json"))) as? [String: Any])
+        let modelDir = Repository.miniLM
+        let golden = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: Repository.golden("minilm.json")))
+            as? [String: Any])
         let first = try #require((golden["cases"] as? [[String: Any]])?.first)
         let want = try #require(((first["layers"] as? [String: Any])?["6"] as? [String: Any])?["normalized"] as? [Double])
         let r = try CLI.run(["embed-text", "--layers", "6", "--model-dir", modelDir, "Toy Story (1995)", "a"])
@@ -149,7 +149,7 @@ struct EncoderCLITests {
 struct ReplayCLITests {
     @Test("synth writes the same RecBole files for the same seed; replay refuses a debug build and bad options")
     func synthAndReplay() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("lifelong-cli-\(UUID().uuidString)").path
+        let root = temporaryFolder("cli")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let args = ["--users", "4", "--items", "50", "--clusters", "5", "--categories", "2", "--length", "10,40", "--seed", "7"]
         let a = try CLI.run(["synth", "--out", root + "/a"] + args), b = try CLI.run(["synth", "--out", root + "/b"] + args)

@@ -1,5 +1,5 @@
 import Dispatch
-import Encoder
+import Offline
 import Foundation
 import LMDB
 import Model
@@ -7,12 +7,14 @@ import Scorer
 import Store
 import Synchronization
 import Testing
+import BehaviorLog
+import TestSupport
 
 @Suite("Concurrent readers while a writer appends")
 struct ConcurrencyTests {
     @Test("scorer threads, a checksum-reading thread and separate `lifelong verify` processes never see a torn record")
     func readersAndWriter() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("lifelong-concurrency-\(UUID().uuidString)").path
+        let root = temporaryFolder("concurrency")
         defer { try? FileManager.default.removeItem(atPath: root) }
         #expect(try CLI.run(["synth", "--out", root + "/syn", "--users", "40", "--items", "400", "--length", "20,300", "--seed", "6"]).status == 0)
         #expect(try CLI.run(["init-model", "--data", root + "/syn", "--out", root + "/model", "--d-item", "24", "--d-cat", "8"]).status == 0)

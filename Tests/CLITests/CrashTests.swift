@@ -1,9 +1,12 @@
-import Encoder
+import Offline
 import Foundation
 import LMDB
 import Model
 import Store
 import Testing
+import Tensors
+import BehaviorLog
+import TestSupport
 
 /// Starts the `lifelong` binary and returns the running process (output discarded).
 func launch(_ arguments: [String]) throws -> Process {
@@ -21,7 +24,7 @@ func contents(_ path: String) throws -> [String: [[UInt8]: [UInt8]]] {
     let store = try Store(path: path, readOnly: true)
     var out: [String: [[UInt8]: [UInt8]]] = [:]
     try store.environment.read { txn in
-        for (name, db) in [("meta", store.meta), ("items", store.items), ("item_ids", store.itemIds), ("users", store.users),
+        for (name, db) in [("meta", store.metaDatabase), ("items", store.items), ("item_ids", store.itemIds), ("users", store.users),
                            ("sequences", store.sequences)] {
             var d: [[UInt8]: [UInt8]] = [:]
             try txn.scan(db) { k, v in d[Array(k)] = Array(v); return .next }
@@ -36,7 +39,7 @@ func writeRecBole(_ behaviors: [Behavior], items: [String: ItemInfo], to folder:
     let name = (folder as NSString).lastPathComponent
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     var inter = "user_id:token\titem_id:token\ttimestamp:float\tlabel:float\n"
-    for b in behaviors { inter += "\(b.user)\t\(b.item)\t\(BehaviorEncoder.show(b.timestamp))\t\(b.label == true ? 1 : 0)\n" }
+    for b in behaviors { inter += "\(b.user)\t\(b.item)\t\(Behavior.text(ofTimestamp: b.timestamp))\t\(b.label == true ? 1 : 0)\n" }
     try inter.write(toFile: folder + "/\(name).inter", atomically: true, encoding: .utf8)
     var item = "item_id:token\tclass:token\n"
     for (id, info) in items.sorted(by: { $0.key < $1.key }) { item += "\(id)\t\(info.category ?? "")\n" }
@@ -47,7 +50,7 @@ func writeRecBole(_ behaviors: [Behavior], items: [String: ItemInfo], to folder:
 struct CrashTests {
     @Test("killed ≥ 20 times at random moments: every record valid, every user absent or complete, a re-run gives the uninterrupted store")
     func sigkill() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("lifelong-crash-\(UUID().uuidString)").path
+        let root = temporaryFolder("crash")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let kills = Int(ProcessInfo.processInfo.environment["LIFELONG_CRASH_KILLS"] ?? "") ?? 24
 
@@ -128,7 +131,7 @@ struct CrashTests {
 
     @Test("a reader slot left by a process killed inside its read transaction is cleared when the store is next opened")
     func staleReader() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("lifelong-stale-\(UUID().uuidString)").path
+        let root = temporaryFolder("stale")
         defer { try? FileManager.default.removeItem(atPath: root) }
         #expect(try CLI.run(["synth", "--out", root + "/syn", "--users", "100", "--items", "1000", "--length", "100,800", "--seed", "5"]).status == 0)
         #expect(try CLI.run(["init-model", "--data", root + "/syn", "--out", root + "/model"]).status == 0)

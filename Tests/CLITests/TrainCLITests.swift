@@ -1,13 +1,13 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("lifelong train")
 struct TrainCLITests {
     @Test("trains a bundle with text atoms, writes training.json, embeds each distinct text once across runs; refuses bad options")
     func train() throws {
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let modelDir = (ProcessInfo.processInfo.environment["LIFELONG_DATA"] ?? repo.appendingPathComponent("Data").path) + "/all-MiniLM-L6-v2"
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("lifelong-train-\(UUID().uuidString)").path
+        let modelDir = Repository.miniLM
+        let root = temporaryFolder("train")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let synth = try CLI.run(["synth", "--out", root + "/syn", "--users", "30", "--items", "60", "--clusters", "6", "--categories", "3",
                                  "--length", "20,80", "--seed", "2"])

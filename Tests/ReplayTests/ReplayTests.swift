@@ -3,7 +3,11 @@ import Foundation
 import FoundationXML
 #endif
 import Testing
-import Encoder
+import Evaluation
+import Tensors
+import BehaviorLog
+import TestSupport
+import Offline
 import LMDB
 import Model
 import Replay
@@ -115,7 +119,7 @@ func pairwiseAUC(_ p: [Double], _ y: [Bool]) -> Double {
 
 /// A random bundle (weights widened so predictions spread) over a small synthetic log.
 final class ReplayFixture: @unchecked Sendable {
-    let root = FileManager.default.temporaryDirectory.appendingPathComponent("lifelong-replay-\(UUID().uuidString)").path
+    let root = temporaryFolder("replay")
     let data: Dataset
     let model: ModelBundle
 
@@ -188,7 +192,7 @@ final class ReplayFixture: @unchecked Sendable {
     /// Prequential: each replayed prediction equals scoring a store freshly encoded from exactly the events
     /// before it (in replay order), so the replay neither peeks at the event nor misses an earlier one.
     @Test func everyPredictionSeesExactlyTheEarlierEvents() throws {
-        let ordered = Replay.ordered(fixture.data.behaviors)
+        let ordered = Dataset.ordered(fixture.data.behaviors)
         let first = ordered.count - result.data.replayedEvents
         let bse = result.mode("bse")!.predictions
         for index in stride(from: 0, to: result.data.replayedEvents, by: 37) {

@@ -1,19 +1,23 @@
 import Foundation
 import Synchronization
 import Testing
-import Encoder
+import Tensors
+import BehaviorLog
+import TestSupport
+import Offline
 import LMDB
 import Model
 import Scorer
+import CAllocationCounter
 import Store
 import TextEncoder
 
 /// The repository root, found from this file's path.
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let repositoryRoot = Repository.root
 
 /// A bundle + store made from a synthetic log whose users cross the window (K = 6) and chunk (256) sizes.
 final class ScoringFixture: @unchecked Sendable {
-    let root = FileManager.default.temporaryDirectory.appendingPathComponent("lifelong-score-\(UUID().uuidString)").path
+    let root = temporaryFolder("score")
     let data: Dataset
     let model: ModelBundle
     let store: Store
@@ -270,6 +274,26 @@ struct ScorerTests {
         #expect(p[0] != p[2] && p[0] != p[3] && p[2] != p[3])
     }
 
+    @Test("a warm bse request performs no heap allocation (the counter sees one where there is one)")
+    func warmRequestAllocatesNothing() throws {
+        let f = try ScoringFixture(feedback: true)
+        let scorer = try Scorer(model: f.model, store: f.store)
+        let candidates = (0..<200).map { "i\($0 % 60)" }
+        var out = [Float](repeating: 0, count: candidates.count)
+        for user in ["u8", "nobody"] {
+            try out.withUnsafeMutableBufferPointer { try scorer.score(user: user, candidates: candidates, mode: .bse, into: $0) }
+            lifelong_allocations_start()
+            for _ in 0..<20 {
+                try out.withUnsafeMutableBufferPointer { try scorer.score(user: user, candidates: candidates, mode: .bse, into: $0) }
+            }
+            #expect(lifelong_allocations_stop() == 0, "user \(user)")
+        }
+        // The array-returning form allocates its result: the counter must see that.
+        lifelong_allocations_start()
+        let p = try scorer.score(user: "u8", candidates: candidates, mode: .bse)
+        #expect(lifelong_allocations_stop() > 0 && p.count == candidates.count)
+    }
+
     @Test("a cold user is scored with no history (u_long = u_short = 0), known and unknown items alike")
     func coldUser() throws {
         let f = try ScoringFixture()
@@ -311,7 +335,7 @@ struct ScorerTests {
     @Test("a store of the previous format (lifelong.store.v1, no feedback in its entries) is refused by the scorer and the encoder")
     func oldStoreFormat() throws {
         let f = try ScoringFixture()
-        try f.store.environment.write { try $0.put(f.store.meta, "format", "lifelong.store.v1") }
+        try f.store.environment.write { try $0.put(f.store.metaDatabase, "format", "lifelong.store.v1") }
         #expect { try Scorer(model: f.model, store: f.store) } throws: { "\($0)".contains("lifelong.store.v1") && "\($0)".contains("re-encode") }
         #expect { try BehaviorEncoder(model: f.model, store: f.store) } throws: { "\($0)".contains("lifelong.store.v1") && "\($0)".contains("lifelong.store.v2") }
     }
@@ -384,7 +408,7 @@ struct IndependentBundleTests {
         let folder = repositoryRoot.appendingPathComponent("Fixtures/independent").path
         let model = try ModelBundle(folder: folder + "/model")
         let data = try Dataset.load(folder + "/log")
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("lifelong-indep-\(UUID().uuidString)").path
+        let root = temporaryFolder("indep")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let store = try Store(path: root)
         _ = try BehaviorEncoder(model: model, store: store).encode(data)

@@ -1,12 +1,11 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import TextEncoder
 
-/// The repository root, from this file's path.
-let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-/// all-MiniLM-L6-v2 as Tools/setup.sh fetches it (LIFELONG_DATA overrides the data folder, as in set-up).
-let minilmFolder = (ProcessInfo.processInfo.environment["LIFELONG_DATA"] ?? repository.appendingPathComponent("Data").path) + "/all-MiniLM-L6-v2"
-let goldenFile = repository.deletingLastPathComponent().appendingPathComponent("shared/golden/minilm.json")
+/// all-MiniLM-L6-v2 as Tools/setup.sh fetches it.
+let minilmFolder = Repository.miniLM
+let goldenFile = Repository.golden("minilm.json")
 
 struct GoldenCase {
     var text: String
@@ -33,7 +32,7 @@ func goldenCases() throws -> [GoldenCase] {
 /// One model for the whole suite (loading reads 90 MB and hashes it).
 let sharedModel = Result { try MiniLM(folder: minilmFolder) }
 
-@Suite("all-MiniLM-L6-v2 against shared/golden/minilm.json")
+@Suite("all-MiniLM-L6-v2 against Fixtures/golden/minilm.json")
 struct MiniLMGoldenTests {
     @Test("WordPiece ids equal the goldens exactly for every case")
     func tokenIds() throws {
@@ -109,7 +108,7 @@ struct MiniLMFileTests {
 
     @Test("a missing or corrupt model file is an error naming the file")
     func badFiles() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lifelong-minilm-\(UUID().uuidString)").path
+        let dir = temporaryFolder("minilm")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try copyModel(to: dir)
         let missing = try #require(throws: MiniLM.LoadError.self) { try MiniLM(folder: dir) }

@@ -1,8 +1,11 @@
-import Encoder
+import Offline
 import Foundation
 import LMDB
 import Model
 import Testing
+import TestSupport
+import Tensors
+import BehaviorLog
 @testable import Training
 
 /// A small log with every case the model has: empty histories (a user's first behavior), windows shorter
@@ -44,11 +47,7 @@ func smallBundle(_ data: Dataset, in folder: String, text: Bool, feedback: Bool 
     return try ModelBundle(folder: folder)
 }
 
-func temporaryFolder(_ name: String) -> String {
-    let path = NSTemporaryDirectory() + "lifelong-training-\(name)-\(UUID().uuidString)"
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
+func temporaryFolder(_ name: String) -> String { TestSupport.temporaryFolder("training-" + name, create: true) }
 
 /// The whole log as one batch, in float64, with the loss as a function of the parameters.
 struct GradientFixture {

@@ -1,4 +1,4 @@
-import Encoder
+import Offline
 import Foundation
 import LMDB
 import Model
@@ -6,10 +6,14 @@ import Replay
 import Scorer
 import Store
 import Testing
+import Evaluation
+import TestSupport
+import Tensors
+import BehaviorLog
 import TextEncoder
 @testable import Training
 
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let repositoryRoot = Repository.root
 
 /// A synthetic log where old behaviors drive clicks, small enough to train in a debug build.
 func syntheticLog(users: Int = 40, length: ClosedRange<Int> = 10...120) -> Dataset {

@@ -1,6 +1,8 @@
+import Tensors
+import BehaviorLog
 import ArgumentParser
 import CLMDB
-import Encoder
+import Offline
 import Foundation
 import LMDB
 import Model

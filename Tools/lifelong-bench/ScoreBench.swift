@@ -1,6 +1,8 @@
+import Tensors
+import BehaviorLog
 import ArgumentParser
 import CAllocationCounter
-import Encoder
+import Offline
 import Foundation
 import LMDB
 import Model
@@ -12,7 +14,7 @@ import Store
 struct ScoreBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "score",
-        abstract: "Scorer p50/p99 per mode and L (d = 128, B = 1000), the P1/P2/P4/P5 ratios, and allocations per warm request."
+        abstract: "Scorer p50/p99 per mode and L (d = 128, B = 1000), the speed ratios (flat in L, full over bse, bse over short, FLOP efficiency), and allocations per warm request."
     )
 
     @Option(help: "Sequence lengths L (comma-separated).") var lengths = "100,1000,10000,100000"
@@ -108,12 +110,12 @@ struct ScoreBench: ParsableCommand {
         let peak = sgemmPeak()
         let bseL4 = p50["bse@\(l4)"] ?? .nan
         let results: [(String, Double, String)] = [
-            ("P1 bse p50, L = \(parsedLengths.max()!) over L = \(parsedLengths.min()!)",
+            ("bse p50 flat in L: L = \(parsedLengths.max()!) over L = \(parsedLengths.min()!)",
              (p50["bse@\(parsedLengths.max()!)"] ?? .nan) / (p50["bse@\(parsedLengths.min()!)"] ?? .nan), "goal ≤ 1.10"),
-            ("P2 long-term term alone, full over bse, L = \(l4)", longFull / longBSE, "goal ≥ 50"),
-            ("P2 whole request, full over bse, L = \(l4)", (p50["full@\(l4)"] ?? .nan) / bseL4, "(the MLP is shared)"),
-            ("P4 bse over short, L = \(l4)", bseL4 / (p50["short@\(l4)"] ?? .nan), "goal ≤ 1.10"),
-            ("P5 bse FLOP/s over sgemm peak (1 thread)", flops / bseL4 / peak, "goal ≥ 0.40"),
+            ("long-term term alone, full over bse, L = \(l4)", longFull / longBSE, "goal ≥ 50"),
+            ("whole request, full over bse, L = \(l4)", (p50["full@\(l4)"] ?? .nan) / bseL4, "(the MLP is shared)"),
+            ("bse over short, L = \(l4)", bseL4 / (p50["short@\(l4)"] ?? .nan), "goal ≤ 1.10"),
+            ("FLOP efficiency: bse FLOP/s over sgemm peak (1 thread)", flops / bseL4 / peak, "goal ≥ 0.40"),
         ]
         print("")
         print("| ratio | value | |")
@@ -123,8 +125,8 @@ struct ScoreBench: ParsableCommand {
         print("long-term term p50: bse \(fmt(longBSE * 1e3, 3)) ms, full \(fmt(longFull * 1e3, 3)) ms; "
               + "bse request \(fmt(flops / 1e6, 1)) MFLOP at \(fmt(flops / bseL4 / 1e9, 1)) GFLOP/s, sgemm peak \(fmt(peak / 1e9, 1)) GFLOP/s")
         print("heap allocations per warm bse request: \(fmt(Double(allocations) / Double(counted), 2)) (\(allocations) in \(counted) requests)")
-        var json: [String: Double] = ["P1": results[0].1, "P2_long": results[1].1, "P2_request": results[2].1, "P4": results[3].1,
-                                      "P5": results[4].1, "allocations_per_request": Double(allocations) / Double(counted)]
+        var json: [String: Double] = ["bse_flat_in_L": results[0].1, "full_over_bse_long": results[1].1, "full_over_bse_request": results[2].1, "bse_over_short": results[3].1,
+                                      "flop_efficiency": results[4].1, "allocations_per_request": Double(allocations) / Double(counted)]
         for (k, v) in p50 { json["p50_ms_\(k)"] = v * 1e3 }
         let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))

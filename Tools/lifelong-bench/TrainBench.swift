@@ -1,5 +1,7 @@
+import Tensors
+import BehaviorLog
 import ArgumentParser
-import Encoder
+import Offline
 import Foundation
 import LMDB
 import Model

@@ -1,5 +1,6 @@
+import BehaviorLog
 import ArgumentParser
-import Encoder
+import Offline
 import Foundation
 import LMDB
 import Model
@@ -199,7 +200,7 @@ struct Inspect: ParsableCommand {
         try s.environment.read { txn in
             users = try txn.count(s.users)
             items = try txn.count(s.items)
-            for db in [s.meta, s.items, s.itemIds, s.users, s.sequences] { bytes += try txn.stat(db).bytes }
+            for db in [s.metaDatabase, s.items, s.itemIds, s.users, s.sequences] { bytes += try txn.stat(db).bytes }
             try txn.scan(s.users) { _, v in
                 behaviors += v.count >= UserRecord.headerSize ? v.littleEndian(UInt64.self, at: 24) : 0   // L, see UserRecord
                 return .next

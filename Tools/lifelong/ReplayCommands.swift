@@ -1,5 +1,6 @@
+import BehaviorLog
 import ArgumentParser
-import Encoder
+import Offline
 import Foundation
 import LMDB
 import Model

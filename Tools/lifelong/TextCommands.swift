@@ -1,3 +1,4 @@
+import Tensors
 import ArgumentParser
 import Foundation
 import Model

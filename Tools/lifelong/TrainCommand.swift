@@ -1,5 +1,8 @@
+import Evaluation
+import Tensors
+import BehaviorLog
 import ArgumentParser
-import Encoder
+import Offline
 import Foundation
 import Model
 import Store
@@ -65,7 +68,7 @@ struct Train: ParsableCommand {
         }
         let set = try TrainingSet(data, vocabulary: initial.vocabulary, textVectors: textVectors)
         log("samples: \(set.train.count) train, \(set.valid.count) valid, \(set.test.count) test; "
-            + "valid from t = \(BehaviorEncoder.show(set.validTime)), test from t = \(BehaviorEncoder.show(set.testTime))")
+            + "valid from t = \(Behavior.text(ofTimestamp: set.validTime)), test from t = \(Behavior.text(ofTimestamp: set.testTime))")
 
         var options = TrainingOptions()
         options.long = LongTerm(rawValue: long)!
@@ -94,7 +97,7 @@ struct Train: ParsableCommand {
         finished = true
         let bundle = try ModelBundle(folder: out)
 
-        func figures(_ e: Evaluation?) -> String {
+        func figures(_ e: Metrics.Summary?) -> String {
             String(format: "AUC %.4f, logloss %.4f", e?.auc ?? .nan, e?.logloss ?? .nan)
         }
         print("\(long): best epoch \(report.bestEpoch) of \(report.epochs.count)")

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Encoder
+import Offline
 import Foundation
 import LMDB
 import Model

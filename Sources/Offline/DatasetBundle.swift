@@ -1,3 +1,4 @@
+public import BehaviorLog
 import LMDB
 public import Model
 

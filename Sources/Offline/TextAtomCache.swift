@@ -1,3 +1,4 @@
+public import BehaviorLog
 import LMDB
 public import Store
 public import TextEncoder

@@ -35,4 +35,18 @@ public enum Metrics {
         }
         return sum / Double(predictions.count)
     }
+
+    /// AUC and logloss of one period (a training split, a replay mode).
+    public struct Summary: Codable, Sendable, Equatable {
+        public var samples: Int
+        public var auc: Double?
+        public var logloss: Double?
+
+        /// The figures of `predictions` against `labels`.
+        public init(_ predictions: [Float], labels: [Bool]) {
+            samples = labels.count
+            auc = Metrics.auc(predictions, labels)
+            logloss = Metrics.logloss(predictions, labels)
+        }
+    }
 }

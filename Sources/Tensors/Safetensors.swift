@@ -25,8 +25,8 @@ public struct Safetensors: Sendable {
     public let metadata: [String: String]
     public let tensors: [String: Tensor]
     /// The whole file; tensor data starts at `dataStart`.
-    let bytes: Data
-    let dataStart: Int
+    public let bytes: Data
+    public let dataStart: Int
 
     public struct FormatError: Error, CustomStringConvertible, Sendable {
         public let path: String

@@ -1,3 +1,5 @@
+import Tensors
+public import BehaviorLog
 import Foundation
 import LMDB
 public import Model
@@ -165,7 +167,7 @@ public struct StoreVerifier {
                 if items.count != Int(record.length) { fault(key, "the record says L = \(record.length), the sequence holds \(items.count)") }
                 if !ordered { fault(key, "the sequence is not in time order") }
                 if !items.isEmpty, previous != record.lastTimestamp {
-                    fault(key, "last timestamp \(BehaviorEncoder.show(record.lastTimestamp)) differs from the sequence's \(BehaviorEncoder.show(previous))")
+                    fault(key, "last timestamp \(Behavior.text(ofTimestamp: record.lastTimestamp)) differs from the sequence's \(Behavior.text(ofTimestamp: previous))")
                 }
                 if let unknown = items.first(where: { itemById[$0] == nil }) { fault(key, "the sequence names store item \(unknown), which has no item record") }
                 if let bad = feedback.first(where: { Feedback(rawValue: $0) == nil }) { fault(key, "the sequence holds feedback \(bad) (0 unknown, 1 not clicked, 2 clicked)") }
@@ -219,7 +221,7 @@ public struct StoreVerifier {
         return s
     }
 
-    static func hex(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.joined() }
+    static func hex(_ b: [UInt8]) -> String { Hashing.hex(b) }
 
     static func bytes(hex: String) -> [UInt8]? {
         let u = Array(hex.utf8)

@@ -2,7 +2,8 @@ import Foundation
 @testable import LMDB
 import Synchronization
 import Testing
-@testable import Encoder
+import BehaviorLog
+@testable import Offline
 @testable import Model
 @testable import Store
 

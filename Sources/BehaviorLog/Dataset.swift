@@ -1,5 +1,5 @@
 import Foundation
-import LMDB
+import Tensors
 
 /// One behavior: user `user` interacted with `item` at `timestamp`; `label` is the click (if the log has one).
 public struct Behavior: Sendable, Equatable {

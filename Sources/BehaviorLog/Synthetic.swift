@@ -1,6 +1,6 @@
-public import Encoder
+
 import Foundation
-import Model
+import Tensors
 
 /// A seeded generator of long-sequence behavior logs with a hidden ground truth in which old behaviors matter.
 ///
@@ -126,7 +126,7 @@ public struct SyntheticLog: Sendable {
         var inter = "user_id:token\titem_id:token\ttimestamp:float\tlabel:float\n"
         inter.reserveCapacity(data.behaviors.count * 24)
         for b in data.behaviors {
-            inter += "\(b.user)\t\(b.item)\t\(BehaviorEncoder.show(b.timestamp))\t\(b.label == true ? 1 : 0)\n"
+            inter += "\(b.user)\t\(b.item)\t\(Behavior.text(ofTimestamp: b.timestamp))\t\(b.label == true ? 1 : 0)\n"
         }
         var item = "item_id:token\tclass:token\ttitle:token_seq\n"
         for (id, info) in data.items.sorted(by: { Int($0.key) ?? 0 < Int($1.key) ?? 0 }) {

@@ -1,25 +1,17 @@
 import Foundation
 import Testing
+import Tensors
+import BehaviorLog
+import TestSupport
 import LMDB
 import TextEncoder
 import CKernels
-@testable import Encoder
+@testable import Offline
 @testable import Model
 @testable import Store
 
-/// `shared/golden/` found from this file's path (the repository sits beside `shared/`).
-let goldenFolder = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("shared/golden")
-
-/// all-MiniLM-L6-v2 as Tools/setup.sh fetches it (LIFELONG_DATA overrides the data folder, as in set-up).
-let minilmFolder = (ProcessInfo.processInfo.environment["LIFELONG_DATA"]
-    ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Data").path) + "/all-MiniLM-L6-v2"
-
-func temporaryFolder() -> String {
-    FileManager.default.temporaryDirectory.appendingPathComponent("lifelong-enc-\(UUID().uuidString)").path
-}
+/// all-MiniLM-L6-v2 as Tools/setup.sh fetches it.
+let minilmFolder = Repository.miniLM
 
 /// A small synthetic log with ties in timestamps and ids that sort differently as bytes and as numbers.
 func syntheticDataset(users: Int = 12, items: Int = 40, length: ClosedRange<Int> = 0...90, seed: UInt64 = 7) -> Dataset {
@@ -51,7 +43,7 @@ func makeBundle(_ data: Dataset, folder: String, seed: UInt64 = 3, feedback: Boo
 }
 
 
-@Suite("SDIM signatures and Eq. 12 against shared/golden/sdim_eq12.json")
+@Suite("SDIM signatures and Eq. 12 against Fixtures/golden/sdim_eq12.json")
 struct GoldenTests {
     struct Case: Decodable {
         let d: Int, m: Int, tau: Int, L: Int
@@ -61,7 +53,7 @@ struct GoldenTests {
 
     @Test("every golden case: signatures and counts exactly, u_long to 1e-5")
     func golden() throws {
-        let data = try Data(contentsOf: goldenFolder.appendingPathComponent("sdim_eq12.json"))
+        let data = try Data(contentsOf: Repository.golden("sdim_eq12.json"))
         struct File: Decodable { let cases: [Case] }
         let cases = try JSONDecoder().decode(File.self, from: data).cases
         #expect(cases.count == 6)

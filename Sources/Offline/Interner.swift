@@ -1,3 +1,5 @@
+import Tensors
+
 /// Dense indices for item ids, one per distinct id in order of first sight: an open-addressing table (linear
 /// probing) over a 64-bit FNV-1a hash of the UTF-8 bytes. The encoder interns every behavior's item id once,
 /// and Swift's `Dictionary<String, Int>` (SipHash through `Hasher`) was the largest cost of that pass.
@@ -50,8 +52,7 @@ struct Interner {
     /// FNV-1a 64 of the UTF-8 bytes, with a final avalanche so the low bits (the slot) mix every byte.
     @inline(__always)
     static func hash(_ s: String) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        var h = Hashing.fnv1a64(s)
         h ^= h >> 29
         h = h &* 0xbf58_476d_1ce4_e5b9
         return h ^ (h >> 32)

@@ -1,7 +1,10 @@
 import Foundation
 import LMDB
 import Testing
-@testable import Encoder
+import TestSupport
+import Tensors
+import BehaviorLog
+@testable import Offline
 @testable import Model
 @testable import Store
 

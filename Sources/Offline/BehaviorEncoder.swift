@@ -1,3 +1,5 @@
+import Tensors
+public import BehaviorLog
 import Foundation
 import LMDB
 public import Model
@@ -72,9 +74,9 @@ public final class BehaviorEncoder {
         let have = try store.metaValues()
         if have["format"] == nil {
             try store.environment.write { txn in
-                for (k, v) in want { try txn.put(store.meta, k, v) }
-                try txn.put(store.meta, "model_folder", model.folder)
-                try txn.put(store.meta, "next_item_id", "0")
+                for (k, v) in want { try txn.put(store.metaDatabase, k, v) }
+                try txn.put(store.metaDatabase, "model_folder", model.folder)
+                try txn.put(store.metaDatabase, "next_item_id", "0")
             }
         } else {
             for key in ["format", "fingerprint", "m", "tau", "d", "window", "precision"] where have[key] != want[key] {
@@ -164,7 +166,7 @@ public final class BehaviorEncoder {
                     try txn.put(store.items, id, rec.encoded())
                     try txn.put(store.itemIds, rec.storeId, id)
                 }
-                try txn.put(store.meta, "next_item_id", String(nextId))
+                try txn.put(store.metaDatabase, "next_item_id", String(nextId))
             }
         }
         return r
@@ -196,11 +198,7 @@ public final class BehaviorEncoder {
     }
 
     /// FNV-1a 64 of the UTF-8 bytes: the stable hash behind `--shard K/N`.
-    public static func stableHash(_ s: String) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return h
-    }
+    public static func stableHash(_ s: String) -> UInt64 { Hashing.fnv1a64(s) }
 
     private func validateIds(_ data: Dataset) throws {
         for b in data.behaviors where b.user.utf8.contains(0) || b.user.utf8.count > 400 {
@@ -247,7 +245,7 @@ public final class BehaviorEncoder {
                     continue
                 }
                 if let first = behaviors.first, first.timestamp < record.lastTimestamp {
-                    throw EncodeError(message: "user '\(user)': behavior (item '\(first.item)', timestamp \(Self.show(first.timestamp))) is older than the stored last timestamp \(Self.show(record.lastTimestamp)); nothing was appended")
+                    throw EncodeError(message: "user '\(user)': behavior (item '\(first.item)', timestamp \(Behavior.text(ofTimestamp: first.timestamp))) is older than the stored last timestamp \(Behavior.text(ofTimestamp: record.lastTimestamp)); nothing was appended")
                 }
                 existing[user] = record
             }
@@ -341,9 +339,6 @@ public final class BehaviorEncoder {
             progress?(done, groups.count, report.behaviors)
         }
     }
-
-    /// A timestamp as written in logs and messages: an integer when it is one.
-    public static func show(_ t: Double) -> String { t == t.rounded() && abs(t) < 1e15 ? String(Int64(t)) : String(t) }
 
     private func writeUser(_ txn: borrowing Transaction, _ user: String, _ record: UserRecord) throws {
         let size = record.encodedSize(precision: precision)

@@ -1,0 +1,32 @@
+public import BehaviorLog
+public import Model
+public import Scorer
+public import Store
+public import TextEncoder
+
+extension BehaviorEncoder: BehaviorWriter {
+    /// One behavior through `append(_:)`: the same checks, the same single write transaction.
+    public func append(user: String, item: String, timestamp: Double, label: Bool?, category: String?) throws {
+        let data = Dataset(behaviors: [Behavior(user: user, item: item, timestamp: timestamp, label: label)],
+                           items: category.map { [item: ItemInfo(category: $0)] } ?? [:])
+        _ = try append(data)
+    }
+}
+
+extension Scorer {
+    /// Opens the bundle and the store and checks that they belong together.
+    /// - Parameter writable: open the store for `append` as well (otherwise read-only).
+    public convenience init(modelFolder: String, storeFolder: String, writable: Bool) throws {
+        let model = try ModelBundle(folder: modelFolder)
+        let store = try Store(path: storeFolder, readOnly: !writable)
+        try self.init(model: model, store: store, writable: writable)
+    }
+
+    /// A scorer whose `append` goes through the offline encoder (`BehaviorEncoder`).
+    /// - Parameter textModel: for appending to a store whose bundle has a text projection.
+    public convenience init(model: ModelBundle, store: Store, writable: Bool, textModel: MiniLM? = nil) throws {
+        try self.init(model: model, store: store, writer: writable ? { model, store, precision in
+            try BehaviorEncoder(model: model, store: store, precision: precision, textModel: textModel)
+        } : nil)
+    }
+}

@@ -1,0 +1,111 @@
+public import LMDB
+
+extension UserRecord.Precision {
+    /// The `meta` spelling: `f32` or `f16`.
+    public var name: String { self == .f32 ? "f32" : "f16" }
+    public init?(name: String) {
+        switch name {
+        case "f32": self = .f32
+        case "f16": self = .f16
+        default: return nil
+        }
+    }
+}
+
+extension Store {
+    /// A consistent read snapshot of the store (an LMDB read transaction). Hand it to the store's
+    /// accessors; it lives only inside the `read` closure.
+    public typealias Snapshot = Transaction
+
+    /// The `meta` database as a typed value.
+    public struct Meta: Sendable, Equatable {
+        /// `lifelong.store.v2` for this build; an older store says so here.
+        public var format: String?
+        /// Hex SHA-256 of the model the store was encoded with.
+        public var fingerprint: String?
+        public var precision: UserRecord.Precision = .f32
+        public var m: Int?, tau: Int?, d: Int?, window: Int?
+        public var modelFolder: String?
+        /// The next store item id to hand out.
+        public var nextItemId: UInt32 = 0
+        /// Every entry as stored (UTF-8 name → UTF-8 value).
+        public var values: [String: String] = [:]
+
+        public init(values: [String: String]) {
+            self.values = values
+            format = values["format"]
+            fingerprint = values["fingerprint"]
+            precision = values["precision"].flatMap(UserRecord.Precision.init(name:)) ?? .f32
+            m = values["m"].flatMap { Int($0) }
+            tau = values["tau"].flatMap { Int($0) }
+            d = values["d"].flatMap { Int($0) }
+            window = values["window"].flatMap { Int($0) }
+            modelFolder = values["model_folder"]
+            nextItemId = values["next_item_id"].flatMap { UInt32($0) } ?? 0
+        }
+    }
+
+    /// The `meta` database, read in one snapshot.
+    public func meta() throws -> Meta { Meta(values: try metaValues()) }
+
+    /// Runs `body` on one read snapshot: everything it reads is from the same committed state.
+    public func read<R>(_ body: (borrowing Snapshot) throws -> R) throws -> R { try environment.read(body) }
+
+    /// The store folder.
+    public var path: String { environment.path }
+
+    /// `user`'s record, read in place (zero-copy: `body` must not keep the bytes); nil for a user not in the
+    /// store. The view's header checks (magic, version, sizes) are done; a failure is `StoreError`
+    /// `.damagedRecord` naming the user.
+    public func withUserRecord<R>(_ snapshot: borrowing Snapshot, user: String,
+                                  _ body: (UserRecord.View) throws -> R) throws -> R? {
+        try snapshot.get(users, user) { bytes in
+            let view: UserRecord.View
+            do { view = try UserRecord.View(bytes) } catch {
+                throw StoreError(message: "store \(path): user '\(user)': \(error)")
+            }
+            return try body(view)
+        }
+    }
+
+    /// One `sequences` value read in place: up to `chunkCapacity` entries.
+    public struct SequenceChunk {
+        public let bytes: UnsafeRawBufferPointer
+        public var count: Int { bytes.count / Store.sequenceEntrySize }
+        @inlinable public subscript(_ e: Int) -> SequenceEntry { Store.sequenceEntry(bytes, e) }
+    }
+
+    /// Every chunk of `user`'s sequence in order (zero-copy; `body` must not keep a chunk).
+    public func forEachSequenceChunk(_ snapshot: borrowing Snapshot, user: String,
+                                     _ body: (SequenceChunk) throws -> Void) throws {
+        try snapshot.scan(sequences, prefix: Self.sequencePrefix(user: user)) { _, v in
+            try body(SequenceChunk(bytes: v))
+            return .next
+        }
+    }
+
+    /// The item record of a raw item id; nil when the store has none. A damaged record throws.
+    public func itemRecord(_ snapshot: borrowing Snapshot, item: String) throws -> ItemRecord? {
+        try snapshot.get(items, item) { try ItemRecord(decoding: $0) }
+    }
+
+    /// The raw item id of a store item id; nil when unknown.
+    public func itemId(_ snapshot: borrowing Snapshot, storeId: UInt32) throws -> String? {
+        try snapshot.get(itemIds, storeId) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Every item record in raw-id byte order.
+    public func forEachItem(_ snapshot: borrowing Snapshot, _ body: (String, ItemRecord) throws -> Void) throws {
+        try snapshot.scan(items) { k, v in
+            try body(String(decoding: k, as: UTF8.self), try ItemRecord(decoding: v))
+            return .next
+        }
+    }
+
+    /// The `sequences` key prefix of one user: the user id and a 0 byte (chunk keys append the chunk index).
+    public static func sequencePrefix(user: String) -> [UInt8] {
+        var k = Array(user.utf8)
+        k.append(0)
+        return k
+    }
+}
