@@ -1,6 +1,6 @@
 """Writes an independent lifelong.model.v1 bundle, a behavior log and reference probabilities.
 
-Independent of the Swift code: it follows shared/design/MODEL.md only, with numpy (float64 math) and the
+Independent of the Swift code: it follows docs/MODEL.md only, with numpy (float64 math) and the
 Hugging Face `safetensors` package. Run once; its outputs are committed and checked by
 Tests/ScorerTests (IndependentBundleTests). Re-run only to change the fixture:
 

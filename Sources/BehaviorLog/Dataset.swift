@@ -63,14 +63,21 @@ public struct Dataset: Sendable {
             let name = url.lastPathComponent
             let inter = url.appendingPathComponent("\(name).inter").path
             let jsonl = url.appendingPathComponent("behaviors.jsonl").path
-            if FileManager.default.fileExists(atPath: inter) { return try loadRecBole(inter: inter, ratingThreshold: ratingThreshold) }
+            if FileManager.default.fileExists(atPath: inter) {
+                return try loadRecBole(inter: inter, ratingThreshold: ratingThreshold)
+            }
             if FileManager.default.fileExists(atPath: jsonl) { return try loadJSONLines(behaviors: jsonl) }
-            throw InputError(file: path, line: nil, message: "neither \(name).inter (RecBole) nor behaviors.jsonl (JSON Lines) is in this folder")
+            throw InputError(
+                file: path, line: nil,
+                message: "neither \(name).inter (RecBole) nor behaviors.jsonl (JSON Lines) is in this folder")
         }
         switch url.pathExtension {
         case "inter": return try loadRecBole(inter: path, ratingThreshold: ratingThreshold)
         case "jsonl": return try loadJSONLines(behaviors: path)
-        default: throw InputError(file: path, line: nil, message: "unknown input format (expected a .inter or .jsonl file, or a dataset folder)")
+        default:
+            throw InputError(
+                file: path, line: nil,
+                message: "unknown input format (expected a .inter or .jsonl file, or a dataset folder)")
         }
     }
 
@@ -92,16 +99,24 @@ public struct Dataset: Sendable {
             }
             var click: Bool?
             if let label {
-                guard let v = Double(f[label]) else { throw InputError(file: inter, line: line, message: "label '\(f[label])' is not a number") }
+                guard let v = Double(f[label]) else {
+                    throw InputError(file: inter, line: line, message: "label '\(f[label])' is not a number")
+                }
                 click = v > 0
             } else if let rating {
-                guard let v = Double(f[rating]) else { throw InputError(file: inter, line: line, message: "rating '\(f[rating])' is not a number") }
+                guard let v = Double(f[rating]) else {
+                    throw InputError(file: inter, line: line, message: "rating '\(f[rating])' is not a number")
+                }
                 click = v >= ratingThreshold
             }
-            guard !f[user].isEmpty, !f[item].isEmpty else { throw InputError(file: inter, line: line, message: "empty user_id or item_id") }
+            guard !f[user].isEmpty, !f[item].isEmpty else {
+                throw InputError(file: inter, line: line, message: "empty user_id or item_id")
+            }
             behaviors.append(Behavior(user: f[user], item: f[item], timestamp: t, label: click))
         }
-        guard !behaviors.isEmpty else { throw InputError(file: inter, line: nil, message: "no behaviors (only a header)") }
+        guard !behaviors.isEmpty else {
+            throw InputError(file: inter, line: nil, message: "no behaviors (only a header)")
+        }
         var items: [String: ItemInfo] = [:]
         let itemPath = (inter as NSString).deletingPathExtension + ".item"
         if FileManager.default.fileExists(atPath: itemPath) {
@@ -133,14 +148,17 @@ public struct Dataset: Sendable {
             func id(_ key: String) throws -> String {
                 if let s = o[key] as? String, !s.isEmpty { return s }
                 if let n = o[key] as? NSNumber, Double(n.int64Value) == n.doubleValue { return String(n.int64Value) }
-                throw InputError(file: path, line: line, message: "missing or empty \"\(key)\" (a string or an integer)")
+                throw InputError(
+                    file: path, line: line, message: "missing or empty \"\(key)\" (a string or an integer)")
             }
             guard let t = (o["timestamp"] as? NSNumber)?.doubleValue, t.isFinite else {
                 throw InputError(file: path, line: line, message: "missing or non-numeric \"timestamp\"")
             }
             var label: Bool?
             if let l = o["label"] {
-                guard let n = l as? NSNumber else { throw InputError(file: path, line: line, message: "\"label\" is not a number or boolean") }
+                guard let n = l as? NSNumber else {
+                    throw InputError(file: path, line: line, message: "\"label\" is not a number or boolean")
+                }
                 label = n.doubleValue > 0
             }
             behaviors.append(Behavior(user: try id("user"), item: try id("item"), timestamp: t, label: label))
@@ -153,8 +171,9 @@ public struct Dataset: Sendable {
                 guard let item = (o["item"] as? String) ?? (o["item"] as? NSNumber)?.stringValue else {
                     throw InputError(file: itemsPath, line: line, message: "missing \"item\"")
                 }
-                items[item] = ItemInfo(category: (o["category"] as? String) ?? (o["category"] as? NSNumber)?.stringValue,
-                                       text: o["text"] as? String)
+                items[item] = ItemInfo(
+                    category: (o["category"] as? String) ?? (o["category"] as? NSNumber)?.stringValue,
+                    text: o["text"] as? String)
             }
         }
         return Dataset(behaviors: behaviors, items: items)
@@ -214,7 +233,9 @@ struct TSVFile {
     init(path: String) throws {
         self.path = path
         lines = try Lines(path: path)
-        guard let header = lines.lines.first else { throw Dataset.InputError(file: path, line: nil, message: "empty file") }
+        guard let header = lines.lines.first else {
+            throw Dataset.InputError(file: path, line: nil, message: "empty file")
+        }
         names = header.1.split(separator: "\t", omittingEmptySubsequences: false).map {
             String($0.split(separator: ":", maxSplits: 1).first ?? "")
         }
@@ -223,7 +244,8 @@ struct TSVFile {
 
     func column(_ name: String) throws -> Int {
         guard let i = names.firstIndex(of: name) else {
-            throw Dataset.InputError(file: path, line: 1, message: "missing column '\(name)' (header has \(names.joined(separator: ", ")))")
+            throw Dataset.InputError(
+                file: path, line: 1, message: "missing column '\(name)' (header has \(names.joined(separator: ", ")))")
         }
         return i
     }
@@ -235,7 +257,9 @@ struct TSVFile {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             guard f.count == names.count else {
                 let truncated = n == lines.lines.last?.0 && !lines.endsWithNewline ? " (truncated last line?)" : ""
-                throw Dataset.InputError(file: path, line: n, message: "expected \(names.count) tab-separated fields, found \(f.count)\(truncated)")
+                throw Dataset.InputError(
+                    file: path, line: n,
+                    message: "expected \(names.count) tab-separated fields, found \(f.count)\(truncated)")
             }
             try visit(n, f)
         }

@@ -1,4 +1,3 @@
-
 import Foundation
 import Tensors
 
@@ -50,8 +49,12 @@ public struct SyntheticLog: Sendable {
                 throw fail("need items ≥ clusters ≥ core + current interests (\(coreInterests + currentInterests))")
             }
             guard categories >= 1 else { throw fail("categories must be ≥ 1") }
-            guard length.lowerBound >= 1, length.upperBound <= 1_000_000 else { throw fail("length must be within 1…1,000,000") }
-            guard coreRate >= 0, currentRate >= 0, coreRate + currentRate <= 1 else { throw fail("core and current rates must be ≥ 0 and sum to ≤ 1") }
+            guard length.lowerBound >= 1, length.upperBound <= 1_000_000 else {
+                throw fail("length must be within 1…1,000,000")
+            }
+            guard coreRate >= 0, currentRate >= 0, coreRate + currentRate <= 1 else {
+                throw fail("core and current rates must be ≥ 0 and sum to ≤ 1")
+            }
             guard spanDays > 0, drifts >= 0 else { throw fail("span and drifts must be positive") }
         }
     }
@@ -68,10 +71,14 @@ public struct SyntheticLog: Sendable {
         items.reserveCapacity(p.items)
         for i in 0..<p.items {
             let k = i % p.clusters
-            items["\(i + 1)"] = ItemInfo(category: "c\(k % p.categories)", text: "Synthetic item \(i + 1) of cluster \(k)")
+            items["\(i + 1)"] = ItemInfo(
+                category: "c\(k % p.categories)", text: "Synthetic item \(i + 1) of cluster \(k)")
         }
-        let perCluster = (0..<p.clusters).map { k in (p.items - k + p.clusters - 1) / p.clusters }  // items i ≡ k (mod clusters)
-        func item(in cluster: Int) -> Int { cluster + p.clusters * Int.random(in: 0..<perCluster[cluster], using: &rng) }
+        // Items i ≡ k (mod clusters).
+        let perCluster = (0..<p.clusters).map { k in (p.items - k + p.clusters - 1) / p.clusters }
+        func item(in cluster: Int) -> Int {
+            cluster + p.clusters * Int.random(in: 0..<perCluster[cluster], using: &rng)
+        }
         func distinctClusters(_ n: Int) -> [Int] {
             var chosen: [Int] = []
             while chosen.count < n {
@@ -84,8 +91,11 @@ public struct SyntheticLog: Sendable {
         let logLo = log(Double(p.length.lowerBound)), logHi = log(Double(p.length.upperBound))
         var behaviors: [Behavior] = []
         for u in 0..<p.users {
-            let length = min(p.length.upperBound, max(p.length.lowerBound,
-                             Int(exp(logLo + (logHi - logLo) * Double(rng.uniform())).rounded())))
+            let length = min(
+                p.length.upperBound,
+                max(
+                    p.length.lowerBound,
+                    Int(exp(logLo + (logHi - logLo) * Double(rng.uniform())).rounded())))
             let interests = distinctClusters(p.coreInterests + p.currentInterests)
             let core = Array(interests.prefix(p.coreInterests))
             var current = Array(interests.dropFirst(p.coreInterests))
@@ -96,7 +106,8 @@ public struct SyntheticLog: Sendable {
             var clusterCounts = [Int](repeating: 0, count: p.clusters)
             for (n, t) in times.enumerated() {
                 if !current.isEmpty, Double(rng.uniform()) < driftRate {
-                    current[Int.random(in: 0..<current.count, using: &rng)] = Int.random(in: 0..<p.clusters, using: &rng)
+                    current[Int.random(in: 0..<current.count, using: &rng)] = Int.random(
+                        in: 0..<p.clusters, using: &rng)
                 }
                 let r = Double(rng.uniform())
                 let i: Int

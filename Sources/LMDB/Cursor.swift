@@ -98,8 +98,10 @@ extension Transaction {
     /// - Returns: the number of entries visited.
     /// - Complexity: one `MDB_SET_RANGE` then one `MDB_NEXT`/`MDB_PREV` per entry.
     @discardableResult
-    public func scan(_ db: Database, from lower: [UInt8]? = nil, to upper: [UInt8]? = nil, reverse: Bool = false,
-                     _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> ScanControl) throws -> Int {
+    public func scan(
+        _ db: Database, from lower: [UInt8]? = nil, to upper: [UInt8]? = nil, reverse: Bool = false,
+        _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> ScanControl
+    ) throws -> Int {
         try withCursor(db) { cursor in
             var visited = 0
             func inRange(_ key: UnsafeRawBufferPointer) -> Bool {
@@ -127,8 +129,10 @@ extension Transaction {
 
     /// Visits entries whose key starts with `prefix`, in key order.
     @discardableResult
-    public func scan(_ db: Database, prefix: [UInt8],
-                     _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> ScanControl) throws -> Int {
+    public func scan(
+        _ db: Database, prefix: [UInt8],
+        _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> ScanControl
+    ) throws -> Int {
         try withCursor(db) { cursor in
             var visited = 0
             var ok = try cursor.seek(atLeast: prefix)

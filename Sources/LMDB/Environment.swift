@@ -84,8 +84,9 @@ public final class Environment: @unchecked Sendable {
         self.options = options
         if !options.readOnly && options.create {
             if mkdir(path, 0o755) != 0 && errno != EEXIST {
-                throw LMDBError(code: .init(rawValue: errno), operation: "mkdir", path: path,
-                                hint: "cannot create the store folder")
+                throw LMDBError(
+                    code: .init(rawValue: errno), operation: "mkdir", path: path,
+                    hint: "cannot create the store folder")
             }
         }
         var envp: OpaquePointer?
@@ -110,13 +111,14 @@ public final class Environment: @unchecked Sendable {
         }
         rc = mdb_env_open(env, path, flags, 0o644)
         if rc != 0 {
-            let hint: String? = switch rc {
-            case ENOENT: "no store at this path (read-only open never creates one)"
-            case EACCES: "permission denied"
-            case MDB_INVALID: "the folder holds a file that is not an LMDB environment"
-            case MDB_VERSION_MISMATCH: "the store was written by an incompatible LMDB version"
-            default: nil
-            }
+            let hint: String? =
+                switch rc {
+                case ENOENT: "no store at this path (read-only open never creates one)"
+                case EACCES: "permission denied"
+                case MDB_INVALID: "the folder holds a file that is not an LMDB environment"
+                case MDB_VERSION_MISMATCH: "the store was written by an incompatible LMDB version"
+                default: nil
+                }
             throw fail(rc, "mdb_env_open", hint: hint)
         }
         var dead: Int32 = 0
@@ -147,8 +149,9 @@ public final class Environment: @unchecked Sendable {
             rc = body()
         }
         if rc != 0 {
-            throw LMDBError(code: .init(rawValue: rc), operation: operation.description, database: database?.name,
-                            path: path, hint: Environment.hint(for: rc))
+            throw LMDBError(
+                code: .init(rawValue: rc), operation: operation.description, database: database?.name,
+                path: path, hint: Environment.hint(for: rc))
         }
     }
 
@@ -225,13 +228,15 @@ public final class Environment: @unchecked Sendable {
     @discardableResult
     public func write<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
         if options.readOnly {
-            throw LMDBError(code: .accessDenied, operation: "write transaction", path: path,
-                            hint: "the store was opened read-only")
+            throw LMDBError(
+                code: .accessDenied, operation: "write transaction", path: path,
+                hint: "the store was opened read-only")
         }
         let me = pthread_self()
         // Checked before LMDB's writer mutex would deadlock on a nested write.
-        precondition(writer.withLock({ $0 }).map { pthread_equal($0, me) == 0 } ?? true,
-                     "nested write transaction on \(path): LMDB allows one write transaction per thread")
+        precondition(
+            writer.withLock({ $0 }).map { pthread_equal($0, me) == 0 } ?? true,
+            "nested write transaction on \(path): LMDB allows one write transaction per thread")
         while true {
             mapLock.lockShared()
             var txnp: OpaquePointer?
@@ -244,7 +249,7 @@ public final class Environment: @unchecked Sendable {
             }
             writer.withLock { $0 = me }
             let txn = txnp!
-            var finished = false   // mdb_txn_commit frees the transaction even when it fails
+            var finished = false  // mdb_txn_commit frees the transaction even when it fails
             do {
                 let result = try body(Transaction(txn: txn, environment: self, isReadOnly: false))
                 try call("mdb_txn_commit") {
@@ -279,8 +284,9 @@ public final class Environment: @unchecked Sendable {
         defer { mapLock.unlock() }
         let current = info.mapSize
         guard current < options.maxMapSize else {
-            throw LMDBError(code: .mapFull, operation: "grow map", path: path,
-                            hint: "the map reached maxMapSize (\(options.maxMapSize) bytes); raise it")
+            throw LMDBError(
+                code: .mapFull, operation: "grow map", path: path,
+                hint: "the map reached maxMapSize (\(options.maxMapSize) bytes); raise it")
         }
         let next = min(max(current * 2, current + (1 << 20)), options.maxMapSize)
         try call("mdb_env_set_mapsize") { mdb_env_set_mapsize(env, next) }
@@ -307,8 +313,9 @@ public final class Environment: @unchecked Sendable {
     public var info: Info {
         var i = MDB_envinfo()
         mdb_env_info(env, &i)
-        return Info(mapSize: i.me_mapsize, lastPage: i.me_last_pgno, lastTransaction: i.me_last_txnid,
-                    maxReaders: Int(i.me_maxreaders), readersInUse: Int(i.me_numreaders))
+        return Info(
+            mapSize: i.me_mapsize, lastPage: i.me_last_pgno, lastTransaction: i.me_last_txnid,
+            maxReaders: Int(i.me_maxreaders), readersInUse: Int(i.me_numreaders))
     }
 
     /// Bytes of the data file in use: `(last page + 1) × page size`.
@@ -355,7 +362,7 @@ public final class Environment: @unchecked Sendable {
     /// Opens (and, when `create` and writable, creates) several named databases in one transaction, so that a
     /// process killed while creating a store leaves either all of them or none.
     public func databases(_ names: [String], create: Bool = true) throws -> [Database?] {
-        try databases.withLock { cache throws -> [Database?] in   // also serialises mdb_dbi_open
+        try databases.withLock { cache throws -> [Database?] in  // also serialises mdb_dbi_open
             if names.allSatisfy({ cache[$0] != nil }) { return names.map { cache[$0] } }
             let create = create && !options.readOnly
             mapLock.lockShared()
@@ -370,12 +377,14 @@ public final class Environment: @unchecked Sendable {
                 if rc == MDB_NOTFOUND { opened.append(nil); continue }
                 if rc != 0 {
                     mdb_txn_abort(txn)
-                    throw LMDBError(code: .init(rawValue: rc), operation: "mdb_dbi_open", database: name, path: path,
-                                    hint: Environment.hint(for: rc))
+                    throw LMDBError(
+                        code: .init(rawValue: rc), operation: "mdb_dbi_open", database: name, path: path,
+                        hint: Environment.hint(for: rc))
                 }
                 opened.append(Database(dbi: dbi, name: name))
             }
-            try Environment.check(mdb_txn_commit(txn), "mdb_txn_commit", database: names.joined(separator: ","), path: path)
+            try Environment.check(
+                mdb_txn_commit(txn), "mdb_txn_commit", database: names.joined(separator: ","), path: path)
             for db in opened.compactMap({ $0 }) { cache[db.name] = db }
             return opened
         }
@@ -384,8 +393,9 @@ public final class Environment: @unchecked Sendable {
     /// Opens an existing named database or throws a `notFound` error naming it.
     public func existingDatabase(_ name: String) throws -> Database {
         guard let db = try database(name, create: false) else {
-            throw LMDBError(code: .notFound, operation: "mdb_dbi_open", database: name, path: path,
-                            hint: "the store has no database '\(name)'")
+            throw LMDBError(
+                code: .notFound, operation: "mdb_dbi_open", database: name, path: path,
+                hint: "the store has no database '\(name)'")
         }
         return db
     }

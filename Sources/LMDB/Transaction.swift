@@ -43,8 +43,9 @@ public struct Transaction: ~Copyable {
     /// `UnsafeRawBufferPointer` in Bytes.swift and never let the pointer escape `body`.
     /// - Complexity: one `mdb_get`, O(log n) page visits.
     @inlinable
-    public func get<K: ByteView, R>(_ db: Database, _ key: K, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
-        let raw = self.raw   // a local, not a capture list: a capture list boxes the context in debug builds
+    public func get<K: ByteView, R>(_ db: Database, _ key: K, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R?
+    {
+        let raw = self.raw  // a local, not a capture list: a capture list boxes the context in debug builds
         guard let value = try key.withByteView({ k in try raw.lookup(db, k) }) else { return nil }
         return try body(value)
     }
@@ -63,9 +64,10 @@ public struct Transaction: ~Copyable {
     public func stat(_ db: Database) throws -> Database.Stat {
         var s = MDB_stat()
         try environment.call("mdb_stat", db) { mdb_stat(txn, db.dbi, &s) }
-        return Database.Stat(entries: s.ms_entries, depth: Int(s.ms_depth), pageSize: Int(s.ms_psize),
-                             branchPages: s.ms_branch_pages, leafPages: s.ms_leaf_pages,
-                             overflowPages: s.ms_overflow_pages)
+        return Database.Stat(
+            entries: s.ms_entries, depth: Int(s.ms_depth), pageSize: Int(s.ms_psize),
+            branchPages: s.ms_branch_pages, leafPages: s.ms_leaf_pages,
+            overflowPages: s.ms_overflow_pages)
     }
 
     /// The number of entries in `db`.
@@ -77,7 +79,9 @@ public struct Transaction: ~Copyable {
     /// - Returns: `false` when `mode` is `.noOverwrite` and the key already existed (nothing written).
     /// - Complexity: one `mdb_put`. Values over about 2 KB go to overflow pages.
     @inlinable @discardableResult
-    public func put<K: ByteView, V: ByteView>(_ db: Database, _ key: K, _ value: V, mode: PutMode = .overwrite) throws -> Bool {
+    public func put<K: ByteView, V: ByteView>(
+        _ db: Database, _ key: K, _ value: V, mode: PutMode = .overwrite
+    ) throws -> Bool {
         try key.withByteView { k in
             try value.withByteView { [raw] v throws(LMDBError) in try raw.store(db, k, v, mode: mode) }
         }
@@ -86,9 +90,14 @@ public struct Transaction: ~Copyable {
     /// Reserves `count` bytes for `key` inside the database page and lets `fill` write them in place
     /// (`MDB_RESERVE`): no intermediate buffer for large records. `fill` must write every byte.
     @inlinable @discardableResult
-    public func put<K: ByteView>(_ db: Database, _ key: K, reserving count: Int, mode: PutMode = .overwrite,
-                                 _ fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws -> Bool {
-        guard let space = try key.withByteView({ [raw] k throws(LMDBError) in try raw.reserve(db, k, count: count, mode: mode) })
+    public func put<K: ByteView>(
+        _ db: Database, _ key: K, reserving count: Int, mode: PutMode = .overwrite,
+        _ fill: (UnsafeMutableRawBufferPointer) throws -> Void
+    ) throws -> Bool {
+        guard
+            let space = try key.withByteView({ [raw] k throws(LMDBError) in
+                try raw.reserve(db, k, count: count, mode: mode)
+            })
         else { return false }
         try fill(space)
         return true
@@ -144,7 +153,9 @@ struct RawTransaction {
 
     /// The non-generic core of `put`.
     @usableFromInline
-    func store(_ db: Database, _ k: UnsafeRawBufferPointer, _ v: UnsafeRawBufferPointer, mode: Transaction.PutMode) throws(LMDBError) -> Bool {
+    func store(
+        _ db: Database, _ k: UnsafeRawBufferPointer, _ v: UnsafeRawBufferPointer, mode: Transaction.PutMode
+    ) throws(LMDBError) -> Bool {
         var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
         var vv = MDB_val(mv_size: v.count, mv_data: UnsafeMutableRawPointer(mutating: v.baseAddress))
         return try putValue(db, &kv, &vv, flags: mode.flags, mode: mode)
@@ -152,14 +163,18 @@ struct RawTransaction {
 
     /// The non-generic core of `put(reserving:)`: the reserved bytes, or `nil` (`.noOverwrite`, key exists).
     @usableFromInline
-    func reserve(_ db: Database, _ k: UnsafeRawBufferPointer, count: Int, mode: Transaction.PutMode) throws(LMDBError) -> UnsafeMutableRawBufferPointer? {
+    func reserve(
+        _ db: Database, _ k: UnsafeRawBufferPointer, count: Int, mode: Transaction.PutMode
+    ) throws(LMDBError) -> UnsafeMutableRawBufferPointer? {
         var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
         var vv = MDB_val(mv_size: count, mv_data: nil)
         guard try putValue(db, &kv, &vv, flags: mode.flags | UInt32(MDB_RESERVE), mode: mode) else { return nil }
         return UnsafeMutableRawBufferPointer(start: vv.mv_data, count: count)
     }
 
-    private func putValue(_ db: Database, _ k: inout MDB_val, _ v: inout MDB_val, flags: UInt32, mode: Transaction.PutMode) throws(LMDBError) -> Bool {
+    private func putValue(
+        _ db: Database, _ k: inout MDB_val, _ v: inout MDB_val, flags: UInt32, mode: Transaction.PutMode
+    ) throws(LMDBError) -> Bool {
         var rc: Int32 = 0
         try environment.call("mdb_put", db) {
             rc = mdb_put(txn, db.dbi, &k, &v, flags)

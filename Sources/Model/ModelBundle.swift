@@ -12,7 +12,7 @@ public enum Feedback: UInt8, Sendable, CaseIterable {
 }
 
 /// A model bundle in format `lifelong.model.v1` (MODEL.md) or `lifelong.model.v2` (v1 with behavior feedback,
-/// README "Bundle format"): a folder with `model.safetensors` and `vocab.tsv`.
+/// docs/MODEL.md): a folder with `model.safetensors` and `vocab.tsv`.
 ///
 /// Loading checks every shape against the metadata and the others, with errors that name the tensor. All
 /// weights are held as row-major `[Float]` (Linear weights `[out, in]`, as PyTorch writes them).
@@ -25,13 +25,13 @@ public struct ModelBundle: Sendable {
     public struct Config: Sendable, Equatable {
         public var dItem: Int
         public var dCat: Int
-        public var dText: Int          // 0 without a text projection
-        public var m: Int              // projections
-        public var tau: Int            // bits per signature
-        public var window: Int         // K
-        public var heads: Int          // H
-        public var attentionDim: Int   // d_a
-        public var hidden: [Int]       // [h_1, h_2]
+        public var dText: Int  // 0 without a text projection
+        public var m: Int  // projections
+        public var tau: Int  // bits per signature
+        public var window: Int  // K
+        public var heads: Int  // H
+        public var attentionDim: Int  // d_a
+        public var hidden: [Int]  // [h_1, h_2]
         public var projectionSeed: UInt64
         public var textModel: String?
         public var textLayers: Int?
@@ -51,12 +51,12 @@ public struct ModelBundle: Sendable {
     /// The `created_by` metadata, when the writer left one ("lifelong init-model": random, untrained).
     public let createdBy: String?
 
-    public let itemEmbedding: [Float]        // [n_items, d_item]
-    public let categoryEmbedding: [Float]    // [n_categories, d_cat]
-    public let textProjectionWeight: [Float] // [d_text, 384] or empty
-    public let textProjectionBias: [Float]   // [d_text] or empty
-    public let projection: [Float]           // [m, d]
-    public let feedbackEmbedding: [Float]    // [3, d] (v2) or empty (v1)
+    public let itemEmbedding: [Float]  // [n_items, d_item]
+    public let categoryEmbedding: [Float]  // [n_categories, d_cat]
+    public let textProjectionWeight: [Float]  // [d_text, 384] or empty
+    public let textProjectionBias: [Float]  // [d_text] or empty
+    public let projection: [Float]  // [m, d]
+    public let feedbackEmbedding: [Float]  // [3, d] (v2) or empty (v1)
     public let query: Linear, key: Linear, value: Linear, output: Linear
     public let mlp: [Linear]
 
@@ -102,11 +102,16 @@ public struct ModelBundle: Sendable {
         }
         let meta = file.metadata
         guard meta["format"] == Self.format || meta["format"] == Self.feedbackFormat else {
-            throw fail("metadata format is \(meta["format"].map { "'\($0)'" } ?? "missing"), expected '\(Self.format)' or '\(Self.feedbackFormat)'")
+            throw fail(
+                "metadata format is \(meta["format"].map { "'\($0)'" } ?? "missing"), expected '\(Self.format)' or "
+                    + "'\(Self.feedbackFormat)'"
+            )
         }
         let feedback = meta["format"] == Self.feedbackFormat
         func metaInt(_ key: String) throws -> Int {
-            guard let s = meta[key], let v = Int(s), v > 0 else { throw fail("metadata '\(key)' missing or not a positive integer") }
+            guard let s = meta[key], let v = Int(s), v > 0 else {
+                throw fail("metadata '\(key)' missing or not a positive integer")
+            }
             return v
         }
         func shape(_ name: String) throws -> [Int] {
@@ -122,12 +127,18 @@ public struct ModelBundle: Sendable {
             throw fail("metadata 'projection_seed' missing or not an unsigned integer")
         }
         let item = try shape("item_embedding"), cat = try shape("category_embedding")
-        guard item.count == 2, item[0] >= 1 else { throw fail("shape \(item), expected [n_items ≥ 1, d_item]", "item_embedding") }
-        guard cat.count == 2, cat[0] >= 1 else { throw fail("shape \(cat), expected [n_categories ≥ 1, d_cat]", "category_embedding") }
+        guard item.count == 2, item[0] >= 1 else {
+            throw fail("shape \(item), expected [n_items ≥ 1, d_item]", "item_embedding")
+        }
+        guard cat.count == 2, cat[0] >= 1 else {
+            throw fail("shape \(cat), expected [n_categories ≥ 1, d_cat]", "category_embedding")
+        }
         var dText = 0
         if file.tensors["text_projection.weight"] != nil || file.tensors["text_projection.bias"] != nil {
             let w = try shape("text_projection.weight")
-            guard w.count == 2, w[1] == 384 else { throw fail("shape \(w), expected [d_text, 384]", "text_projection.weight") }
+            guard w.count == 2, w[1] == 384 else {
+                throw fail("shape \(w), expected [d_text, 384]", "text_projection.weight")
+            }
             dText = w[0]
             try expect("text_projection.bias", [dText])
         }
@@ -135,17 +146,25 @@ public struct ModelBundle: Sendable {
         if feedback {
             try expect("feedback_embedding", [Feedback.count, d])
         } else if file.tensors["feedback_embedding"] != nil {
-            throw fail("present in a '\(Self.format)' bundle (feedback needs format '\(Self.feedbackFormat)')", "feedback_embedding")
+            throw fail(
+                "present in a '\(Self.format)' bundle (feedback needs format '\(Self.feedbackFormat)')",
+                "feedback_embedding")
         }
         let proj = try shape("sdim.projection")
-        guard proj.count == 2, proj[1] == d else { throw fail("shape \(proj), expected [m, d = \(d)]", "sdim.projection") }
+        guard proj.count == 2, proj[1] == d else {
+            throw fail("shape \(proj), expected [m, d = \(d)]", "sdim.projection")
+        }
         let m = proj[0]
         guard m % tau == 0 else { throw fail("m = \(m) is not a multiple of tau = \(tau)", "sdim.projection") }
         guard tau <= 8 else { throw fail("metadata 'tau' = \(tau) exceeds 8 (buckets are stored as one byte)") }
         let qShape = try shape("short_attention.query.weight")
-        guard qShape.count == 2, qShape[1] == d else { throw fail("shape \(qShape), expected [d_a, d = \(d)]", "short_attention.query.weight") }
+        guard qShape.count == 2, qShape[1] == d else {
+            throw fail("shape \(qShape), expected [d_a, d = \(d)]", "short_attention.query.weight")
+        }
         let da = qShape[0]
-        guard da % heads == 0 else { throw fail("d_a = \(da) is not divisible by heads = \(heads)", "short_attention.query.weight") }
+        guard da % heads == 0 else {
+            throw fail("d_a = \(da) is not divisible by heads = \(heads)", "short_attention.query.weight")
+        }
         for p in ["query", "key", "value"] {
             try expect("short_attention.\(p).weight", [da, d])
             try expect("short_attention.\(p).bias", [da])
@@ -153,27 +172,35 @@ public struct ModelBundle: Sendable {
         try expect("short_attention.output.weight", [d, da])
         try expect("short_attention.output.bias", [d])
         let m0 = try shape("mlp.0.weight")
-        guard m0.count == 2, m0[1] == 5 * d else { throw fail("shape \(m0), expected [h_1, 5d = \(5 * d)]", "mlp.0.weight") }
+        guard m0.count == 2, m0[1] == 5 * d else {
+            throw fail("shape \(m0), expected [h_1, 5d = \(5 * d)]", "mlp.0.weight")
+        }
         let m1 = try shape("mlp.1.weight")
-        guard m1.count == 2, m1[1] == m0[0] else { throw fail("shape \(m1), expected [h_2, h_1 = \(m0[0])]", "mlp.1.weight") }
+        guard m1.count == 2, m1[1] == m0[0] else {
+            throw fail("shape \(m1), expected [h_2, h_1 = \(m0[0])]", "mlp.1.weight")
+        }
         try expect("mlp.2.weight", [1, m1[0]])
         try expect("mlp.0.bias", [m0[0]])
         try expect("mlp.1.bias", [m1[0]])
         try expect("mlp.2.bias", [1])
         guard vocabulary.maxItemRow < item[0] else {
-            throw fail("vocab.tsv uses item row \(vocabulary.maxItemRow) but the table has \(item[0]) rows", "item_embedding")
+            throw fail(
+                "vocab.tsv uses item row \(vocabulary.maxItemRow) but the table has \(item[0]) rows", "item_embedding")
         }
         guard vocabulary.maxCategoryRow < cat[0] else {
-            throw fail("vocab.tsv uses category row \(vocabulary.maxCategoryRow) but the table has \(cat[0]) rows", "category_embedding")
+            throw fail(
+                "vocab.tsv uses category row \(vocabulary.maxCategoryRow) but the table has \(cat[0]) rows",
+                "category_embedding")
         }
 
         func linear(_ prefix: String) throws -> Linear {
             let w = try file.floats("\(prefix).weight"), b = try file.floats("\(prefix).bias")
             return Linear(weight: w, bias: b, inputs: w.count / b.count, outputs: b.count)
         }
-        config = Config(dItem: item[1], dCat: cat[1], dText: dText, m: m, tau: tau, window: window, heads: heads,
-                        attentionDim: da, hidden: [m0[0], m1[0]], projectionSeed: seed,
-                        textModel: meta["text_model"], textLayers: meta["text_layers"].flatMap { Int($0) }, feedback: feedback)
+        config = Config(
+            dItem: item[1], dCat: cat[1], dText: dText, m: m, tau: tau, window: window, heads: heads,
+            attentionDim: da, hidden: [m0[0], m1[0]], projectionSeed: seed,
+            textModel: meta["text_model"], textLayers: meta["text_layers"].flatMap { Int($0) }, feedback: feedback)
         self.folder = folder
         self.vocabulary = vocabulary
         self.fingerprint = fingerprint
@@ -193,10 +220,14 @@ public struct ModelBundle: Sendable {
 
     /// Writes `e(i)` for the item with table rows (`itemRow`, `categoryRow`) and optional text vector into
     /// `out[0..<d]` (MODEL.md: concat(E_item[row], E_cat[row], W_t x + b_t)).
-    public func embed(itemRow: Int, categoryRow: Int, text: UnsafePointer<Float>? = nil, into out: UnsafeMutablePointer<Float>) {
+    public func embed(
+        itemRow: Int, categoryRow: Int, text: UnsafePointer<Float>? = nil, into out: UnsafeMutablePointer<Float>
+    ) {
         let c = config
         itemEmbedding.withUnsafeBufferPointer { out.update(from: $0.baseAddress! + itemRow * c.dItem, count: c.dItem) }
-        categoryEmbedding.withUnsafeBufferPointer { (out + c.dItem).update(from: $0.baseAddress! + categoryRow * c.dCat, count: c.dCat) }
+        categoryEmbedding.withUnsafeBufferPointer {
+            (out + c.dItem).update(from: $0.baseAddress! + categoryRow * c.dCat, count: c.dCat)
+        }
         guard c.dText > 0 else { return }
         projectText(text, into: out + c.dItem + c.dCat)
     }
@@ -230,7 +261,7 @@ public struct ModelBundle: Sendable {
                         row.update(from: src.baseAddress! + i * d, count: d)
                         addFeedback(UInt8(f), to: row)
                         let at = (i * kinds + f) * nSig
-                        outSignatures.replaceSubrange(at ..< (at + nSig), with: signatures[(i * nSig) ..< ((i + 1) * nSig)])
+                        outSignatures.replaceSubrange(at..<(at + nSig), with: signatures[(i * nSig)..<((i + 1) * nSig)])
                     }
                 }
             }
@@ -287,14 +318,18 @@ public struct Vocabulary: Sendable {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false)
             func fail(_ m: String) -> ModelBundle.LoadError { .init(message: "\(path):\(lineNumber): \(m)") }
             guard f.count == 3 else { throw fail("expected kind<TAB>raw_id<TAB>row, found \(f.count) fields") }
-            guard let row = Int(f[2]), row >= 1 else { throw fail("row '\(f[2])' is not an integer ≥ 1 (row 0 is reserved)") }
+            guard let row = Int(f[2]), row >= 1 else {
+                throw fail("row '\(f[2])' is not an integer ≥ 1 (row 0 is reserved)")
+            }
             let id = String(f[1])
             switch f[0] {
             case "item":
                 guard items.updateValue(row, forKey: id) == nil else { throw fail("item '\(id)' listed twice") }
                 maxItemRow = max(maxItemRow, row)
             case "category":
-                guard categories.updateValue(row, forKey: id) == nil else { throw fail("category '\(id)' listed twice") }
+                guard categories.updateValue(row, forKey: id) == nil else {
+                    throw fail("category '\(id)' listed twice")
+                }
                 maxCategoryRow = max(maxCategoryRow, row)
             default:
                 throw fail("kind '\(f[0])' is neither 'item' nor 'category'")

@@ -17,16 +17,26 @@ extension ModelBundle {
     /// Writes a randomly initialised v1 bundle whose vocabulary is `items` and `categories` (rows 1…, in the
     /// given order; row 0 is "unknown"). The projection is N(0, 1) from `seed` (recorded in the metadata as
     /// `projection_seed`); embeddings are N(0, 0.1²); Linear layers are U(±1/√in) like PyTorch's default.
-    public static func writeRandom(to folder: String, items: [String], categories: [String], shape: Shape, seed: UInt64) throws {
-        guard shape.m % shape.tau == 0 else { throw LoadError(message: "--m \(shape.m) is not a multiple of --tau \(shape.tau)") }
+    public static func writeRandom(
+        to folder: String, items: [String], categories: [String], shape: Shape, seed: UInt64
+    ) throws {
+        guard shape.m % shape.tau == 0 else {
+            throw LoadError(message: "--m \(shape.m) is not a multiple of --tau \(shape.tau)")
+        }
         guard shape.tau >= 1, shape.tau <= 8 else { throw LoadError(message: "--tau must be 1…8") }
-        guard shape.attentionDim % shape.heads == 0 else { throw LoadError(message: "--attention-dim \(shape.attentionDim) is not divisible by --heads \(shape.heads)") }
-        guard shape.hidden.count == 2, shape.hidden.allSatisfy({ $0 > 0 }) else { throw LoadError(message: "--hidden needs two positive sizes, e.g. 200,80") }
+        guard shape.attentionDim % shape.heads == 0 else {
+            throw LoadError(message: "--attention-dim \(shape.attentionDim) is not divisible by --heads \(shape.heads)")
+        }
+        guard shape.hidden.count == 2, shape.hidden.allSatisfy({ $0 > 0 }) else {
+            throw LoadError(message: "--hidden needs two positive sizes, e.g. 200,80")
+        }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var rng = Gaussian(seed: seed)
-        guard shape.dText >= 0, (0...6).contains(shape.textLayers) else { throw LoadError(message: "--d-text must be ≥ 0 and --text-layers 0…6") }
+        guard shape.dText >= 0, (0...6).contains(shape.textLayers) else {
+            throw LoadError(message: "--d-text must be ≥ 0 and --text-layers 0…6")
+        }
         let d = shape.dItem + shape.dCat + shape.dText
-        let projection = (0..<(shape.m * d)).map { _ in rng.normal() }   // drawn first: depends on the seed only
+        let projection = (0..<(shape.m * d)).map { _ in rng.normal() }  // drawn first: depends on the seed only
         var weights = Gaussian(seed: seed &+ 1)
         func normal(_ n: Int, _ sd: Float) -> [Float] { (0..<n).map { _ in weights.normal() * sd } }
         func uniform(_ n: Int, fanIn: Int) -> [Float] {
@@ -35,7 +45,10 @@ extension ModelBundle {
         }
         var tensors: [(name: String, shape: [Int], values: [Float])] = [
             ("item_embedding", [items.count + 1, shape.dItem], normal((items.count + 1) * shape.dItem, 0.1)),
-            ("category_embedding", [categories.count + 1, shape.dCat], normal((categories.count + 1) * shape.dCat, 0.1)),
+            (
+                "category_embedding", [categories.count + 1, shape.dCat],
+                normal((categories.count + 1) * shape.dCat, 0.1)
+            ),
             ("sdim.projection", [shape.m, d], projection),
         ]
         func linear(_ name: String, _ out: Int, _ inp: Int) {
@@ -47,25 +60,37 @@ extension ModelBundle {
         linear("mlp.0", shape.hidden[0], 5 * d)
         linear("mlp.1", shape.hidden[1], shape.hidden[0])
         linear("mlp.2", 1, shape.hidden[1])
-        if shape.dText > 0 { linear("text_projection", shape.dText, 384) }   // drawn last: bundles without text are unchanged by it
-        if shape.feedback { tensors.append(("feedback_embedding", [Feedback.count, d], normal(Feedback.count * d, 0.1))) }
-        let metadata = Self.metadata(tau: shape.tau, window: shape.window, heads: shape.heads, projectionSeed: seed,
-                                     text: shape.dText > 0 ? (shape.textModel, shape.textLayers) : nil, feedback: shape.feedback,
-                                     createdBy: "lifelong init-model")
-        try Safetensors.write(tensors, metadata: metadata, to: (folder as NSString).appendingPathComponent("model.safetensors"))
-        let vocab = Vocabulary(items: Dictionary(uniqueKeysWithValues: items.enumerated().map { ($1, $0 + 1) }),
-                               categories: Dictionary(uniqueKeysWithValues: categories.enumerated().map { ($1, $0 + 1) }))
-        try Data(vocab.tsv.utf8).write(to: URL(fileURLWithPath: (folder as NSString).appendingPathComponent("vocab.tsv")), options: .atomic)
+        // Drawn last: bundles without text are unchanged by it.
+        if shape.dText > 0 { linear("text_projection", shape.dText, 384) }
+        if shape.feedback {
+            tensors.append(("feedback_embedding", [Feedback.count, d], normal(Feedback.count * d, 0.1)))
+        }
+        let metadata = Self.metadata(
+            tau: shape.tau, window: shape.window, heads: shape.heads, projectionSeed: seed,
+            text: shape.dText > 0 ? (shape.textModel, shape.textLayers) : nil, feedback: shape.feedback,
+            createdBy: "lifelong init-model")
+        try Safetensors.write(
+            tensors, metadata: metadata, to: (folder as NSString).appendingPathComponent("model.safetensors"))
+        let vocab = Vocabulary(
+            items: Dictionary(uniqueKeysWithValues: items.enumerated().map { ($1, $0 + 1) }),
+            categories: Dictionary(uniqueKeysWithValues: categories.enumerated().map { ($1, $0 + 1) }))
+        try Data(vocab.tsv.utf8).write(
+            to: URL(fileURLWithPath: (folder as NSString).appendingPathComponent("vocab.tsv")), options: .atomic)
     }
 }
 
 extension ModelBundle {
     /// The `__metadata__` of a v1 (or, with `feedback`, v2) `model.safetensors` (MODEL.md): every writer of
     /// bundles goes through here.
-    public static func metadata(tau: Int, window: Int, heads: Int, projectionSeed: UInt64, text: (model: String, layers: Int)?,
-                                feedback: Bool, createdBy: String) -> [String: String] {
-        var m = ["format": feedback ? feedbackFormat : format, "tau": "\(tau)", "short_window": "\(window)", "heads": "\(heads)",
-                 "projection_seed": "\(projectionSeed)", "created_by": createdBy]
+    public static func metadata(
+        tau: Int, window: Int, heads: Int, projectionSeed: UInt64, text: (model: String, layers: Int)?,
+        feedback: Bool, createdBy: String
+    ) -> [String: String] {
+        var m = [
+            "format": feedback ? feedbackFormat : format, "tau": "\(tau)", "short_window": "\(window)",
+            "heads": "\(heads)",
+            "projection_seed": "\(projectionSeed)", "created_by": createdBy,
+        ]
         if let text {
             m["text_model"] = text.model
             m["text_layers"] = "\(text.layers)"

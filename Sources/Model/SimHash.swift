@@ -9,8 +9,10 @@ public enum SimHash {
     /// Signatures of one vector: `projection` is `[m, d]` row-major; writes `m/τ` buckets into `out`.
     /// - Complexity: O(m·d).
     @inlinable
-    public static func signatures(of v: UnsafePointer<Float>, d: Int, projection: UnsafePointer<Float>, m: Int, tau: Int,
-                                  into out: UnsafeMutablePointer<UInt8>) {
+    public static func signatures(
+        of v: UnsafePointer<Float>, d: Int, projection: UnsafePointer<Float>, m: Int, tau: Int,
+        into out: UnsafeMutablePointer<UInt8>
+    ) {
         for g in 0..<(m / tau) {
             var bucket = 0
             for t in 0..<tau {
@@ -23,7 +25,9 @@ public enum SimHash {
 
     /// Signatures from precomputed projections `p[k] = P[k]·v` (e.g. one row of a BLAS product).
     @inlinable
-    public static func signatures(fromProjections p: UnsafePointer<Float>, m: Int, tau: Int, into out: UnsafeMutablePointer<UInt8>) {
+    public static func signatures(
+        fromProjections p: UnsafePointer<Float>, m: Int, tau: Int, into out: UnsafeMutablePointer<UInt8>
+    ) {
         for g in 0..<(m / tau) {
             var bucket = 0
             for t in 0..<tau where p[g * tau + t] > 0 { bucket |= 1 << t }
@@ -35,8 +39,10 @@ public enum SimHash {
     /// buckets. Writes `d` floats into `out`.
     /// - Complexity: O(n_sig · d), independent of the sequence length.
     @inlinable
-    public static func longInterest(sums: UnsafePointer<Float>, signature: UnsafePointer<UInt8>, nSig: Int, buckets: Int, d: Int,
-                                    into out: UnsafeMutablePointer<Float>) {
+    public static func longInterest(
+        sums: UnsafePointer<Float>, signature: UnsafePointer<UInt8>, nSig: Int, buckets: Int, d: Int,
+        into out: UnsafeMutablePointer<Float>
+    ) {
         out.update(repeating: 0, count: d)
         for g in 0..<nSig {
             let s = sums + (g * buckets + Int(signature[g])) * d
@@ -71,8 +77,10 @@ extension SimHash {
     /// Blocked so the hot data stays in cache: a block of behaviors is sorted by bucket once per signature,
     /// then each bucket row takes its members' vectors through register accumulators (one store per row
     /// slice instead of one read-modify-write per behavior).
-    public static func aggregate(count: Int, vectors: UnsafePointer<Float>, signatures: UnsafePointer<UInt8>, rows: UnsafePointer<Int>,
-                                 nSig: Int, buckets: Int, d: Int, counts: UnsafeMutablePointer<UInt32>, sums: UnsafeMutablePointer<Float>) {
+    public static func aggregate(
+        count: Int, vectors: UnsafePointer<Float>, signatures: UnsafePointer<UInt8>, rows: UnsafePointer<Int>,
+        nSig: Int, buckets: Int, d: Int, counts: UnsafeMutablePointer<UInt32>, sums: UnsafeMutablePointer<Float>
+    ) {
         let block = 128
         withUnsafeTemporaryAllocation(of: Int.self, capacity: block + buckets + 1) { scratch in
             let order = scratch.baseAddress!, start = order + block
@@ -107,11 +115,15 @@ extension ModelBundle {
     /// Signatures of `count` vectors stored as rows of `vectors` (`[count, d]`): all `m` projections as one
     /// BLAS product `[count, d] × Pᵀ` into `projections` (`count · m` floats of scratch), then the sign bits
     /// into `out` (`[count, n_sig]`). The one place vectors are hashed in batches (encoder and scorer).
-    public func signatures(of vectors: UnsafePointer<Float>, count: Int, projections: UnsafeMutablePointer<Float>,
-                           into out: UnsafeMutablePointer<UInt8>) {
+    public func signatures(
+        of vectors: UnsafePointer<Float>, count: Int, projections: UnsafeMutablePointer<Float>,
+        into out: UnsafeMutablePointer<UInt8>
+    ) {
         let c = config
         guard count > 0 else { return }
-        projection.withUnsafeBufferPointer { BLAS.gemm(count, c.m, c.d, a: vectors, b: $0.baseAddress!, transposeB: true, into: projections) }
+        projection.withUnsafeBufferPointer {
+            BLAS.gemm(count, c.m, c.d, a: vectors, b: $0.baseAddress!, transposeB: true, into: projections)
+        }
         for i in 0..<count {
             SimHash.signatures(fromProjections: projections + i * c.m, m: c.m, tau: c.tau, into: out + i * c.signatures)
         }
@@ -128,8 +140,10 @@ extension ModelBundle {
             projections.withUnsafeMutableBufferPointer { p in
                 out.withUnsafeMutableBufferPointer { sig in
                     for start in stride(from: 0, to: count, by: blockRows) {
-                        signatures(of: v.baseAddress! + start * c.d, count: min(blockRows, count - start), projections: p.baseAddress!,
-                                   into: sig.baseAddress! + start * c.signatures)
+                        signatures(
+                            of: v.baseAddress! + start * c.d, count: min(blockRows, count - start),
+                            projections: p.baseAddress!,
+                            into: sig.baseAddress! + start * c.signatures)
                     }
                 }
             }
@@ -143,8 +157,10 @@ extension ModelBundle {
 /// gradient checks).
 public enum MLPInput {
     @inlinable
-    public static func build<T: FloatingPoint>(_ B: Int, d: Int, q: UnsafePointer<T>, long: UnsafePointer<T>, short: UnsafePointer<T>,
-                                                into z: UnsafeMutablePointer<T>) {
+    public static func build<T: FloatingPoint>(
+        _ B: Int, d: Int, q: UnsafePointer<T>, long: UnsafePointer<T>, short: UnsafePointer<T>,
+        into z: UnsafeMutablePointer<T>
+    ) {
         for i in 0..<B {
             let zi = z + i * 5 * d, qi = q + i * d, li = long + i * d, si = short + i * d
             zi.update(from: qi, count: d)

@@ -35,7 +35,8 @@ public final class BehaviorEncoder {
         public var groupingSeconds = 0.0, itemsSeconds = 0.0, usersSeconds = 0.0
         public var description: String {
             "\(users) users, \(behaviors) behaviors, \(itemsEmbedded) item embeddings computed, \(itemsReused) reused, "
-                + (textsComputed + textsFound > 0 ? "\(textsComputed) text embeddings computed, \(textsFound) found in the cache, " : "")
+                + (textsComputed + textsFound > 0
+                    ? "\(textsComputed) text embeddings computed, \(textsFound) found in the cache, " : "")
                 + (usersAlreadyAppended > 0 ? "\(usersAlreadyAppended) users already appended (skipped), " : "")
                 + String(format: "%.2f s", seconds)
         }
@@ -53,13 +54,23 @@ public final class BehaviorEncoder {
     /// precision (its `meta` is checked), a new one gets its `meta` written.
     /// - Parameter textModel: required when the bundle has a text projection (`d_text > 0`): the text model
     ///   its `text_layers` metadata refers to (all-MiniLM-L6-v2).
-    public init(model: ModelBundle, store: Store, precision: UserRecord.Precision = .f32, textModel: MiniLM? = nil) throws {
+    public init(
+        model: ModelBundle, store: Store, precision: UserRecord.Precision = .f32, textModel: MiniLM? = nil
+    ) throws {
         if model.config.dText > 0 {
             guard let textModel else {
-                throw EncodeError(message: "\(model.folder): the bundle has a text projection (d_text = \(model.config.dText)); give the text model folder (--text-model DIR)")
+                throw EncodeError(
+                    message:
+                        "\(model.folder): the bundle has a text projection (d_text = \(model.config.dText)); give "
+                            + "the text model folder (--text-model DIR)"
+                )
             }
             guard let k = model.config.textLayers, (0...textModel.config.layers).contains(k) else {
-                throw EncodeError(message: "\(model.folder): the bundle has a text projection but its metadata 'text_layers' is \(model.config.textLayers.map(String.init) ?? "missing") (0…\(textModel.config.layers))")
+                throw EncodeError(
+                    message:
+                        "\(model.folder): the bundle has a text projection but its metadata 'text_layers' is "
+                            + "\(model.config.textLayers.map(String.init) ?? "missing") (0…\(textModel.config.layers))"
+                )
             }
         }
         self.model = model
@@ -80,9 +91,11 @@ public final class BehaviorEncoder {
             }
         } else {
             for key in ["format", "fingerprint", "m", "tau", "d", "window", "precision"] where have[key] != want[key] {
-                throw EncodeError(message: "store \(store.environment.path): meta '\(key)' is \(have[key] ?? "missing"), "
-                    + "but this run needs \(want[key]!) (store fingerprint \(have["fingerprint"] ?? "?"), model fingerprint \(model.fingerprintHex)); "
-                    + "encode into a new store folder")
+                throw EncodeError(
+                    message: "store \(store.environment.path): meta '\(key)' is \(have[key] ?? "missing"), "
+                        + "but this run needs \(want[key]!) (store fingerprint \(have["fingerprint"] ?? "?"), model "
+                            + "fingerprint \(model.fingerprintHex)); "
+                        + "encode into a new store folder")
             }
         }
     }
@@ -94,8 +107,8 @@ public final class BehaviorEncoder {
         var storeIds: [UInt32] = []
         var itemRows: [UInt32] = []
         var categoryRows: [UInt32] = []
-        var vectors: [Float] = []       // [n, d]
-        var signatures: [UInt8] = []    // [n, n_sig]
+        var vectors: [Float] = []  // [n, d]
+        var signatures: [UInt8] = []  // [n, n_sig]
     }
 
     /// Embeds and hashes every distinct item of `ids` once — all of them in one BLAS product — reusing the
@@ -121,7 +134,8 @@ public final class BehaviorEncoder {
         var textVectors: [[UInt8]: [Float]] = [:]
         if let textModel {
             for i in 0..<n { textHashes[i] = catalog[ids[i]]?.text.map(MiniLM.textHash) ?? existing[i]?.textHash }
-            textVectors = try textAtoms(ids: ids, hashes: textHashes, catalog: catalog, textModel: textModel, report: &report)
+            textVectors = try textAtoms(
+                ids: ids, hashes: textHashes, catalog: catalog, textModel: textModel, report: &report)
             // A stored hash whose atom is gone from the cache and whose text this run does not have: the item
             // is embedded without text, and its record says so, so the scorer embeds it the same way.
             for i in 0..<n where textHashes[i].map({ textVectors[$0] == nil }) ?? false { textHashes[i] = nil }
@@ -133,7 +147,11 @@ public final class BehaviorEncoder {
                 let catRow = UInt32(category.map { model.vocabulary.categoryRow($0) } ?? 0)
                 let text = textHashes[i].flatMap { textVectors[$0] }
                 if let text {
-                    text.withUnsafeBufferPointer { model.embed(itemRow: Int(itemRow), categoryRow: Int(catRow), text: $0.baseAddress!, into: v.baseAddress! + i * c.d) }
+                    text.withUnsafeBufferPointer {
+                        model.embed(
+                            itemRow: Int(itemRow), categoryRow: Int(catRow), text: $0.baseAddress!,
+                            into: v.baseAddress! + i * c.d)
+                    }
                 } else {
                     model.embed(itemRow: Int(itemRow), categoryRow: Int(catRow), into: v.baseAddress! + i * c.d)
                 }
@@ -146,8 +164,10 @@ public final class BehaviorEncoder {
         r.storeIds = [UInt32](repeating: 0, count: n)
         var toWrite: [(String, ItemRecord)] = []
         for i in byteOrder {
-            if let e = existing[i], e.fingerprint == model.fingerprint, e.itemRow == r.itemRows[i], e.categoryRow == r.categoryRows[i],
-               e.textHash == textHashes[i] {
+            if let e = existing[i], e.fingerprint == model.fingerprint, e.itemRow == r.itemRows[i],
+                e.categoryRow == r.categoryRows[i],
+                e.textHash == textHashes[i]
+            {
                 r.storeIds[i] = e.storeId
                 report.itemsReused += 1
                 continue
@@ -157,8 +177,14 @@ public final class BehaviorEncoder {
             if let e = existing[i] { storeId = e.storeId } else { storeId = nextId; nextId += 1 }
             r.storeIds[i] = storeId
             let signature = Array(r.signatures[(i * c.signatures)..<((i + 1) * c.signatures)])
-            toWrite.append((ids[i], ItemRecord(storeId: storeId, itemRow: r.itemRows[i], categoryRow: r.categoryRows[i], fingerprint: model.fingerprint,
-                                               textHash: textHashes[i], signature: signature, category: categories[i])))
+            toWrite.append(
+                (
+                    ids[i],
+                    ItemRecord(
+                        storeId: storeId, itemRow: r.itemRows[i], categoryRow: r.categoryRows[i],
+                        fingerprint: model.fingerprint,
+                        textHash: textHashes[i], signature: signature, category: categories[i])
+                ))
         }
         if !toWrite.isEmpty {
             try store.environment.write { txn in
@@ -173,8 +199,10 @@ public final class BehaviorEncoder {
     }
 
     /// `x(text)` for every distinct text hash among the items, through the store's text atom cache.
-    func textAtoms(ids: [String], hashes: [[UInt8]?], catalog: [String: ItemInfo], textModel: MiniLM,
-                   report: inout Report) throws -> [[UInt8]: [Float]] {
+    func textAtoms(
+        ids: [String], hashes: [[UInt8]?], catalog: [String: ItemInfo], textModel: MiniLM,
+        report: inout Report
+    ) throws -> [[UInt8]: [Float]] {
         var textOf: [[UInt8]: String] = [:]
         for (i, h) in hashes.enumerated() { if let h, let t = catalog[ids[i]]?.text { textOf[h] = t } }
         let cache = try TextAtomCache(store: store, textModel: textModel, layers: model.config.textLayers ?? 0)
@@ -202,19 +230,24 @@ public final class BehaviorEncoder {
 
     private func validateIds(_ data: Dataset) throws {
         for b in data.behaviors where b.user.utf8.contains(0) || b.user.utf8.count > 400 {
-            throw EncodeError(message: "user id '\(b.user)' contains a NUL byte or is longer than 400 bytes (LMDB key limit)")
+            throw EncodeError(
+                message: "user id '\(b.user)' contains a NUL byte or is longer than 400 bytes (LMDB key limit)")
         }
     }
 
     /// Encodes every user of `data` from scratch (replacing users already in the store), `batch` users per
     /// write transaction.
-    public func encode(_ data: Dataset, shard: (index: Int, count: Int)? = nil, batch: Int = 256, progress: Progress? = nil) throws -> Report {
+    public func encode(
+        _ data: Dataset, shard: (index: Int, count: Int)? = nil, batch: Int = 256, progress: Progress? = nil
+    ) throws -> Report {
         let start = Date()
         try validateIds(data)
         var report = Report()
         let groups = Self.grouped(data.behaviors, shard: shard)
         report.groupingSeconds = Date().timeIntervalSince(start)
-        try writeUsers(groups, catalog: data.items, batch: batch, progress: progress, report: &report, existing: [:], replace: true)
+        try writeUsers(
+            groups, catalog: data.items, batch: batch, progress: progress, report: &report, existing: [:], replace: true
+        )
         report.users = groups.count
         report.seconds = Date().timeIntervalSince(start)
         return report
@@ -232,20 +265,33 @@ public final class BehaviorEncoder {
         var applied = Set<String>()
         try store.environment.read { txn in
             for (user, behaviors) in groups {
-                guard let r = try txn.get(store.users, user, { bytes in
-                    Result { try UserRecord(decoding: bytes) }
-                }) else { continue }
-                let record = try r.mapError { EncodeError(message: "store \(store.environment.path): user '\(user)': \($0)") }.get()
+                guard
+                    let r = try txn.get(
+                        store.users, user,
+                        { bytes in
+                            Result { try UserRecord(decoding: bytes) }
+                        })
+                else { continue }
+                let record = try r.mapError {
+                    EncodeError(message: "store \(store.environment.path): user '\(user)': \($0)")
+                }.get()
                 guard record.fingerprint == model.fingerprint else {
                     throw EncodeError(message: "user '\(user)' was encoded with another model; re-encode the store")
                 }
                 if let first = behaviors.first, first.timestamp <= record.lastTimestamp,
-                   try sequence(txn, user, length: Int(record.length), endsWith: behaviors) {
-                    applied.insert(user)   // an earlier run of this append got this far
+                    try sequence(txn, user, length: Int(record.length), endsWith: behaviors)
+                {
+                    applied.insert(user)  // an earlier run of this append got this far
                     continue
                 }
                 if let first = behaviors.first, first.timestamp < record.lastTimestamp {
-                    throw EncodeError(message: "user '\(user)': behavior (item '\(first.item)', timestamp \(Behavior.text(ofTimestamp: first.timestamp))) is older than the stored last timestamp \(Behavior.text(ofTimestamp: record.lastTimestamp)); nothing was appended")
+                    throw EncodeError(
+                        message:
+                            "user '\(user)': behavior (item '\(first.item)', timestamp "
+                                + "\(Behavior.text(ofTimestamp: first.timestamp))) is older than the stored last "
+                                    + "timestamp \(Behavior.text(ofTimestamp: record.lastTimestamp)); nothing was "
+                                        + "appended"
+                    )
                 }
                 existing[user] = record
             }
@@ -254,7 +300,9 @@ public final class BehaviorEncoder {
         var report = Report()
         report.usersAlreadyAppended = applied.count
         report.groupingSeconds = grouped.timeIntervalSince(start)
-        try writeUsers(groups, catalog: data.items, batch: batch, progress: progress, report: &report, existing: existing, replace: false)
+        try writeUsers(
+            groups, catalog: data.items, batch: batch, progress: progress, report: &report, existing: existing,
+            replace: false)
         report.users = groups.count
         report.seconds = Date().timeIntervalSince(start)
         return report
@@ -263,12 +311,17 @@ public final class BehaviorEncoder {
     /// Whether the user's stored sequence (`length` behaviors) ends with exactly `behaviors` (same item ids,
     /// timestamps and feedback): then an earlier run of the same append already wrote them, and the user is skipped.
     /// That makes an interrupted `append` safe to run again.
-    private func sequence(_ txn: borrowing Transaction, _ user: String, length: Int, endsWith behaviors: [Behavior]) throws -> Bool {
+    private func sequence(
+        _ txn: borrowing Transaction, _ user: String, length: Int, endsWith behaviors: [Behavior]
+    ) throws -> Bool {
         let n = behaviors.count
-        guard length >= n, n > 0, let tail = try store.sequenceEntries(txn, user: user, (length - n) ..< length) else { return false }
+        guard length >= n, n > 0, let tail = try store.sequenceEntries(txn, user: user, (length - n)..<length) else {
+            return false
+        }
         for (entry, b) in zip(tail, behaviors) {
             guard entry.timestamp == b.timestamp, entry.feedback == Feedback(b.label).rawValue,
-                  let raw = try txn.get(store.itemIds, entry.item, { String(decoding: $0, as: UTF8.self) }), raw == b.item else { return false }
+                let raw = try txn.get(store.itemIds, entry.item, { String(decoding: $0, as: UTF8.self) }), raw == b.item
+            else { return false }
         }
         return true
     }
@@ -276,8 +329,10 @@ public final class BehaviorEncoder {
     /// Resolves the groups' items, then writes the users `batch` per write transaction: each user's record
     /// starts from `existing[user]` (or empty) and gets its behaviors appended; with `replace`, the user's
     /// old sequence is deleted first (a fresh encode).
-    private func writeUsers(_ groups: [(String, [Behavior])], catalog: [String: ItemInfo], batch: Int, progress: Progress?,
-                            report: inout Report, existing: [String: UserRecord], replace: Bool) throws {
+    private func writeUsers(
+        _ groups: [(String, [Behavior])], catalog: [String: ItemInfo], batch: Int, progress: Progress?,
+        report: inout Report, existing: [String: UserRecord], replace: Bool
+    ) throws {
         let itemsStart = Date()
         // One pass gives every distinct item a run-local index and every behavior its item's index: the only
         // hashing of an item id per behavior in the whole run. Catalog items are resolved too, so the store
@@ -292,8 +347,9 @@ public final class BehaviorEncoder {
         let items = try resolveItems(interner.ids, catalog: catalog, report: &report)
         let c = model.config
         // What the buckets add: behavior j is row `atomRows[j]` of the behavior table — its item's row in v1, its
-        // (item, feedback) row in v2 (README "Model bundle").
-        let table = model.behaviorTable(vectors: items.vectors, signatures: items.signatures, count: items.storeIds.count)
+        // (item, feedback) row in v2 (docs/MODEL.md).
+        let table = model.behaviorTable(
+            vectors: items.vectors, signatures: items.signatures, count: items.storeIds.count)
         var atomRows = rows
         if c.feedback {
             var j = 0
@@ -313,17 +369,26 @@ public final class BehaviorEncoder {
             let slice = groups[chunk..<min(chunk + max(batch, 1), groups.count)]
             try store.environment.write { txn in
                 for (user, behaviors) in slice {
-                    var record = existing[user] ?? UserRecord(nSig: c.signatures, buckets: c.buckets, d: c.d, windowCapacity: c.window, fingerprint: model.fingerprint)
+                    var record =
+                        existing[user]
+                        ?? UserRecord(
+                            nSig: c.signatures, buckets: c.buckets, d: c.d, windowCapacity: c.window,
+                            fingerprint: model.fingerprint)
                     let before = record.length
                     let userRows = rows[first..<(first + behaviors.count)]
                     table.vectors.withUnsafeBufferPointer { v in
                         table.signatures.withUnsafeBufferPointer { s in
                             atomRows[first..<(first + behaviors.count)].withUnsafeBufferPointer { r in
-                                record.append(count: r.count, vectors: v.baseAddress!, signatures: s.baseAddress!, rows: r.baseAddress!,
-                                              timestamp: behaviors.last!.timestamp) { j in
+                                record.append(
+                                    count: r.count, vectors: v.baseAddress!, signatures: s.baseAddress!,
+                                    rows: r.baseAddress!,
+                                    timestamp: behaviors.last!.timestamp
+                                ) { j in
                                     let i = userRows[userRows.startIndex + j]
-                                    return .init(item: items.storeIds[i], itemRow: items.itemRows[i], categoryRow: items.categoryRows[i],
-                                                 feedback: Feedback(behaviors[j].label).rawValue)
+                                    return .init(
+                                        item: items.storeIds[i], itemRow: items.itemRows[i],
+                                        categoryRow: items.categoryRows[i],
+                                        feedback: Feedback(behaviors[j].label).rawValue)
                                 }
                             }
                         }
@@ -349,14 +414,18 @@ public final class BehaviorEncoder {
         var prefix = Array(user.utf8)
         prefix.append(0)
         var keys: [[UInt8]] = []
-        try txn.scan(store.sequences, prefix: prefix) { k, _ in keys.append(Array(k)); return .next }
+        try txn.scan(store.sequences, prefix: prefix) { k, _ in
+            keys.append(Array(k)); return .next
+        }
         for k in keys { try txn.delete(store.sequences, k) }
     }
 
     /// Appends (store item id, timestamp, feedback) entries to the user's sequence, whose length before is `length`:
     /// only the last, partly filled chunk is rewritten.
-    private func appendSequence(_ txn: borrowing Transaction, _ user: String, from length: UInt64, _ behaviors: [Behavior],
-                                _ rows: ArraySlice<Int>, _ items: ResolvedItems) throws {
+    private func appendSequence(
+        _ txn: borrowing Transaction, _ user: String, from length: UInt64, _ behaviors: [Behavior],
+        _ rows: ArraySlice<Int>, _ items: ResolvedItems
+    ) throws {
         let cap = Store.chunkCapacity, entry = Store.sequenceEntrySize
         var position = Int(length)
         var next = 0
@@ -370,8 +439,10 @@ public final class BehaviorEncoder {
                 let first = old.count / entry
                 for k in 0..<take {
                     let b = behaviors[next + k]
-                    Store.storeSequenceEntry(.init(item: items.storeIds[rows[rows.startIndex + next + k]], timestamp: b.timestamp,
-                                                   feedback: Feedback(b.label).rawValue), into: out, at: first + k)
+                    Store.storeSequenceEntry(
+                        .init(
+                            item: items.storeIds[rows[rows.startIndex + next + k]], timestamp: b.timestamp,
+                            feedback: Feedback(b.label).rawValue), into: out, at: first + k)
                 }
             }
             position += take

@@ -17,7 +17,9 @@ extension Dataset {
 extension ModelBundle {
     /// A randomly initialised bundle whose vocabulary is `data`'s (see `Dataset.vocabularyIds`), loaded back.
     @discardableResult
-    public static func writeRandom(to folder: String, for data: Dataset, shape: Shape, seed: UInt64) throws -> ModelBundle {
+    public static func writeRandom(
+        to folder: String, for data: Dataset, shape: Shape, seed: UInt64
+    ) throws -> ModelBundle {
         let ids = data.vocabularyIds
         try writeRandom(to: folder, items: ids.items, categories: ids.categories, shape: shape, seed: seed)
         return try ModelBundle(folder: folder)

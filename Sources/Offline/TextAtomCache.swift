@@ -20,7 +20,8 @@ public struct TextAtomCache {
 
     public init(store: Store, textModel: MiniLM, layers: Int) throws {
         guard store.texts != nil else {
-            throw BehaviorEncoder.EncodeError(message: "store \(store.environment.path): no texts database (opened read-only?)")
+            throw BehaviorEncoder.EncodeError(
+                message: "store \(store.environment.path): no texts database (opened read-only?)")
         }
         self.store = store
         self.textModel = textModel
@@ -36,7 +37,10 @@ public struct TextAtomCache {
         var out = Lookup()
         try store.environment.read { txn in
             for h in distinct {
-                guard let r = try store.textAtom(txn, hash: h, layers: layers), r.modelFingerprint == textModel.fingerprint, r.layers == layers, r.vector.count == textModel.config.hidden else { continue }
+                guard let r = try store.textAtom(txn, hash: h, layers: layers),
+                    r.modelFingerprint == textModel.fingerprint, r.layers == layers,
+                    r.vector.count == textModel.config.hidden
+                else { continue }
                 out.vectors[h] = r.vector
             }
         }
@@ -47,7 +51,9 @@ public struct TextAtomCache {
         try store.environment.write { txn in
             for (h, e) in zip(missing, embedded) {
                 let record = TextVectorRecord(layers: layers, modelFingerprint: textModel.fingerprint, vector: e.vector)
-                try txn.put(db, Store.textKey(hash: h, layers: layers), reserving: record.encodedSize) { record.encode(into: $0) }
+                try txn.put(db, Store.textKey(hash: h, layers: layers), reserving: record.encodedSize) {
+                    record.encode(into: $0)
+                }
                 out.vectors[h] = e.vector
             }
         }

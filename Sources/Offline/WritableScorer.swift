@@ -7,8 +7,9 @@ public import TextEncoder
 extension BehaviorEncoder: BehaviorWriter {
     /// One behavior through `append(_:)`: the same checks, the same single write transaction.
     public func append(user: String, item: String, timestamp: Double, label: Bool?, category: String?) throws {
-        let data = Dataset(behaviors: [Behavior(user: user, item: item, timestamp: timestamp, label: label)],
-                           items: category.map { [item: ItemInfo(category: $0)] } ?? [:])
+        let data = Dataset(
+            behaviors: [Behavior(user: user, item: item, timestamp: timestamp, label: label)],
+            items: category.map { [item: ItemInfo(category: $0)] } ?? [:])
         _ = try append(data)
     }
 }
@@ -25,8 +26,11 @@ extension Scorer {
     /// A scorer whose `append` goes through the offline encoder (`BehaviorEncoder`).
     /// - Parameter textModel: for appending to a store whose bundle has a text projection.
     public convenience init(model: ModelBundle, store: Store, writable: Bool, textModel: MiniLM? = nil) throws {
-        try self.init(model: model, store: store, writer: writable ? { model, store, precision in
-            try BehaviorEncoder(model: model, store: store, precision: precision, textModel: textModel)
-        } : nil)
+        try self.init(
+            model: model, store: store,
+            writer: writable
+                ? { model, store, precision in
+                    try BehaviorEncoder(model: model, store: store, precision: precision, textModel: textModel)
+                } : nil)
     }
 }

@@ -56,15 +56,23 @@ public struct Replay {
     /// Runs the replay: encodes the history into a new store at `storeFolder` (which must not exist), then
     /// scores and appends every later event. `textModel`: for a bundle with a text projection (item texts are
     /// embedded once into the new store's cache).
-    public static func run(model: ModelBundle, data: Dataset, storeFolder: String, options: Options,
-                           textModel: MiniLM? = nil, progress: Progress? = nil) throws -> ReplayResult {
+    public static func run(
+        model: ModelBundle, data: Dataset, storeFolder: String, options: Options,
+        textModel: MiniLM? = nil, progress: Progress? = nil
+    ) throws -> ReplayResult {
         guard !options.modes.isEmpty else { throw ReplayError(message: "no modes to replay") }
-        guard options.candidates >= 1, options.rankEvery >= 1 else { throw ReplayError(message: "candidates and rank-every must be ≥ 1") }
+        guard options.candidates >= 1, options.rankEvery >= 1 else {
+            throw ReplayError(message: "candidates and rank-every must be ≥ 1")
+        }
         if case .quantile(let q) = options.split, !(0..<1).contains(q) {
             throw ReplayError(message: "split quantile \(q) is outside [0, 1)")
         }
         guard !FileManager.default.fileExists(atPath: storeFolder) else {
-            throw ReplayError(message: "\(storeFolder) already exists; the replay builds its own store (remove it or choose another folder)")
+            throw ReplayError(
+                message:
+                    "\(storeFolder) already exists; the replay builds its own store (remove it or choose another "
+                        + "folder)"
+            )
         }
         let started = Date()
         let all = Dataset.ordered(data.behaviors)
@@ -72,12 +80,15 @@ public struct Replay {
         let history = all.prefix { $0.timestamp < split }
         var events = Array(all[history.count...])
         if let cap = options.maxEvents { events = Array(events.prefix(max(cap, 0))) }
-        guard !events.isEmpty else { throw ReplayError(message: "nothing to replay after the split time \(Behavior.text(ofTimestamp: split))") }
+        guard !events.isEmpty else {
+            throw ReplayError(message: "nothing to replay after the split time \(Behavior.text(ofTimestamp: split))")
+        }
 
         // 1. The history, encoded once.
         try FileManager.default.createDirectory(atPath: storeFolder, withIntermediateDirectories: true)
         let store = try Store(path: storeFolder, durability: options.durability)
-        let encoder = try BehaviorEncoder(model: model, store: store, precision: options.precision, textModel: textModel)
+        let encoder = try BehaviorEncoder(
+            model: model, store: store, precision: options.precision, textModel: textModel)
         let encodeReport = try encoder.encode(Dataset(behaviors: Array(history), items: data.items))
 
         // 2. The replay.
@@ -113,7 +124,9 @@ public struct Replay {
         while next < events.count {
             var end = next
             groupUsers.removeAll(keepingCapacity: true)
-            while end < events.count, !groupUsers.contains(events[end].user), end == next || known.contains(events[end].item) {
+            while end < events.count, !groupUsers.contains(events[end].user),
+                end == next || known.contains(events[end].item)
+            {
                 groupUsers.insert(events[end].user)
                 end += 1
             }
@@ -122,8 +135,10 @@ public struct Replay {
                 let length = lengths[event.user, default: 0]
                 eventLengths[index] = length
                 let bucket = LengthBucket.index(length)
-                let ranking = options.candidates > 1
-                    && (index % options.rankEvery == 0 || rankedPerBucket[bucket, default: 0] < options.minimumRankedPerBucket)
+                let ranking =
+                    options.candidates > 1
+                    && (index % options.rankEvery == 0
+                        || rankedPerBucket[bucket, default: 0] < options.minimumRankedPerBucket)
                 if ranking { rankedPerBucket[bucket, default: 0] += 1 }
                 candidates.removeAll(keepingCapacity: true)
                 candidates.append(event.item)
@@ -133,7 +148,9 @@ public struct Replay {
                 for k in 0..<modes.count {
                     let m = (k + index) % modes.count
                     let t0 = Timing.nanoseconds()
-                    try out.withUnsafeMutableBufferPointer { try scorer.score(user: event.user, candidates: candidates, mode: modes[m], into: $0) }
+                    try out.withUnsafeMutableBufferPointer {
+                        try scorer.score(user: event.user, candidates: candidates, mode: modes[m], into: $0)
+                    }
                     let t1 = Timing.nanoseconds()
                     predictions[m][index] = out[0]
                     guard timed else { continue }
@@ -141,7 +158,8 @@ public struct Replay {
                     if ranking {
                         let t2 = Timing.nanoseconds()
                         try longOut.withUnsafeMutableBufferPointer {
-                            try scorer.longTermInterest(user: event.user, candidates: candidates, mode: modes[m], into: $0)
+                            try scorer.longTermInterest(
+                                user: event.user, candidates: candidates, mode: modes[m], into: $0)
                         }
                         longTerm[m].record(Timing.nanoseconds() - t2, length: length)
                     }
@@ -150,8 +168,9 @@ public struct Replay {
             for index in next..<end {
                 let event = events[index]
                 let t0 = Timing.nanoseconds()
-                try scorer.append(user: event.user, item: event.item, timestamp: event.timestamp, label: event.label,
-                                  category: data.items[event.item]?.category)
+                try scorer.append(
+                    user: event.user, item: event.item, timestamp: event.timestamp, label: event.label,
+                    category: data.items[event.item]?.category)
                 appends.record(Timing.nanoseconds() - t0, length: eventLengths[index])
                 lengths[event.user] = eventLengths[index] + 1
                 known.insert(event.item)
@@ -166,29 +185,34 @@ public struct Replay {
         var modeResults: [ReplayResult.ModeResult] = []
         for (m, mode) in modes.enumerated() {
             let p = labelled.map { predictions[m][$0] }
-            modeResults.append(ReplayResult.ModeResult(
-                mode: mode.rawValue, auc: Metrics.auc(p, labels), logloss: Metrics.logloss(p, labels),
-                requests: requests[m].summary(), requestsByLength: requests[m].byLength(),
-                longTerm: longTerm[m].all.totalCount > 0 ? longTerm[m].summary() : nil,
-                longTermByLength: longTerm[m].all.totalCount > 0 ? longTerm[m].byLength() : nil,
-                requestsPerSecond: requests[m].all.totalCount > 0 ? 1e9 / requests[m].all.mean : nil,
-                predictions: predictions[m]))
+            modeResults.append(
+                ReplayResult.ModeResult(
+                    mode: mode.rawValue, auc: Metrics.auc(p, labels), logloss: Metrics.logloss(p, labels),
+                    requests: requests[m].summary(), requestsByLength: requests[m].byLength(),
+                    longTerm: longTerm[m].all.totalCount > 0 ? longTerm[m].summary() : nil,
+                    longTermByLength: longTerm[m].all.totalCount > 0 ? longTerm[m].byLength() : nil,
+                    requestsPerSecond: requests[m].all.totalCount > 0 ? 1e9 / requests[m].all.mean : nil,
+                    predictions: predictions[m]))
         }
         let storeBytes = store.environment.usedBytes
         let users = Set(all.map(\.user)).count
         var result = ReplayResult(
-            model: .init(folder: model.folder, fingerprint: model.fingerprintHex, createdBy: model.createdBy, d: model.config.d,
-                         signatures: model.config.signatures, buckets: model.config.buckets, window: model.config.window),
-            data: .init(behaviors: all.count, users: users, items: catalog.count, splitTime: split.isFinite ? split : nil,
-                        historyBehaviors: history.count, replayedEvents: events.count, labelledEvents: labelled.count,
-                        encodeSeconds: encodeReport.seconds),
-            candidates: options.candidates, rankEvery: options.rankEvery, minimumRankedPerBucket: options.minimumRankedPerBucket,
+            model: .init(
+                folder: model.folder, fingerprint: model.fingerprintHex, createdBy: model.createdBy, d: model.config.d,
+                signatures: model.config.signatures, buckets: model.config.buckets, window: model.config.window),
+            data: .init(
+                behaviors: all.count, users: users, items: catalog.count, splitTime: split.isFinite ? split : nil,
+                historyBehaviors: history.count, replayedEvents: events.count, labelledEvents: labelled.count,
+                encodeSeconds: encodeReport.seconds),
+            candidates: options.candidates, rankEvery: options.rankEvery,
+            minimumRankedPerBucket: options.minimumRankedPerBucket,
             durability: "\(options.durability)", precision: options.precision == .f16 ? "f16" : "f32",
             modes: modeResults, appends: appends.summary(), appendsByLength: appends.byLength(),
             storeBytes: storeBytes, peakMemoryBytes: Timing.peakResidentBytes(),
             seconds: Date().timeIntervalSince(started),
-            events: .init(user: events.map(\.user), item: events.map(\.item), timestamp: events.map(\.timestamp),
-                          label: events.map { $0.label.map { $0 ? 1 : 0 } }, length: eventLengths))
+            events: .init(
+                user: events.map(\.user), item: events.map(\.item), timestamp: events.map(\.timestamp),
+                label: events.map { $0.label.map { $0 ? 1 : 0 } }, length: eventLengths))
         result.ratios = result.measuredRatios()
         return result
     }
@@ -200,7 +224,8 @@ struct LatencyTable {
     var buckets: [Int: Histogram<UInt64>] = [:]
 
     static func histogram() -> Histogram<UInt64> {
-        Histogram<UInt64>(lowestDiscernibleValue: 100, highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three)
+        Histogram<UInt64>(
+            lowestDiscernibleValue: 100, highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three)
     }
 
     mutating func record(_ nanoseconds: UInt64, length: Int) {
@@ -212,7 +237,9 @@ struct LatencyTable {
     func summary() -> ReplayResult.Latency { ReplayResult.Latency(all) }
 
     func byLength() -> [ReplayResult.BucketLatency] {
-        buckets.keys.sorted().map { ReplayResult.BucketLatency(bucket: LengthBucket(index: $0), latency: .init(buckets[$0]!)) }
+        buckets.keys.sorted().map {
+            ReplayResult.BucketLatency(bucket: LengthBucket(index: $0), latency: .init(buckets[$0]!))
+        }
     }
 }
 

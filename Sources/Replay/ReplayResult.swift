@@ -112,18 +112,30 @@ public struct ReplayResult: Codable, Sendable {
             guard let a else { return }
             if let b {
                 guard let i = nearest(a, b, to: 4), let x = p50(a, i), let y = p50(b, i) else { return }
-                out.append(Ratio(name: name, value: x / y, goal: goal, meaning: "\(what) at L \(LengthBucket(index: i).label)"))
+                out.append(
+                    Ratio(name: name, value: x / y, goal: goal, meaning: "\(what) at L \(LengthBucket(index: i).label)")
+                )
             } else {
-                guard let i = nearest(a, a, to: 4), let j = nearest(a, a, to: 2), i != j, let x = p50(a, i), let y = p50(a, j) else { return }
-                out.append(Ratio(name: name, value: x / y, goal: goal,
-                                 meaning: "\(what) at L \(LengthBucket(index: i).label) over L \(LengthBucket(index: j).label)"))
+                guard let i = nearest(a, a, to: 4), let j = nearest(a, a, to: 2), i != j, let x = p50(a, i),
+                    let y = p50(a, j)
+                else { return }
+                out.append(
+                    Ratio(
+                        name: name, value: x / y, goal: goal,
+                        meaning: "\(what) at L \(LengthBucket(index: i).label) over L \(LengthBucket(index: j).label)"))
             }
         }
         let bse = mode("bse"), full = mode("full"), short = mode("short")
         ratio("bse flat in L", "≤ 1.10", bse?.requestsByLength, over: nil, what: "bse request p50")
-        ratio("full over bse, u_long", "≥ 50", full?.longTermByLength, over: bse?.longTermByLength ?? [], what: "full over bse, u_long alone,")
-        ratio("full over bse, request", "—", full?.requestsByLength, over: bse?.requestsByLength ?? [], what: "full over bse, whole request,")
-        ratio("bse over short", "≤ 1.10", bse?.requestsByLength, over: short?.requestsByLength ?? [], what: "bse over short, whole request,")
+        ratio(
+            "full over bse, u_long", "≥ 50", full?.longTermByLength, over: bse?.longTermByLength ?? [],
+            what: "full over bse, u_long alone,")
+        ratio(
+            "full over bse, request", "—", full?.requestsByLength, over: bse?.requestsByLength ?? [],
+            what: "full over bse, whole request,")
+        ratio(
+            "bse over short", "≤ 1.10", bse?.requestsByLength, over: short?.requestsByLength ?? [],
+            what: "bse over short, whole request,")
         ratio("append flat in L", "≤ 1.2", appendsByLength, over: nil, what: "append p50")
         return out
     }

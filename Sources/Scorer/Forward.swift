@@ -14,7 +14,9 @@ import Synchronization
 /// 4. `u_short`: target attention over the window as GEMMs (`Q Kᵀ`, softmax, `· V`, `W_o`);
 /// 5. the MLP as GEMMs over `z = [q, u_long, u_short, q⊙u_long, q⊙u_short]`, then σ.
 extension Scorer {
-    func forward(user: String, candidates: [String], mode: Mode, scratch s: Scratch, into out: UnsafeMutablePointer<Float>) throws {
+    func forward(
+        user: String, candidates: [String], mode: Mode, scratch s: Scratch, into out: UnsafeMutablePointer<Float>
+    ) throws {
         let c = model.config
         let B = candidates.count, d = c.d
         let long = s.long.ensure(B * d)
@@ -33,12 +35,14 @@ extension Scorer {
     /// Steps 1–3: candidates, the user side, and `u_long` into `long` (`[B, d]`). Leaves `q` in
     /// `scratch.candidates`, `W_q q + b_q` in `scratch.queries` and the window's rows in `scratch.windowRows`.
     @discardableResult
-    func long(user: String, candidates: [String], mode: Mode, scratch s: Scratch, into long: UnsafeMutablePointer<Float>) throws -> UserView {
+    func long(
+        user: String, candidates: [String], mode: Mode, scratch s: Scratch, into long: UnsafeMutablePointer<Float>
+    ) throws -> UserView {
         let c = model.config
         let B = candidates.count, d = c.d, da = c.attentionDim
         let q = s.candidates.ensure(B * d)
         gatherCandidates(candidates, scratch: s, into: q)
-        let view = try readUser(user, mode: mode, scratch: s)   // everything read inside one snapshot
+        let view = try readUser(user, mode: mode, scratch: s)  // everything read inside one snapshot
         let queries = s.queries.ensure(B * da)
         fillRows(queries, B, model.query.bias)
         BLAS.gemm(B, da, d, a: q, b: model.query.weight, transposeB: true, into: queries, accumulate: true)
@@ -95,17 +99,18 @@ extension Scorer {
                 }
             }
         } else {
-            for j in 0..<n { model.embed(itemRow: Int(rows[k * j]), categoryRow: Int(rows[k * j + 1]), into: x + j * d) }
+            for j in 0..<n {
+                model.embed(itemRow: Int(rows[k * j]), categoryRow: Int(rows[k * j + 1]), into: x + j * d)
+            }
         }
         if behaviors && c.feedback { for j in 0..<n { model.addFeedback(UInt8(rows[k * j + 3]), to: x + j * d) } }
     }
 
-
     // MARK: User side
 
     struct UserView {
-        var length = 0   // behaviors in `sequenceRows` (online, full) or in the record (bse, short)
-        var window = 0   // entries in `windowRows`
+        var length = 0  // behaviors in `sequenceRows` (online, full) or in the record (bse, short)
+        var window = 0  // entries in `windowRows`
     }
 
     /// Reads the user's record (and, for `online`/`full`, sequence) in one read transaction. A cold user
@@ -114,7 +119,7 @@ extension Scorer {
     func readUser(_ user: String, mode: Mode, scratch s: Scratch) throws -> UserView {
         let c = model.config
         var view = UserView()
-        var newer: [(Int, UInt32)] = []   // window positions whose item is newer than this scorer's catalog
+        var newer: [(Int, UInt32)] = []  // window positions whose item is newer than this scorer's catalog
         try store.read { txn in
             let found: UserView? = try store.withUserRecord(txn, user: user) { record in
                 try check(record, user: user)
@@ -129,7 +134,11 @@ extension Scorer {
                     rows[Self.rowStride * j + 3] = Int32(e.feedback)
                     // Only the text slot comes from the catalog; an item newer than it is resolved below.
                     if c.dText > 0 {
-                        if Int(e.item) < byStoreId.count { rows[Self.rowStride * j + 2] = byStoreId[Int(e.item)].z } else { newer.append((j, e.item)) }
+                        if Int(e.item) < byStoreId.count {
+                            rows[Self.rowStride * j + 2] = byStoreId[Int(e.item)].z
+                        } else {
+                            newer.append((j, e.item))
+                        }
                     }
                 }
                 if mode == .bse { record.copySums(into: s.sums.ensure(c.signatures * c.buckets * c.d)) }
@@ -148,19 +157,30 @@ extension Scorer {
 
     /// A feedback byte outside 0…2: a damaged record or sequence chunk (the scorer does not checksum per request).
     private func damagedFeedback(_ user: String, _ value: UInt8) -> ScoreError {
-        ScoreError(message: "store \(store.path): user '\(user)': a behavior has feedback \(value) (0…2 expected; a damaged record — run `lifelong verify`)")
+        ScoreError(
+            message:
+                "store \(store.path): user '\(user)': a behavior has feedback \(value) (0…2 expected; a damaged "
+                    + "record — run `lifelong verify`)"
+        )
     }
 
     /// Checks that a stored record belongs to this model (shape and fingerprint).
     private func check(_ record: UserRecord.View, user: String) throws {
         let c = model.config
         func fail(_ m: String) -> ScoreError { ScoreError(message: "store \(store.path): user '\(user)': \(m)") }
-        guard record.nSig == c.signatures, record.buckets == c.buckets, record.d == c.d else { throw fail("record shape differs from the model's") }
-        guard record.hasFingerprint(model.fingerprint) else { throw fail("record was encoded with another model; re-encode the store") }
+        guard record.nSig == c.signatures, record.buckets == c.buckets, record.d == c.d else {
+            throw fail("record shape differs from the model's")
+        }
+        guard record.hasFingerprint(model.fingerprint) else {
+            throw fail("record was encoded with another model; re-encode the store")
+        }
     }
 
-    /// The user's sequence as (item row, category row, text slot, feedback) rows in `scratch.sequenceRows`; returns its length.
-    private func readSequence(_ txn: borrowing Store.Snapshot, _ user: String, expected: Int, scratch s: Scratch) throws -> Int {
+    /// The user's sequence as (item row, category row, text slot, feedback) rows in `scratch.sequenceRows`; returns its
+    /// length.
+    private func readSequence(
+        _ txn: borrowing Store.Snapshot, _ user: String, expected: Int, scratch s: Scratch
+    ) throws -> Int {
         var n = 0
         var unknown: [(Int, UInt32)] = []
         let byStoreId = catalog.withLock { $0.byStoreId }
@@ -176,14 +196,16 @@ extension Scorer {
                     rows[Self.rowStride * n + 1] = byStoreId[Int(id)].y
                     rows[Self.rowStride * n + 2] = byStoreId[Int(id)].z
                 } else {
-                    unknown.append((n, id))   // an item added after this scorer loaded its catalog
+                    unknown.append((n, id))  // an item added after this scorer loaded its catalog
                 }
                 n += 1
             }
         }
         try resolveNewerItems(txn, unknown, user: user, into: s.sequenceRows.pointer)
         guard n == expected else {
-            throw ScoreError(message: "store \(store.path): user '\(user)': the record says \(expected) behaviors, the sequence has \(n)")
+            throw ScoreError(
+                message:
+                    "store \(store.path): user '\(user)': the record says \(expected) behaviors, the sequence has \(n)")
         }
         return n
     }
@@ -191,11 +213,17 @@ extension Scorer {
     /// Items the user's record names that arrived after this scorer loaded its catalog (another process
     /// appended them): reads their records in `txn`, adds them to the catalog (text part included) and fills
     /// their (item row, category row, text slot) at the given positions of `rows`.
-    private func resolveNewerItems(_ txn: borrowing Store.Snapshot, _ items: [(position: Int, id: UInt32)], user: String,
-                                   into rows: UnsafeMutablePointer<Int32>) throws {
+    private func resolveNewerItems(
+        _ txn: borrowing Store.Snapshot, _ items: [(position: Int, id: UInt32)], user: String,
+        into rows: UnsafeMutablePointer<Int32>
+    ) throws {
         for (position, id) in items {
             guard let raw = try store.itemId(txn, storeId: id), let r = try store.itemRecord(txn, item: raw) else {
-                throw ScoreError(message: "store \(store.path): user '\(user)': the record names store item \(id), which has no item record")
+                throw ScoreError(
+                    message:
+                        "store \(store.path): user '\(user)': the record names store item \(id), which has no item "
+                            + "record"
+                )
             }
             let part = try Self.textPart(of: r, model: model, store: store, txn)
             let stored = catalog.withLock { c -> SIMD4<Int32> in
@@ -221,13 +249,16 @@ extension Scorer {
         embedRows(s.sequenceRows.pointer, n, behaviors: false, into: x)
         let signatures = s.signatures.ensure(n * c.signatures)
         model.signatures(of: x, count: n, projections: s.projections.ensure(n * c.m), into: signatures)
-        if c.feedback { for j in 0..<n { model.addFeedback(UInt8(s.sequenceRows.pointer[Self.rowStride * j + 3]), to: x + j * c.d) } }
+        if c.feedback {
+            for j in 0..<n { model.addFeedback(UInt8(s.sequenceRows.pointer[Self.rowStride * j + 3]), to: x + j * c.d) }
+        }
         let order = s.order.ensure(n)
         for j in 0..<n { order[j] = j }
         let counts = s.counts.ensure(nRows)
         counts.update(repeating: 0, count: nRows)
-        SimHash.aggregate(count: n, vectors: x, signatures: signatures, rows: order, nSig: c.signatures, buckets: c.buckets, d: c.d,
-                             counts: counts, sums: sums)
+        SimHash.aggregate(
+            count: n, vectors: x, signatures: signatures, rows: order, nSig: c.signatures, buckets: c.buckets, d: c.d,
+            counts: counts, sums: sums)
     }
 
     // MARK: Long-term interest (SDIM Eq. 12), batched
@@ -235,8 +266,10 @@ extension Scorer {
     /// `u_long[i] = (1/n_sig) Σ_g S_g[sig_g(q_i)] / max(‖·‖, 1e-12)`: the user's 2^τ·n_sig bucket vectors are
     /// normalised once per request, then each candidate gathers n_sig of them. The candidate signatures
     /// come from one GEMM `[B, d] × Pᵀ`.
-    func longInterest(_ B: Int, q: UnsafePointer<Float>, sums: UnsafePointer<Float>, hasHistory: Bool, scratch s: Scratch,
-                      into long: UnsafeMutablePointer<Float>) {
+    func longInterest(
+        _ B: Int, q: UnsafePointer<Float>, sums: UnsafePointer<Float>, hasHistory: Bool, scratch s: Scratch,
+        into long: UnsafeMutablePointer<Float>
+    ) {
         let c = model.config
         let d = c.d, nSig = c.signatures
         guard hasHistory else { long.update(repeating: 0, count: B * d); return }
@@ -264,8 +297,10 @@ extension Scorer {
 
     /// `out[i] = W_o · concat_h(Σ_j softmax_j(Q_h,i · K_h,j / √d_h) V_h,j) + b_o` over the `n` behavior vectors
     /// `x`; `n = 0` gives 0. Candidates are processed in blocks so the weights matrix stays ≤ 1 M floats.
-    func attend(_ B: Int, queries: UnsafePointer<Float>, to x: UnsafePointer<Float>, _ n: Int, scratch s: Scratch,
-                into out: UnsafeMutablePointer<Float>) {
+    func attend(
+        _ B: Int, queries: UnsafePointer<Float>, to x: UnsafePointer<Float>, _ n: Int, scratch s: Scratch,
+        into out: UnsafeMutablePointer<Float>
+    ) {
         let c = model.config
         let d = c.d, da = c.attentionDim, H = c.heads, dh = da / H
         guard n > 0 else { out.update(repeating: 0, count: B * d); return }
@@ -281,11 +316,13 @@ extension Scorer {
         for first in stride(from: 0, to: B, by: block) {
             let rows = min(block, B - first)
             for h in 0..<H {
-                BLAS.gemm(rows, n, dh, alpha: scale, a: queries + first * da + h * dh, lda: da,
-                          b: keys + h * dh, ldb: da, transposeB: true, into: weights)
+                BLAS.gemm(
+                    rows, n, dh, alpha: scale, a: queries + first * da + h * dh, lda: da,
+                    b: keys + h * dh, ldb: da, transposeB: true, into: weights)
                 for i in 0..<rows { softmax(weights + i * n, n) }
-                BLAS.gemm(rows, dh, n, a: weights, b: values + h * dh, ldb: da, transposeB: false,
-                          into: heads + first * da + h * dh, ldc: da)
+                BLAS.gemm(
+                    rows, dh, n, a: weights, b: values + h * dh, ldb: da, transposeB: false,
+                    into: heads + first * da + h * dh, ldc: da)
             }
         }
         fillRows(out, B, model.output.bias)
@@ -310,8 +347,10 @@ extension Scorer {
     // MARK: MLP
 
     /// `p = σ(W_3 ReLU(W_2 ReLU(W_1 z + b_1) + b_2) + b_3)` for all candidates, as two GEMMs and a dot.
-    func mlp(_ B: Int, q: UnsafePointer<Float>, long: UnsafePointer<Float>, short: UnsafePointer<Float>, scratch s: Scratch,
-             into out: UnsafeMutablePointer<Float>) {
+    func mlp(
+        _ B: Int, q: UnsafePointer<Float>, long: UnsafePointer<Float>, short: UnsafePointer<Float>, scratch s: Scratch,
+        into out: UnsafeMutablePointer<Float>
+    ) {
         let c = model.config
         let d = c.d, h1 = c.hidden[0], h2 = c.hidden[1]
         let z = s.z.ensure(B * 5 * d)

@@ -13,12 +13,12 @@ public protocol BehaviorWriter: AnyObject {
 }
 
 /// The embedded scorer: probabilities for one user against a batch of candidate items, MODEL.md v1 exactly
-/// (and v2, v1 with behavior feedback, README "Bundle format").
+/// (and v2, v1 with behavior feedback, docs/MODEL.md).
 ///
 /// ```swift
 /// let scorer = try Scorer(modelFolder: "model", storeFolder: "store", writable: true)
 /// let p = try scorer.score(user: "196", candidates: ["242", "302", "377"])   // one probability each, in order
-/// try scorer.append(user: "196", item: "242", timestamp: 891_000_000, label: true)   // O(m·d), safe while others score
+/// try scorer.append(user: "196", item: "242", timestamp: 891_000_000, label: true)   // O(m·d), safe while scoring
 /// ```
 ///
 /// - The store must have been encoded with this bundle: opening compares the model fingerprints and refuses
@@ -69,12 +69,16 @@ public final class Scorer: Sendable {
             var rows = SIMD4(Int32(r.itemRow), Int32(r.categoryRow), 0, 0)
             if let textPart, dText > 0 {
                 let slot = Int(r.storeId) + 1
-                if textParts.count < (slot + 1) * dText { textParts += Array(repeating: 0, count: (slot + 1) * dText - textParts.count) }
+                if textParts.count < (slot + 1) * dText {
+                    textParts += Array(repeating: 0, count: (slot + 1) * dText - textParts.count)
+                }
                 textParts.replaceSubrange((slot * dText)..<((slot + 1) * dText), with: textPart)
                 rows.z = Int32(slot)
             }
             byId[id] = rows
-            if Int(r.storeId) >= byStoreId.count { byStoreId += Array(repeating: .zero, count: Int(r.storeId) + 1 - byStoreId.count) }
+            if Int(r.storeId) >= byStoreId.count {
+                byStoreId += Array(repeating: .zero, count: Int(r.storeId) + 1 - byStoreId.count)
+            }
             byStoreId[Int(r.storeId)] = rows
         }
     }
@@ -92,26 +96,36 @@ public final class Scorer: Sendable {
     /// Checks that `store` was encoded with `model` and loads the item catalog.
     /// - Parameter writer: makes the scorer accept `append` (built from `model` and `store` once they are
     ///   known to belong together); nil for a read-only scorer.
-    public init(model: ModelBundle, store: Store,
-                writer makeWriter: ((ModelBundle, Store, UserRecord.Precision) throws -> any BehaviorWriter)? = nil) throws {
+    public init(
+        model: ModelBundle, store: Store,
+        writer makeWriter: ((ModelBundle, Store, UserRecord.Precision) throws -> any BehaviorWriter)? = nil
+    ) throws {
         BLAS.useOneThread()
         self.model = model
         self.store = store
         let meta = try store.meta()
         if let format = meta.format, format != Store.format {
-            throw ScoreError(message: "store \(store.path) is format \(format); this build reads \(Store.format): re-encode it (`lifelong encode`)")
+            throw ScoreError(
+                message:
+                    "store \(store.path) is format \(format); this build reads \(Store.format): re-encode it "
+                        + "(`lifelong encode`)"
+            )
         }
         guard let stored = meta.fingerprint else {
-            throw ScoreError(message: "\(store.path): the store has no model fingerprint in its meta (not encoded yet?)")
+            throw ScoreError(
+                message: "\(store.path): the store has no model fingerprint in its meta (not encoded yet?)")
         }
         guard stored == model.fingerprintHex else {
-            throw ScoreError(message: "store \(store.path) was encoded with model \(stored), but the bundle \(model.folder) is model \(model.fingerprintHex); "
-                + "re-encode the store with this bundle (`lifelong encode`) or open the bundle it was made with")
+            throw ScoreError(
+                message:
+                    "store \(store.path) was encoded with model \(stored), but the bundle \(model.folder) is model "
+                        + "\(model.fingerprintHex); "
+                    + "re-encode the store with this bundle (`lifelong encode`) or open the bundle it was made with")
         }
         let precision = meta.precision
         var c = Catalog()
         c.dText = model.config.dText
-        c.textParts = model.textProjectionBias   // slot 0: b_t
+        c.textParts = model.textProjectionBias  // slot 0: b_t
         try store.read { snapshot in
             try store.forEachItem(snapshot) { id, r in
                 c.insert(id, r, textPart: try Self.textPart(of: r, model: model, store: store, snapshot))
@@ -131,10 +145,14 @@ public final class Scorer: Sendable {
     }
 
     /// The allocation-free form: writes `candidates.count` probabilities into `out`.
-    public func score(user: String, candidates: [String], mode: Mode = .bse, into out: UnsafeMutableBufferPointer<Float>) throws {
+    public func score(
+        user: String, candidates: [String], mode: Mode = .bse, into out: UnsafeMutableBufferPointer<Float>
+    ) throws {
         precondition(out.count >= candidates.count, "the output buffer is shorter than the candidate list")
         guard !candidates.isEmpty else { return }
-        try withScratch { try forward(user: user, candidates: candidates, mode: mode, scratch: $0, into: out.baseAddress!) }
+        try withScratch {
+            try forward(user: user, candidates: candidates, mode: mode, scratch: $0, into: out.baseAddress!)
+        }
     }
 
     /// Runs `body` with a scratch arena borrowed from the pool (a new one only when all are in use).
@@ -146,11 +164,15 @@ public final class Scorer: Sendable {
 
     /// The long-term interest `u_long` alone (`[candidates.count, d]` floats into `out`): what the modes
     /// differ in, for analysis and for benchmarking that term by itself.
-    public func longTermInterest(user: String, candidates: [String], mode: Mode, into out: UnsafeMutableBufferPointer<Float>) throws {
+    public func longTermInterest(
+        user: String, candidates: [String], mode: Mode, into out: UnsafeMutableBufferPointer<Float>
+    ) throws {
         let d = model.config.d
         precondition(out.count >= candidates.count * d, "the output buffer is shorter than candidates × d")
         guard !candidates.isEmpty else { return }
-        _ = try withScratch { try long(user: user, candidates: candidates, mode: mode, scratch: $0, into: out.baseAddress!) }
+        _ = try withScratch {
+            try long(user: user, candidates: candidates, mode: mode, scratch: $0, into: out.baseAddress!)
+        }
     }
 
     // MARK: Appending
@@ -159,10 +181,13 @@ public final class Scorer: Sendable {
     /// window, extends the sequence, in one write transaction. Safe while other threads score: they see the
     /// user either before or after the append. A behavior older than the user's last one is refused.
     /// `label`: whether the user clicked (nil: unknown) — a v2 bundle adds its feedback row to the behavior.
-    public func append(user: String, item: String, timestamp: Double, label: Bool? = nil, category: String? = nil) throws {
+    public func append(
+        user: String, item: String, timestamp: Double, label: Bool? = nil, category: String? = nil
+    ) throws {
         try writer.withLock { writer in
             guard let writer else {
-                throw ScoreError(message: "\(store.path): the scorer was opened read-only; open it with writable: true to append")
+                throw ScoreError(
+                    message: "\(store.path): the scorer was opened read-only; open it with writable: true to append")
             }
             try writer.append(user: user, item: item, timestamp: timestamp, label: label, category: category)
             try refreshCatalog(item)
@@ -181,17 +206,29 @@ public final class Scorer: Sendable {
 
     /// `W_t · x(text) + b_t` for an item whose text atom is in the store's cache (nil without a text projection,
     /// or for an item without text).
-    static func textPart(of r: ItemRecord, model: ModelBundle, store: Store, _ snapshot: borrowing Store.Snapshot) throws -> [Float]? {
+    static func textPart(
+        of r: ItemRecord, model: ModelBundle, store: Store, _ snapshot: borrowing Store.Snapshot
+    ) throws -> [Float]? {
         let c = model.config
         guard c.dText > 0, let hash = r.textHash else { return nil }
         guard let atom = try store.textAtom(snapshot, hash: hash, layers: c.textLayers ?? 0) else {
-            throw ScoreError(message: "store \(store.path): item store id \(r.storeId) names a text atom that is missing from (or damaged in) the texts cache")
+            throw ScoreError(
+                message:
+                    "store \(store.path): item store id \(r.storeId) names a text atom that is missing from (or "
+                        + "damaged in) the texts cache"
+            )
         }
         guard atom.vector.count == 384 else {
-            throw ScoreError(message: "store \(store.path): the text atom of item store id \(r.storeId) has \(atom.vector.count) floats, not 384")
+            throw ScoreError(
+                message:
+                    "store \(store.path): the text atom of item store id \(r.storeId) has \(atom.vector.count) "
+                        + "floats, not 384"
+            )
         }
         var part = [Float](repeating: 0, count: c.dText)
-        atom.vector.withUnsafeBufferPointer { x in part.withUnsafeMutableBufferPointer { model.projectText(x.baseAddress!, into: $0.baseAddress!) } }
+        atom.vector.withUnsafeBufferPointer { x in
+            part.withUnsafeMutableBufferPointer { model.projectText(x.baseAddress!, into: $0.baseAddress!) }
+        }
         return part
     }
 }

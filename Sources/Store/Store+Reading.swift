@@ -57,8 +57,10 @@ extension Store {
     /// `user`'s record, read in place (zero-copy: `body` must not keep the bytes); nil for a user not in the
     /// store. The view's header checks (magic, version, sizes) are done; a failure is `StoreError`
     /// `.damagedRecord` naming the user.
-    public func withUserRecord<R>(_ snapshot: borrowing Snapshot, user: String,
-                                  _ body: (UserRecord.View) throws -> R) throws -> R? {
+    public func withUserRecord<R>(
+        _ snapshot: borrowing Snapshot, user: String,
+        _ body: (UserRecord.View) throws -> R
+    ) throws -> R? {
         try snapshot.get(users, user) { bytes in
             let view: UserRecord.View
             do { view = try UserRecord.View(bytes) } catch {
@@ -76,8 +78,10 @@ extension Store {
     }
 
     /// Every chunk of `user`'s sequence in order (zero-copy; `body` must not keep a chunk).
-    public func forEachSequenceChunk(_ snapshot: borrowing Snapshot, user: String,
-                                     _ body: (SequenceChunk) throws -> Void) throws {
+    public func forEachSequenceChunk(
+        _ snapshot: borrowing Snapshot, user: String,
+        _ body: (SequenceChunk) throws -> Void
+    ) throws {
         try snapshot.scan(sequences, prefix: Self.sequencePrefix(user: user)) { _, v in
             try body(SequenceChunk(bytes: v))
             return .next

@@ -93,13 +93,15 @@ public final class Store: @unchecked Sendable {
     /// Inlinable: the scorer's `online`/`full` modes read every entry of a sequence per request.
     @inlinable
     public static func sequenceEntry(_ chunk: UnsafeRawBufferPointer, _ e: Int) -> SequenceEntry {
-        SequenceEntry(item: chunk.littleEndian(UInt32.self, at: e * sequenceEntrySize),
-                      timestamp: Double(bitPattern: chunk.littleEndian(UInt64.self, at: e * sequenceEntrySize + 4)),
-                      feedback: chunk[e * sequenceEntrySize + 12])
+        SequenceEntry(
+            item: chunk.littleEndian(UInt32.self, at: e * sequenceEntrySize),
+            timestamp: Double(bitPattern: chunk.littleEndian(UInt64.self, at: e * sequenceEntrySize + 4)),
+            feedback: chunk[e * sequenceEntrySize + 12])
     }
 
     /// Writes entry `e` of a `sequences` value (the layout `sequenceEntry` reads).
-    public static func storeSequenceEntry(_ entry: SequenceEntry, into chunk: UnsafeMutableRawBufferPointer, at e: Int) {
+    public static func storeSequenceEntry(_ entry: SequenceEntry, into chunk: UnsafeMutableRawBufferPointer, at e: Int)
+    {
         let offset = e * sequenceEntrySize
         chunk.storeBytes(of: entry.item.littleEndian, toByteOffset: offset, as: UInt32.self)
         chunk.storeBytes(of: entry.timestamp.bitPattern.littleEndian, toByteOffset: offset + 4, as: UInt64.self)
@@ -107,7 +109,9 @@ public final class Store: @unchecked Sendable {
     }
 
     /// The entries at `positions` of `user`'s sequence, one read per chunk; nil when a chunk is missing or short.
-    public func sequenceEntries(_ txn: borrowing Transaction, user: String, _ positions: Range<Int>) throws -> [SequenceEntry]? {
+    public func sequenceEntries(
+        _ txn: borrowing Transaction, user: String, _ positions: Range<Int>
+    ) throws -> [SequenceEntry]? {
         var out: [SequenceEntry] = []
         var position = positions.lowerBound
         while position < positions.upperBound {
@@ -115,7 +119,7 @@ public final class Store: @unchecked Sendable {
             let last = min(Self.chunkCapacity, first + positions.upperBound - position)
             let read = try txn.get(sequences, Self.chunkKey(user: user, chunk: UInt32(chunk))) { v -> Bool in
                 guard last * Self.sequenceEntrySize <= v.count else { return false }
-                for e in first ..< last { out.append(Self.sequenceEntry(v, e)) }
+                for e in first..<last { out.append(Self.sequenceEntry(v, e)) }
                 return true
             }
             guard read == true else { return nil }
@@ -127,15 +131,18 @@ public final class Store: @unchecked Sendable {
     /// The cached text atom of the text with SHA-256 `hash` at `layers` layers; nil when absent or damaged.
     public func textAtom(_ txn: borrowing Transaction, hash: [UInt8], layers: Int) throws -> TextVectorRecord? {
         guard let texts else { return nil }
-        return try txn.get(texts, Self.textKey(hash: hash, layers: layers)) { try? TextVectorRecord(decoding: $0) } ?? nil
+        return try txn.get(texts, Self.textKey(hash: hash, layers: layers)) { try? TextVectorRecord(decoding: $0) }
+            ?? nil
     }
 }
 
 /// What the store knows about an item (the `items` database).
 ///
 /// ```
-///  0 "LLI1" | 4 u32 store item id | 8 u32 item row | 12 u32 category row | 16 u16 n_sig | 18 u16 flags (bit 0: has text)
-/// 20 u32 CRC-32C (zeroed while computing) | 24 32-byte model fingerprint | 56 32-byte SHA-256 of the text (zeros if none)
+///  0 "LLI1" | 4 u32 store item id | 8 u32 item row | 12 u32 category row | 16 u16 n_sig | 18 u16 flags (bit 0: has
+/// text)
+/// 20 u32 CRC-32C (zeroed while computing) | 24 32-byte model fingerprint | 56 32-byte SHA-256 of the text (zeros if
+/// none)
 /// 88 n_sig signature bytes | u16 length + UTF-8 category raw id
 /// ```
 public struct ItemRecord: Equatable, Sendable {
@@ -148,8 +155,10 @@ public struct ItemRecord: Equatable, Sendable {
     public var signature: [UInt8]
     public var category: String?
 
-    public init(storeId: UInt32, itemRow: UInt32, categoryRow: UInt32, fingerprint: [UInt8], textHash: [UInt8]?,
-                signature: [UInt8], category: String?) {
+    public init(
+        storeId: UInt32, itemRow: UInt32, categoryRow: UInt32, fingerprint: [UInt8], textHash: [UInt8]?,
+        signature: [UInt8], category: String?
+    ) {
         self.storeId = storeId
         self.itemRow = itemRow
         self.categoryRow = categoryRow
@@ -228,7 +237,9 @@ public struct TextVectorRecord: Equatable, Sendable {
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws {
         func fail(_ m: String) -> UserRecord.DecodeError { .init(message: m) }
-        guard bytes.count >= Self.headerSize, Array(bytes[0..<4]) == Self.magic else { throw fail("not a text vector record") }
+        guard bytes.count >= Self.headerSize, Array(bytes[0..<4]) == Self.magic else {
+            throw fail("not a text vector record")
+        }
         var r = ByteReader(bytes)
         _ = r.bytes(4)
         let head = r.bytes(2)

@@ -6,7 +6,7 @@ import Tensors
 /// One user's encoded state (MODEL.md): length, last timestamp, the `n_sig × 2^τ` bucket **sums**
 /// (unnormalised) and counts, and the last-K window. The full sequence lives in the `sequences` database.
 ///
-/// Byte layout of a `users` value (little-endian; see README "Store layout"):
+/// Byte layout of a `users` value (little-endian; docs/FORMATS.md):
 /// ```
 ///  0  "LLU1"            magic
 ///  4  u16 version = 2
@@ -34,8 +34,8 @@ public struct UserRecord: Equatable, Sendable {
     }
 
     public struct WindowEntry: Equatable, Sendable {
-        public var item: UInt32      // store item id
-        public var itemRow: UInt32   // model row of the item
+        public var item: UInt32  // store item id
+        public var itemRow: UInt32  // model row of the item
         public var categoryRow: UInt32
         /// `Model.Feedback` raw value: 0 unknown, 1 not clicked, 2 clicked.
         public var feedback: UInt8
@@ -70,7 +70,9 @@ public struct UserRecord: Equatable, Sendable {
 
     /// Adds one behavior: `vector` (d floats) into the bucket of each signature, slides the window.
     /// - Complexity: O(n_sig · d + K).
-    public mutating func append(vector: UnsafePointer<Float>, signature: UnsafePointer<UInt8>, entry: WindowEntry, timestamp: Double) {
+    public mutating func append(
+        vector: UnsafePointer<Float>, signature: UnsafePointer<UInt8>, entry: WindowEntry, timestamp: Double
+    ) {
         withUnsafePointer(to: 0) { zero in
             append(count: 1, vectors: vector, signatures: signature, rows: zero, timestamp: timestamp) { _ in entry }
         }
@@ -83,13 +85,17 @@ public struct UserRecord: Equatable, Sendable {
     /// then each bucket row takes its members' vectors through register accumulators (one store per row
     /// slice instead of one read-modify-write per behavior).
     /// - Complexity: O(count · n_sig · d + K).
-    public mutating func append(count: Int, vectors: UnsafePointer<Float>, signatures: UnsafePointer<UInt8>, rows: UnsafePointer<Int>,
-                                timestamp: Double, entry: (Int) -> WindowEntry) {
+    public mutating func append(
+        count: Int, vectors: UnsafePointer<Float>, signatures: UnsafePointer<UInt8>, rows: UnsafePointer<Int>,
+        timestamp: Double, entry: (Int) -> WindowEntry
+    ) {
         guard count > 0 else { return }
         counts.withUnsafeMutableBufferPointer { n in
             sums.withUnsafeMutableBufferPointer { s in
-                SimHash.aggregate(count: count, vectors: vectors, signatures: signatures, rows: rows, nSig: nSig, buckets: buckets, d: d,
-                               counts: n.baseAddress!, sums: s.baseAddress!)
+                SimHash.aggregate(
+                    count: count, vectors: vectors, signatures: signatures, rows: rows, nSig: nSig, buckets: buckets,
+                    d: d,
+                    counts: n.baseAddress!, sums: s.baseAddress!)
             }
         }
         if windowCapacity > 0 {
@@ -150,12 +156,16 @@ public struct UserRecord: Equatable, Sendable {
 
         public init(_ bytes: UnsafeRawBufferPointer) throws {
             func fail(_ m: String) -> DecodeError { DecodeError(message: m) }
-            guard bytes.count >= UserRecord.headerSize else { throw fail("record of \(bytes.count) bytes is shorter than its header") }
+            guard bytes.count >= UserRecord.headerSize else {
+                throw fail("record of \(bytes.count) bytes is shorter than its header")
+            }
             guard bytes.loadUnaligned(as: UInt32.self) == UInt32(littleEndian: 0x3155_4C4C) /* "LLU1" */ else {
                 throw fail("bad magic (not a user record)")
             }
             let version = bytes.littleEndian(UInt16.self, at: 4)
-            guard version == UserRecord.version else { throw fail("record version \(version), this build reads \(UserRecord.version)") }
+            guard version == UserRecord.version else {
+                throw fail("record version \(version), this build reads \(UserRecord.version)")
+            }
             guard let precision = Precision(rawValue: bytes[6]) else { throw fail("unknown precision") }
             self.bytes = bytes
             self.precision = precision
@@ -167,12 +177,16 @@ public struct UserRecord: Equatable, Sendable {
             length = bytes.littleEndian(UInt64.self, at: 24)
             lastTimestamp = Double(bitPattern: bytes.littleEndian(UInt64.self, at: 32))
             // A damaged header can describe sizes whose product overflows Int: bound them in floating point first.
-            let described = Double(UserRecord.headerSize) + Double(nSig) * Double(buckets) * (4 + Double(precision.size) * Double(d))
+            let described =
+                Double(UserRecord.headerSize) + Double(nSig) * Double(buckets)
+                * (4 + Double(precision.size) * Double(d))
                 + Double(UserRecord.windowEntrySize) * Double(windowCount)
             guard described == Double(bytes.count) else {
                 throw fail("record is \(bytes.count) bytes, its header describes \(described)")
             }
-            let expected = UserRecord.headerSize + 4 * nSig * buckets + precision.size * nSig * buckets * d + UserRecord.windowEntrySize * windowCount
+            let expected =
+                UserRecord.headerSize + 4 * nSig * buckets + precision.size * nSig * buckets * d + UserRecord
+                .windowEntrySize * windowCount
             guard bytes.count == expected, windowCount <= windowCapacity else {
                 throw fail("record is \(bytes.count) bytes, its header describes \(expected)")
             }
@@ -184,9 +198,10 @@ public struct UserRecord: Equatable, Sendable {
 
         /// Whether the record carries this model fingerprint (32 bytes).
         public func hasFingerprint(_ fingerprint: [UInt8]) -> Bool {
-            fingerprint.count == 32 && fingerprint.withUnsafeBytes { f in
-                memcmp(f.baseAddress!, bytes.baseAddress! + Self.fingerprintOffset, 32) == 0
-            }
+            fingerprint.count == 32
+                && fingerprint.withUnsafeBytes { f in
+                    memcmp(f.baseAddress!, bytes.baseAddress! + Self.fingerprintOffset, 32) == 0
+                }
         }
 
         /// The bucket sums as f32 into `out` (`n_sig · buckets · d` floats), converting f16.
@@ -194,15 +209,19 @@ public struct UserRecord: Equatable, Sendable {
             let n = nSig * buckets * d
             switch precision {
             case .f32: bytes.copyFloats(at: sumsOffset, count: n, into: out)
-            case .f16: for k in 0..<n { out[k] = Float(Float16(bitPattern: bytes.littleEndian(UInt16.self, at: sumsOffset + 2 * k))) }
+            case .f16:
+                for k in 0..<n {
+                    out[k] = Float(Float16(bitPattern: bytes.littleEndian(UInt16.self, at: sumsOffset + 2 * k)))
+                }
             }
         }
 
         /// Window entry `j`, oldest first.
         public func windowEntry(_ j: Int) -> WindowEntry {
             let at = windowOffset + UserRecord.windowEntrySize * j
-            return WindowEntry(item: bytes.littleEndian(UInt32.self, at: at), itemRow: bytes.littleEndian(UInt32.self, at: at + 4),
-                               categoryRow: bytes.littleEndian(UInt32.self, at: at + 8), feedback: bytes[at + 12])
+            return WindowEntry(
+                item: bytes.littleEndian(UInt32.self, at: at), itemRow: bytes.littleEndian(UInt32.self, at: at + 4),
+                categoryRow: bytes.littleEndian(UInt32.self, at: at + 8), feedback: bytes[at + 12])
         }
     }
 
@@ -235,17 +254,26 @@ struct ByteWriter {
     var offset = 0
     init(_ out: UnsafeMutableRawBufferPointer) { self.out = out }
     mutating func u8(_ v: UInt8) { out[offset] = v; offset += 1 }
-    mutating func u16(_ v: UInt16) { out.storeBytes(of: v.littleEndian, toByteOffset: offset, as: UInt16.self); offset += 2 }
-    mutating func u32(_ v: UInt32) { out.storeBytes(of: v.littleEndian, toByteOffset: offset, as: UInt32.self); offset += 4 }
-    mutating func u64(_ v: UInt64) { out.storeBytes(of: v.littleEndian, toByteOffset: offset, as: UInt64.self); offset += 8 }
+    mutating func u16(_ v: UInt16) {
+        out.storeBytes(of: v.littleEndian, toByteOffset: offset, as: UInt16.self); offset += 2
+    }
+    mutating func u32(_ v: UInt32) {
+        out.storeBytes(of: v.littleEndian, toByteOffset: offset, as: UInt32.self); offset += 4
+    }
+    mutating func u64(_ v: UInt64) {
+        out.storeBytes(of: v.littleEndian, toByteOffset: offset, as: UInt64.self); offset += 8
+    }
     mutating func bytes(_ b: [UInt8]) {
         precondition(offset + b.count <= out.count)
-        b.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[offset..<(offset + b.count)]).copyMemory(from: $0) }
+        b.withUnsafeBytes {
+            UnsafeMutableRawBufferPointer(rebasing: out[offset..<(offset + b.count)]).copyMemory(from: $0)
+        }
         offset += b.count
     }
     mutating func zeros(_ n: Int) {
         precondition(offset + n <= out.count)
-        UnsafeMutableRawBufferPointer(rebasing: out[offset..<(offset + n)]).initializeMemory(as: UInt8.self, repeating: 0)
+        UnsafeMutableRawBufferPointer(rebasing: out[offset..<(offset + n)]).initializeMemory(
+            as: UInt8.self, repeating: 0)
         offset += n
     }
 }
@@ -287,14 +315,17 @@ enum CRC32C {
         }
     }
 
-    private static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer, _ t: UnsafeBufferPointer<UInt32>) -> UInt32 {
+    private static func update(
+        _ crc: UInt32, _ bytes: UnsafeRawBufferPointer, _ t: UnsafeBufferPointer<UInt32>
+    ) -> UInt32 {
         var c = crc
         var i = 0
         let n = bytes.count
         while i + 8 <= n {
             let lo = bytes.loadUnaligned(fromByteOffset: i, as: UInt32.self).littleEndian ^ c
             let hi = bytes.loadUnaligned(fromByteOffset: i + 4, as: UInt32.self).littleEndian
-            c = t[7 * 256 + Int(lo & 0xFF)] ^ t[6 * 256 + Int((lo >> 8) & 0xFF)]
+            c =
+                t[7 * 256 + Int(lo & 0xFF)] ^ t[6 * 256 + Int((lo >> 8) & 0xFF)]
                 ^ t[5 * 256 + Int((lo >> 16) & 0xFF)] ^ t[4 * 256 + Int(lo >> 24)]
                 ^ t[3 * 256 + Int(hi & 0xFF)] ^ t[2 * 256 + Int((hi >> 8) & 0xFF)]
                 ^ t[256 + Int((hi >> 16) & 0xFF)] ^ t[Int(hi >> 24)]

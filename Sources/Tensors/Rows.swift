@@ -7,8 +7,10 @@ public enum Rows {
     /// Runs the C kernel (`Sources/CKernels`): AVX2 when the CPU has it, 8 floats per add; the x86-64
     /// baseline otherwise. Both give the same floats (same order of additions).
     @inline(__always)
-    public static func add(_ rows: UnsafePointer<Int>, _ count: Int, of vectors: UnsafePointer<Float>, d: Int,
-                           into out: UnsafeMutablePointer<Float>) {
+    public static func add(
+        _ rows: UnsafePointer<Int>, _ count: Int, of vectors: UnsafePointer<Float>, d: Int,
+        into out: UnsafeMutablePointer<Float>
+    ) {
         lifelong_rows_add(rows, count, vectors, d, out)
     }
 

@@ -52,7 +52,8 @@ public struct Safetensors: Sendable {
         guard data.count >= 8 else { throw fail("truncated: \(data.count) bytes, not even the 8-byte header length") }
         let n = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
         guard n >= 2, n <= UInt64(data.count - 8) else {
-            throw fail("header length \(n) does not fit in a file of \(data.count) bytes (truncated or not safetensors)")
+            throw fail(
+                "header length \(n) does not fit in a file of \(data.count) bytes (truncated or not safetensors)")
         }
         let headerEnd = 8 + Int(n)
         let json: Any
@@ -74,8 +75,11 @@ public struct Safetensors: Sendable {
             }
             guard let info = value as? [String: Any] else { throw fail("entry is not an object", name) }
             guard let ds = info["dtype"] as? String else { throw fail("missing dtype", name) }
-            guard let dtype = DType(rawValue: ds) else { throw fail("unsupported dtype \(ds) (F32, F16, BF16, I64)", name) }
-            guard let shapeAny = info["shape"] as? [Any], let shape = Self.integers(shapeAny), shape.allSatisfy({ $0 >= 0 })
+            guard let dtype = DType(rawValue: ds) else {
+                throw fail("unsupported dtype \(ds) (F32, F16, BF16, I64)", name)
+            }
+            guard let shapeAny = info["shape"] as? [Any], let shape = Self.integers(shapeAny),
+                shape.allSatisfy({ $0 >= 0 })
             else { throw fail("shape is not a list of non-negative integers", name) }
             guard let offAny = info["data_offsets"] as? [Any], let off = Self.integers(offAny), off.count == 2
             else { throw fail("data_offsets is not [begin, end]", name) }
@@ -87,8 +91,11 @@ public struct Safetensors: Sendable {
                 return (p, acc.1 || o)
             }
             guard !overflow, count.multipliedReportingOverflow(by: dtype.size).overflow == false,
-                  off[1] - off[0] == count * dtype.size else {
-                throw fail("byte size \(off[1] - off[0]) does not match shape \(shape) × \(dtype.size)-byte \(dtype.rawValue)", name)
+                off[1] - off[0] == count * dtype.size
+            else {
+                throw fail(
+                    "byte size \(off[1] - off[0]) does not match shape \(shape) × \(dtype.size)-byte \(dtype.rawValue)",
+                    name)
             }
             tensors[name] = Tensor(name: name, dtype: dtype, shape: shape, range: off[0]..<off[1])
         }
@@ -122,13 +129,19 @@ public struct Safetensors: Sendable {
             switch t.dtype {
             case .f32:
                 return [Float](unsafeUninitializedCapacity: t.count) { buf, n in
-                    if t.count > 0 { UnsafeMutableRawPointer(buf.baseAddress!).copyMemory(from: base, byteCount: 4 * t.count) }
+                    if t.count > 0 {
+                        UnsafeMutableRawPointer(buf.baseAddress!).copyMemory(from: base, byteCount: 4 * t.count)
+                    }
                     n = t.count
                 }
             case .f16:
-                return (0..<t.count).map { Float(Float16(bitPattern: src.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self))) }
+                return (0..<t.count).map {
+                    Float(Float16(bitPattern: src.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self)))
+                }
             case .bf16:
-                return (0..<t.count).map { Float(bitPattern: UInt32(src.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self)) << 16) }
+                return (0..<t.count).map {
+                    Float(bitPattern: UInt32(src.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self)) << 16)
+                }
             case .i64:
                 return (0..<t.count).map { Float(src.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self)) }
             }
@@ -136,12 +149,15 @@ public struct Safetensors: Sendable {
     }
 
     /// Writes F32 tensors (row-major) and string metadata as a safetensors file, tensors in name order.
-    public static func write(_ tensors: [(name: String, shape: [Int], values: [Float])], metadata: [String: String],
-                             to path: String) throws {
+    public static func write(
+        _ tensors: [(name: String, shape: [Int], values: [Float])], metadata: [String: String],
+        to path: String
+    ) throws {
         var header: [String: Any] = ["__metadata__": metadata]
         var offset = 0
         for t in tensors.sorted(by: { $0.name < $1.name }) {
-            precondition(t.shape.reduce(1, *) == t.values.count, "tensor \(t.name): shape \(t.shape) ≠ \(t.values.count) values")
+            precondition(
+                t.shape.reduce(1, *) == t.values.count, "tensor \(t.name): shape \(t.shape) ≠ \(t.values.count) values")
             header[t.name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + 4 * t.values.count]]
             offset += 4 * t.values.count
         }

@@ -7,7 +7,9 @@ public enum Repository {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// `Fixtures/NAME` (committed test data, provenance in `Fixtures/README.md`).
-    public static func fixture(_ name: String) -> URL { root.appendingPathComponent("Fixtures").appendingPathComponent(name) }
+    public static func fixture(_ name: String) -> URL {
+        root.appendingPathComponent("Fixtures").appendingPathComponent(name)
+    }
 
     /// `Fixtures/golden/NAME`.
     public static func golden(_ name: String) -> URL { fixture("golden").appendingPathComponent(name) }
@@ -26,7 +28,8 @@ public enum Repository {
 
 /// A new, unique path under the system's temporary folder (`lifelong-NAME-UUID`); `create` makes the folder.
 public func temporaryFolder(_ name: String = "test", create: Bool = false) -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("lifelong-\(name)-\(UUID().uuidString)").path
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("lifelong-\(name)-\(UUID().uuidString)")
+        .path
     if create { try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
     return path
 }

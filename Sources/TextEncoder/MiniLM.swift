@@ -40,9 +40,14 @@ public final class MiniLM: @unchecked Sendable {
     /// Loads `config.json`, `vocab.txt` and `model.safetensors` from `folder`, checking every tensor's shape
     /// against the configuration; every error names the file (and the tensor).
     public init(folder: String) throws {
-        let configPath = folder + "/config.json", vocabPath = folder + "/vocab.txt", weightsPath = folder + "/model.safetensors"
+        let configPath = folder + "/config.json", vocabPath = folder + "/vocab.txt",
+            weightsPath = folder + "/model.safetensors"
         for path in [configPath, vocabPath, weightsPath] where !FileManager.default.fileExists(atPath: path) {
-            throw LoadError(message: "\(path): missing (the text model folder needs config.json, vocab.txt and model.safetensors; Tools/setup.sh fetches all-MiniLM-L6-v2)")
+            throw LoadError(
+                message:
+                    "\(path): missing (the text model folder needs config.json, vocab.txt and model.safetensors; "
+                        + "Tools/setup.sh fetches all-MiniLM-L6-v2)"
+            )
         }
         self.folder = folder
         config = try Self.readConfig(configPath)
@@ -50,8 +55,13 @@ public final class MiniLM: @unchecked Sendable {
         let file = try Safetensors(contentsOf: weightsPath)
         let c = config
         func tensor(_ name: String, _ shape: [Int]) throws -> [Float] {
-            guard let t = file.tensors[name] else { throw LoadError(message: "\(weightsPath): tensor '\(name)' is missing") }
-            guard t.shape == shape else { throw LoadError(message: "\(weightsPath): tensor '\(name)' has shape \(t.shape), config.json implies \(shape)") }
+            guard let t = file.tensors[name] else {
+                throw LoadError(message: "\(weightsPath): tensor '\(name)' is missing")
+            }
+            guard t.shape == shape else {
+                throw LoadError(
+                    message: "\(weightsPath): tensor '\(name)' has shape \(t.shape), config.json implies \(shape)")
+            }
             return try file.floats(name)
         }
         let h = c.hidden
@@ -63,22 +73,32 @@ public final class MiniLM: @unchecked Sendable {
         var layers: [Layer] = []
         for l in 0..<c.layers {
             let p = "encoder.layer.\(l)."
-            layers.append(Layer(
-                query: try tensor(p + "attention.self.query.weight", [h, h]), queryBias: try tensor(p + "attention.self.query.bias", [h]),
-                key: try tensor(p + "attention.self.key.weight", [h, h]), keyBias: try tensor(p + "attention.self.key.bias", [h]),
-                value: try tensor(p + "attention.self.value.weight", [h, h]), valueBias: try tensor(p + "attention.self.value.bias", [h]),
-                attentionOut: try tensor(p + "attention.output.dense.weight", [h, h]),
-                attentionOutBias: try tensor(p + "attention.output.dense.bias", [h]),
-                attentionNormWeight: try tensor(p + "attention.output.LayerNorm.weight", [h]),
-                attentionNormBias: try tensor(p + "attention.output.LayerNorm.bias", [h]),
-                intermediate: try tensor(p + "intermediate.dense.weight", [c.intermediate, h]),
-                intermediateBias: try tensor(p + "intermediate.dense.bias", [c.intermediate]),
-                output: try tensor(p + "output.dense.weight", [h, c.intermediate]), outputBias: try tensor(p + "output.dense.bias", [h]),
-                outputNormWeight: try tensor(p + "output.LayerNorm.weight", [h]), outputNormBias: try tensor(p + "output.LayerNorm.bias", [h])))
+            layers.append(
+                Layer(
+                    query: try tensor(p + "attention.self.query.weight", [h, h]),
+                    queryBias: try tensor(p + "attention.self.query.bias", [h]),
+                    key: try tensor(p + "attention.self.key.weight", [h, h]),
+                    keyBias: try tensor(p + "attention.self.key.bias", [h]),
+                    value: try tensor(p + "attention.self.value.weight", [h, h]),
+                    valueBias: try tensor(p + "attention.self.value.bias", [h]),
+                    attentionOut: try tensor(p + "attention.output.dense.weight", [h, h]),
+                    attentionOutBias: try tensor(p + "attention.output.dense.bias", [h]),
+                    attentionNormWeight: try tensor(p + "attention.output.LayerNorm.weight", [h]),
+                    attentionNormBias: try tensor(p + "attention.output.LayerNorm.bias", [h]),
+                    intermediate: try tensor(p + "intermediate.dense.weight", [c.intermediate, h]),
+                    intermediateBias: try tensor(p + "intermediate.dense.bias", [c.intermediate]),
+                    output: try tensor(p + "output.dense.weight", [h, c.intermediate]),
+                    outputBias: try tensor(p + "output.dense.bias", [h]),
+                    outputNormWeight: try tensor(p + "output.LayerNorm.weight", [h]),
+                    outputNormBias: try tensor(p + "output.LayerNorm.bias", [h])))
         }
         encoderLayers = layers
         guard tokenizer.vocabulary.count <= c.vocabularySize else {
-            throw LoadError(message: "\(vocabPath): \(tokenizer.vocabulary.count) pieces, but config.json says vocab_size \(c.vocabularySize)")
+            throw LoadError(
+                message:
+                    "\(vocabPath): \(tokenizer.vocabulary.count) pieces, but config.json says vocab_size "
+                        + "\(c.vocabularySize)"
+            )
         }
         var hasher = SHA256()
         for path in [weightsPath, vocabPath] {
@@ -106,18 +126,24 @@ public final class MiniLM: @unchecked Sendable {
         }
         guard let o = object as? [String: Any] else { throw LoadError(message: "\(path): not a JSON object") }
         func int(_ key: String) throws -> Int {
-            guard let v = o[key] as? NSNumber, v.intValue > 0 else { throw LoadError(message: "\(path): '\(key)' is missing or not a positive integer") }
+            guard let v = o[key] as? NSNumber, v.intValue > 0 else {
+                throw LoadError(message: "\(path): '\(key)' is missing or not a positive integer")
+            }
             return v.intValue
         }
         var c = Config()
-        c.hidden = try int("hidden_size"); c.layers = try int("num_hidden_layers"); c.heads = try int("num_attention_heads")
+        c.hidden = try int("hidden_size"); c.layers = try int("num_hidden_layers");
+        c.heads = try int("num_attention_heads")
         c.intermediate = try int("intermediate_size"); c.maxPositions = try int("max_position_embeddings")
         c.typeVocabulary = try int("type_vocab_size"); c.vocabularySize = try int("vocab_size")
         if let eps = o["layer_norm_eps"] as? NSNumber { c.layerNormEps = eps.floatValue }
         if let act = o["hidden_act"] as? String, act != "gelu" {
             throw LoadError(message: "\(path): hidden_act '\(act)' is not supported (only 'gelu', the erf form)")
         }
-        guard c.hidden % c.heads == 0 else { throw LoadError(message: "\(path): hidden_size \(c.hidden) is not a multiple of num_attention_heads \(c.heads)") }
+        guard c.hidden % c.heads == 0 else {
+            throw LoadError(
+                message: "\(path): hidden_size \(c.hidden) is not a multiple of num_attention_heads \(c.heads)")
+        }
         return c
     }
 
@@ -132,7 +158,8 @@ public final class MiniLM: @unchecked Sendable {
     /// Embeds `texts` with the first `layers` encoder layers, `batchTokens` tokens per packed batch at most.
     public func embed(_ texts: [String], layers: Int, batchTokens: Int = 4096) throws -> [Embedding] {
         guard (0...config.layers).contains(layers) else {
-            throw LoadError(message: "--layers \(layers): the text model has \(config.layers) layers (0…\(config.layers))")
+            throw LoadError(
+                message: "--layers \(layers): the text model has \(config.layers) layers (0…\(config.layers))")
         }
         let ids = texts.map { tokenizer.ids($0) }
         var out: [Embedding] = []
@@ -140,7 +167,9 @@ public final class MiniLM: @unchecked Sendable {
         var start = 0
         while start < ids.count {
             var end = start, tokens = 0
-            while end < ids.count, end == start || tokens + ids[end].count <= batchTokens { tokens += ids[end].count; end += 1 }
+            while end < ids.count, end == start || tokens + ids[end].count <= batchTokens {
+                tokens += ids[end].count; end += 1
+            }
             let means = forward(Array(ids[start..<end]), layers: layers)
             for (i, mean) in means.enumerated() {
                 let norm = max(mean.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot(), 1e-12)
@@ -166,7 +195,9 @@ public final class MiniLM: @unchecked Sendable {
             for (t, id) in ids.enumerated() {
                 let word = Int(id) < c.vocabularySize ? Int(id) : Int(tokenizer.unknown)
                 for j in 0..<h {
-                    x[row * h + j] = wordEmbeddings[word * h + j] + positionEmbeddings[min(t, c.maxPositions - 1) * h + j] + typeEmbeddings[j]
+                    x[row * h + j] =
+                        wordEmbeddings[word * h + j] + positionEmbeddings[min(t, c.maxPositions - 1) * h + j]
+                        + typeEmbeddings[j]
                 }
                 row += 1
             }
@@ -188,11 +219,14 @@ public final class MiniLM: @unchecked Sendable {
                                     let t = ids.count
                                     for head in 0..<c.heads {
                                         let offset = first * h + head * dh
-                                        BLAS.gemm(t, t, dh, alpha: scale, a: qp.baseAddress! + offset, lda: h, b: kp.baseAddress! + offset, ldb: h,
-                                                  transposeB: true, into: sp.baseAddress!, ldc: t)
+                                        BLAS.gemm(
+                                            t, t, dh, alpha: scale, a: qp.baseAddress! + offset, lda: h,
+                                            b: kp.baseAddress! + offset, ldb: h,
+                                            transposeB: true, into: sp.baseAddress!, ldc: t)
                                         for i in 0..<t { Self.softmax(sp.baseAddress! + i * t, t) }
-                                        BLAS.gemm(t, dh, t, a: sp.baseAddress!, lda: t, b: vp.baseAddress! + offset, ldb: h,
-                                                  transposeB: false, into: cp.baseAddress! + offset, ldc: h)
+                                        BLAS.gemm(
+                                            t, dh, t, a: sp.baseAddress!, lda: t, b: vp.baseAddress! + offset, ldb: h,
+                                            transposeB: false, into: cp.baseAddress! + offset, ldc: h)
                                     }
                                     first += t
                                 }
@@ -201,15 +235,25 @@ public final class MiniLM: @unchecked Sendable {
                     }
                 }
             }
-            Self.linear(context, rows: n, inWidth: h, weight: layer.attentionOut, bias: layer.attentionOutBias, outWidth: h, into: &tmp)
+            Self.linear(
+                context, rows: n, inWidth: h, weight: layer.attentionOut, bias: layer.attentionOutBias, outWidth: h,
+                into: &tmp)
             for i in 0..<(n * h) { tmp[i] += x[i] }
-            Self.layerNorm(&tmp, rows: n, width: h, weight: layer.attentionNormWeight, bias: layer.attentionNormBias, eps: c.layerNormEps)
+            Self.layerNorm(
+                &tmp, rows: n, width: h, weight: layer.attentionNormWeight, bias: layer.attentionNormBias,
+                eps: c.layerNormEps)
             swap(&x, &tmp)  // x = attention block output
-            Self.linear(x, rows: n, inWidth: h, weight: layer.intermediate, bias: layer.intermediateBias, outWidth: c.intermediate, into: &inner)
+            Self.linear(
+                x, rows: n, inWidth: h, weight: layer.intermediate, bias: layer.intermediateBias,
+                outWidth: c.intermediate, into: &inner)
             for i in 0..<inner.count { inner[i] = Self.gelu(inner[i]) }
-            Self.linear(inner, rows: n, inWidth: c.intermediate, weight: layer.output, bias: layer.outputBias, outWidth: h, into: &tmp)
+            Self.linear(
+                inner, rows: n, inWidth: c.intermediate, weight: layer.output, bias: layer.outputBias, outWidth: h,
+                into: &tmp)
             for i in 0..<(n * h) { tmp[i] += x[i] }
-            Self.layerNorm(&tmp, rows: n, width: h, weight: layer.outputNormWeight, bias: layer.outputNormBias, eps: c.layerNormEps)
+            Self.layerNorm(
+                &tmp, rows: n, width: h, weight: layer.outputNormWeight, bias: layer.outputNormBias, eps: c.layerNormEps
+            )
             swap(&x, &tmp)
         }
         // Mean over each text's tokens, accumulated in Double.
@@ -225,12 +269,17 @@ public final class MiniLM: @unchecked Sendable {
     }
 
     /// `out[rows, outWidth] = input[rows, inWidth] · weightᵀ + bias` (PyTorch Linear layout `[out, in]`).
-    static func linear(_ input: [Float], rows: Int, inWidth: Int, weight: [Float], bias: [Float], outWidth: Int, into out: inout [Float]) {
+    static func linear(
+        _ input: [Float], rows: Int, inWidth: Int, weight: [Float], bias: [Float], outWidth: Int,
+        into out: inout [Float]
+    ) {
         out.withUnsafeMutableBufferPointer { o in
             for r in 0..<rows { (o.baseAddress! + r * outWidth).update(from: bias, count: outWidth) }
             input.withUnsafeBufferPointer { a in
                 weight.withUnsafeBufferPointer { w in
-                    BLAS.gemm(rows, outWidth, inWidth, a: a.baseAddress!, b: w.baseAddress!, transposeB: true, into: o.baseAddress!, accumulate: true)
+                    BLAS.gemm(
+                        rows, outWidth, inWidth, a: a.baseAddress!, b: w.baseAddress!, transposeB: true,
+                        into: o.baseAddress!, accumulate: true)
                 }
             }
         }

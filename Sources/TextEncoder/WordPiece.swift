@@ -32,7 +32,9 @@ public struct WordPieceTokenizer: Sendable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw VocabularyError(path: path, message: "not valid UTF-8")
         }
-        var pieces = text.split(separator: "\n", omittingEmptySubsequences: false).map { String($0.hasSuffix("\r") ? $0.dropLast() : $0) }
+        var pieces = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+            String($0.hasSuffix("\r") ? $0.dropLast() : $0)
+        }
         if pieces.last == "" { pieces.removeLast() }
         try self.init(pieces: pieces, maxTokens: maxTokens, source: path)
     }
@@ -43,12 +45,15 @@ public struct WordPieceTokenizer: Sendable {
         v.reserveCapacity(pieces.count)
         for (i, p) in pieces.enumerated() where v[p] == nil { v[p] = Int32(i) }
         func special(_ s: String) throws -> Int32 {
-            guard let id = v[s] else { throw VocabularyError(path: source, message: "no \(s) token (\(pieces.count) lines read)") }
+            guard let id = v[s] else {
+                throw VocabularyError(path: source, message: "no \(s) token (\(pieces.count) lines read)")
+            }
             return id
         }
         guard maxTokens >= 2 else { throw VocabularyError(path: source, message: "maxTokens must be at least 2") }
         vocabulary = v
-        cls = try special("[CLS]"); sep = try special("[SEP]"); unknown = try special("[UNK]"); pad = try special("[PAD]")
+        cls = try special("[CLS]"); sep = try special("[SEP]"); unknown = try special("[UNK]");
+        pad = try special("[PAD]")
         self.maxTokens = maxTokens
     }
 
@@ -141,10 +146,12 @@ public struct WordPieceTokenizer: Sendable {
     /// Unicode punctuation (P*), plus every non-alphanumeric ASCII symbol (`$`, `+`, `^`, `` ` `` …), as BERT does.
     static func isPunctuation(_ s: Unicode.Scalar) -> Bool {
         let v = s.value
-        if (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v) || (123...126).contains(v) { return true }
+        if (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v) || (123...126).contains(v) {
+            return true
+        }
         switch s.properties.generalCategory {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation,
-             .finalPunctuation, .otherPunctuation:
+            .finalPunctuation, .otherPunctuation:
             return true
         default: return false
         }

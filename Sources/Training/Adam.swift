@@ -18,7 +18,10 @@ struct Adam<T: TrainingScalar> {
 
     /// One step. `dense`: ranges updated in full; `rows`: (offset, width) of the table rows with gradients.
     /// The gradients it reads are zeroed, ready for the next batch.
-    mutating func update(_ w: UnsafeMutablePointer<T>, _ g: UnsafeMutablePointer<T>, dense: [Range<Int>], rows: [(offset: Int, width: Int)]) {
+    mutating func update(
+        _ w: UnsafeMutablePointer<T>, _ g: UnsafeMutablePointer<T>, dense: [Range<Int>],
+        rows: [(offset: Int, width: Int)]
+    ) {
         step += 1
         power1 *= beta1
         power2 *= beta2
@@ -36,7 +39,7 @@ struct Adam<T: TrainingScalar> {
                     g[k] = 0
                 }
                 for r in dense { for k in r { apply(k) } }
-                for r in rows { for k in r.offset ..< (r.offset + r.width) { apply(k) } }
+                for r in rows { for k in r.offset..<(r.offset + r.width) { apply(k) } }
             }
         }
     }

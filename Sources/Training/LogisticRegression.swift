@@ -7,7 +7,7 @@ public import Evaluation
 /// `p = σ(b + w_user + w_item)`, trained on the same train period with Adam and early stopping on the valid
 /// AUC. A user or item first seen after the train period keeps weight 0.
 public struct LogisticRegression: Sendable {
-    public private(set) var weights: [Float]   // [bias, users…, item rows…]
+    public private(set) var weights: [Float]  // [bias, users…, item rows…]
     let users: Int
 
     public init(_ data: TrainingSet) {
@@ -16,7 +16,9 @@ public struct LogisticRegression: Sendable {
     }
 
     @inline(__always)
-    private func features(_ s: TrainingSet.Sample, _ data: TrainingSet) -> (Int, Int) { (1 + Int(s.user), 1 + users + Int(data.candidate(s))) }
+    private func features(_ s: TrainingSet.Sample, _ data: TrainingSet) -> (Int, Int) {
+        (1 + Int(s.user), 1 + users + Int(data.candidate(s)))
+    }
 
     public func predict(_ samples: [TrainingSet.Sample], _ data: TrainingSet) -> [Float] {
         samples.map { s in
@@ -26,8 +28,10 @@ public struct LogisticRegression: Sendable {
     }
 
     /// Trains and returns the valid/test figures of the best epoch.
-    public mutating func fit(_ data: TrainingSet, epochs: Int = 30, batch: Int = 256, learningRate: Float = 0.01,
-                             patience: Int = 2, seed: UInt64 = 1) -> (valid: Metrics.Summary, test: Metrics.Summary) {
+    public mutating func fit(
+        _ data: TrainingSet, epochs: Int = 30, batch: Int = 256, learningRate: Float = 0.01,
+        patience: Int = 2, seed: UInt64 = 1
+    ) -> (valid: Metrics.Summary, test: Metrics.Summary) {
         var adam = Adam<Float>(count: weights.count, learningRate: learningRate)
         var gradients = [Float](repeating: 0, count: weights.count)
         var rng = Gaussian(seed: seed)
@@ -36,7 +40,7 @@ public struct LogisticRegression: Sendable {
             var order = data.train
             rng.shuffle(&order)
             for first in stride(from: 0, to: order.count, by: batch) {
-                let part = order[first ..< min(first + batch, order.count)]
+                let part = order[first..<min(first + batch, order.count)]
                 var touched = Set<Int>()
                 for s in part {
                     let (u, i) = features(s, data)
@@ -50,7 +54,9 @@ public struct LogisticRegression: Sendable {
                 }
                 let rows = touched.sorted().map { (offset: $0, width: 1) }
                 weights.withUnsafeMutableBufferPointer { w in
-                    gradients.withUnsafeMutableBufferPointer { adam.update(w.baseAddress!, $0.baseAddress!, dense: [0 ..< 1], rows: rows) }
+                    gradients.withUnsafeMutableBufferPointer {
+                        adam.update(w.baseAddress!, $0.baseAddress!, dense: [0..<1], rows: rows)
+                    }
                 }
             }
             let auc = Metrics.Summary(predict(data.valid, data), data.valid).auc ?? 0
@@ -58,6 +64,8 @@ public struct LogisticRegression: Sendable {
             if epoch - best.epoch >= patience { break }
         }
         weights = best.weights
-        return (Metrics.Summary(predict(data.valid, data), data.valid), Metrics.Summary(predict(data.test, data), data.test))
+        return (
+            Metrics.Summary(predict(data.valid, data), data.valid), Metrics.Summary(predict(data.test, data), data.test)
+        )
     }
 }

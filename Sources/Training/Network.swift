@@ -24,19 +24,19 @@ final class Network<T: TrainingScalar> {
     let c: ModelBundle.Config
     let long: LongTerm
     let data: TrainingSet
-    let projection: [T]          // [m, d], fixed
-    let texts: [T]               // [n_texts, 384], frozen atoms
-    let off: [Int]               // tensor offsets in the parameter array (`Parameters.Tensor` order)
+    let projection: [T]  // [m, d], fixed
+    let texts: [T]  // [n_texts, 384], frozen atoms
+    let off: [Int]  // tensor offsets in the parameter array (`Parameters.Tensor` order)
     let d: Int, da: Int, heads: Int, dh: Int, h1: Int, h2: Int, nSig: Int, window: Int
     let scale: T
 
     // Atoms of the current batch.
-    private var localOf: [Int32]             // item row → atom index, −1 when not in the batch
-    private(set) var atoms: [Int32] = []     // atom index → item row
+    private var localOf: [Int32]  // item row → atom index, −1 when not in the batch
+    private(set) var atoms: [Int32] = []  // atom index → item row
     // Behaviors of the current batch: distinct (item row, feedback) pairs of the histories.
-    private var behaviorOf: [Int32]          // item row · 3 + feedback → behavior index, −1 when not in the batch
-    private var behaviorKeys: [Int32] = []   // behavior index → item row · 3 + feedback
-    private var behaviorAtom: [Int32] = []   // behavior index → atom index of its item
+    private var behaviorOf: [Int32]  // item row · 3 + feedback → behavior index, −1 when not in the batch
+    private var behaviorKeys: [Int32] = []  // behavior index → item row · 3 + feedback
+    private var behaviorAtom: [Int32] = []  // behavior index → atom index of its item
     private var behaviorFeedback: [UInt8] = []
     // Samples of the current batch: candidate atom, and history behaviors in `entries[start ..< start + count]`
     // (the whole history for sdim/full, the window only for none; the window is always the last `windowCount`).
@@ -59,7 +59,8 @@ final class Network<T: TrainingScalar> {
     private var logits = Buffer<T>()
 
     // Backward state.
-    private var dE = Buffer<T>(), dS = Buffer<T>(), dKeys = Buffer<T>(), dValues = Buffer<T>(), dQueries = Buffer<T>(), dq = Buffer<T>()
+    private var dE = Buffer<T>(), dS = Buffer<T>(), dKeys = Buffer<T>(), dValues = Buffer<T>(), dQueries = Buffer<T>(),
+        dq = Buffer<T>()
     private var dHeads = Buffer<T>(), dUShort = Buffer<T>(), dULong = Buffer<T>(), dGathered = Buffer<T>()
     private var dz = Buffer<T>(), da1 = Buffer<T>(), da2 = Buffer<T>(), textRows = Buffer<T>()
 
@@ -78,9 +79,12 @@ final class Network<T: TrainingScalar> {
     }
 
     deinit {
-        for b in [E, S, dS, keys, values, projections, q, queries, headsShort, uShort, alphaShort, headsLong, uLong, alphaLong,
-                  gathered, norms, z, a1, a2, predictions, logits, dE, dKeys, dValues, dQueries, dq, dHeads, dUShort,
-                  dULong, dGathered, dz, da1, da2, textRows] { b.free() }
+        for b in [
+            E, S, dS, keys, values, projections, q, queries, headsShort, uShort, alphaShort, headsLong, uLong,
+            alphaLong,
+            gathered, norms, z, a1, a2, predictions, logits, dE, dKeys, dValues, dQueries, dq, dHeads, dUShort,
+            dULong, dGathered, dz, da1, da2, textRows,
+        ] { b.free() }
         signatures.free()
     }
 
@@ -102,7 +106,7 @@ final class Network<T: TrainingScalar> {
 
         // u_short: target attention over the window.
         let hs = headsShort.ensure(B * da)
-        hs.update(repeating: 0, count: B * da)   // rows without a window stay 0 (backward multiplies by them)
+        hs.update(repeating: 0, count: B * da)  // rows without a window stay 0 (backward multiplies by them)
         let alphaS = alphaShort.ensure(max(alphaShortStart[B], 1))
         for i in 0..<B where windowCount[i] > 0 {
             let first = entryStart[i] + entryCount[i] - windowCount[i]
@@ -120,7 +124,9 @@ final class Network<T: TrainingScalar> {
             hl.update(repeating: 0, count: B * da)
             let alphaL = alphaLong.ensure(max(alphaLongStart[B], 1))
             for i in 0..<B where entryCount[i] > 0 {
-                attend(i, entries: entryStart[i], count: entryCount[i], alpha: alphaL + alphaLongStart[i], into: hl + i * da)
+                attend(
+                    i, entries: entryStart[i], count: entryCount[i], alpha: alphaL + alphaLongStart[i],
+                    into: hl + i * da)
             }
             project(B, heads: hl, w, into: ul, present: { self.entryCount[$0] > 0 })
         case .sdim:
@@ -168,7 +174,7 @@ final class Network<T: TrainingScalar> {
                 labels.append(s.label ? 1 : 0)
                 let h = data.history(s)
                 let w = min(window, h.count)
-                let kept = long == .none ? (h.upperBound - w) ..< h.upperBound : h
+                let kept = long == .none ? (h.upperBound - w)..<h.upperBound : h
                 entryStart.append(entries.count)
                 entryCount.append(kept.count)
                 windowCount.append(w)
@@ -193,7 +199,8 @@ final class Network<T: TrainingScalar> {
                 (row + dItem).update(from: w + off[1] + Int(data.categoryOfItem[r]) * dCat, count: dCat)
                 guard dText > 0 else { continue }
                 let slot = Int(data.textOfItem[r])
-                let weight = w + off[Parameters<T>.Tensor.textWeight.rawValue], bias = w + off[Parameters<T>.Tensor.textBias.rawValue]
+                let weight = w + off[Parameters<T>.Tensor.textWeight.rawValue],
+                    bias = w + off[Parameters<T>.Tensor.textBias.rawValue]
                 for k in 0..<dText {
                     var s = bias[k]
                     if slot >= 0 {
@@ -224,7 +231,9 @@ final class Network<T: TrainingScalar> {
         let n = atoms.count, m = c.m, tau = c.tau
         let p = projections.ensure(max(n, 1) * m), sig = signatures.ensure(max(n, 1) * nSig)
         projection.withUnsafeBufferPointer { P in
-            T.gemm(transposeA: false, transposeB: true, n, m, d, a: E.pointer, lda: d, b: P.baseAddress!, ldb: d, beta: 0, c: p, ldc: m)
+            T.gemm(
+                transposeA: false, transposeB: true, n, m, d, a: E.pointer, lda: d, b: P.baseAddress!, ldb: d, beta: 0,
+                c: p, ldc: m)
         }
         for a in 0..<n {
             for g in 0..<nSig {
@@ -236,7 +245,9 @@ final class Network<T: TrainingScalar> {
     }
 
     /// Per head: `α = softmax(Q_h · K_h,j / √d_h)` over the given atoms, `o_h = Σ α_j V_h,j`.
-    private func attend(_ i: Int, entries first: Int, count n: Int, alpha: UnsafeMutablePointer<T>, into o: UnsafeMutablePointer<T>) {
+    private func attend(
+        _ i: Int, entries first: Int, count n: Int, alpha: UnsafeMutablePointer<T>, into o: UnsafeMutablePointer<T>
+    ) {
         let qi = queries.pointer + i * da, K = keys.pointer, V = values.pointer
         entries.withUnsafeBufferPointer { ent in
             let list = ent.baseAddress! + first
@@ -264,8 +275,10 @@ final class Network<T: TrainingScalar> {
     }
 
     /// `u = W_o · heads + b_o` for the rows that have something to attend to; 0 for the others (MODEL.md).
-    private func project(_ B: Int, heads hs: UnsafePointer<T>, _ w: UnsafePointer<T>, into u: UnsafeMutablePointer<T>,
-                         present: (Int) -> Bool) {
+    private func project(
+        _ B: Int, heads hs: UnsafePointer<T>, _ w: UnsafePointer<T>, into u: UnsafeMutablePointer<T>,
+        present: (Int) -> Bool
+    ) {
         linear(B, hs, .outputWeight, .outputBias, w, outputs: d, inputs: da, into: u)
         for i in 0..<B where !present(i) { (u + i * d).update(repeating: 0, count: d) }
     }
@@ -279,7 +292,7 @@ final class Network<T: TrainingScalar> {
         entries.withUnsafeBufferPointer { ent in
             for i in 0..<B {
                 let cs = sig + Int(candidate[i]) * nSig, Gi = G + i * nSig * d
-                for j in entryStart[i] ..< (entryStart[i] + entryCount[i]) {
+                for j in entryStart[i]..<(entryStart[i] + entryCount[i]) {
                     let l = Int(ent[j]), sj = sig + Int(behaviorAtom[l]) * nSig, ej = e + l * d
                     for g in 0..<nSig where sj[g] == cs[g] {
                         let s = Gi + g * d
@@ -370,11 +383,13 @@ final class Network<T: TrainingScalar> {
 
         // u_short → W_o, heads → attention over the window.
         for i in 0..<B where windowCount[i] == 0 { (gs + i * d).update(repeating: 0, count: d) }
-        linearBackward(B, x: headsShort.pointer, dy: gs, .outputWeight, .outputBias, w, g, outputs: d, inputs: da, dx: gh)
+        linearBackward(
+            B, x: headsShort.pointer, dy: gs, .outputWeight, .outputBias, w, g, outputs: d, inputs: da, dx: gh)
         for i in 0..<B where windowCount[i] > 0 {
             let first = entryStart[i] + entryCount[i] - windowCount[i]
-            attendBackward(i, entries: first, count: windowCount[i], alpha: alphaShort.pointer + alphaShortStart[i],
-                           dOut: gh + i * da, dQuery: gQ + i * da, dKeys: gk, dValues: gv)
+            attendBackward(
+                i, entries: first, count: windowCount[i], alpha: alphaShort.pointer + alphaShortStart[i],
+                dOut: gh + i * da, dQuery: gQ + i * da, dKeys: gk, dValues: gv)
         }
 
         // u_long.
@@ -382,24 +397,30 @@ final class Network<T: TrainingScalar> {
         case .none: break
         case .full:
             for i in 0..<B where entryCount[i] == 0 { (gl + i * d).update(repeating: 0, count: d) }
-            linearBackward(B, x: headsLong.pointer, dy: gl, .outputWeight, .outputBias, w, g, outputs: d, inputs: da, dx: gh)
+            linearBackward(
+                B, x: headsLong.pointer, dy: gl, .outputWeight, .outputBias, w, g, outputs: d, inputs: da, dx: gh)
             for i in 0..<B where entryCount[i] > 0 {
-                attendBackward(i, entries: entryStart[i], count: entryCount[i], alpha: alphaLong.pointer + alphaLongStart[i],
-                               dOut: gh + i * da, dQuery: gQ + i * da, dKeys: gk, dValues: gv)
+                attendBackward(
+                    i, entries: entryStart[i], count: entryCount[i], alpha: alphaLong.pointer + alphaLongStart[i],
+                    dOut: gh + i * da, dQuery: gQ + i * da, dKeys: gk, dValues: gv)
             }
         case .sdim:
             sdimBackward(B, dLong: gl, into: gsb)
         }
 
         // Queries → E; keys, values → S → E and F.
-        linearBackward(B, x: qp, dy: gQ, .queryWeight, .queryBias, w, g, outputs: da, inputs: d, dx: gq, accumulate: true)
+        linearBackward(
+            B, x: qp, dy: gQ, .queryWeight, .queryBias, w, g, outputs: da, inputs: d, dx: gq, accumulate: true)
         for i in 0..<B {
             let row = ge + Int(candidate[i]) * d, src = gq + i * d
             for k in 0..<d { row[k] += src[k] }
         }
         if nb > 0 {
-            linearBackward(nb, x: S.pointer, dy: gk, .keyWeight, .keyBias, w, g, outputs: da, inputs: d, dx: gsb, accumulate: true)
-            linearBackward(nb, x: S.pointer, dy: gv, .valueWeight, .valueBias, w, g, outputs: da, inputs: d, dx: gsb, accumulate: true)
+            linearBackward(
+                nb, x: S.pointer, dy: gk, .keyWeight, .keyBias, w, g, outputs: da, inputs: d, dx: gsb, accumulate: true)
+            linearBackward(
+                nb, x: S.pointer, dy: gv, .valueWeight, .valueBias, w, g, outputs: da, inputs: d, dx: gsb,
+                accumulate: true)
         }
         let gf = g + off[P.feedback.rawValue]
         for b in 0..<nb {
@@ -414,8 +435,10 @@ final class Network<T: TrainingScalar> {
     }
 
     /// Backward of `attend` for one sample: adds to `dQuery` and to the keys and values of its atoms.
-    private func attendBackward(_ i: Int, entries first: Int, count n: Int, alpha: UnsafePointer<T>, dOut: UnsafePointer<T>,
-                                dQuery: UnsafeMutablePointer<T>, dKeys gk: UnsafeMutablePointer<T>, dValues gv: UnsafeMutablePointer<T>) {
+    private func attendBackward(
+        _ i: Int, entries first: Int, count n: Int, alpha: UnsafePointer<T>, dOut: UnsafePointer<T>,
+        dQuery: UnsafeMutablePointer<T>, dKeys gk: UnsafeMutablePointer<T>, dValues gv: UnsafeMutablePointer<T>
+    ) {
         let qi = queries.pointer + i * da, K = keys.pointer, V = values.pointer
         entries.withUnsafeBufferPointer { ent in
             let list = ent.baseAddress! + first
@@ -456,7 +479,7 @@ final class Network<T: TrainingScalar> {
                         for k in 0..<d { out[k] = du[k] / (T(1e-12) * T(nSig)) }
                     }
                 }
-                for j in entryStart[i] ..< (entryStart[i] + entryCount[i]) {
+                for j in entryStart[i]..<(entryStart[i] + entryCount[i]) {
                     let l = Int(ent[j]), sj = sig + Int(behaviorAtom[l]) * nSig, row = gsb + l * d
                     for g in 0..<nSig where sj[g] == cs[g] && N[i * nSig + g] > 0 {
                         let src = dG + g * d
@@ -485,35 +508,49 @@ final class Network<T: TrainingScalar> {
         texts.withUnsafeBufferPointer { x in
             for a in 0..<n {
                 let slot = Int(data.textOfItem[Int(atoms[a])])
-                if slot >= 0 { (X + a * 384).update(from: x.baseAddress! + slot * 384, count: 384) } else { (X + a * 384).update(repeating: 0, count: 384) }
+                if slot >= 0 {
+                    (X + a * 384).update(from: x.baseAddress! + slot * 384, count: 384)
+                } else {
+                    (X + a * 384).update(repeating: 0, count: 384)
+                }
             }
         }
-        T.gemm(transposeA: true, transposeB: false, dText, 384, n, a: ge + dItem + dCat, lda: d, b: X, ldb: 384,
-               beta: 1, c: g + off[P.textWeight.rawValue], ldc: 384)
+        T.gemm(
+            transposeA: true, transposeB: false, dText, 384, n, a: ge + dItem + dCat, lda: d, b: X, ldb: 384,
+            beta: 1, c: g + off[P.textWeight.rawValue], ldc: 384)
     }
 
     // MARK: Helpers
 
     /// `y = x Wᵀ + b` for `n` rows.
-    private func linear(_ n: Int, _ x: UnsafePointer<T>, _ weight: Parameters<T>.Tensor, _ bias: Parameters<T>.Tensor,
-                        _ w: UnsafePointer<T>, outputs: Int, inputs: Int, into y: UnsafeMutablePointer<T>) {
+    private func linear(
+        _ n: Int, _ x: UnsafePointer<T>, _ weight: Parameters<T>.Tensor, _ bias: Parameters<T>.Tensor,
+        _ w: UnsafePointer<T>, outputs: Int, inputs: Int, into y: UnsafeMutablePointer<T>
+    ) {
         guard n > 0 else { return }
         let b = w + off[bias.rawValue]
         for i in 0..<n { (y + i * outputs).update(from: b, count: outputs) }
-        T.gemm(transposeA: false, transposeB: true, n, outputs, inputs, a: x, lda: inputs, b: w + off[weight.rawValue], ldb: inputs,
-               beta: 1, c: y, ldc: outputs)
+        T.gemm(
+            transposeA: false, transposeB: true, n, outputs, inputs, a: x, lda: inputs, b: w + off[weight.rawValue],
+            ldb: inputs,
+            beta: 1, c: y, ldc: outputs)
     }
 
     /// Backward of `linear`: `dW += dyᵀ x`, `db += Σ dy`, `dx = dy W` (or `+=` when `accumulate`).
-    private func linearBackward(_ n: Int, x: UnsafePointer<T>, dy: UnsafePointer<T>, _ weight: Parameters<T>.Tensor,
-                                _ bias: Parameters<T>.Tensor, _ w: UnsafePointer<T>, _ g: UnsafeMutablePointer<T>,
-                                outputs: Int, inputs: Int, dx: UnsafeMutablePointer<T>, accumulate: Bool = false) {
-        T.gemm(transposeA: true, transposeB: false, outputs, inputs, n, a: dy, lda: outputs, b: x, ldb: inputs,
-               beta: 1, c: g + off[weight.rawValue], ldc: inputs)
+    private func linearBackward(
+        _ n: Int, x: UnsafePointer<T>, dy: UnsafePointer<T>, _ weight: Parameters<T>.Tensor,
+        _ bias: Parameters<T>.Tensor, _ w: UnsafePointer<T>, _ g: UnsafeMutablePointer<T>,
+        outputs: Int, inputs: Int, dx: UnsafeMutablePointer<T>, accumulate: Bool = false
+    ) {
+        T.gemm(
+            transposeA: true, transposeB: false, outputs, inputs, n, a: dy, lda: outputs, b: x, ldb: inputs,
+            beta: 1, c: g + off[weight.rawValue], ldc: inputs)
         let gb = g + off[bias.rawValue]
         for i in 0..<n { for k in 0..<outputs { gb[k] += dy[i * outputs + k] } }
-        T.gemm(transposeA: false, transposeB: false, n, inputs, outputs, a: dy, lda: outputs, b: w + off[weight.rawValue], ldb: inputs,
-               beta: accumulate ? 1 : 0, c: dx, ldc: inputs)
+        T.gemm(
+            transposeA: false, transposeB: false, n, inputs, outputs, a: dy, lda: outputs, b: w + off[weight.rawValue],
+            ldb: inputs,
+            beta: accumulate ? 1 : 0, c: dx, ldc: inputs)
     }
 
     @inline(__always)

@@ -1,6 +1,7 @@
 public import Model
 
-/// The trainable tensors of a v1 or v2 bundle (MODEL.md; README "Bundle format"), held in one flat array so that Adam, the gradient
+/// The trainable tensors of a v1 or v2 bundle (MODEL.md; docs/MODEL.md), held in one flat array so that Adam, the
+/// gradient
 /// checks and the gradients themselves treat them alike. `sdim.projection` is not among them: SDIM's
 /// projection is drawn once and never trained.
 public struct Parameters<T: TrainingScalar>: Sendable {
@@ -51,9 +52,11 @@ public struct Parameters<T: TrainingScalar>: Sendable {
         itemRows = bundle.itemRows
         categoryRows = bundle.categoryRows
         let d = c.d, da = c.attentionDim, h1 = c.hidden[0], h2 = c.hidden[1]
-        var shapes: [[Int]] = [[itemRows, c.dItem], [categoryRows, c.dCat],
-                               [da, d], [da], [da, d], [da], [da, d], [da], [d, da], [d],
-                               [h1, 5 * d], [h1], [h2, h1], [h2], [1, h2], [1]]
+        var shapes: [[Int]] = [
+            [itemRows, c.dItem], [categoryRows, c.dCat],
+            [da, d], [da], [da, d], [da], [da, d], [da], [d, da], [d],
+            [h1, 5 * d], [h1], [h2, h1], [h2], [1, h2], [1],
+        ]
         shapes += c.dText > 0 ? [[c.dText, 384], [c.dText]] : [[], []]
         shapes.append(c.feedback ? [Feedback.count, d] : [])
         self.shapes = shapes

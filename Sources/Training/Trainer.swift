@@ -66,13 +66,17 @@ public final class Trainer {
         self.data = data
         self.options = options
         parameters = Parameters(initial)
-        network = Network(config: initial.config, long: options.long, data: data, projection: initial.projection, offsets: parameters.offsets)
+        network = Network(
+            config: initial.config, long: options.long, data: data, projection: initial.projection,
+            offsets: parameters.offsets)
         adam = Adam(count: parameters.values.count, learningRate: options.learningRate)
         adam.weightDecay = options.weightDecay
         gradients = [Float](repeating: 0, count: parameters.values.count)
         rng = Gaussian(seed: options.seed)
         let p = parameters
-        denseRanges = p.tensors.filter { $0 != .item && $0 != .category }.map { p.offset($0) ..< (p.offset($0) + p.count($0)) }
+        denseRanges = p.tensors.filter { $0 != .item && $0 != .category }.map {
+            p.offset($0)..<(p.offset($0) + p.count($0))
+        }
     }
 
     /// One pass over the train period in a seeded random order; returns the mean training loss.
@@ -82,7 +86,7 @@ public final class Trainer {
         var total = 0.0, done = 0
         order.withUnsafeBufferPointer { samples in
             for first in stride(from: 0, to: samples.count, by: options.batch) {
-                let batch = UnsafeBufferPointer(rebasing: samples[first ..< min(first + options.batch, samples.count)])
+                let batch = UnsafeBufferPointer(rebasing: samples[first..<min(first + options.batch, samples.count)])
                 total += step(batch) * Double(batch.count)
                 done += batch.count
                 progress?(epoch, done, samples.count, total / Double(done))
@@ -101,7 +105,8 @@ public final class Trainer {
                 let loss = network.forward(batch, parameters: w.baseAddress!)
                 network.backward(parameters: w.baseAddress!, gradients: g.baseAddress!)
                 let touched = network.touchedRows
-                let rows = touched.items.map { (itemOffset + Int($0) * c.dItem, c.dItem) }
+                let rows =
+                    touched.items.map { (itemOffset + Int($0) * c.dItem, c.dItem) }
                     + touched.categories.map { (categoryOffset + Int($0) * c.dCat, c.dCat) }
                 adam.update(w.baseAddress!, g.baseAddress!, dense: denseRanges, rows: rows)
                 return loss
@@ -116,7 +121,7 @@ public final class Trainer {
         samples.withUnsafeBufferPointer { s in
             parameters.values.withUnsafeBufferPointer { w in
                 for first in stride(from: 0, to: s.count, by: batch) {
-                    let part = UnsafeBufferPointer(rebasing: s[first ..< min(first + batch, s.count)])
+                    let part = UnsafeBufferPointer(rebasing: s[first..<min(first + batch, s.count)])
                     network.forward(part, parameters: w.baseAddress!)
                     out += UnsafeBufferPointer(start: network.predictions.pointer, count: part.count)
                 }
@@ -133,16 +138,20 @@ public final class Trainer {
     public func run(progress: Progress? = nil, epochDone: ((TrainingReport.Epoch) -> Void)? = nil) -> TrainingReport {
         let started = Date()
         var report = TrainingReport(long: options.long.rawValue, validTime: data.validTime, testTime: data.testTime)
-        report.options = ["epochs": "\(options.epochs)", "batch": "\(options.batch)", "lr": "\(options.learningRate)", "weight_decay": "\(options.weightDecay)",
-                          "seed": "\(options.seed)", "patience": "\(options.patience)"]
+        report.options = [
+            "epochs": "\(options.epochs)", "batch": "\(options.batch)", "lr": "\(options.learningRate)",
+            "weight_decay": "\(options.weightDecay)",
+            "seed": "\(options.seed)", "patience": "\(options.patience)",
+        ]
         var best = (auc: -Double.infinity, epoch: 0, values: parameters.values)
         for epoch in 1...max(options.epochs, 1) {
             let t0 = Date()
             let loss = trainEpoch(epoch, progress: progress)
             let seconds = Date().timeIntervalSince(t0)
             let valid = evaluate(data.valid)
-            let e = TrainingReport.Epoch(epoch: epoch, trainLoss: loss, valid: valid, seconds: seconds,
-                                         samplesPerSecond: Double(data.train.count) / max(seconds, 1e-9))
+            let e = TrainingReport.Epoch(
+                epoch: epoch, trainLoss: loss, valid: valid, seconds: seconds,
+                samplesPerSecond: Double(data.train.count) / max(seconds, 1e-9))
             report.epochs.append(e)
             epochDone?(e)
             if let auc = valid.auc, auc > best.auc { best = (auc, epoch, parameters.values) }
@@ -162,12 +171,15 @@ public final class Trainer {
         let c = initial.config
         var tensors = parameters.namedTensors
         tensors.append(("sdim.projection", [c.m, c.d], initial.projection))
-        var metadata = ModelBundle.metadata(tau: c.tau, window: c.window, heads: c.heads, projectionSeed: c.projectionSeed,
-                                            text: c.dText > 0 ? (c.textModel ?? ModelBundle.Shape().textModel, c.textLayers ?? 0) : nil,
-                                            feedback: c.feedback, createdBy: "lifelong train")
+        var metadata = ModelBundle.metadata(
+            tau: c.tau, window: c.window, heads: c.heads, projectionSeed: c.projectionSeed,
+            text: c.dText > 0 ? (c.textModel ?? ModelBundle.Shape().textModel, c.textLayers ?? 0) : nil,
+            feedback: c.feedback, createdBy: "lifelong train")
         metadata["long_term"] = options.long.rawValue
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        try Safetensors.write(tensors, metadata: metadata, to: (folder as NSString).appendingPathComponent("model.safetensors"))
-        try Data(initial.vocabulary.tsv.utf8).write(to: URL(fileURLWithPath: (folder as NSString).appendingPathComponent("vocab.tsv")), options: .atomic)
+        try Safetensors.write(
+            tensors, metadata: metadata, to: (folder as NSString).appendingPathComponent("model.safetensors"))
+        try Data(initial.vocabulary.tsv.utf8).write(
+            to: URL(fileURLWithPath: (folder as NSString).appendingPathComponent("vocab.tsv")), options: .atomic)
     }
 }

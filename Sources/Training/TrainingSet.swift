@@ -40,8 +40,10 @@ public struct TrainingSet: Sendable {
 
     /// `textVectors` maps an item id to its cached text atom (only for bundles with a text projection).
     /// `validFraction`/`testFraction`: the split points as fractions of the log in time order (0.8, 0.9).
-    public init(_ data: Dataset, vocabulary: Vocabulary, textVectors: [String: [Float]] = [:],
-                validFraction: Double = 0.8, testFraction: Double = 0.9) throws {
+    public init(
+        _ data: Dataset, vocabulary: Vocabulary, textVectors: [String: [Float]] = [:],
+        validFraction: Double = 0.8, testFraction: Double = 0.9
+    ) throws {
         let ordered = Dataset.ordered(data.behaviors)
         validTime = Dataset.splitTime(.quantile(validFraction), ordered: ordered)
         testTime = Dataset.splitTime(.quantile(testFraction), ordered: ordered)
@@ -69,12 +71,23 @@ public struct TrainingSet: Sendable {
             filled[u] += 1
             guard let label = b.label else { continue }
             let s = Sample(user: Int32(u), position: Int32(position), label: label, order: order)
-            if b.timestamp < validTime { train.append(s) } else if b.timestamp < testTime { valid.append(s) } else { test.append(s) }
+            if b.timestamp < validTime {
+                train.append(s)
+            } else if b.timestamp < testTime {
+                valid.append(s)
+            } else {
+                test.append(s)
+            }
         }
         for (name, part) in [("train", train), ("valid", valid), ("test", test)] {
             guard part.contains(where: \.label), part.contains(where: { !$0.label }) else {
-                throw SplitError(message: "the \(name) period has no \(part.isEmpty ? "labelled behaviors" : "positive and negative labels both") "
-                                 + "(split at \(validFraction)/\(testFraction) of the log in time order; training needs clicks and non-clicks in every period)")
+                throw SplitError(
+                    message:
+                        "the \(name) period has no "
+                            + "\(part.isEmpty ? "labelled behaviors" : "positive and negative labels both") "
+                        + "(split at \(validFraction)/\(testFraction) of the log in time order; training needs "
+                            + "clicks and non-clicks in every period)"
+                )
             }
         }
         self.items = items
@@ -103,7 +116,7 @@ public struct TrainingSet: Sendable {
 
     /// The item rows of a sample's history (its user's behaviors before it).
     @inline(__always)
-    func history(_ s: Sample) -> Range<Int> { start[Int(s.user)] ..< (start[Int(s.user)] + Int(s.position)) }
+    func history(_ s: Sample) -> Range<Int> { start[Int(s.user)]..<(start[Int(s.user)] + Int(s.position)) }
 
     /// The sample's own item row (the candidate).
     @inline(__always)

@@ -25,8 +25,9 @@ struct CLI {
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                      stderr: String(decoding: e, as: UTF8.self))
+        return Result(
+            status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+            stderr: String(decoding: e, as: UTF8.self))
     }
 }
 
@@ -59,13 +60,17 @@ struct CLITests {
 struct EncoderCLITests {
     func folder() -> String { temporaryFolder("cli") }
 
-    @Test("embed-text prints ids and the K-layer vector of each text (the golden sentence embedding at K = 6); encode reports cached texts")
+    @Test(
+        "embed-text prints ids and the K-layer vector of each text (the golden sentence embedding at K = 6); encode reports cached texts"
+    )
     func embedText() throws {
         let modelDir = Repository.miniLM
-        let golden = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: Repository.golden("minilm.json")))
-            as? [String: Any])
+        let golden = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: Repository.golden("minilm.json")))
+                as? [String: Any])
         let first = try #require((golden["cases"] as? [[String: Any]])?.first)
-        let want = try #require(((first["layers"] as? [String: Any])?["6"] as? [String: Any])?["normalized"] as? [Double])
+        let want = try #require(
+            ((first["layers"] as? [String: Any])?["6"] as? [String: Any])?["normalized"] as? [Double])
         let r = try CLI.run(["embed-text", "--layers", "6", "--model-dir", modelDir, "Toy Story (1995)", "a"])
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n")
@@ -85,12 +90,21 @@ struct EncoderCLITests {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let ds = root + "/tiny"
         try FileManager.default.createDirectory(atPath: ds, withIntermediateDirectories: true)
-        try "user_id:token\titem_id:token\ttimestamp:float\n1\t1\t10\n1\t2\t11\n2\t3\t12\n".write(toFile: ds + "/tiny.inter", atomically: true, encoding: .utf8)
-        try "item_id:token\tmovie_title:token_seq\trelease_year:token\n1\tToy Story\t1995\n2\tHeat\t1995\n3\tHeat\t1995\n".write(toFile: ds + "/tiny.item", atomically: true, encoding: .utf8)
-        let initModel = try CLI.run(["init-model", "--data", ds, "--out", root + "/model", "--d-item", "4", "--d-cat", "2", "--d-text", "3", "--text-layers", "2"])
+        try "user_id:token\titem_id:token\ttimestamp:float\n1\t1\t10\n1\t2\t11\n2\t3\t12\n".write(
+            toFile: ds + "/tiny.inter", atomically: true, encoding: .utf8)
+        try
+            "item_id:token\tmovie_title:token_seq\trelease_year:token\n1\tToy Story\t1995\n2\tHeat\t1995\n3\tHeat\t1995\n"
+            .write(toFile: ds + "/tiny.item", atomically: true, encoding: .utf8)
+        let initModel = try CLI.run([
+            "init-model", "--data", ds, "--out", root + "/model", "--d-item", "4", "--d-cat", "2", "--d-text", "3",
+            "--text-layers", "2",
+        ])
         #expect(initModel.status == 0, "\(initModel.stderr)")
         for expected in ["2 text embeddings computed, 0 found", "0 text embeddings computed, 2 found"] {
-            let e = try CLI.run(["encode", "--model", root + "/model", "--data", ds, "--store", root + "/store", "--text-model", modelDir, "--quiet"])
+            let e = try CLI.run([
+                "encode", "--model", root + "/model", "--data", ds, "--store", root + "/store", "--text-model",
+                modelDir, "--quiet",
+            ])
             #expect(e.status == 0, "\(e.stderr)")
             #expect(e.stdout.contains(expected), "\(e.stdout)")
         }
@@ -105,11 +119,16 @@ struct EncoderCLITests {
         var inter = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
         for u in 1...5 { for i in 1...(u * 3) { inter += "\(u)\t\(i % 7)\t\(i % 5)\t\(1000 + i)\n" } }
         try inter.write(toFile: ds + "/tiny.inter", atomically: true, encoding: .utf8)
-        try "item_id:token\tclass:token_seq\n1\tA B\n2\tB\n".write(toFile: ds + "/tiny.item", atomically: true, encoding: .utf8)
+        try "item_id:token\tclass:token_seq\n1\tA B\n2\tB\n".write(
+            toFile: ds + "/tiny.item", atomically: true, encoding: .utf8)
 
-        let initModel = try CLI.run(["init-model", "--data", ds, "--out", root + "/model", "--d-item", "8", "--d-cat", "4", "--window", "4"])
+        let initModel = try CLI.run([
+            "init-model", "--data", ds, "--out", root + "/model", "--d-item", "8", "--d-cat", "4", "--window", "4",
+        ])
         #expect(initModel.status == 0, "\(initModel.stderr)")
-        let encode = try CLI.run(["encode", "--model", root + "/model", "--data", ds, "--store", root + "/store", "--quiet"])
+        let encode = try CLI.run([
+            "encode", "--model", root + "/model", "--data", ds, "--store", root + "/store", "--quiet",
+        ])
         #expect(encode.status == 0, "\(encode.stderr)")
         #expect(encode.stdout.contains("5 users, 45 behaviors, 7 item embeddings computed"))
         let summary = try CLI.run(["inspect", "--store", root + "/store", "--json"])
@@ -122,22 +141,36 @@ struct EncoderCLITests {
 
         // score: one JSON object per candidate, in input order; unknown users and items are scored.
         for mode in ["bse", "online", "full", "short"] {
-            let scored = try CLI.run(["score", "--model", root + "/model", "--store", root + "/store", "--user", "5",
-                                      "--items", "3,1,unknown", "--mode", mode])
+            let scored = try CLI.run([
+                "score", "--model", root + "/model", "--store", root + "/store", "--user", "5",
+                "--items", "3,1,unknown", "--mode", mode,
+            ])
             #expect(scored.status == 0, "\(scored.stderr)")
-            let lines = scored.stdout.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            let lines = scored.stdout.split(separator: "\n").map {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
             #expect(lines.map { $0?["item"] as? String } == ["3", "1", "unknown"])
             #expect(lines.allSatisfy { ($0?["p"] as? Double).map { $0 > 0 && $0 < 1 } ?? false })
         }
-        let cold = try CLI.run(["score", "--model", root + "/model", "--store", root + "/store", "--user", "nobody", "--items", "1"])
+        let cold = try CLI.run([
+            "score", "--model", root + "/model", "--store", root + "/store", "--user", "nobody", "--items", "1",
+        ])
         #expect(cold.status == 0 && cold.stdout.hasPrefix("{\"item\":\"1\",\"p\":0."))
-        let badMode = try CLI.run(["score", "--model", root + "/model", "--store", root + "/store", "--user", "5", "--items", "1", "--mode", "fast"])
+        let badMode = try CLI.run([
+            "score", "--model", root + "/model", "--store", root + "/store", "--user", "5", "--items", "1", "--mode",
+            "fast",
+        ])
         #expect(badMode.status != 0 && badMode.stderr.contains("fast"))
-        let noStore = try CLI.run(["score", "--model", root + "/model", "--store", root + "/nowhere", "--user", "5", "--items", "1"])
+        let noStore = try CLI.run([
+            "score", "--model", root + "/model", "--store", root + "/nowhere", "--user", "5", "--items", "1",
+        ])
         #expect(noStore.status != 0 && noStore.stderr.contains("no store"))
 
-        try "user_id:token\titem_id:token\trating:float\ttimestamp:float\n9\t1\t5\t99\n9\t1\t5\tlater\n".write(toFile: ds + "/tiny.inter", atomically: true, encoding: .utf8)
-        let bad = try CLI.run(["append", "--model", root + "/model", "--data", ds, "--store", root + "/store", "--quiet"])
+        try "user_id:token\titem_id:token\trating:float\ttimestamp:float\n9\t1\t5\t99\n9\t1\t5\tlater\n".write(
+            toFile: ds + "/tiny.inter", atomically: true, encoding: .utf8)
+        let bad = try CLI.run([
+            "append", "--model", root + "/model", "--data", ds, "--store", root + "/store", "--quiet",
+        ])
         #expect(bad.status != 0)
         #expect(bad.stderr.contains("tiny.inter:3"))
         let missing = try CLI.run(["inspect", "--store", root + "/nowhere"])
@@ -151,18 +184,24 @@ struct ReplayCLITests {
     func synthAndReplay() throws {
         let root = temporaryFolder("cli")
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let args = ["--users", "4", "--items", "50", "--clusters", "5", "--categories", "2", "--length", "10,40", "--seed", "7"]
-        let a = try CLI.run(["synth", "--out", root + "/a"] + args), b = try CLI.run(["synth", "--out", root + "/b"] + args)
+        let args = [
+            "--users", "4", "--items", "50", "--clusters", "5", "--categories", "2", "--length", "10,40", "--seed", "7",
+        ]
+        let a = try CLI.run(["synth", "--out", root + "/a"] + args),
+            b = try CLI.run(["synth", "--out", root + "/b"] + args)
         #expect(a.status == 0 && b.status == 0, "\(a.stderr)")
         #expect(a.stdout.contains("4 users"))
-        let interA = try Data(contentsOf: URL(fileURLWithPath: root + "/a/a.inter")), interB = try Data(contentsOf: URL(fileURLWithPath: root + "/b/b.inter"))
+        let interA = try Data(contentsOf: URL(fileURLWithPath: root + "/a/a.inter")),
+            interB = try Data(contentsOf: URL(fileURLWithPath: root + "/b/b.inter"))
         #expect(interA == interB && interA.count > 100)
         #expect(FileManager.default.fileExists(atPath: root + "/a/a.item"))
         let badLength = try CLI.run(["synth", "--out", root + "/c", "--length", "50,10"])
         #expect(badLength.status != 0 && badLength.stderr.contains("--length"))
 
         #expect(try CLI.run(["init-model", "--data", root + "/a", "--out", root + "/model"]).status == 0)
-        let badMode = try CLI.run(["replay", "--model", root + "/model", "--data", root + "/a", "--report", root + "/r", "--modes", "bse,fast"])
+        let badMode = try CLI.run([
+            "replay", "--model", root + "/model", "--data", root + "/a", "--report", root + "/r", "--modes", "bse,fast",
+        ])
         #expect(badMode.status != 0 && badMode.stderr.contains("unknown mode 'fast'"))
         // The tests run a debug build, which must not produce timings.
         let debug = try CLI.run(["replay", "--model", root + "/model", "--data", root + "/a", "--report", root + "/r"])

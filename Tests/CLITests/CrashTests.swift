@@ -24,10 +24,14 @@ func contents(_ path: String) throws -> [String: [[UInt8]: [UInt8]]] {
     let store = try Store(path: path, readOnly: true)
     var out: [String: [[UInt8]: [UInt8]]] = [:]
     try store.environment.read { txn in
-        for (name, db) in [("meta", store.metaDatabase), ("items", store.items), ("item_ids", store.itemIds), ("users", store.users),
-                           ("sequences", store.sequences)] {
+        for (name, db) in [
+            ("meta", store.metaDatabase), ("items", store.items), ("item_ids", store.itemIds), ("users", store.users),
+            ("sequences", store.sequences),
+        ] {
             var d: [[UInt8]: [UInt8]] = [:]
-            try txn.scan(db) { k, v in d[Array(k)] = Array(v); return .next }
+            try txn.scan(db) { k, v in
+                d[Array(k)] = Array(v); return .next
+            }
             out[name] = d
         }
     }
@@ -39,7 +43,9 @@ func writeRecBole(_ behaviors: [Behavior], items: [String: ItemInfo], to folder:
     let name = (folder as NSString).lastPathComponent
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     var inter = "user_id:token\titem_id:token\ttimestamp:float\tlabel:float\n"
-    for b in behaviors { inter += "\(b.user)\t\(b.item)\t\(Behavior.text(ofTimestamp: b.timestamp))\t\(b.label == true ? 1 : 0)\n" }
+    for b in behaviors {
+        inter += "\(b.user)\t\(b.item)\t\(Behavior.text(ofTimestamp: b.timestamp))\t\(b.label == true ? 1 : 0)\n"
+    }
     try inter.write(toFile: folder + "/\(name).inter", atomically: true, encoding: .utf8)
     var item = "item_id:token\tclass:token\n"
     for (id, info) in items.sorted(by: { $0.key < $1.key }) { item += "\(id)\t\(info.category ?? "")\n" }
@@ -48,21 +54,30 @@ func writeRecBole(_ behaviors: [Behavior], items: [String: ItemInfo], to folder:
 
 @Suite("Crash safety: SIGKILL during encode and append")
 struct CrashTests {
-    @Test("killed ≥ 20 times at random moments: every record valid, every user absent or complete, a re-run gives the uninterrupted store")
+    @Test(
+        "killed ≥ 20 times at random moments: every record valid, every user absent or complete, a re-run gives the uninterrupted store"
+    )
     func sigkill() throws {
         let root = temporaryFolder("crash")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let kills = Int(ProcessInfo.processInfo.environment["LIFELONG_CRASH_KILLS"] ?? "") ?? 24
 
         // A sizeable log, split by time into what is encoded and what is appended.
-        #expect(try CLI.run(["synth", "--out", root + "/syn", "--users", "150", "--items", "1500", "--length", "30,800", "--seed", "4"]).status == 0)
+        #expect(
+            try CLI.run([
+                "synth", "--out", root + "/syn", "--users", "150", "--items", "1500", "--length", "30,800", "--seed",
+                "4",
+            ]).status == 0)
         let data = try Dataset.load(root + "/syn")
         let ordered = data.behaviors.sorted(by: Behavior.precedes)
         let cut = ordered[ordered.count * 6 / 10].timestamp
         let first = ordered.filter { $0.timestamp < cut }, second = ordered.filter { $0.timestamp >= cut }
         try writeRecBole(first, items: data.items, to: root + "/first")
         try writeRecBole(second, items: data.items, to: root + "/second")
-        #expect(try CLI.run(["init-model", "--data", root + "/syn", "--out", root + "/model", "--d-item", "24", "--d-cat", "8"]).status == 0)
+        #expect(
+            try CLI.run([
+                "init-model", "--data", root + "/syn", "--out", root + "/model", "--d-item", "24", "--d-cat", "8",
+            ]).status == 0)
         let model = try ModelBundle(folder: root + "/model")
         var lengthBefore: [String: Int] = [:], lengthAfter: [String: Int] = [:]
         for b in first { lengthBefore[b.user, default: 0] += 1 }
@@ -85,17 +100,21 @@ struct CrashTests {
         func check(_ store: String, before: [String: Int], after: [String: Int], phase: String) throws {
             guard FileManager.default.fileExists(atPath: store + "/data.mdb") else { return }
             let s: Store
-            do { s = try Store(path: store, readOnly: true) } catch let e as Store.StoreError where e.message.contains("no 'meta' database") {
-                return   // killed before the store's databases were created (they are created all at once, or not at all)
+            do { s = try Store(path: store, readOnly: true) } catch let e as Store.StoreError
+                where e.message.contains("no 'meta' database")
+            {
+                return  // killed before the store's databases were created (they are created all at once, or not at all)
             }
-            guard (try s.metaValues())["fingerprint"] != nil else { return }   // killed before the meta commit
+            guard (try s.metaValues())["fingerprint"] != nil else { return }  // killed before the meta commit
             let summary = try StoreVerifier(store: s, model: model).verify()
             #expect(summary.faults.isEmpty, "\(phase): \(summary.faults.prefix(3))")
             try s.environment.read { txn in
                 try txn.scan(s.users) { k, v in
                     let user = String(decoding: k, as: UTF8.self)
                     let length = Int(try UserRecord(decoding: v).length)
-                    #expect(length == before[user] || length == after[user], "\(phase): user \(user) has \(length) behaviors")
+                    #expect(
+                        length == before[user] || length == after[user],
+                        "\(phase): user \(user) has \(length) behaviors")
                     return .next
                 }
             }
@@ -133,9 +152,16 @@ struct CrashTests {
     func staleReader() throws {
         let root = temporaryFolder("stale")
         defer { try? FileManager.default.removeItem(atPath: root) }
-        #expect(try CLI.run(["synth", "--out", root + "/syn", "--users", "100", "--items", "1000", "--length", "100,800", "--seed", "5"]).status == 0)
+        #expect(
+            try CLI.run([
+                "synth", "--out", root + "/syn", "--users", "100", "--items", "1000", "--length", "100,800", "--seed",
+                "5",
+            ]).status == 0)
         #expect(try CLI.run(["init-model", "--data", root + "/syn", "--out", root + "/model"]).status == 0)
-        #expect(try CLI.run(["encode", "--model", root + "/model", "--data", root + "/syn", "--store", root + "/store", "--quiet"]).status == 0)
+        #expect(
+            try CLI.run([
+                "encode", "--model", root + "/model", "--data", root + "/syn", "--store", root + "/store", "--quiet",
+            ]).status == 0)
         // This process keeps the store open, as a server would: LMDB resets the reader table only when the
         // opener is alone, so dead readers matter while others hold the store.
         let holder = try Store(path: root + "/store", readOnly: true)

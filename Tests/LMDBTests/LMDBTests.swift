@@ -135,7 +135,9 @@ struct LMDBTests {
         }
     }
 
-    @Test("values from 1 byte to 1 MiB round-trip; large ones use overflow pages", arguments: [1, 2, 100, 2_000, 4_096, 65_537, 1 << 20])
+    @Test(
+        "values from 1 byte to 1 MiB round-trip; large ones use overflow pages",
+        arguments: [1, 2, 100, 2_000, 4_096, 65_537, 1 << 20])
     func valueSizes(size: Int) throws {
         try withTemporaryStore { path in
             let env = try Environment(path: path, options: options(mapSize: 8 << 20))
@@ -324,7 +326,7 @@ struct LMDBTests {
             try fill(0)
             let stop = Flag()
             let started = DispatchSemaphore(value: 0)
-            let done = DispatchGroup()   // readers run on their own threads, not the 2-thread cooperative pool
+            let done = DispatchGroup()  // readers run on their own threads, not the 2-thread cooperative pool
             let snapshots = Counter(), generationsSeen = Counter()
             for _ in 0..<readers {
                 done.enter()
@@ -458,7 +460,9 @@ struct LMDBTests {
 }
 
 /// Keys of `db` in `[lo, hi)` as integers, via `Transaction.scan`.
-func scanKeys(_ txn: borrowing Transaction, _ db: Database, _ lo: UInt64?, _ hi: UInt64?, reverse: Bool = false) throws -> [UInt64] {
+func scanKeys(
+    _ txn: borrowing Transaction, _ db: Database, _ lo: UInt64?, _ hi: UInt64?, reverse: Bool = false
+) throws -> [UInt64] {
     var out: [UInt64] = []
     let lower = lo.map { k in k.withByteView { Array($0) } }
     let upper = hi.map { k in k.withByteView { Array($0) } }
@@ -486,5 +490,9 @@ final class Flag: @unchecked Sendable {
 final class Counter: @unchecked Sendable {
     private let lock = NSLock()
     private var value = 0
-    func increment() -> Int { lock.withLock { value += 1; return value } }
+    func increment() -> Int {
+        lock.withLock {
+            value += 1; return value
+        }
+    }
 }

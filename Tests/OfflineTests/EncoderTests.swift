@@ -14,15 +14,17 @@ import CKernels
 let minilmFolder = Repository.miniLM
 
 /// A small synthetic log with ties in timestamps and ids that sort differently as bytes and as numbers.
-func syntheticDataset(users: Int = 12, items: Int = 40, length: ClosedRange<Int> = 0...90, seed: UInt64 = 7) -> Dataset {
+func syntheticDataset(users: Int = 12, items: Int = 40, length: ClosedRange<Int> = 0...90, seed: UInt64 = 7) -> Dataset
+{
     var g = Gaussian(seed: seed)
     var behaviors: [Behavior] = []
     for u in 0..<users {
         let n = length.lowerBound + Int(g.bits() % UInt64(length.count))
         var t = 1_000_000.0
         for _ in 0..<n {
-            t += Double(g.bits() % 3)   // many equal timestamps
-            behaviors.append(Behavior(user: "u\(u)", item: String(g.bits() % UInt64(items)), timestamp: t, label: g.bits() % 2 == 0))
+            t += Double(g.bits() % 3)  // many equal timestamps
+            behaviors.append(
+                Behavior(user: "u\(u)", item: String(g.bits() % UInt64(items)), timestamp: t, label: g.bits() % 2 == 0))
         }
     }
     behaviors.shuffle(using: &g)
@@ -41,7 +43,6 @@ func makeBundle(_ data: Dataset, folder: String, seed: UInt64 = 3, feedback: Boo
     try ModelBundle.writeRandom(to: folder, items: items, categories: cats, shape: shape, seed: seed)
     return try ModelBundle(folder: folder)
 }
-
 
 @Suite("SDIM signatures and Eq. 12 against Fixtures/golden/sdim_eq12.json")
 struct GoldenTests {
@@ -64,7 +65,8 @@ struct GoldenTests {
             let q = c.candidate.map(Float.init)
             SimHash.signatures(of: q, d: c.d, projection: p, m: c.m, tau: c.tau, into: &sig)
             #expect(sig.map(Int.init) == c.candidate_signatures, "case d=\(c.d) L=\(c.L)")
-            var record = UserRecord(nSig: nSig, buckets: buckets, d: c.d, windowCapacity: 0, fingerprint: [UInt8](repeating: 0, count: 32))
+            var record = UserRecord(
+                nSig: nSig, buckets: buckets, d: c.d, windowCapacity: 0, fingerprint: [UInt8](repeating: 0, count: 32))
             for b in c.behaviors {
                 let v = b.map(Float.init)
                 var s = [UInt8](repeating: 0, count: nSig)
@@ -133,13 +135,15 @@ struct BuildingBlockTests {
         }
     }
 
-    @Test("Rows.add (the kernel chosen at load, AVX2 here) and the baseline kernel equal a row-order scalar sum, bit for bit")
+    @Test(
+        "Rows.add (the kernel chosen at load, AVX2 here) and the baseline kernel equal a row-order scalar sum, bit for bit"
+    )
     func rowsAdd() {
         var g = Gaussian(seed: 9)
         for d in [1, 7, 8, 15, 16, 17, 31, 32, 33, 48, 70, 128] {
             let n = 23
             let vectors = (0..<(n * d)).map { _ in g.normal() }
-            let rows = (0..<40).map { _ in Int(g.bits() % UInt64(n)) }   // repeats included
+            let rows = (0..<40).map { _ in Int(g.bits() % UInt64(n)) }  // repeats included
             let start = (0..<d).map { _ in g.normal() }
             var expected = start
             for k in 0..<d { for r in rows { expected[k] += vectors[r * d + k] } }
@@ -151,14 +155,17 @@ struct BuildingBlockTests {
         }
     }
 
-    @Test("the item interner gives dense first-seen indices keyed by UTF-8 bytes (like the store), through growth and non-ASCII ids")
+    @Test(
+        "the item interner gives dense first-seen indices keyed by UTF-8 bytes (like the store), through growth and non-ASCII ids"
+    )
     func interner() {
         var g = Gaussian(seed: 21)
         var interner = Interner(capacity: 4)
         var reference: [[UInt8]: Int] = [:]
         let alphabet = ["a", "1", "é", "e\u{301}", "漢", "-", " "]
         for _ in 0..<20_000 {
-            let id = (0..<(1 + Int(g.bits() % 4))).map { _ in alphabet[Int(g.bits() % UInt64(alphabet.count))] }.joined()
+            let id = (0..<(1 + Int(g.bits() % 4))).map { _ in alphabet[Int(g.bits() % UInt64(alphabet.count))] }
+                .joined()
             let expected = reference[Array(id.utf8), default: reference.count]
             if expected == reference.count { reference[Array(id.utf8)] = expected }
             #expect(interner.index(of: id) == expected, "\(id)")
@@ -166,7 +173,8 @@ struct BuildingBlockTests {
         #expect(interner.count == reference.count && interner.ids.count == reference.count)
         // Every id again: the same index, nothing added.
         for (bytes, i) in reference {
-            #expect(interner.index(of: String(decoding: bytes, as: UTF8.self)) == i && Array(interner.ids[i].utf8) == bytes)
+            #expect(
+                interner.index(of: String(decoding: bytes, as: UTF8.self)) == i && Array(interner.ids[i].utf8) == bytes)
         }
         #expect(interner.count == reference.count)
         #expect(interner.index(of: "é") != interner.index(of: "e\u{301}"))
@@ -182,14 +190,15 @@ struct BuildingBlockTests {
         let model = try ModelBundle(folder: root)
         let c = model.config
         var g = Gaussian(seed: 5)
-        let n = 5000   // more than one 4096-row block
+        let n = 5000  // more than one 4096-row block
         let vectors = (0..<(n * c.d)).map { _ in g.normal() }
         let batched = model.signatures(ofRows: vectors, count: n)
         var one = [UInt8](repeating: 0, count: c.signatures)
         var mismatches = 0
         for i in 0..<n {
             vectors.withUnsafeBufferPointer { v in
-                SimHash.signatures(of: v.baseAddress! + i * c.d, d: c.d, projection: model.projection, m: c.m, tau: c.tau, into: &one)
+                SimHash.signatures(
+                    of: v.baseAddress! + i * c.d, d: c.d, projection: model.projection, m: c.m, tau: c.tau, into: &one)
             }
             if Array(batched[(i * c.signatures)..<((i + 1) * c.signatures)]) != one { mismatches += 1 }
         }
@@ -206,7 +215,8 @@ struct BundleTests {
         let folder = temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let bundle = try makeBundle(syntheticDataset(), folder: folder)
-        #expect(bundle.config.d == 12 && bundle.config.m == 48 && bundle.config.tau == 3 && bundle.config.signatures == 16)
+        #expect(
+            bundle.config.d == 12 && bundle.config.m == 48 && bundle.config.tau == 3 && bundle.config.signatures == 16)
         #expect(bundle.projection.count == 48 * 12)
         let shasum = Process()
         shasum.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -237,7 +247,8 @@ struct BundleTests {
         func withTensors(_ tensors: [(String, [Int], [Float])], meta: [String: String]) throws -> String {
             let f = temporaryFolder()
             try FileManager.default.createDirectory(atPath: f, withIntermediateDirectories: true)
-            try Safetensors.write(tensors.map { (name: $0.0, shape: $0.1, values: $0.2) }, metadata: meta, to: f + "/model.safetensors")
+            try Safetensors.write(
+                tensors.map { (name: $0.0, shape: $0.1, values: $0.2) }, metadata: meta, to: f + "/model.safetensors")
             try FileManager.default.copyItem(atPath: folder + "/vocab.tsv", toPath: f + "/vocab.tsv")
             return f
         }
@@ -249,28 +260,39 @@ struct BundleTests {
         tensors[i] = ("mlp.0.weight", [16, 59], [Float](repeating: 0, count: 16 * 59))
         let f1 = try withTensors(tensors, meta: meta)
         defer { try? FileManager.default.removeItem(atPath: f1) }
-        #expect { try ModelBundle(folder: f1) } throws: { "\($0)".contains("mlp.0.weight") && "\($0)".contains("5d = 60") }
+        #expect { try ModelBundle(folder: f1) } throws: {
+            "\($0)".contains("mlp.0.weight") && "\($0)".contains("5d = 60")
+        }
         // m not a multiple of tau.
         var meta2 = meta
         meta2["tau"] = "5"
-        let f2 = try withTensors(try file.tensors.keys.sorted().map { ($0, file.tensors[$0]!.shape, try file.floats($0)) }, meta: meta2)
+        let f2 = try withTensors(
+            try file.tensors.keys.sorted().map { ($0, file.tensors[$0]!.shape, try file.floats($0)) }, meta: meta2)
         defer { try? FileManager.default.removeItem(atPath: f2) }
-        #expect { try ModelBundle(folder: f2) } throws: { "\($0)".contains("sdim.projection") && "\($0)".contains("multiple of tau") }
+        #expect { try ModelBundle(folder: f2) } throws: {
+            "\($0)".contains("sdim.projection") && "\($0)".contains("multiple of tau")
+        }
     }
 
     @Test("vocab.tsv errors name the file and line")
     func vocabErrors() {
-        #expect { try Vocabulary(data: Data("item\ta\t1\nitem\tb\tx\n".utf8), path: "v.tsv") } throws: { "\($0)".hasPrefix("v.tsv:2:") }
-        #expect { try Vocabulary(data: Data("item\ta\t0\n".utf8), path: "v.tsv") } throws: { "\($0)".contains("reserved") }
+        #expect { try Vocabulary(data: Data("item\ta\t1\nitem\tb\tx\n".utf8), path: "v.tsv") } throws: {
+            "\($0)".hasPrefix("v.tsv:2:")
+        }
+        #expect { try Vocabulary(data: Data("item\ta\t0\n".utf8), path: "v.tsv") } throws: {
+            "\($0)".contains("reserved")
+        }
         #expect { try Vocabulary(data: Data("thing\ta\t1\n".utf8), path: "v.tsv") } throws: { "\($0)".contains("kind") }
     }
 }
 
 /// Brute-force recomputation of a user's record from the stored sequence and the bundle (float64 sums);
 /// `text(raw item id)` gives the item's x(text) for a bundle with a text projection. In a v2 bundle the
-/// signature is of `e(item)` and the sum adds `e(item) + F[feedback]` (the README's v2 bundle format).
-func bruteForce(_ model: ModelBundle, _ store: Store, user: String,
-                text: (String) -> [Float]? = { _ in nil }) throws -> (counts: [Int], sums: [Double], window: [UInt32], length: Int) {
+/// signature is of `e(item)` and the sum adds `e(item) + F[feedback]` (docs/MODEL.md, v2).
+func bruteForce(
+    _ model: ModelBundle, _ store: Store, user: String,
+    text: (String) -> [Float]? = { _ in nil }
+) throws -> (counts: [Int], sums: [Double], window: [UInt32], length: Int) {
     let c = model.config
     var sequence: [UInt32] = [], feedback: [Int] = []
     try store.environment.read { txn in
@@ -292,7 +314,10 @@ func bruteForce(_ model: ModelBundle, _ store: Store, user: String,
             let item = try #require(try txn.get(store.items, raw) { try ItemRecord(decoding: $0) })
             var v = [Float](repeating: 0, count: c.d)
             if let x = text(raw) {
-                x.withUnsafeBufferPointer { model.embed(itemRow: Int(item.itemRow), categoryRow: Int(item.categoryRow), text: $0.baseAddress!, into: &v) }
+                x.withUnsafeBufferPointer {
+                    model.embed(
+                        itemRow: Int(item.itemRow), categoryRow: Int(item.categoryRow), text: $0.baseAddress!, into: &v)
+                }
             } else {
                 model.embed(itemRow: Int(item.itemRow), categoryRow: Int(item.categoryRow), into: &v)
             }
@@ -306,7 +331,9 @@ func bruteForce(_ model: ModelBundle, _ store: Store, user: String,
                 }
                 let b = g * c.buckets + bucket
                 counts[b] += 1
-                for j in 0..<c.d { sums[b * c.d + j] += Double(v[j]) + (c.feedback ? Double(model.feedbackEmbedding[f * c.d + j]) : 0) }
+                for j in 0..<c.d {
+                    sums[b * c.d + j] += Double(v[j]) + (c.feedback ? Double(model.feedbackEmbedding[f * c.d + j]) : 0)
+                }
             }
         }
     }
@@ -327,8 +354,13 @@ struct EncoderFixture {
 
 /// Every stored user's record next to its brute-force recomputation, after checking the counts (exactly)
 /// and the sums (to 1e-4) against it.
-func checkedAgainstBruteForce(_ model: ModelBundle, _ store: Store, text: (String) -> [Float]? = { _ in nil })
-    throws -> [(user: String, record: UserRecord, bruteForce: (counts: [Int], sums: [Double], window: [UInt32], length: Int))] {
+func checkedAgainstBruteForce(
+    _ model: ModelBundle, _ store: Store, text: (String) -> [Float]? = { _ in nil }
+)
+    throws -> [(
+        user: String, record: UserRecord, bruteForce: (counts: [Int], sums: [Double], window: [UInt32], length: Int)
+    )]
+{
     try records(store).map { user, bytes in
         let r = try bytes.withUnsafeBytes { try UserRecord(decoding: $0) }
         let bf = try bruteForce(model, store, user: user, text: text)
@@ -341,7 +373,9 @@ func checkedAgainstBruteForce(_ model: ModelBundle, _ store: Store, text: (Strin
 func records(_ store: Store) throws -> [String: [UInt8]] {
     var out: [String: [UInt8]] = [:]
     try store.environment.read { txn in
-        try txn.scan(store.users) { k, v in out[String(decoding: k, as: UTF8.self)] = Array(v); return .next }
+        try txn.scan(store.users) { k, v in
+            out[String(decoding: k, as: UTF8.self)] = Array(v); return .next
+        }
     }
     return out
 }
@@ -371,10 +405,12 @@ struct EncoderTests {
         }
     }
 
-    @Test("v2 (feedback): sums add e(item) + F[feedback] under e(item)'s signatures; window and sequence keep the feedback")
+    @Test(
+        "v2 (feedback): sums add e(item) + F[feedback] under e(item)'s signatures; window and sequence keep the feedback"
+    )
     func feedbackBruteForce() throws {
         var data = syntheticDataset()
-        for j in stride(from: 0, to: data.behaviors.count, by: 5) { data.behaviors[j].label = nil }   // unknown feedback too
+        for j in stride(from: 0, to: data.behaviors.count, by: 5) { data.behaviors[j].label = nil }  // unknown feedback too
         let root = temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let model = try makeBundle(data, folder: root + "/model", feedback: true)
@@ -384,8 +420,10 @@ struct EncoderTests {
         for (user, r, bf) in try checkedAgainstBruteForce(model, store) {
             #expect(r.window.map(\.item) == bf.window)
             let mine = data.behaviors.filter { $0.user == user }.sorted(by: Behavior.precedes)
-            #expect(r.window.map(\.feedback) == mine.suffix(r.window.count).map { Feedback($0.label).rawValue }, "\(user)")
-            let stored = try store.environment.read { txn in try store.sequenceEntries(txn, user: user, 0 ..< mine.count) }
+            #expect(
+                r.window.map(\.feedback) == mine.suffix(r.window.count).map { Feedback($0.label).rawValue }, "\(user)")
+            let stored = try store.environment.read { txn in try store.sequenceEntries(txn, user: user, 0..<mine.count)
+            }
             #expect(stored?.map(\.feedback) == mine.map { Feedback($0.label).rawValue }, "\(user)")
         }
         // The same log under the v1 bundle of the same seed: same counts (the hash ignores feedback), other sums.
@@ -394,7 +432,8 @@ struct EncoderTests {
         try BehaviorEncoder(model: v1, store: v1Store).encode(data, batch: 5)
         let a = try records(store), b = try records(v1Store)
         for user in a.keys {
-            let ra = try a[user]!.withUnsafeBytes { try UserRecord(decoding: $0) }, rb = try b[user]!.withUnsafeBytes { try UserRecord(decoding: $0) }
+            let ra = try a[user]!.withUnsafeBytes { try UserRecord(decoding: $0) },
+                rb = try b[user]!.withUnsafeBytes { try UserRecord(decoding: $0) }
             #expect(ra.counts == rb.counts, "\(user)")
             if ra.length > 0 { #expect(ra.sums != rb.sums, "\(user)") }
         }
@@ -473,7 +512,10 @@ struct EncoderTests {
         let enc = try BehaviorEncoder(model: model, store: store)
         _ = try enc.encode(data)
         let before = try records(store)
-        let bad = Dataset(behaviors: [Behavior(user: "u0", item: "1", timestamp: 2e9), Behavior(user: "u1", item: "1", timestamp: 5)], items: [:])
+        let bad = Dataset(
+            behaviors: [
+                Behavior(user: "u0", item: "1", timestamp: 2e9), Behavior(user: "u1", item: "1", timestamp: 5),
+            ], items: [:])
         #expect { try enc.append(bad) } throws: { "\($0)".contains("u1") && "\($0)".contains("older") }
         #expect(try records(store) == before)
     }
@@ -483,7 +525,8 @@ struct EncoderTests {
         let root = temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let data = syntheticDataset()
-        let m1 = try makeBundle(data, folder: root + "/m1", seed: 1), m2 = try makeBundle(data, folder: root + "/m2", seed: 2)
+        let m1 = try makeBundle(data, folder: root + "/m1", seed: 1),
+            m2 = try makeBundle(data, folder: root + "/m2", seed: 2)
         let store = try Store(path: root + "/store")
         _ = try BehaviorEncoder(model: m1, store: store).encode(data)
         #expect { try BehaviorEncoder(model: m2, store: store) } throws: {
@@ -505,8 +548,11 @@ struct ReaderTests {
 
     @Test("RecBole: fields by name, click = rating ≥ 4, category = first token, text = title (year)")
     func recbole() throws {
-        let dir = try write(["ds.inter": header + "1\t10\t5\t100\n1\t9\t3\t100\n",
-                             "ds.item": "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n10\tToy Story\t1995\tAnimation Children's\n"])
+        let dir = try write([
+            "ds.inter": header + "1\t10\t5\t100\n1\t9\t3\t100\n",
+            "ds.item":
+                "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n10\tToy Story\t1995\tAnimation Children's\n",
+        ])
         let d = try Dataset.load(dir)
         #expect(d.behaviors.map(\.label) == [true, false])
         #expect(d.items["10"] == ItemInfo(category: "Animation", text: "Toy Story (1995)"))
@@ -514,13 +560,21 @@ struct ReaderTests {
         #expect(sorted.map(\.item) == ["10", "9"], "equal timestamps order by item id as bytes: \"10\" < \"9\"")
     }
 
-    @Test("bad input", arguments: [
-        ("missing column", "user_id:token\titem_id:token\n1\t2\n", "ds.inter:1", "timestamp"),
-        ("non-numeric timestamp", "user_id:token\titem_id:token\ttimestamp:float\n1\t2\t3\n1\t2\tsoon\n", "ds.inter:3", "not a number"),
-        ("truncated last line", "user_id:token\titem_id:token\ttimestamp:float\n1\t2\t3\n1\t2", "ds.inter:3", "truncated"),
-        ("empty file", "", "ds.inter", "empty file"),
-        ("header only", "user_id:token\titem_id:token\ttimestamp:float\n", "ds.inter", "no behaviors"),
-    ])
+    @Test(
+        "bad input",
+        arguments: [
+            ("missing column", "user_id:token\titem_id:token\n1\t2\n", "ds.inter:1", "timestamp"),
+            (
+                "non-numeric timestamp", "user_id:token\titem_id:token\ttimestamp:float\n1\t2\t3\n1\t2\tsoon\n",
+                "ds.inter:3", "not a number"
+            ),
+            (
+                "truncated last line", "user_id:token\titem_id:token\ttimestamp:float\n1\t2\t3\n1\t2", "ds.inter:3",
+                "truncated"
+            ),
+            ("empty file", "", "ds.inter", "empty file"),
+            ("header only", "user_id:token\titem_id:token\ttimestamp:float\n", "ds.inter", "no behaviors"),
+        ])
     func badRecBole(_ c: (String, String, String, String)) throws {
         let dir = try write(["ds.inter": c.1])
         #expect { try Dataset.load(dir) } throws: { e in
@@ -541,24 +595,36 @@ struct ReaderTests {
 
     @Test("JSON Lines: behaviors and items; a bad line names its number")
     func jsonLines() throws {
-        let dir = try write(["behaviors.jsonl": "{\"user\":\"a\",\"item\":7,\"timestamp\":3,\"label\":1}\n{\"user\":\"a\",\"item\":\"x\",\"timestamp\":4}\n",
-                             "items.jsonl": "{\"item\":\"7\",\"category\":\"c\",\"text\":\"seven\"}\n"])
+        let dir = try write([
+            "behaviors.jsonl":
+                "{\"user\":\"a\",\"item\":7,\"timestamp\":3,\"label\":1}\n{\"user\":\"a\",\"item\":\"x\",\"timestamp\":4}\n",
+            "items.jsonl": "{\"item\":\"7\",\"category\":\"c\",\"text\":\"seven\"}\n",
+        ])
         let d = try Dataset.load(dir)
         #expect(d.behaviors.map(\.item) == ["7", "x"])
         #expect(d.items["7"] == ItemInfo(category: "c", text: "seven"))
-        let bad = try write(["behaviors.jsonl": "{\"user\":\"a\",\"item\":7,\"timestamp\":3}\n{\"user\":\"a\",\"item\":7}\n"])
-        #expect { try Dataset.load(bad) } throws: { "\($0)".contains("behaviors.jsonl:2") && "\($0)".contains("timestamp") }
-        let truncated = try write(["behaviors.jsonl": "{\"user\":\"a\",\"item\":7,\"timestamp\":3}\n{\"user\":\"a\",\"it"])
-        #expect { try Dataset.load(truncated) } throws: { "\($0)".contains("behaviors.jsonl:2") && "\($0)".contains("truncated") }
+        let bad = try write([
+            "behaviors.jsonl": "{\"user\":\"a\",\"item\":7,\"timestamp\":3}\n{\"user\":\"a\",\"item\":7}\n"
+        ])
+        #expect { try Dataset.load(bad) } throws: {
+            "\($0)".contains("behaviors.jsonl:2") && "\($0)".contains("timestamp")
+        }
+        let truncated = try write([
+            "behaviors.jsonl": "{\"user\":\"a\",\"item\":7,\"timestamp\":3}\n{\"user\":\"a\",\"it"
+        ])
+        #expect { try Dataset.load(truncated) } throws: {
+            "\($0)".contains("behaviors.jsonl:2") && "\($0)".contains("truncated")
+        }
     }
 }
-
 
 @Suite("Text atoms (BAHE): all-MiniLM-L6-v2 through the store's texts cache")
 struct TextAtomTests {
     static let minilm = Result { try MiniLM(folder: minilmFolder) }
 
-    @Test("each distinct text is embedded once per store: a second encode computes 0; sums equal a brute force with x(text)")
+    @Test(
+        "each distinct text is embedded once per store: a second encode computes 0; sums equal a brute force with x(text)"
+    )
     func cache() throws {
         let textModel = try Self.minilm.get()
         let data = syntheticDataset()
@@ -566,9 +632,11 @@ struct TextAtomTests {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let items = Set(data.behaviors.map(\.item)).filter { $0 != "3" }.sorted()
         var shape = ModelBundle.Shape()
-        shape.dItem = 8; shape.dCat = 4; shape.dText = 6; shape.textLayers = 2; shape.window = 5; shape.hidden = [16, 8]; shape.attentionDim = 8
-        try ModelBundle.writeRandom(to: root + "/model", items: items, categories: Set(data.items.values.compactMap(\.category)).sorted(),
-                                    shape: shape, seed: 5)
+        shape.dItem = 8; shape.dCat = 4; shape.dText = 6; shape.textLayers = 2; shape.window = 5;
+        shape.hidden = [16, 8]; shape.attentionDim = 8
+        try ModelBundle.writeRandom(
+            to: root + "/model", items: items, categories: Set(data.items.values.compactMap(\.category)).sorted(),
+            shape: shape, seed: 5)
         let model = try ModelBundle(folder: root + "/model")
         #expect(model.config.dText == 6 && model.config.textLayers == 2)
         let refused = try Store(path: root + "/refused")
@@ -585,7 +653,8 @@ struct TextAtomTests {
         // x(text) recomputed directly by the text model, one text at a time.
         var x: [String: [Float]] = [:]
         for (id, info) in data.items { if let t = info.text { x[id] = try textModel.embed([t], layers: 2)[0].vector } }
-        #expect(try checkedAgainstBruteForce(model, store, text: { x[$0] }).count == Set(data.behaviors.map(\.user)).count)
+        #expect(
+            try checkedAgainstBruteForce(model, store, text: { x[$0] }).count == Set(data.behaviors.map(\.user)).count)
 
         // An atom gone from the cache, and a run that does not carry the text: the item is embedded without
         // text and its record no longer names the hash (so a scorer embeds it the same way).
@@ -594,14 +663,17 @@ struct TextAtomTests {
         let texts = try #require(store.texts)
         try store.environment.write { txn in
             var keys: [[UInt8]] = []
-            try txn.scan(texts) { k, _ in keys.append(Array(k)); return .next }
+            try txn.scan(texts) { k, _ in
+                keys.append(Array(k)); return .next
+            }
             for k in keys { try txn.delete(texts, k) }
         }
         let last = data.behaviors.map(\.timestamp).max()!
         let third = try BehaviorEncoder(model: model, store: store, textModel: textModel)
             .append(Dataset(behaviors: [Behavior(user: "late", item: item, timestamp: last + 1)], items: [:]))
         #expect(third.textsComputed == 0 && third.textsFound == 0)
-        let record = try #require(try store.environment.read { txn in try txn.get(store.items, item) { try ItemRecord(decoding: $0) } })
+        let record = try #require(
+            try store.environment.read { txn in try txn.get(store.items, item) { try ItemRecord(decoding: $0) } })
         #expect(record.textHash == nil)
     }
 }

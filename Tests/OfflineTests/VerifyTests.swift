@@ -24,7 +24,8 @@ struct VerifyFixture {
             let ordered = fixture.data.behaviors.sorted(by: Behavior.precedes)
             let cut = ordered[ordered.count / 2].timestamp
             _ = try encoder.encode(Dataset(behaviors: ordered.filter { $0.timestamp < cut }, items: fixture.data.items))
-            _ = try encoder.append(Dataset(behaviors: ordered.filter { $0.timestamp >= cut }, items: fixture.data.items))
+            _ = try encoder.append(
+                Dataset(behaviors: ordered.filter { $0.timestamp >= cut }, items: fixture.data.items))
         } else {
             _ = try encoder.encode(fixture.data)
         }
@@ -53,7 +54,9 @@ struct VerifyFixture {
 
 @Suite("lifelong verify")
 struct VerifyTests {
-    @Test("a freshly encoded store, and one built by encode + append, verify clean with every sum recomputed (v1 and v2 bundles)")
+    @Test(
+        "a freshly encoded store, and one built by encode + append, verify clean with every sum recomputed (v1 and v2 bundles)"
+    )
     func clean() throws {
         for (split, feedback) in [(false, false), (true, false), (false, true), (true, true)] {
             let f = try VerifyFixture(split: split, feedback: feedback)
@@ -70,9 +73,13 @@ struct VerifyTests {
         let f = try VerifyFixture()
         defer { f.fixture.remove() }
         let user = try f.longest()
-        func expectFault(_ key: String, _ text: String, model: Bool = true, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        func expectFault(
+            _ key: String, _ text: String, model: Bool = true, sourceLocation: SourceLocation = #_sourceLocation
+        ) throws {
             let faults = try f.faults(model: model)
-            #expect(faults.contains { $0.key == key && $0.message.contains(text) }, "\(faults)", sourceLocation: sourceLocation)
+            #expect(
+                faults.contains { $0.key == key && $0.message.contains(text) }, "\(faults)",
+                sourceLocation: sourceLocation)
         }
 
         // A flipped byte: the checksum.
@@ -88,16 +95,22 @@ struct VerifyTests {
         try f.rewrite(user) { $0.sums[5] += 0.5 }
         try expectFault("users/\(user)", "bucket sums of signature 0")
         #expect(try f.faults(model: false).isEmpty)
-        try f.rewrite(user) { $0.sums[5] -= 0.5; $0.counts[0] += 1; $0.counts[1] -= 1 }
+        try f.rewrite(user) {
+            $0.sums[5] -= 0.5; $0.counts[0] += 1; $0.counts[1] -= 1
+        }
         try expectFault("users/\(user)", "bucket counts differ")
         try f.rewrite(user) { $0.counts[0] += 1 }
         try expectFault("users/\(user)", "signature 0: counts sum to", model: false)
         try f.store.environment.write { try $0.put(f.store.users, user, original) }
         try f.rewrite(user) { $0.window.swapAt(0, 1) }
         try expectFault("users/\(user)", "the window is not the last")
-        try f.rewrite(user) { $0.window.swapAt(0, 1); $0.lastTimestamp += 1 }
+        try f.rewrite(user) {
+            $0.window.swapAt(0, 1); $0.lastTimestamp += 1
+        }
         try expectFault("users/\(user)", "last timestamp")
-        try f.rewrite(user) { $0.window.swapAt(0, 1); $0.lastTimestamp -= 1; $0.window[0].feedback = ($0.window[0].feedback + 1) % 3 }
+        try f.rewrite(user) {
+            $0.window.swapAt(0, 1); $0.lastTimestamp -= 1; $0.window[0].feedback = ($0.window[0].feedback + 1) % 3
+        }
         try expectFault("users/\(user)", "the window is not the last")
         try f.store.environment.write { try $0.put(f.store.users, user, original) }
         #expect(try f.faults().isEmpty)
@@ -109,7 +122,7 @@ struct VerifyTests {
         try expectFault("users/\(user)", "the sequence holds", model: false)
         try f.store.environment.write { try $0.put(f.store.sequences, chunk, saved) }
         var badFeedback = saved
-        badFeedback[12] = 7   // entry 0's feedback byte
+        badFeedback[12] = 7  // entry 0's feedback byte
         try f.store.environment.write { try $0.put(f.store.sequences, chunk, badFeedback) }
         try expectFault("users/\(user)", "the sequence holds feedback 7", model: false)
         try f.store.environment.write { try $0.put(f.store.sequences, chunk, saved) }
@@ -118,11 +131,14 @@ struct VerifyTests {
         try f.store.environment.write { try $0.delete(f.store.sequences, Store.chunkKey(user: "ghost", chunk: 0)) }
 
         // Items: a corrupt record, a dangling id.
-        let item = try #require(try f.store.environment.read { txn in
-            var first: String?
-            try txn.scan(f.store.items) { k, _ in first = String(decoding: k, as: UTF8.self); return .stop }
-            return first
-        })
+        let item = try #require(
+            try f.store.environment.read { txn in
+                var first: String?
+                try txn.scan(f.store.items) { k, _ in
+                    first = String(decoding: k, as: UTF8.self); return .stop
+                }
+                return first
+            })
         let itemBytes = try #require(try f.store.environment.read { try $0.get(f.store.items, item) })
         var bad = itemBytes
         bad[bad.count - 1] ^= 1
@@ -137,7 +153,9 @@ struct VerifyTests {
         let texts = try #require(f.store.texts)
         for (i, model) in [[UInt8](repeating: 1, count: 32), [UInt8](repeating: 2, count: 32)].enumerated() {
             let r = TextVectorRecord(layers: 2, modelFingerprint: model, vector: [Float](repeating: 0.5, count: 384))
-            try f.store.environment.write { try $0.put(texts, Store.textKey(hash: [UInt8](repeating: UInt8(i), count: 32), layers: 2), r.encoded()) }
+            try f.store.environment.write {
+                try $0.put(texts, Store.textKey(hash: [UInt8](repeating: UInt8(i), count: 32), layers: 2), r.encoded())
+            }
         }
         try expectFault("texts/" + String(repeating: "01", count: 32) + "02", "other atoms at K = 2", model: false)
 
@@ -150,7 +168,9 @@ struct VerifyTests {
 
 @Suite("Resource faults during encode")
 struct EncodeFaultTests {
-    @Test("disk full at the 4th commit: a clear error, only whole batches of whole users stored, the process alive; a re-run completes")
+    @Test(
+        "disk full at the 4th commit: a clear error, only whole batches of whole users stored, the process alive; a re-run completes"
+    )
     func diskFull() throws {
         let fixture = try EncoderFixture(syntheticDataset(users: 30))
         defer { fixture.remove() }
@@ -158,7 +178,8 @@ struct EncodeFaultTests {
         let encoder = try BehaviorEncoder(model: fixture.model, store: store)
         let commits = Atomic<Int>(0)
         store.environment.faultInjector = { op in
-            op == "mdb_txn_commit" && commits.add(1, ordering: .relaxed).newValue == 4 ? LMDBError.Code.noSpace.rawValue : nil
+            op == "mdb_txn_commit" && commits.add(1, ordering: .relaxed).newValue == 4
+                ? LMDBError.Code.noSpace.rawValue : nil
         }
         #expect { try encoder.encode(fixture.data, batch: 5) } throws: { "\($0)".contains("disk is full") }
         store.environment.faultInjector = nil

@@ -77,7 +77,8 @@ func pairwiseAUC(_ p: [Double], _ y: [Bool]) -> Double {
         #expect(byUser.count == 40)
         for (user, bs) in byUser {
             #expect((200...1500).contains(bs.count), "user \(user) has \(bs.count) behaviors")
-            #expect(zip(bs, bs.dropFirst()).allSatisfy { $0.timestamp <= $1.timestamp }, "user \(user) out of time order")
+            #expect(
+                zip(bs, bs.dropFirst()).allSatisfy { $0.timestamp <= $1.timestamp }, "user \(user) out of time order")
         }
         #expect(a.behaviors.allSatisfy { a.items[$0.item] != nil && $0.label != nil })
     }
@@ -100,12 +101,15 @@ func pairwiseAUC(_ p: [Double], _ y: [Bool]) -> Double {
                 counts[k] += 1
             }
         }
-        let aucWhole = Metrics.auc(whole.map(Float.init), labels)!, aucWindow = Metrics.auc(window.map(Float.init), labels)!
+        let aucWhole = Metrics.auc(whole.map(Float.init), labels)!,
+            aucWindow = Metrics.auc(window.map(Float.init), labels)!
         #expect(aucWhole > aucWindow + 0.02, "whole history \(aucWhole) vs last 50 \(aucWindow)")
     }
 
     @Test func recBoleFilesReadBackAsGenerated() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lifelong-synth-\(UUID().uuidString)/mini").path
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "lifelong-synth-\(UUID().uuidString)/mini"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: (folder as NSString).deletingLastPathComponent) }
         var p = small()
         p.users = 5; p.length = 10...30
@@ -128,17 +132,21 @@ final class ReplayFixture: @unchecked Sendable {
         p.users = 12; p.items = 300; p.clusters = 20; p.categories = 5; p.length = 5...400; p.seed = 9
         data = SyntheticLog(p).generate()
         var shape = ModelBundle.Shape()
-        shape.dItem = 12; shape.dCat = 4; shape.m = 12; shape.window = 8; shape.attentionDim = 8; shape.hidden = [16, 8]
+        shape.dItem = 12; shape.dCat = 4; shape.m = 12; shape.window = 8; shape.attentionDim = 8;
+        shape.hidden = [16, 8]
         // Items 1…250 in the vocabulary; the rest use row 0.
-        try ModelBundle.writeRandom(to: root + "/model", items: (1...250).map(String.init), categories: (0..<5).map { "c\($0)" },
-                                    shape: shape, seed: 4)
+        try ModelBundle.writeRandom(
+            to: root + "/model", items: (1...250).map(String.init), categories: (0..<5).map { "c\($0)" },
+            shape: shape, seed: 4)
         try ModelBundle.scaleWeights(in: root + "/model", embeddings: 10, linear: 3)
         model = try ModelBundle(folder: root + "/model")
     }
 
     /// Replays the fixture's log into `root + folder` (no fsync).
-    func replay(candidates: Int, rankEvery: Int, minimumRanked: Int, split: Double, modes: [Scorer.Mode] = Scorer.Mode.allCases,
-                into folder: String) throws -> ReplayResult {
+    func replay(
+        candidates: Int, rankEvery: Int, minimumRanked: Int, split: Double, modes: [Scorer.Mode] = Scorer.Mode.allCases,
+        into folder: String
+    ) throws -> ReplayResult {
         var options = Replay.Options()
         options.candidates = candidates
         options.rankEvery = rankEvery
@@ -164,7 +172,9 @@ final class ReplayFixture: @unchecked Sendable {
 
     /// The AUC in report.json equals the AUC re-derived, pair by pair, from report.json's own predictions.
     @Test func reportedAUCIsTheAUCOfTheWrittenPredictions() throws {
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixture.root + "/report/report.json"))) as! [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: fixture.root + "/report/report.json"))) as! [String: Any]
         let events = json["events"] as! [String: Any]
         let labels = (events["label"] as! [Any]).map { ($0 as? NSNumber)?.intValue }
         #expect(labels.count == result.data.replayedEvents)
@@ -186,7 +196,9 @@ final class ReplayFixture: @unchecked Sendable {
         let bse = result.mode("bse")!.predictions, online = result.mode("online")!.predictions
         #expect(bse.count == result.data.replayedEvents)
         #expect(zip(bse, online).allSatisfy { abs($0 - $1) < 1e-5 })
-        #expect(zip(bse, result.mode("full")!.predictions).contains { abs($0 - $1) > 1e-3 }, "full should differ from bse somewhere")
+        #expect(
+            zip(bse, result.mode("full")!.predictions).contains { abs($0 - $1) > 1e-3 },
+            "full should differ from bse somewhere")
     }
 
     /// Prequential: each replayed prediction equals scoring a store freshly encoded from exactly the events
@@ -224,7 +236,10 @@ final class ReplayFixture: @unchecked Sendable {
         let url = URL(fileURLWithPath: fixture.root + "/report/latency.svg")
         final class Collector: NSObject, XMLParserDelegate {
             var polylines = 0, rects = 0, text = ""
-            func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+            func parser(
+                _ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+                attributes: [String: String] = [:]
+            ) {
                 if name == "polyline" { polylines += 1 }
                 if name == "rect" { rects += 1 }
             }
@@ -235,7 +250,7 @@ final class ReplayFixture: @unchecked Sendable {
         parser.delegate = collector
         #expect(parser.parse(), "latency.svg is not well-formed: \(String(describing: parser.parserError))")
         #expect(collector.polylines == result.modes.count + 1)
-        #expect(collector.rects == 3 + result.modes.count)   // background, two frames, the bars
+        #expect(collector.rects == 3 + result.modes.count)  // background, two frames, the bars
         for label in ["sequence length L", "p50 latency (ms", "AUC", "bse", "online", "full", "short", "append"] {
             #expect(collector.text.contains(label), "missing '\(label)'")
         }
@@ -246,11 +261,13 @@ final class ReplayFixture: @unchecked Sendable {
     @Test func refusesAnExistingStoreAndAnEmptyReplay() throws {
         var options = Replay.Options()
         #expect(throws: Replay.ReplayError.self) {
-            try Replay.run(model: fixture.model, data: fixture.data, storeFolder: fixture.root + "/report/store", options: options)
+            try Replay.run(
+                model: fixture.model, data: fixture.data, storeFolder: fixture.root + "/report/store", options: options)
         }
         options.split = .time(.infinity)
         let error = #expect(throws: Replay.ReplayError.self) {
-            try Replay.run(model: fixture.model, data: fixture.data, storeFolder: fixture.root + "/empty", options: options)
+            try Replay.run(
+                model: fixture.model, data: fixture.data, storeFolder: fixture.root + "/empty", options: options)
         }
         #expect(error?.message.contains("nothing to replay") == true)
     }
@@ -260,9 +277,11 @@ final class ReplayFixture: @unchecked Sendable {
     /// Every length bucket gets at least `minimumRankedPerBucket` ranking requests (or all its events).
     @Test func shortHistoriesAreTimedToo() throws {
         let fixture = try ReplayFixture()
-        let r = try fixture.replay(candidates: 5, rankEvery: 1_000, minimumRanked: 4, split: 0.5, modes: [.bse], into: "/store")
+        let r = try fixture.replay(
+            candidates: 5, rankEvery: 1_000, minimumRanked: 4, split: 0.5, modes: [.bse], into: "/store")
         let eventsPerBucket = Dictionary(grouping: r.events.length, by: LengthBucket.index).mapValues(\.count)
-        let timed = Dictionary(uniqueKeysWithValues: r.modes[0].requestsByLength.map { ($0.bucket.index, $0.latency.count) })
+        let timed = Dictionary(
+            uniqueKeysWithValues: r.modes[0].requestsByLength.map { ($0.bucket.index, $0.latency.count) })
         #expect(eventsPerBucket.count >= 3)
         for (bucket, events) in eventsPerBucket {
             // Event 0 is ranked by `rankEvery`, the rest by the minimum.

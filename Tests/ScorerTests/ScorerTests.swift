@@ -24,22 +24,28 @@ final class ScoringFixture: @unchecked Sendable {
 
     /// With `textModel`, the bundle has a text projection (d_text = 5, K = 1) and items i0…i39 have texts.
     /// With `feedback`, a v2 bundle, and behaviors labelled clicked, not clicked or unknown at random.
-    init(users: Int = 9, items: Int = 60, seed: UInt64 = 21, precision: UserRecord.Precision = .f32, textModel: MiniLM? = nil,
-         feedback: Bool = false) throws {
+    init(
+        users: Int = 9, items: Int = 60, seed: UInt64 = 21, precision: UserRecord.Precision = .f32,
+        textModel: MiniLM? = nil,
+        feedback: Bool = false
+    ) throws {
         var g = Gaussian(seed: seed)
         var behaviors: [Behavior] = []
         let lengths = [0, 1, 5, 6, 7, 40, 255, 256, 600]
         for u in 0..<users {
             var t = 100.0
             for _ in 0..<lengths[u % lengths.count] {
-                t += Double(g.bits() % 2)   // equal timestamps happen
+                t += Double(g.bits() % 2)  // equal timestamps happen
                 let item = "i\(g.bits() % UInt64(items))"
                 let label: Bool? = feedback ? [nil, false, true][Int(g.bits() % 3)] : nil
                 behaviors.append(Behavior(user: "u\(u)", item: item, timestamp: t, label: label))
             }
         }
         var catalog: [String: ItemInfo] = [:]
-        for i in 0..<items { catalog["i\(i)"] = ItemInfo(category: "c\(i % 7)", text: textModel != nil && i < 40 ? "Movie number \(i % 30) (19\(i % 9)0)" : nil) }
+        for i in 0..<items {
+            catalog["i\(i)"] = ItemInfo(
+                category: "c\(i % 7)", text: textModel != nil && i < 40 ? "Movie number \(i % 30) (19\(i % 9)0)" : nil)
+        }
         data = Dataset(behaviors: behaviors, items: catalog)
         var shape = ModelBundle.Shape()
         shape.dItem = 12; shape.dCat = 4; shape.m = 12; shape.tau = 3; shape.window = 6; shape.heads = 2
@@ -47,8 +53,9 @@ final class ScoringFixture: @unchecked Sendable {
         if textModel != nil { shape.dText = 5; shape.textLayers = 1 }
         shape.feedback = feedback
         // Items i0…i49 in the vocabulary; i50…i59 are known to the store only (row 0 = unknown).
-        try ModelBundle.writeRandom(to: root + "/model", items: (0..<50).map { "i\($0)" }, categories: (0..<7).map { "c\($0)" },
-                                    shape: shape, seed: seed)
+        try ModelBundle.writeRandom(
+            to: root + "/model", items: (0..<50).map { "i\($0)" }, categories: (0..<7).map { "c\($0)" },
+            shape: shape, seed: seed)
         // Wider weights than init-model's, so that probabilities spread over (0, 1) and any error shows.
         try ModelBundle.scaleWeights(in: root + "/model", embeddings: 10, linear: 3)
         model = try ModelBundle(folder: root + "/model")
@@ -73,14 +80,17 @@ struct Reference {
         let cat = catalog[item]?.category.flatMap { model.vocabulary.categories[$0] } ?? 0
         let x = text[item].map { $0.map(Double.init) } ?? Array(repeating: 0, count: 384)
         let textPart = (0..<c.dText).map { r in
-            Double(model.textProjectionBias[r]) + (0..<384).reduce(0.0) { $0 + Double(model.textProjectionWeight[r * 384 + $1]) * x[$1] }
+            Double(model.textProjectionBias[r])
+                + (0..<384).reduce(0.0) { $0 + Double(model.textProjectionWeight[r * 384 + $1]) * x[$1] }
         }
         return (0..<c.dItem).map { Double(model.itemEmbedding[row * c.dItem + $0]) }
             + (0..<c.dCat).map { Double(model.categoryEmbedding[cat * c.dCat + $0]) } + textPart
     }
 
     func linear(_ l: ModelBundle.Linear, _ x: [Double]) -> [Double] {
-        (0..<l.outputs).map { o in Double(l.bias[o]) + (0..<l.inputs).reduce(0.0) { $0 + Double(l.weight[o * l.inputs + $1]) * x[$1] } }
+        (0..<l.outputs).map { o in
+            Double(l.bias[o]) + (0..<l.inputs).reduce(0.0) { $0 + Double(l.weight[o * l.inputs + $1]) * x[$1] }
+        }
     }
 
     func signature(_ v: [Double]) -> [Int] {
@@ -102,7 +112,8 @@ struct Reference {
 
     func history(_ user: String, _ log: [Behavior]) -> History {
         let mine = log.filter { $0.user == user }.sorted {
-            $0.timestamp != $1.timestamp ? $0.timestamp < $1.timestamp : $0.item.utf8.lexicographicallyPrecedes($1.item.utf8)
+            $0.timestamp != $1.timestamp
+                ? $0.timestamp < $1.timestamp : $0.item.utf8.lexicographicallyPrecedes($1.item.utf8)
         }
         let vectors = mine.map { e($0.item) }
         let c = model.config
@@ -189,7 +200,9 @@ struct ScorerTests {
         }
     }
 
-    @Test("a v2 bundle (behaviors carry their feedback): every mode equals the float64 brute force; appends carry the label")
+    @Test(
+        "a v2 bundle (behaviors carry their feedback): every mode equals the float64 brute force; appends carry the label"
+    )
     func feedback() throws {
         let f = try ScoringFixture(feedback: true)
         #expect(f.model.config.feedback)
@@ -211,8 +224,9 @@ struct ScorerTests {
         // …and the label matters: the same behavior not clicked would score otherwise.
         let notClicked = f.data.behaviors + [Behavior(user: "u5", item: "i3", timestamp: last + 1, label: false)]
         let changed = Self.candidates.filter { item in
-            abs(reference.probability(user: "u5", candidate: item, mode: .bse, log: clicked)
-                - reference.probability(user: "u5", candidate: item, mode: .bse, log: notClicked)) > 1e-4
+            abs(
+                reference.probability(user: "u5", candidate: item, mode: .bse, log: clicked)
+                    - reference.probability(user: "u5", candidate: item, mode: .bse, log: notClicked)) > 1e-4
         }
         #expect(!changed.isEmpty)
 
@@ -221,31 +235,43 @@ struct ScorerTests {
         var bytes = try #require(try f.store.environment.read { try $0.get(f.store.sequences, chunk) })
         bytes[12] = 9
         try f.store.environment.write { try $0.put(f.store.sequences, chunk, bytes) }
-        #expect { try scorer.score(user: "u8", candidates: ["i1"], mode: .online) } throws: { "\($0)".contains("feedback 9") }
-        _ = try scorer.score(user: "u8", candidates: ["i1"], mode: .bse)   // bse reads the record only
-        var record = try #require(try f.store.environment.read { try $0.get(f.store.users, "u8") { try UserRecord(decoding: $0) } })
+        #expect { try scorer.score(user: "u8", candidates: ["i1"], mode: .online) } throws: {
+            "\($0)".contains("feedback 9")
+        }
+        _ = try scorer.score(user: "u8", candidates: ["i1"], mode: .bse)  // bse reads the record only
+        var record = try #require(
+            try f.store.environment.read { try $0.get(f.store.users, "u8") { try UserRecord(decoding: $0) } })
         record.window[0].feedback = 9
         try f.store.environment.write { try $0.put(f.store.users, "u8", record.encoded(precision: .f32)) }
-        #expect { try scorer.score(user: "u8", candidates: ["i1"], mode: .bse) } throws: { "\($0)".contains("feedback 9") }
+        #expect { try scorer.score(user: "u8", candidates: ["i1"], mode: .bse) } throws: {
+            "\($0)".contains("feedback 9")
+        }
     }
 
     @Test("a bundle with text atoms: every mode equals the float64 brute force with x(text) from the text model")
     func textAtoms() throws {
-        let textModel = try MiniLM(folder: (ProcessInfo.processInfo.environment["LIFELONG_DATA"] ?? repositoryRoot.appendingPathComponent("Data").path)
-                                       + "/all-MiniLM-L6-v2")
+        let textModel = try MiniLM(
+            folder: (ProcessInfo.processInfo.environment["LIFELONG_DATA"]
+                ?? repositoryRoot.appendingPathComponent("Data").path)
+                + "/all-MiniLM-L6-v2")
         let f = try ScoringFixture(textModel: textModel)
         #expect(f.model.config.dText == 5)
         let scorer = try Scorer(model: f.model, store: f.store)
         var reference = Reference(model: f.model, catalog: f.data.items)
-        for (id, info) in f.data.items { if let t = info.text { reference.text[id] = try textModel.embed([t], layers: 1)[0].vector } }
-        for u in [1, 5, 7, 8] { try Self.expectEveryModeMatches(scorer, reference, user: "u\(u)", log: f.data.behaviors) }
+        for (id, info) in f.data.items {
+            if let t = info.text { reference.text[id] = try textModel.embed([t], layers: 1)[0].vector }
+        }
+        for u in [1, 5, 7, 8] {
+            try Self.expectEveryModeMatches(scorer, reference, user: "u\(u)", log: f.data.behaviors)
+        }
 
         // Another writer appends an item this scorer has never seen, with a text, to u7's window and sequence:
         // the open scorer reads the item, its text atom included, on the next request.
         let last = f.data.behaviors.filter { $0.user == "u7" }.map(\.timestamp).max() ?? 0
         let added = Behavior(user: "u7", item: "brand-new", timestamp: last + 1)
         let info = ItemInfo(category: "c2", text: "A Brand New Film (2026)")
-        _ = try BehaviorEncoder(model: f.model, store: f.store, textModel: textModel).append(Dataset(behaviors: [added], items: ["brand-new": info]))
+        _ = try BehaviorEncoder(model: f.model, store: f.store, textModel: textModel).append(
+            Dataset(behaviors: [added], items: ["brand-new": info]))
         var catalog = f.data.items
         catalog["brand-new"] = info
         var after = Reference(model: f.model, catalog: catalog)
@@ -281,10 +307,14 @@ struct ScorerTests {
         let candidates = (0..<200).map { "i\($0 % 60)" }
         var out = [Float](repeating: 0, count: candidates.count)
         for user in ["u8", "nobody"] {
-            try out.withUnsafeMutableBufferPointer { try scorer.score(user: user, candidates: candidates, mode: .bse, into: $0) }
+            try out.withUnsafeMutableBufferPointer {
+                try scorer.score(user: user, candidates: candidates, mode: .bse, into: $0)
+            }
             lifelong_allocations_start()
             for _ in 0..<20 {
-                try out.withUnsafeMutableBufferPointer { try scorer.score(user: user, candidates: candidates, mode: .bse, into: $0) }
+                try out.withUnsafeMutableBufferPointer {
+                    try scorer.score(user: user, candidates: candidates, mode: .bse, into: $0)
+                }
             }
             #expect(lifelong_allocations_stop() == 0, "user \(user)")
         }
@@ -302,7 +332,9 @@ struct ScorerTests {
         for mode in Scorer.Mode.allCases {
             let p = try scorer.score(user: "nobody", candidates: ["i1", "zzz"], mode: mode)
             for (i, item) in ["i1", "zzz"].enumerated() {
-                #expect(abs(Double(p[i]) - reference.probability(user: "nobody", candidate: item, mode: mode, log: [])) < 1e-6)
+                #expect(
+                    abs(Double(p[i]) - reference.probability(user: "nobody", candidate: item, mode: mode, log: []))
+                        < 1e-6)
             }
         }
     }
@@ -313,7 +345,8 @@ struct ScorerTests {
         let a = try Scorer(model: f32.model, store: f32.store), b = try Scorer(model: f16.model, store: f16.store)
         var worst: Float = 0
         for u in 0..<9 {
-            let x = try a.score(user: "u\(u)", candidates: Self.candidates), y = try b.score(user: "u\(u)", candidates: Self.candidates)
+            let x = try a.score(user: "u\(u)", candidates: Self.candidates),
+                y = try b.score(user: "u\(u)", candidates: Self.candidates)
             for i in x.indices { worst = max(worst, abs(x[i] - y[i])) }
         }
         #expect(worst < 1e-3)
@@ -323,7 +356,8 @@ struct ScorerTests {
     func fingerprintMismatch() throws {
         let f = try ScoringFixture()
         var shape = ModelBundle.Shape()
-        shape.dItem = 12; shape.dCat = 4; shape.m = 12; shape.window = 6; shape.attentionDim = 8; shape.hidden = [16, 8]
+        shape.dItem = 12; shape.dCat = 4; shape.m = 12; shape.window = 6; shape.attentionDim = 8;
+        shape.hidden = [16, 8]
         try ModelBundle.writeRandom(to: f.root + "/other", items: ["i1"], categories: ["c1"], shape: shape, seed: 99)
         let other = try ModelBundle(folder: f.root + "/other")
         #expect { try Scorer(model: other, store: f.store) } throws: { error in
@@ -332,12 +366,18 @@ struct ScorerTests {
         }
     }
 
-    @Test("a store of the previous format (lifelong.store.v1, no feedback in its entries) is refused by the scorer and the encoder")
+    @Test(
+        "a store of the previous format (lifelong.store.v1, no feedback in its entries) is refused by the scorer and the encoder"
+    )
     func oldStoreFormat() throws {
         let f = try ScoringFixture()
         try f.store.environment.write { try $0.put(f.store.metaDatabase, "format", "lifelong.store.v1") }
-        #expect { try Scorer(model: f.model, store: f.store) } throws: { "\($0)".contains("lifelong.store.v1") && "\($0)".contains("re-encode") }
-        #expect { try BehaviorEncoder(model: f.model, store: f.store) } throws: { "\($0)".contains("lifelong.store.v1") && "\($0)".contains("lifelong.store.v2") }
+        #expect { try Scorer(model: f.model, store: f.store) } throws: {
+            "\($0)".contains("lifelong.store.v1") && "\($0)".contains("re-encode")
+        }
+        #expect { try BehaviorEncoder(model: f.model, store: f.store) } throws: {
+            "\($0)".contains("lifelong.store.v1") && "\($0)".contains("lifelong.store.v2")
+        }
     }
 
     @Test("append makes the new behavior count, O(m·d), and equals encoding it from the start")
@@ -347,18 +387,25 @@ struct ScorerTests {
         try scorer.append(user: "u5", item: "i3", timestamp: 10_000)
         try scorer.append(user: "new", item: "i4", timestamp: 5)
         let reference = Reference(model: f.model, catalog: f.data.items)
-        let log = f.data.behaviors + [Behavior(user: "u5", item: "i3", timestamp: 10_000), Behavior(user: "new", item: "i4", timestamp: 5)]
+        let log =
+            f.data.behaviors + [
+                Behavior(user: "u5", item: "i3", timestamp: 10_000), Behavior(user: "new", item: "i4", timestamp: 5),
+            ]
         for user in ["u5", "new"] {
             for mode in Scorer.Mode.allCases {
                 let p = try scorer.score(user: user, candidates: ["i3", "i9"], mode: mode)
                 for (i, item) in ["i3", "i9"].enumerated() {
-                    #expect(abs(Double(p[i]) - reference.probability(user: user, candidate: item, mode: mode, log: log)) < 1e-5)
+                    #expect(
+                        abs(Double(p[i]) - reference.probability(user: user, candidate: item, mode: mode, log: log))
+                            < 1e-5)
                 }
             }
         }
         #expect { try scorer.append(user: "u5", item: "i3", timestamp: 9_999) } throws: { "\($0)".contains("older") }
         let readOnly = try Scorer(model: f.model, store: f.store)
-        #expect { try readOnly.append(user: "u5", item: "i3", timestamp: 20_000) } throws: { "\($0)".contains("read-only") }
+        #expect { try readOnly.append(user: "u5", item: "i3", timestamp: 20_000) } throws: {
+            "\($0)".contains("read-only")
+        }
     }
 
     @Test("threads scoring while one appends see each append entirely or not at all")
@@ -369,7 +416,7 @@ struct ScorerTests {
         let states = Mutex<Set<[Float]>>([try scorer.score(user: "u7", candidates: candidates)])
         let observed = Mutex<[[Float]]>([])
         let stop = Atomic<Bool>(false)
-        let done = DispatchGroup()   // readers on their own threads, not the cooperative pool
+        let done = DispatchGroup()  // readers on their own threads, not the cooperative pool
         for _ in 0..<3 {
             done.enter()
             Thread.detachNewThread {
@@ -413,7 +460,8 @@ struct IndependentBundleTests {
         let store = try Store(path: root)
         _ = try BehaviorEncoder(model: model, store: store).encode(data)
         let scorer = try Scorer(model: model, store: store)
-        let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/expected.json")))
+        let expected = try JSONDecoder().decode(
+            Expected.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/expected.json")))
         #expect(expected.rows.count >= 40)
         for row in expected.rows {
             let p = try scorer.score(user: row.user, candidates: [row.item], mode: Scorer.Mode(rawValue: row.mode)!)[0]

@@ -24,8 +24,9 @@ func goldenCases() throws -> [GoldenCase] {
             mean[Int(k)!] = v["mean"] ?? []
             normalized[Int(k)!] = v["normalized"] ?? []
         }
-        return GoldenCase(text: try #require(c["text"] as? String), ids: try #require(c["ids"] as? [Int]).map(Int32.init),
-                          mean: mean, normalized: normalized)
+        return GoldenCase(
+            text: try #require(c["text"] as? String), ids: try #require(c["ids"] as? [Int]).map(Int32.init),
+            mean: mean, normalized: normalized)
     }
 }
 
@@ -42,7 +43,9 @@ struct MiniLMGoldenTests {
         for c in cases { #expect(model.tokenizer.ids(c.text) == c.ids, "\(c.text.debugDescription)") }
     }
 
-    @Test("mean and normalized match the goldens within 1e-5 for every case and every K in 0…6, one batch or one text at a time")
+    @Test(
+        "mean and normalized match the goldens within 1e-5 for every case and every K in 0…6, one batch or one text at a time"
+    )
     func layers() throws {
         let model = try sharedModel.get()
         let cases = try goldenCases()
@@ -50,8 +53,10 @@ struct MiniLMGoldenTests {
             let batched = try model.embed(cases.map(\.text), layers: k)
             for (c, e) in zip(cases, batched) {
                 let single = try #require(try model.embed([c.text], layers: k).first)
-                for (name, got, want) in [("mean", e.mean, c.mean[k]!), ("normalized", e.vector, c.normalized[k]!),
-                                          ("single-text mean", single.mean, c.mean[k]!)] {
+                for (name, got, want) in [
+                    ("mean", e.mean, c.mean[k]!), ("normalized", e.vector, c.normalized[k]!),
+                    ("single-text mean", single.mean, c.mean[k]!),
+                ] {
                     #expect(got.count == 384 && want.count == 384)
                     let worst = zip(got, want).map { abs(Double($0) - $1) }.max() ?? .infinity
                     #expect(worst <= 1e-5, "K=\(k) \(name) of \(c.text.debugDescription): max error \(worst)")
@@ -63,7 +68,10 @@ struct MiniLMGoldenTests {
     @Test("a packed batch equals the texts run one by one (padding does not leak)")
     func packing() throws {
         let model = try sharedModel.get()
-        let texts = ["Toy Story (1995)", "", "a much longer title that has quite a few more word pieces than the others (2001)", "é"]
+        let texts = [
+            "Toy Story (1995)", "", "a much longer title that has quite a few more word pieces than the others (2001)",
+            "é",
+        ]
         let batched = try model.embed(texts, layers: 6)
         for (t, b) in zip(texts, batched) {
             let one = try #require(try model.embed([t], layers: 6).first)
@@ -74,13 +82,17 @@ struct MiniLMGoldenTests {
 
 @Suite("WordPiece tokenizer rules")
 struct WordPieceTests {
-    let tokenizer = try! WordPieceTokenizer(pieces: ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "un", "##aff", "##able", "want", "##ed", ",", "runn", "##ing", "!", "cafe", "中", "x"], maxTokens: 8)
+    let tokenizer = try! WordPieceTokenizer(
+        pieces: [
+            "[PAD]", "[UNK]", "[CLS]", "[SEP]", "un", "##aff", "##able", "want", "##ed", ",", "runn", "##ing", "!",
+            "cafe", "中", "x",
+        ], maxTokens: 8)
 
     @Test("greedy longest match with ## continuations; no match is [UNK]")
     func pieces() {
         #expect(tokenizer.wordPieces("unaffable") == [4, 5, 6])
         #expect(tokenizer.wordPieces("wanted") == [7, 8])
-        #expect(tokenizer.wordPieces("unwanted") == [1])   // "##want" is not a piece
+        #expect(tokenizer.wordPieces("unwanted") == [1])  // "##want" is not a piece
         #expect(tokenizer.wordPieces(String(repeating: "x", count: 101)) == [1])
     }
 
@@ -103,7 +115,9 @@ struct WordPieceTests {
 struct MiniLMFileTests {
     func copyModel(to dir: String) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        for f in ["config.json", "vocab.txt"] { try FileManager.default.copyItem(atPath: minilmFolder + "/" + f, toPath: dir + "/" + f) }
+        for f in ["config.json", "vocab.txt"] {
+            try FileManager.default.copyItem(atPath: minilmFolder + "/" + f, toPath: dir + "/" + f)
+        }
     }
 
     @Test("a missing or corrupt model file is an error naming the file")
@@ -114,7 +128,8 @@ struct MiniLMFileTests {
         let missing = try #require(throws: MiniLM.LoadError.self) { try MiniLM(folder: dir) }
         #expect(missing.description.contains(dir + "/model.safetensors"))
         // Truncated: the first megabyte of the real file.
-        let head = try FileHandle(forReadingFrom: URL(fileURLWithPath: minilmFolder + "/model.safetensors")).read(upToCount: 1 << 20)!
+        let head = try FileHandle(forReadingFrom: URL(fileURLWithPath: minilmFolder + "/model.safetensors")).read(
+            upToCount: 1 << 20)!
         try head.write(to: URL(fileURLWithPath: dir + "/model.safetensors"))
         let truncated = try #require(throws: (any Error).self) { try MiniLM(folder: dir) }
         #expect("\(truncated)".contains(dir + "/model.safetensors"))

@@ -20,7 +20,8 @@ func smallLog(users: Int = 5, items: Int = 14, seed: UInt64 = 3, unlabelled: Flo
             let item = "i\(rng.bits() % UInt64(items))"
             let label = rng.uniform() < 0.5
             let known = unlabelled == 0 || rng.uniform() >= unlabelled
-            behaviors.append(Behavior(user: "u\(u)", item: item, timestamp: Double(1000 + 10 * j + u), label: known ? label : nil))
+            behaviors.append(
+                Behavior(user: "u\(u)", item: item, timestamp: Double(1000 + 10 * j + u), label: known ? label : nil))
         }
     }
     var catalog: [String: ItemInfo] = [:]
@@ -32,7 +33,9 @@ func smallLog(users: Int = 5, items: Int = 14, seed: UInt64 = 3, unlabelled: Flo
 func fakeTextVectors(_ data: Dataset, seed: UInt64 = 5) -> [String: [Float]] {
     var rng = Gaussian(seed: seed)
     var out: [String: [Float]] = [:]
-    for id in data.items.keys.sorted() where data.items[id]?.text != nil { out[id] = (0..<384).map { _ in rng.normal() * 0.2 } }
+    for id in data.items.keys.sorted() where data.items[id]?.text != nil {
+        out[id] = (0..<384).map { _ in rng.normal() * 0.2 }
+    }
     return out
 }
 
@@ -58,22 +61,28 @@ struct GradientFixture {
     init(long: LongTerm, text: Bool, feedback: Bool = false) throws {
         let data = smallLog(unlabelled: feedback ? 0.25 : 0)
         let bundle = try smallBundle(data, in: temporaryFolder("grad"), text: text, feedback: feedback)
-        let set = try TrainingSet(data, vocabulary: bundle.vocabulary, textVectors: text ? fakeTextVectors(data) : [:],
-                                  validFraction: 0.4, testFraction: 0.7)
+        let set = try TrainingSet(
+            data, vocabulary: bundle.vocabulary, textVectors: text ? fakeTextVectors(data) : [:],
+            validFraction: 0.4, testFraction: 0.7)
         parameters = Parameters(bundle)
-        network = Network(config: bundle.config, long: long, data: set, projection: bundle.projection, offsets: parameters.offsets)
+        network = Network(
+            config: bundle.config, long: long, data: set, projection: bundle.projection, offsets: parameters.offsets)
         samples = (set.train + set.valid + set.test).sorted { $0.order < $1.order }
     }
 
     func loss(_ w: [Double]) -> Double {
-        samples.withUnsafeBufferPointer { s in w.withUnsafeBufferPointer { network.forward(s, parameters: $0.baseAddress!) } }
+        samples.withUnsafeBufferPointer { s in
+            w.withUnsafeBufferPointer { network.forward(s, parameters: $0.baseAddress!) }
+        }
     }
 
     func gradient() -> [Double] {
         var g = [Double](repeating: 0, count: parameters.values.count)
         _ = loss(parameters.values)
         parameters.values.withUnsafeBufferPointer { w in
-            g.withUnsafeMutableBufferPointer { network.backward(parameters: w.baseAddress!, gradients: $0.baseAddress!) }
+            g.withUnsafeMutableBufferPointer {
+                network.backward(parameters: w.baseAddress!, gradients: $0.baseAddress!)
+            }
         }
         return g
     }
@@ -89,20 +98,25 @@ struct GradientFixture {
 
 /// |a − b| / max(|a| + |b|, floor): a relative error; the floor absorbs the ~1e-10 rounding noise of a
 /// central difference on a loss of ~0.7 when the true gradient is 0.
-func relativeError(_ a: Double, _ b: Double, floor: Double = 1e-4) -> Double { abs(a - b) / max(abs(a) + abs(b), floor) }
+func relativeError(_ a: Double, _ b: Double, floor: Double = 1e-4) -> Double {
+    abs(a - b) / max(abs(a) + abs(b), floor)
+}
 
 @Suite("Gradients against finite differences (float64)")
 struct GradientTests {
-    @Test("every tensor, every long-term variant, with text; v1 and v2 (feedback)", arguments: LongTerm.allCases, [false, true])
+    @Test(
+        "every tensor, every long-term variant, with text; v1 and v2 (feedback)", arguments: LongTerm.allCases,
+        [false, true])
     func everyTensor(long: LongTerm, feedback: Bool) throws {
         let f = try GradientFixture(long: long, text: true, feedback: feedback)
         let g = f.gradient()
         let p = f.parameters
         #expect(p.tensors.count == (feedback ? 19 : 18))
         for t in p.tensors {
-            let range = p.offset(t) ..< (p.offset(t) + p.count(t))
+            let range = p.offset(t)..<(p.offset(t) + p.count(t))
             // Every coordinate of the small tensors; a fixed spread of the 768 text weights.
-            let coordinates = t == .textWeight ? Array(stride(from: range.lowerBound, to: range.upperBound, by: 7)) : Array(range)
+            let coordinates =
+                t == .textWeight ? Array(stride(from: range.lowerBound, to: range.upperBound, by: 7)) : Array(range)
             var worst = 0.0, nonzero = 0
             for k in coordinates {
                 let n = f.numeric(k)
@@ -113,7 +127,7 @@ struct GradientTests {
             if t == .feedback {
                 // All three rows (unknown, not clicked, clicked) occur in the histories, so all must learn.
                 for row in 0..<3 {
-                    let slice = g[(range.lowerBound + row * p.config.d) ..< (range.lowerBound + (row + 1) * p.config.d)]
+                    let slice = g[(range.lowerBound + row * p.config.d)..<(range.lowerBound + (row + 1) * p.config.d)]
                     #expect(slice.contains { abs($0) > 1e-9 }, "\(long): feedback row \(row) has no gradient")
                 }
             }
@@ -136,10 +150,12 @@ struct GradientTests {
         for _ in 0..<3 {
             let v = f.parameters.values.map { _ in Double(rng.normal()) }
             let eps = 1e-6
-            let plus = zip(f.parameters.values, v).map { $0 + eps * $1 }, minus = zip(f.parameters.values, v).map { $0 - eps * $1 }
+            let plus = zip(f.parameters.values, v).map { $0 + eps * $1 },
+                minus = zip(f.parameters.values, v).map { $0 - eps * $1 }
             let numeric = (f.loss(plus) - f.loss(minus)) / (2 * eps)
             let analytic = zip(g, v).reduce(0) { $0 + $1.0 * $1.1 }
-            #expect(relativeError(analytic, numeric) < 1e-6, "\(long): directional derivative \(analytic) vs \(numeric)")
+            #expect(
+                relativeError(analytic, numeric) < 1e-6, "\(long): directional derivative \(analytic) vs \(numeric)")
         }
     }
 }
@@ -152,11 +168,13 @@ struct AdamTests {
         adam.weightDecay = 0.5
         var w: [Double] = [1, 2, 3, 4], g: [Double] = [0.5, -2, 7, 9]
         w.withUnsafeMutableBufferPointer { wp in
-            g.withUnsafeMutableBufferPointer { adam.update(wp.baseAddress!, $0.baseAddress!, dense: [0 ..< 2], rows: [(offset: 2, width: 1)]) }
+            g.withUnsafeMutableBufferPointer {
+                adam.update(wp.baseAddress!, $0.baseAddress!, dense: [0..<2], rows: [(offset: 2, width: 1)])
+            }
         }
         // First step: m̂ = g, v̂ = g², so the move is lr · g/(|g| + ε) = ±lr, after shrinking by 1 − lr·wd.
         let expected: [Double] = [1 * 0.95 - 0.1, 2 * 0.95 + 0.1, 3 * 0.95 - 0.1, 4]
         for k in 0..<4 { #expect(abs(w[k] - expected[k]) < 1e-6, "w[\(k)] = \(w[k])") }
-        #expect(g[0] == 0 && g[1] == 0 && g[2] == 0 && g[3] == 9)   // read gradients are cleared, the untouched row's kept
+        #expect(g[0] == 0 && g[1] == 0 && g[2] == 0 && g[3] == 9)  // read gradients are cleared, the untouched row's kept
     }
 }

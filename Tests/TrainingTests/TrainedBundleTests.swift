@@ -24,8 +24,10 @@ func syntheticLog(users: Int = 40, length: ClosedRange<Int> = 10...120) -> Datas
 
 /// Trains `long` for `epochs` on `data` from a random bundle written into `folder/initial`; with `textModel`,
 /// a text bundle whose atoms come from a `TextAtomCache` in `folder/texts`.
-func train(_ data: Dataset, long: LongTerm, epochs: Int, folder: String, textModel: MiniLM? = nil,
-           feedback: Bool = false) throws -> (Trainer, TrainingReport) {
+func train(
+    _ data: Dataset, long: LongTerm, epochs: Int, folder: String, textModel: MiniLM? = nil,
+    feedback: Bool = false
+) throws -> (Trainer, TrainingReport) {
     var shape = ModelBundle.Shape()
     shape.feedback = feedback
     shape.dItem = 8; shape.dCat = 4; shape.window = 10; shape.attentionDim = 8; shape.hidden = [16, 8]
@@ -34,32 +36,39 @@ func train(_ data: Dataset, long: LongTerm, epochs: Int, folder: String, textMod
     var atoms: [String: [Float]] = [:]
     if let textModel {
         try FileManager.default.createDirectory(atPath: folder + "/texts", withIntermediateDirectories: true)
-        atoms = try TextAtomCache(store: try Store(path: folder + "/texts", durability: .noSync), textModel: textModel, layers: 1)
-            .vectors(forItems: data.items).byItem
+        atoms = try TextAtomCache(
+            store: try Store(path: folder + "/texts", durability: .noSync), textModel: textModel, layers: 1
+        )
+        .vectors(forItems: data.items).byItem
     }
     let set = try TrainingSet(data, vocabulary: initial.vocabulary, textVectors: atoms)
     var options = TrainingOptions()
-    options.long = long; options.epochs = epochs; options.batch = 64; options.learningRate = 3e-3; options.patience = epochs
+    options.long = long; options.epochs = epochs; options.batch = 64; options.learningRate = 3e-3;
+    options.patience = epochs
     let trainer = Trainer(initial: initial, data: set, options: options)
     return (trainer, trainer.run())
 }
 
 @Suite("Trained bundles")
 struct TrainedBundleTests {
-    @Test("a trained bundle replays its test period with the trainer's predictions", arguments: [LongTerm.sdim, .full, .none])
+    @Test(
+        "a trained bundle replays its test period with the trainer's predictions",
+        arguments: [LongTerm.sdim, .full, .none])
     func replayAgrees(long: LongTerm) throws {
         try replay(long: long, textModel: nil)
     }
 
-    @Test("a trained v2 bundle (behaviors carry their feedback, some unknown) replays with the trainer's predictions",
-          arguments: [LongTerm.sdim, .full, .none])
+    @Test(
+        "a trained v2 bundle (behaviors carry their feedback, some unknown) replays with the trainer's predictions",
+        arguments: [LongTerm.sdim, .full, .none])
     func feedbackReplayAgrees(long: LongTerm) throws {
         try replay(long: long, textModel: nil, feedback: true)
     }
 
     @Test("a trained text bundle (cached all-MiniLM-L6-v2 atoms, W_t trained) replays with the trainer's predictions")
     func textReplayAgrees() throws {
-        let data = ProcessInfo.processInfo.environment["LIFELONG_DATA"] ?? repositoryRoot.appendingPathComponent("Data").path
+        let data =
+            ProcessInfo.processInfo.environment["LIFELONG_DATA"] ?? repositoryRoot.appendingPathComponent("Data").path
         try replay(long: .sdim, textModel: try MiniLM(folder: data + "/all-MiniLM-L6-v2"))
     }
 
@@ -67,21 +76,28 @@ struct TrainedBundleTests {
         let root = temporaryFolder("replay-\(long)")
         defer { try? FileManager.default.removeItem(atPath: root) }
         var data = syntheticLog()
-        if feedback { for j in stride(from: 0, to: data.behaviors.count, by: 7) { data.behaviors[j].label = nil } }   // unknown feedback too
-        let (trainer, report) = try train(data, long: long, epochs: 2, folder: root, textModel: textModel, feedback: feedback)
+        if feedback { for j in stride(from: 0, to: data.behaviors.count, by: 7) { data.behaviors[j].label = nil } }  // unknown feedback too
+        let (trainer, report) = try train(
+            data, long: long, epochs: 2, folder: root, textModel: textModel, feedback: feedback)
         try trainer.writeBundle(to: root + "/trained")
         let bundle = try ModelBundle(folder: root + "/trained")
         #expect(bundle.createdBy == "lifelong train")
         #expect(bundle.config.feedback == feedback)
 
         // The replay encodes everything before the test period and scores each later event before appending it.
-        let mode: Scorer.Mode = switch long { case .sdim: .bse; case .full: .full; case .none: .short }
+        let mode: Scorer.Mode =
+            switch long {
+            case .sdim: .bse;
+            case .full: .full;
+            case .none: .short
+            }
         var options = Replay.Options()
         options.modes = long == .sdim ? [.bse, .online] : [mode]
         options.split = .time(trainer.data.testTime)
         options.durability = .noSync
         #expect(bundle.config.dText == (textModel == nil ? 0 : 4))
-        let result = try Replay.run(model: bundle, data: data, storeFolder: root + "/store", options: options, textModel: textModel)
+        let result = try Replay.run(
+            model: bundle, data: data, storeFolder: root + "/store", options: options, textModel: textModel)
 
         let test = trainer.data.test.sorted { $0.order < $1.order }
         let mine = trainer.predict(test)
@@ -108,7 +124,8 @@ struct TrainedBundleTests {
         let data = syntheticLog(users: 100, length: 50...300)
         let (_, sdim) = try train(data, long: .sdim, epochs: 6, folder: root + "/sdim")
         let (_, none) = try train(data, long: .none, epochs: 6, folder: root + "/none")
-        let summary = "sdim valid \(sdim.epochs.map { $0.valid.auc ?? 0 }) test \(sdim.test?.auc ?? 0); none test \(none.test?.auc ?? 0)"
+        let summary =
+            "sdim valid \(sdim.epochs.map { $0.valid.auc ?? 0 }) test \(sdim.test?.auc ?? 0); none test \(none.test?.auc ?? 0)"
         #expect(sdim.epochs[0].trainLoss > sdim.epochs.last!.trainLoss, "\(summary)")
         #expect(try #require(sdim.test?.auc) > 0.6, "\(summary)")
         #expect(try #require(sdim.test?.auc) > #require(none.test?.auc) + 0.01, "\(summary)")
@@ -143,6 +160,7 @@ struct TrainedBundleTests {
         let (b, _) = try train(data, long: .sdim, epochs: 1, folder: root + "/b")
         try a.writeBundle(to: root + "/a/out")
         try b.writeBundle(to: root + "/b/out")
-        #expect(try ModelBundle(folder: root + "/a/out").fingerprint == ModelBundle(folder: root + "/b/out").fingerprint)
+        #expect(
+            try ModelBundle(folder: root + "/a/out").fingerprint == ModelBundle(folder: root + "/b/out").fingerprint)
     }
 }

@@ -1,5 +1,5 @@
 """Opens a Lifelong store with py-lmdb (an independent LMDB binding) and checks every user record
-against the layout the README documents: magic, sizes, CRC-32C, and that each signature's bucket
+against the layout docs/FORMATS.md documents: magic, sizes, CRC-32C, and that each signature's bucket
 counts add up to L. Optional interoperability check; not part of the test suite (Python is used
 only for fetching data at set-up). Needs `pip install lmdb`.
 

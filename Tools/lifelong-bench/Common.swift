@@ -5,7 +5,8 @@ import Model
 /// Benchmarks report nothing from a debug build: its figures would be meaningless.
 func requireReleaseBuild() throws {
     #if DEBUG
-    throw ValidationError("lifelong-bench refuses to report from a debug build: run `swift run -c release lifelong-bench …`")
+    throw ValidationError(
+        "lifelong-bench refuses to report from a debug build: run `swift run -c release lifelong-bench …`")
     #endif
 }
 
@@ -25,7 +26,9 @@ func fmt(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)
 
 /// A random v1 bundle for the benchmarks: `items` items "i0"… in 50 categories "c0"…, d = d_item + d_cat
 /// with d_cat = d/4, other shapes at their defaults. Returns the bundle and the ids.
-func syntheticBundle(at folder: String, d: Int, items: Int, seed: UInt64) throws -> (model: ModelBundle, items: [String], categories: [String]) {
+func syntheticBundle(
+    at folder: String, d: Int, items: Int, seed: UInt64
+) throws -> (model: ModelBundle, items: [String], categories: [String]) {
     let itemIds = (0..<items).map { "i\($0)" }
     let categories = (0..<50).map { "c\($0)" }
     var shape = ModelBundle.Shape()

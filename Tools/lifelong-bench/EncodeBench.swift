@@ -26,7 +26,9 @@ struct EncodeBench: ParsableCommand {
 
     func validate() throws {
         try requireReleaseBuild()
-        guard d >= 2, behaviors > 0, items > 0, repeats > 0 else { throw ValidationError("--d ≥ 2; --behaviors, --items, --repeats > 0") }
+        guard d >= 2, behaviors > 0, items > 0, repeats > 0 else {
+            throw ValidationError("--d ≥ 2; --behaviors, --items, --repeats > 0")
+        }
         guard !parsedLengths.isEmpty, parsedLengths.allSatisfy({ $0 > 0 && $0 <= behaviors }) else {
             throw ValidationError("--lengths: positive integers no larger than --behaviors")
         }
@@ -40,10 +42,15 @@ struct EncodeBench: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let (model, itemIds, categories) = try syntheticBundle(at: root + "/model", d: d, items: items, seed: 7)
         let shape = model.config
-        let catalog = Dictionary(uniqueKeysWithValues: itemIds.enumerated().map { ($1, ItemInfo(category: categories[$0 % categories.count])) })
+        let catalog = Dictionary(
+            uniqueKeysWithValues: itemIds.enumerated().map {
+                ($1, ItemInfo(category: categories[$0 % categories.count]))
+            })
 
-        print("BSE encode vs floor — d = \(d), m = \(shape.m), τ = \(shape.tau), K = \(shape.window), \(items) items, "
-              + "~\(behaviors) behaviors per row, f32 sums, no fsync, 1 BLAS thread, median of \(repeats), bucket-add kernel \(Rows.usesAVX2 ? "AVX2" : "x86-64 baseline")")
+        print(
+            "BSE encode vs floor — d = \(d), m = \(shape.m), τ = \(shape.tau), K = \(shape.window), \(items) items, "
+                + "~\(behaviors) behaviors per row, f32 sums, no fsync, 1 BLAS thread, median of \(repeats), bucket-add kernel \(Rows.usesAVX2 ? "AVX2" : "x86-64 baseline")"
+        )
         print("| L | users | encode beh/s | sgemm-hash beh/s | raw-LMDB-write beh/s | encode / floor |")
         print("|---:|---:|---:|---:|---:|---:|")
         var json: [String: Double] = [:]
@@ -54,13 +61,15 @@ struct EncodeBench: ParsableCommand {
             log.reserveCapacity(users * length)
             for u in 0..<users {
                 for t in 0..<length {
-                    log.append(Behavior(user: "u\(u)", item: itemIds[Int(rng.bits() % UInt64(items))], timestamp: Double(t)))
+                    log.append(
+                        Behavior(user: "u\(u)", item: itemIds[Int(rng.bits() % UInt64(items))], timestamp: Double(t)))
                 }
             }
             let data = Dataset(behaviors: log, items: catalog)
             let total = Double(users * length)
 
-            var encodeTimes: [Double] = [], totalTimes: [Double] = [], gemmTimes: [Double] = [], writeTimes: [Double] = []
+            var encodeTimes: [Double] = [], totalTimes: [Double] = [], gemmTimes: [Double] = [],
+                writeTimes: [Double] = []
             var recordBytes = 0
             for r in 0..<repeats {
                 // 1. The encoder itself (fresh store each time): parse-free, from an in-memory log.
@@ -70,13 +79,19 @@ struct EncodeBench: ParsableCommand {
                 let report = try encoder.encode(data)
                 encodeTimes.append(report.itemsSeconds + report.usersSeconds)
                 totalTimes.append(report.seconds)
-                print("  L=\(length) grouping \(fmt(report.groupingSeconds, 3)) s, items \(fmt(report.itemsSeconds, 3)) s, users \(fmt(report.usersSeconds, 3)) s")
+                print(
+                    "  L=\(length) grouping \(fmt(report.groupingSeconds, 3)) s, items \(fmt(report.itemsSeconds, 3)) s, users \(fmt(report.usersSeconds, 3)) s"
+                )
 
                 // 2. The same writes with raw C calls: same keys, same value sizes, same batching (256 users/txn).
                 var users: [(String, [UInt8])] = [], chunks: [([UInt8], [UInt8])] = []
                 try store.environment.read { txn in
-                    try txn.scan(store.users) { k, v in users.append((String(decoding: k, as: UTF8.self), Array(v))); return .next }
-                    try txn.scan(store.sequences) { k, v in chunks.append((Array(k), Array(v))); return .next }
+                    try txn.scan(store.users) { k, v in
+                        users.append((String(decoding: k, as: UTF8.self), Array(v))); return .next
+                    }
+                    try txn.scan(store.sequences) { k, v in
+                        chunks.append((Array(k), Array(v))); return .next
+                    }
                 }
                 recordBytes = users.first?.1.count ?? 0
                 writeTimes.append(try rawWrites(users: users, chunks: chunks, dir: root + "/raw-\(length)-\(r)"))
@@ -87,20 +102,25 @@ struct EncodeBench: ParsableCommand {
             }
             let enc = median(encodeTimes), gemm = median(gemmTimes), write = median(writeTimes)
             let floor = max(gemm, write)
-            print("| \(length) | \(users) | \(fmt(total / enc, 0)) | \(fmt(total / gemm, 0)) | \(fmt(total / write, 0)) | \(fmt(enc / floor, 2)) |")
+            print(
+                "| \(length) | \(users) | \(fmt(total / enc, 0)) | \(fmt(total / gemm, 0)) | \(fmt(total / write, 0)) | \(fmt(enc / floor, 2)) |"
+            )
             json["L\(length)_encode_behaviors_per_s"] = total / enc
             json["L\(length)_floor_behaviors_per_s"] = total / floor
             json["L\(length)_encode_over_floor"] = enc / floor
             json["record_bytes_f32"] = Double(recordBytes)
         }
         let c = model.config
-        let f16 = UserRecord(nSig: c.signatures, buckets: c.buckets, d: c.d, windowCapacity: c.window, fingerprint: model.fingerprint)
+        let f16 = UserRecord(
+            nSig: c.signatures, buckets: c.buckets, d: c.d, windowCapacity: c.window, fingerprint: model.fingerprint)
         var full = f16
         full.window = Array(repeating: .init(item: 0, itemRow: 0, categoryRow: 0), count: c.window)
         let bound = c.signatures * c.buckets * c.d * 2
-        print("user record bytes at d = \(c.d), full window: f32 \(full.encodedSize(precision: .f32)), "
-              + "f16 \(full.encodedSize(precision: .f16)) (sums alone 16·8·\(c.d)·2 = \(bound); header+counts+window "
-              + "\(full.encodedSize(precision: .f16) - bound)); plus \(Store.sequenceEntrySize) bytes per behavior in `sequences`")
+        print(
+            "user record bytes at d = \(c.d), full window: f32 \(full.encodedSize(precision: .f32)), "
+                + "f16 \(full.encodedSize(precision: .f16)) (sums alone 16·8·\(c.d)·2 = \(bound); header+counts+window "
+                + "\(full.encodedSize(precision: .f16) - bound)); plus \(Store.sequenceEntrySize) bytes per behavior in `sequences`"
+        )
         json["record_bytes_f16"] = Double(full.encodedSize(precision: .f16))
         let out = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
         print(String(decoding: out, as: UTF8.self))
@@ -150,8 +170,10 @@ struct EncodeBench: ParsableCommand {
         var vectors = [Float](repeating: 0, count: n * c.d)
         vectors.withUnsafeMutableBufferPointer { v in
             for (i, b) in log.enumerated() {
-                model.embed(itemRow: model.vocabulary.itemRow(b.item),
-                            categoryRow: model.vocabulary.categoryRow(catalog[b.item]?.category ?? ""), into: v.baseAddress! + i * c.d)
+                model.embed(
+                    itemRow: model.vocabulary.itemRow(b.item),
+                    categoryRow: model.vocabulary.categoryRow(catalog[b.item]?.category ?? ""),
+                    into: v.baseAddress! + i * c.d)
             }
         }
         var projections = [Float](repeating: 0, count: n * c.m)
@@ -160,7 +182,8 @@ struct EncodeBench: ParsableCommand {
             vectors.withUnsafeBufferPointer { v in
                 projections.withUnsafeMutableBufferPointer { p in
                     signatures.withUnsafeMutableBufferPointer { s in
-                        model.signatures(of: v.baseAddress!, count: n, projections: p.baseAddress!, into: s.baseAddress!)
+                        model.signatures(
+                            of: v.baseAddress!, count: n, projections: p.baseAddress!, into: s.baseAddress!)
                     }
                 }
             }

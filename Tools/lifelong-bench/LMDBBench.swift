@@ -19,7 +19,9 @@ struct LMDBBench: ParsableCommand {
 
     func validate() throws {
         try requireReleaseBuild()
-        guard keys > 0, valueSize > 0, repeats > 0 else { throw ValidationError("--keys, --value-size and --repeats must be positive") }
+        guard keys > 0, valueSize > 0, repeats > 0 else {
+            throw ValidationError("--keys, --value-size and --repeats must be positive")
+        }
     }
 
     func run() throws {
@@ -32,7 +34,7 @@ struct LMDBBench: ParsableCommand {
         let wrapped = try env.database("wrapped")!
         let raw = try env.database("raw")!
 
-        var rng = Gaussian(seed: 42)   // the project's seeded generator
+        var rng = Gaussian(seed: 42)  // the project's seeded generator
         let order = (0..<UInt64(keys)).shuffled(using: &rng)
         let value = [UInt8](repeating: 0x5A, count: valueSize)
         let rawEnv = env.unsafeRawHandle
@@ -40,86 +42,95 @@ struct LMDBBench: ParsableCommand {
         // Puts: one write transaction of `keys` puts, random key order, into an emptied database.
         var putWrapped: [Double] = [], putRaw: [Double] = []
         for _ in 0..<repeats {
-            try env.write { txn in try txn.clear(wrapped); try txn.clear(raw) }
-            putWrapped.append(try time {
-                try env.write { txn in
-                    for k in order { try txn.put(wrapped, k, value) }
-                }
-            } / Double(keys))
-            putRaw.append(try time {
-                var txn: OpaquePointer?
-                try checkRC(mdb_txn_begin(rawEnv, nil, 0, &txn))
-                var bigEndian: UInt64 = 0
-                try value.withUnsafeBytes { v in
-                    try withUnsafeMutableBytes(of: &bigEndian) { kb in
-                        for k in order {
-                            kb.storeBytes(of: k.bigEndian, as: UInt64.self)
-                            var kv = MDB_val(mv_size: 8, mv_data: kb.baseAddress)
-                            var vv = MDB_val(mv_size: v.count, mv_data: UnsafeMutableRawPointer(mutating: v.baseAddress))
-                            try checkRC(mdb_put(txn, raw.rawHandle, &kv, &vv, 0))
+            try env.write { txn in
+                try txn.clear(wrapped); try txn.clear(raw)
+            }
+            putWrapped.append(
+                try time {
+                    try env.write { txn in
+                        for k in order { try txn.put(wrapped, k, value) }
+                    }
+                } / Double(keys))
+            putRaw.append(
+                try time {
+                    var txn: OpaquePointer?
+                    try checkRC(mdb_txn_begin(rawEnv, nil, 0, &txn))
+                    var bigEndian: UInt64 = 0
+                    try value.withUnsafeBytes { v in
+                        try withUnsafeMutableBytes(of: &bigEndian) { kb in
+                            for k in order {
+                                kb.storeBytes(of: k.bigEndian, as: UInt64.self)
+                                var kv = MDB_val(mv_size: 8, mv_data: kb.baseAddress)
+                                var vv = MDB_val(
+                                    mv_size: v.count, mv_data: UnsafeMutableRawPointer(mutating: v.baseAddress))
+                                try checkRC(mdb_put(txn, raw.rawHandle, &kv, &vv, 0))
+                            }
                         }
                     }
-                }
-                try checkRC(mdb_txn_commit(txn))
-            } / Double(keys))
+                    try checkRC(mdb_txn_commit(txn))
+                } / Double(keys))
         }
 
         // Gets inside one read transaction (the scorer's pattern: many lookups per snapshot).
         var getWrapped: [Double] = [], getRaw: [Double] = []
         var sink = 0
         for _ in 0..<repeats {
-            getWrapped.append(try time {
-                try env.read { txn in
-                    for k in order { sink &+= Int(try txn.get(wrapped, k) { $0[0] } ?? 0) }
-                }
-            } / Double(keys))
-            getRaw.append(try time {
-                var txn: OpaquePointer?
-                try checkRC(mdb_txn_begin(rawEnv, nil, UInt32(MDB_RDONLY), &txn))
-                var bigEndian: UInt64 = 0
-                try withUnsafeMutableBytes(of: &bigEndian) { kb in
-                    for k in order {
-                        kb.storeBytes(of: k.bigEndian, as: UInt64.self)
-                        var kv = MDB_val(mv_size: 8, mv_data: kb.baseAddress)
-                        var vv = MDB_val()
-                        let rc = mdb_get(txn, raw.rawHandle, &kv, &vv)
-                        if rc == MDB_NOTFOUND { continue }
-                        try checkRC(rc)
-                        sink &+= Int(vv.mv_data.load(as: UInt8.self))
+            getWrapped.append(
+                try time {
+                    try env.read { txn in
+                        for k in order { sink &+= Int(try txn.get(wrapped, k) { $0[0] } ?? 0) }
                     }
-                }
-                mdb_txn_abort(txn)
-            } / Double(keys))
+                } / Double(keys))
+            getRaw.append(
+                try time {
+                    var txn: OpaquePointer?
+                    try checkRC(mdb_txn_begin(rawEnv, nil, UInt32(MDB_RDONLY), &txn))
+                    var bigEndian: UInt64 = 0
+                    try withUnsafeMutableBytes(of: &bigEndian) { kb in
+                        for k in order {
+                            kb.storeBytes(of: k.bigEndian, as: UInt64.self)
+                            var kv = MDB_val(mv_size: 8, mv_data: kb.baseAddress)
+                            var vv = MDB_val()
+                            let rc = mdb_get(txn, raw.rawHandle, &kv, &vv)
+                            if rc == MDB_NOTFOUND { continue }
+                            try checkRC(rc)
+                            sink &+= Int(vv.mv_data.load(as: UInt8.self))
+                        }
+                    }
+                    mdb_txn_abort(txn)
+                } / Double(keys))
         }
 
         // One read transaction per get (a request that reads one record).
         let single = min(keys, 50_000)
         var txnWrapped: [Double] = [], txnRaw: [Double] = []
         for _ in 0..<repeats {
-            txnWrapped.append(try time {
-                for k in order.prefix(single) {
-                    sink &+= Int(try env.read { txn in try txn.get(wrapped, k) { $0[0] } } ?? 0)
-                }
-            } / Double(single))
-            txnRaw.append(try time {
-                // Raw C with the same recycling the wrapper does: mdb_txn_reset / mdb_txn_renew.
-                var txn: OpaquePointer?
-                try checkRC(mdb_txn_begin(rawEnv, nil, UInt32(MDB_RDONLY), &txn))
-                mdb_txn_reset(txn)
-                var bigEndian: UInt64 = 0
-                try withUnsafeMutableBytes(of: &bigEndian) { kb in
+            txnWrapped.append(
+                try time {
                     for k in order.prefix(single) {
-                        try checkRC(mdb_txn_renew(txn))
-                        kb.storeBytes(of: k.bigEndian, as: UInt64.self)
-                        var kv = MDB_val(mv_size: 8, mv_data: kb.baseAddress)
-                        var vv = MDB_val()
-                        try checkRC(mdb_get(txn, raw.rawHandle, &kv, &vv))
-                        sink &+= Int(vv.mv_data.load(as: UInt8.self))
-                        mdb_txn_reset(txn)
+                        sink &+= Int(try env.read { txn in try txn.get(wrapped, k) { $0[0] } } ?? 0)
                     }
-                }
-                mdb_txn_abort(txn)
-            } / Double(single))
+                } / Double(single))
+            txnRaw.append(
+                try time {
+                    // Raw C with the same recycling the wrapper does: mdb_txn_reset / mdb_txn_renew.
+                    var txn: OpaquePointer?
+                    try checkRC(mdb_txn_begin(rawEnv, nil, UInt32(MDB_RDONLY), &txn))
+                    mdb_txn_reset(txn)
+                    var bigEndian: UInt64 = 0
+                    try withUnsafeMutableBytes(of: &bigEndian) { kb in
+                        for k in order.prefix(single) {
+                            try checkRC(mdb_txn_renew(txn))
+                            kb.storeBytes(of: k.bigEndian, as: UInt64.self)
+                            var kv = MDB_val(mv_size: 8, mv_data: kb.baseAddress)
+                            var vv = MDB_val()
+                            try checkRC(mdb_get(txn, raw.rawHandle, &kv, &vv))
+                            sink &+= Int(vv.mv_data.load(as: UInt8.self))
+                            mdb_txn_reset(txn)
+                        }
+                    }
+                    mdb_txn_abort(txn)
+                } / Double(single))
         }
         precondition(sink != 0)
 

@@ -9,12 +9,13 @@ import Model
 import Scorer
 import Store
 
-/// Per-request latency of every scoring mode over sequence lengths, and the ratios issue 4 asks for,
+/// Per-request latency of every scoring mode over sequence lengths, and the speed ratios (flat in L, full over bse, bse over short, FLOP efficiency),
 /// all measured in one run on one synthetic store.
 struct ScoreBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "score",
-        abstract: "Scorer p50/p99 per mode and L (d = 128, B = 1000), the speed ratios (flat in L, full over bse, bse over short, FLOP efficiency), and allocations per warm request."
+        abstract:
+            "Scorer p50/p99 per mode and L (d = 128, B = 1000), the speed ratios (flat in L, full over bse, bse over short, FLOP efficiency), and allocations per warm request."
     )
 
     @Option(help: "Sequence lengths L (comma-separated).") var lengths = "100,1000,10000,100000"
@@ -42,9 +43,15 @@ struct ScoreBench: ParsableCommand {
         var rng = Gaussian(seed: 17)
         var log: [Behavior] = []
         for length in parsedLengths {
-            for t in 0..<length { log.append(Behavior(user: "L\(length)", item: itemIds[Int(rng.bits() % UInt64(items))], timestamp: Double(t))) }
+            for t in 0..<length {
+                log.append(
+                    Behavior(user: "L\(length)", item: itemIds[Int(rng.bits() % UInt64(items))], timestamp: Double(t)))
+            }
         }
-        let catalog = Dictionary(uniqueKeysWithValues: itemIds.enumerated().map { ($1, ItemInfo(category: categories[$0 % categories.count])) })
+        let catalog = Dictionary(
+            uniqueKeysWithValues: itemIds.enumerated().map {
+                ($1, ItemInfo(category: categories[$0 % categories.count]))
+            })
         let store = try Store(path: root + "/store", durability: .noSync)
         _ = try BehaviorEncoder(model: model, store: store).encode(Dataset(behaviors: log, items: catalog))
         let scorer = try Scorer(model: model, store: store)
@@ -53,7 +60,7 @@ struct ScoreBench: ParsableCommand {
         var long = [Float](repeating: 0, count: candidates * c.d)
 
         func measure(_ body: () throws -> Void) rethrows -> [Double] {
-            try body(); try body()   // warm-up: scratch buffers grow to size
+            try body(); try body()  // warm-up: scratch buffers grow to size
             var times: [Double] = []
             let start = DispatchTime.now().uptimeNanoseconds
             while times.count < requests {
@@ -62,10 +69,13 @@ struct ScoreBench: ParsableCommand {
             }
             return times.sorted()
         }
-        func percentile(_ sorted: [Double], _ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
+        func percentile(_ sorted: [Double], _ p: Double) -> Double {
+            sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+        }
 
-        print("Scorer — d = \(c.d), B = \(candidates), m = \(c.m), τ = \(c.tau), K = \(c.window), H = \(c.heads), d_a = \(c.attentionDim), "
-              + "MLP \(5 * c.d)→\(c.hidden[0])→\(c.hidden[1])→1, 1 BLAS thread, one request at a time")
+        print(
+            "Scorer — d = \(c.d), B = \(candidates), m = \(c.m), τ = \(c.tau), K = \(c.window), H = \(c.heads), d_a = \(c.attentionDim), "
+                + "MLP \(5 * c.d)→\(c.hidden[0])→\(c.hidden[1])→1, 1 BLAS thread, one request at a time")
         print("| L | mode | requests | p50 ms | p99 ms |")
         print("|---:|---|---:|---:|---:|")
         var p50: [String: Double] = [:]
@@ -73,10 +83,14 @@ struct ScoreBench: ParsableCommand {
             let user = "L\(length)"
             for mode in Scorer.Mode.allCases {
                 let t = try measure {
-                    try out.withUnsafeMutableBufferPointer { try scorer.score(user: user, candidates: batch, mode: mode, into: $0) }
+                    try out.withUnsafeMutableBufferPointer {
+                        try scorer.score(user: user, candidates: batch, mode: mode, into: $0)
+                    }
                 }
                 p50["\(mode)@\(length)"] = percentile(t, 0.5)
-                print("| \(length) | \(mode) | \(t.count) | \(fmt(percentile(t, 0.5) * 1e3, 3)) | \(fmt(percentile(t, 0.99) * 1e3, 3)) |")
+                print(
+                    "| \(length) | \(mode) | \(t.count) | \(fmt(percentile(t, 0.5) * 1e3, 3)) | \(fmt(percentile(t, 0.99) * 1e3, 3)) |"
+                )
             }
         }
 
@@ -84,34 +98,45 @@ struct ScoreBench: ParsableCommand {
         let l4 = parsedLengths.filter { $0 <= 10_000 }.max() ?? parsedLengths[0]
         let user4 = "L\(l4)"
         func longOnly(_ mode: Scorer.Mode) throws -> Double {
-            percentile(try measure {
-                try long.withUnsafeMutableBufferPointer { try scorer.longTermInterest(user: user4, candidates: batch, mode: mode, into: $0) }
-            }, 0.5)
+            percentile(
+                try measure {
+                    try long.withUnsafeMutableBufferPointer {
+                        try scorer.longTermInterest(user: user4, candidates: batch, mode: mode, into: $0)
+                    }
+                }, 0.5)
         }
         let longBSE = try longOnly(.bse), longFull = try longOnly(.full)
 
         // Allocations per warm bse request.
-        try out.withUnsafeMutableBufferPointer { try scorer.score(user: user4, candidates: batch, mode: .bse, into: $0) }
+        try out.withUnsafeMutableBufferPointer {
+            try scorer.score(user: user4, candidates: batch, mode: .bse, into: $0)
+        }
         let counted = 50
         lifelong_allocations_start()
         for _ in 0..<counted {
-            try out.withUnsafeMutableBufferPointer { try scorer.score(user: user4, candidates: batch, mode: .bse, into: $0) }
+            try out.withUnsafeMutableBufferPointer {
+                try scorer.score(user: user4, candidates: batch, mode: .bse, into: $0)
+            }
         }
         let allocations = lifelong_allocations_stop()
 
         // FLOPs of one bse request (multiply-adds count 2) and single-thread sgemm peak, same run.
         let B = Double(candidates), dd = Double(c.d), da = Double(c.attentionDim), w = Double(min(c.window, l4))
         let h1 = Double(c.hidden[0]), h2 = Double(c.hidden[1])
-        let flops = 2 * B * dd * Double(c.m)                      // candidate projections
-            + 2 * B * dd * da + 2 * 2 * w * dd * da                // queries; window keys and values
-            + 2 * 2 * B * w * da + 2 * B * da * dd                 // scores and weighted values; W_o
-            + 2 * B * 5 * dd * h1 + 2 * B * h1 * h2 + 2 * B * h2   // MLP
-            + B * Double(c.signatures) * dd                         // bucket gather
+        let flops =
+            2 * B * dd * Double(c.m)  // candidate projections
+            + 2 * B * dd * da + 2 * 2 * w * dd * da  // queries; window keys and values
+            + 2 * 2 * B * w * da + 2 * B * da * dd  // scores and weighted values; W_o
+            + 2 * B * 5 * dd * h1 + 2 * B * h1 * h2 + 2 * B * h2  // MLP
+            + B * Double(c.signatures) * dd  // bucket gather
         let peak = sgemmPeak()
         let bseL4 = p50["bse@\(l4)"] ?? .nan
         let results: [(String, Double, String)] = [
-            ("bse p50 flat in L: L = \(parsedLengths.max()!) over L = \(parsedLengths.min()!)",
-             (p50["bse@\(parsedLengths.max()!)"] ?? .nan) / (p50["bse@\(parsedLengths.min()!)"] ?? .nan), "goal ≤ 1.10"),
+            (
+                "bse p50 flat in L: L = \(parsedLengths.max()!) over L = \(parsedLengths.min()!)",
+                (p50["bse@\(parsedLengths.max()!)"] ?? .nan) / (p50["bse@\(parsedLengths.min()!)"] ?? .nan),
+                "goal ≤ 1.10"
+            ),
             ("long-term term alone, full over bse, L = \(l4)", longFull / longBSE, "goal ≥ 50"),
             ("whole request, full over bse, L = \(l4)", (p50["full@\(l4)"] ?? .nan) / bseL4, "(the MLP is shared)"),
             ("bse over short, L = \(l4)", bseL4 / (p50["short@\(l4)"] ?? .nan), "goal ≤ 1.10"),
@@ -122,11 +147,18 @@ struct ScoreBench: ParsableCommand {
         print("|---|---:|---|")
         for (name, value, goal) in results { print("| \(name) | \(fmt(value, 3)) | \(goal) |") }
         print("")
-        print("long-term term p50: bse \(fmt(longBSE * 1e3, 3)) ms, full \(fmt(longFull * 1e3, 3)) ms; "
-              + "bse request \(fmt(flops / 1e6, 1)) MFLOP at \(fmt(flops / bseL4 / 1e9, 1)) GFLOP/s, sgemm peak \(fmt(peak / 1e9, 1)) GFLOP/s")
-        print("heap allocations per warm bse request: \(fmt(Double(allocations) / Double(counted), 2)) (\(allocations) in \(counted) requests)")
-        var json: [String: Double] = ["bse_flat_in_L": results[0].1, "full_over_bse_long": results[1].1, "full_over_bse_request": results[2].1, "bse_over_short": results[3].1,
-                                      "flop_efficiency": results[4].1, "allocations_per_request": Double(allocations) / Double(counted)]
+        print(
+            "long-term term p50: bse \(fmt(longBSE * 1e3, 3)) ms, full \(fmt(longFull * 1e3, 3)) ms; "
+                + "bse request \(fmt(flops / 1e6, 1)) MFLOP at \(fmt(flops / bseL4 / 1e9, 1)) GFLOP/s, sgemm peak \(fmt(peak / 1e9, 1)) GFLOP/s"
+        )
+        print(
+            "heap allocations per warm bse request: \(fmt(Double(allocations) / Double(counted), 2)) (\(allocations) in \(counted) requests)"
+        )
+        var json: [String: Double] = [
+            "bse_flat_in_L": results[0].1, "full_over_bse_long": results[1].1, "full_over_bse_request": results[2].1,
+            "bse_over_short": results[3].1,
+            "flop_efficiency": results[4].1, "allocations_per_request": Double(allocations) / Double(counted),
+        ]
         for (k, v) in p50 { json["p50_ms_\(k)"] = v * 1e3 }
         let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
@@ -140,9 +172,13 @@ struct ScoreBench: ParsableCommand {
         var cm = [Float](repeating: 0, count: n * n)
         var best = Double.infinity
         for _ in 0..<5 {
-            best = min(best, time {
-                cm.withUnsafeMutableBufferPointer { BLAS.gemm(n, n, n, a: a, b: b, transposeB: false, into: $0.baseAddress!) }
-            })
+            best = min(
+                best,
+                time {
+                    cm.withUnsafeMutableBufferPointer {
+                        BLAS.gemm(n, n, n, a: a, b: b, transposeB: false, into: $0.baseAddress!)
+                    }
+                })
         }
         return 2 * Double(n * n * n) / best
     }

@@ -25,14 +25,18 @@ struct TextBench: ParsableCommand {
         let model = try MiniLM(folder: modelDir)
         let titles = Array(Set(try Dataset.load(data).items.values.compactMap(\.text))).sorted()
         let tokens = titles.reduce(0) { $0 + model.tokenizer.ids($1).count }
-        print("all-MiniLM-L6-v2 on \(titles.count) distinct MovieLens titles (\(tokens) tokens, \(fmt(Double(tokens) / Double(titles.count), 1)) per title), 1 BLAS thread")
+        print(
+            "all-MiniLM-L6-v2 on \(titles.count) distinct MovieLens titles (\(tokens) tokens, \(fmt(Double(tokens) / Double(titles.count), 1)) per title), 1 BLAS thread"
+        )
         print("| K | batched texts/s | one-at-a-time texts/s | speed-up |")
         print("|---:|---:|---:|---:|")
         var json: [String: Double] = [:]
         for k in layers.split(separator: ",").compactMap({ Int($0) }) {
             let batched = time { _ = try? model.embed(titles, layers: k, batchTokens: batchTokens) }
             let single = time { for t in titles { _ = try? model.embed([t], layers: k) } }
-            print("| \(k) | \(fmt(Double(titles.count) / batched, 0)) | \(fmt(Double(titles.count) / single, 0)) | \(fmt(single / batched, 2)) |")
+            print(
+                "| \(k) | \(fmt(Double(titles.count) / batched, 0)) | \(fmt(Double(titles.count) / single, 0)) | \(fmt(single / batched, 2)) |"
+            )
             json["K\(k)_batched_texts_per_s"] = Double(titles.count) / batched
             json["K\(k)_single_texts_per_s"] = Double(titles.count) / single
             json["K\(k)_speedup"] = single / batched

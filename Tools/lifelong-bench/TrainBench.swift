@@ -15,7 +15,8 @@ import Training
 struct TrainBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train-text",
-        abstract: "Training samples/s with cached text atoms vs re-encoding every behavior occurrence's text (BAHE), MovieLens titles."
+        abstract:
+            "Training samples/s with cached text atoms vs re-encoding every behavior occurrence's text (BAHE), MovieLens titles."
     )
     @Option(help: "MovieLens-100K folder (from Tools/setup.sh).") var data = MiniLM.setupFolder("ml-100k")
     @Option(help: "all-MiniLM-L6-v2 folder.") var modelDir = MiniLM.defaultFolder
@@ -24,7 +25,8 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Long-term interest of the trained model (sdim reads whole histories).") var long = "sdim"
     @Option(help: "Samples per batch.") var batch = 64
     @Option(help: "Batches timed with cached atoms.") var cachedBatches = 200
-    @Option(help: "Batches timed with re-encoding (each runs the language model on every occurrence).") var encodedBatches = 2
+    @Option(help: "Batches timed with re-encoding (each runs the language model on every occurrence).")
+    var encodedBatches = 2
     @OptionGroup var work: WorkFolder
 
     func validate() throws {
@@ -45,7 +47,8 @@ struct TrainBench: ParsableCommand {
 
         // Cached: every distinct text through the language model once, into an empty cache.
         try FileManager.default.createDirectory(atPath: folder + "/cache", withIntermediateDirectories: true)
-        let cache = try TextAtomCache(store: try Store(path: folder + "/cache", durability: .noSync), textModel: textModel, layers: textLayers)
+        let cache = try TextAtomCache(
+            store: try Store(path: folder + "/cache", durability: .noSync), textModel: textModel, layers: textLayers)
         var cacheSeconds = 0.0
         var atoms: (byItem: [String: [Float]], lookup: TextAtomCache.Lookup)!
         cacheSeconds = try time { atoms = try cache.vectors(forItems: log.items) }
@@ -59,11 +62,15 @@ struct TrainBench: ParsableCommand {
         var samples = set.train
         var rng = Gaussian(seed: 3)
         rng.shuffle(&samples)
-        let batches = stride(from: 0, to: samples.count, by: batch).map { Array(samples[$0 ..< min($0 + batch, samples.count)]) }
+        let batches = stride(from: 0, to: samples.count, by: batch).map {
+            Array(samples[$0..<min($0 + batch, samples.count)])
+        }
         let n = min(cachedBatches, batches.count)
 
         let cachedTrainer = Trainer(initial: bundle, data: set, options: options)
-        let cachedSeconds = time { for b in batches.prefix(n) { b.withUnsafeBufferPointer { _ = cachedTrainer.step($0) } } }
+        let cachedSeconds = time {
+            for b in batches.prefix(n) { b.withUnsafeBufferPointer { _ = cachedTrainer.step($0) } }
+        }
         let cachedSamples = batches.prefix(n).reduce(0) { $0 + $1.count }
 
         // Re-encoding: the same steps, after running the language model on every occurrence's text (packed batches).
@@ -75,29 +82,42 @@ struct TrainBench: ParsableCommand {
             for b in batches.prefix(min(encodedBatches, batches.count)) {
                 var texts: [String] = [], ids: [String] = []
                 for s in b {
-                    let userItems = set.items[set.start[Int(s.user)] ... (set.start[Int(s.user)] + Int(s.position))]
-                    for row in userItems { let id = idOfRow[Int(row)]; if let t = log.items[id]?.text { texts.append(t); ids.append(id) } }
+                    let userItems = set.items[set.start[Int(s.user)]...(set.start[Int(s.user)] + Int(s.position))]
+                    for row in userItems {
+                        let id = idOfRow[Int(row)]; if let t = log.items[id]?.text { texts.append(t); ids.append(id) }
+                    }
                 }
                 let embedded = try textModel.embed(texts, layers: textLayers)
                 lmCalls += texts.count
                 // The re-encoded atoms are the cached ones (same model, same text): the training math is the same.
-                for (e, id) in zip(embedded, ids) { worst = max(worst, zip(e.vector, atoms.byItem[id]!).map { abs($0 - $1) }.max()!) }
+                for (e, id) in zip(embedded, ids) {
+                    worst = max(worst, zip(e.vector, atoms.byItem[id]!).map { abs($0 - $1) }.max()!)
+                }
                 b.withUnsafeBufferPointer { _ = encodingTrainer.step($0) }
                 encodedSamples += b.count
             }
         }
 
         let cachedRate = Double(cachedSamples) / cachedSeconds, encodedRate = Double(encodedSamples) / encodedSeconds
-        print("BAHE on MovieLens-100K: \(long) model, d_text = \(dText), text layers K = \(textLayers), batches of \(batch), 1 BLAS thread")
-        print("language-model calls with the cache: \(atoms.lookup.computed) (distinct texts: \(distinctTexts)), \(fmt(cacheSeconds, 2)) s once")
+        print(
+            "BAHE on MovieLens-100K: \(long) model, d_text = \(dText), text layers K = \(textLayers), batches of \(batch), 1 BLAS thread"
+        )
+        print(
+            "language-model calls with the cache: \(atoms.lookup.computed) (distinct texts: \(distinctTexts)), \(fmt(cacheSeconds, 2)) s once"
+        )
         print("| path | samples timed | LM calls | samples/s |")
         print("|---|---:|---:|---:|")
         print("| cached atoms | \(cachedSamples) | 0 | \(fmt(cachedRate, 0)) |")
         print("| re-encode every occurrence | \(encodedSamples) | \(lmCalls) | \(fmt(encodedRate, 1)) |")
-        print("speed-up (cached / re-encoded): \(fmt(cachedRate / encodedRate, 0))×; re-encoded atoms differ from the cached ones by at most \(worst)")
-        let json: [String: Double] = ["cached_samples_per_s": cachedRate, "reencoded_samples_per_s": encodedRate, "speedup": cachedRate / encodedRate,
-                                      "lm_calls_cached": Double(atoms.lookup.computed), "distinct_texts": Double(distinctTexts),
-                                      "lm_calls_reencoded": Double(lmCalls)]
+        print(
+            "speed-up (cached / re-encoded): \(fmt(cachedRate / encodedRate, 0))×; re-encoded atoms differ from the cached ones by at most \(worst)"
+        )
+        let json: [String: Double] = [
+            "cached_samples_per_s": cachedRate, "reencoded_samples_per_s": encodedRate,
+            "speedup": cachedRate / encodedRate,
+            "lm_calls_cached": Double(atoms.lookup.computed), "distinct_texts": Double(distinctTexts),
+            "lm_calls_reencoded": Double(lmCalls),
+        ]
         print(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
     }
 }

@@ -9,7 +9,10 @@ import TextEncoder
 
 /// Options shared by the commands that read a behavior log.
 struct DataOptions: ParsableArguments {
-    @Option(help: "Behavior log: a RecBole dataset folder (NAME.inter + NAME.item), a .inter file, a JSON Lines folder (behaviors.jsonl + items.jsonl) or a .jsonl file.")
+    @Option(
+        help:
+            "Behavior log: a RecBole dataset folder (NAME.inter + NAME.item), a .inter file, a JSON Lines folder (behaviors.jsonl + items.jsonl) or a .jsonl file."
+    )
     var data: String
 
     @Option(help: "RecBole 'rating' at or above which a behavior counts as a click.")
@@ -18,7 +21,9 @@ struct DataOptions: ParsableArguments {
 
 /// `--text-model DIR`: the text atom encoder, loaded only for a bundle with a text projection.
 struct TextModelOption: ParsableArguments {
-    @Option(help: "all-MiniLM-L6-v2 folder (config.json, vocab.txt, model.safetensors), for bundles with a text projection.")
+    @Option(
+        help: "all-MiniLM-L6-v2 folder (config.json, vocab.txt, model.safetensors), for bundles with a text projection."
+    )
     var textModel = MiniLM.defaultFolder
 
     func load(for bundle: ModelBundle) throws -> MiniLM? {
@@ -61,7 +66,9 @@ final class ProgressLine {
         last = Date()
         let t = elapsed
         let eta = done > 0 ? t * Double(total - done) / Double(done) : 0
-        let line = "\r\(done)/\(total) \(unit)  " + String(format: "%.0f", Double(done) / t) + " \(unit)/s\(extra)  ETA " + String(format: "%.0f", eta) + " s "
+        let line =
+            "\r\(done)/\(total) \(unit)  " + String(format: "%.0f", Double(done) / t) + " \(unit)/s\(extra)  ETA "
+            + String(format: "%.0f", eta) + " s "
         FileHandle.standardError.write(Data(line.utf8))
         if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
     }
@@ -77,9 +84,15 @@ struct ShapeOptions: ParsableArguments {
     @Option(help: "Attention heads H.") var heads = 2
     @Option(help: "Attention width d_a.") var attentionDim = 32
     @Option(help: "MLP hidden sizes h1,h2.") var hidden = "200,80"
-    @Option(help: "Text projection width d_text (0 = no text atoms; default 16 with --text-layers, else 0); item texts go through the text model's first --text-layers layers.") var dText: Int?
+    @Option(
+        help:
+            "Text projection width d_text (0 = no text atoms; default 16 with --text-layers, else 0); item texts go through the text model's first --text-layers layers."
+    ) var dText: Int?
     @Option(help: "Text model layers K run once for each distinct item text (0…6; default 2).") var textLayers: Int?
-    @Flag(help: "Behaviors carry their feedback (a lifelong.model.v2 bundle): s = e(item) + F[unknown | not clicked | clicked]; the candidate and the signatures stay as in v1.") var feedback = false
+    @Flag(
+        help:
+            "Behaviors carry their feedback (a lifelong.model.v2 bundle): s = e(item) + F[unknown | not clicked | clicked]; the candidate and the signatures stay as in v1."
+    ) var feedback = false
 
     var shape: ModelBundle.Shape {
         var shape = ModelBundle.Shape()
@@ -97,7 +110,8 @@ struct ShapeOptions: ParsableArguments {
 struct InitModel: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init-model",
-        abstract: "Write a randomly initialised lifelong.model.v1 (or, with --feedback, v2) bundle whose vocabulary is the data's items and categories."
+        abstract:
+            "Write a randomly initialised lifelong.model.v1 (or, with --feedback, v2) bundle whose vocabulary is the data's items and categories."
     )
     @OptionGroup var input: DataOptions
     @Option(help: "Bundle folder to write (model.safetensors + vocab.tsv).") var out: String
@@ -107,13 +121,16 @@ struct InitModel: ParsableCommand {
     func run() throws {
         let data = try Dataset.load(input.data, ratingThreshold: input.ratingThreshold)
         let bundle = try ModelBundle.writeRandom(to: out, for: data, shape: shape.shape, seed: seed)
-        print("wrote \(out): \(bundle.vocabulary.items.count) items, \(bundle.vocabulary.categories.count) categories, d = \(bundle.config.d), fingerprint \(bundle.fingerprintHex)")
+        print(
+            "wrote \(out): \(bundle.vocabulary.items.count) items, \(bundle.vocabulary.categories.count) categories, d = \(bundle.config.d), fingerprint \(bundle.fingerprintHex)"
+        )
     }
 }
 
 struct Encode: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Encode a behavior log into an LMDB store: per-user SDIM bucket sums and counts, last-K window, full sequence."
+        abstract:
+            "Encode a behavior log into an LMDB store: per-user SDIM bucket sums and counts, last-K window, full sequence."
     )
     @Option(help: "Model bundle folder.") var model: String
     @OptionGroup var input: DataOptions
@@ -134,7 +151,8 @@ struct Encode: ParsableCommand {
         let bundle = try ModelBundle(folder: model)
         let data = try Dataset.load(input.data, ratingThreshold: input.ratingThreshold)
         let s = try Store(path: store)
-        let encoder = try BehaviorEncoder(model: bundle, store: s, precision: precision == "f16" ? .f16 : .f32, textModel: try text.load(for: bundle))
+        let encoder = try BehaviorEncoder(
+            model: bundle, store: s, precision: precision == "f16" ? .f16 : .f32, textModel: try text.load(for: bundle))
         let progress = ProgressLine(quiet: quiet)
         let report = try encoder.encode(data, shard: try parseShard(shard), batch: batch, progress: progress.update)
         print("encoded \(report)")
@@ -160,7 +178,8 @@ struct Append: ParsableCommand {
         }
         let s = try Store(path: store)
         let precision: UserRecord.Precision = try s.metaValues()["precision"] == "f16" ? .f16 : .f32
-        let encoder = try BehaviorEncoder(model: bundle, store: s, precision: precision, textModel: try text.load(for: bundle))
+        let encoder = try BehaviorEncoder(
+            model: bundle, store: s, precision: precision, textModel: try text.load(for: bundle))
         let report = try encoder.append(data, batch: batch, progress: ProgressLine(quiet: quiet).update)
         print("appended \(report)")
     }
@@ -188,9 +207,13 @@ struct Inspect: ParsableCommand {
                 try txn.get(s.users, user) { try UserRecord(decoding: $0) }
             }
             guard let r = record else { throw ValidationError("user '\(user)' is not in \(store)") }
-            let counts = stride(from: 0, to: r.counts.count, by: r.buckets).map { Array(r.counts[$0..<($0 + r.buckets)]) }
-            let object: [String: Any] = ["user": user, "length": r.length, "last_timestamp": r.lastTimestamp,
-                                         "bucket_counts": counts, "window": r.window.map { $0.item }]
+            let counts = stride(from: 0, to: r.counts.count, by: r.buckets).map {
+                Array(r.counts[$0..<($0 + r.buckets)])
+            }
+            let object: [String: Any] = [
+                "user": user, "length": r.length, "last_timestamp": r.lastTimestamp,
+                "bucket_counts": counts, "window": r.window.map { $0.item },
+            ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
             return
@@ -202,16 +225,21 @@ struct Inspect: ParsableCommand {
             items = try txn.count(s.items)
             for db in [s.metaDatabase, s.items, s.itemIds, s.users, s.sequences] { bytes += try txn.stat(db).bytes }
             try txn.scan(s.users) { _, v in
-                behaviors += v.count >= UserRecord.headerSize ? v.littleEndian(UInt64.self, at: 24) : 0   // L, see UserRecord
+                behaviors += v.count >= UserRecord.headerSize ? v.littleEndian(UInt64.self, at: 24) : 0  // L, see UserRecord
                 return .next
             }
         }
-        let summary: [String: Any] = ["users": users, "behaviors": behaviors, "items": items, "bytes": bytes,
-                                      "format": meta["format"] ?? "?", "fingerprint": meta["fingerprint"] ?? "?",
-                                      "m": meta["m"] ?? "?", "tau": meta["tau"] ?? "?", "d": meta["d"] ?? "?",
-                                      "window": meta["window"] ?? "?", "precision": meta["precision"] ?? "?"]
+        let summary: [String: Any] = [
+            "users": users, "behaviors": behaviors, "items": items, "bytes": bytes,
+            "format": meta["format"] ?? "?", "fingerprint": meta["fingerprint"] ?? "?",
+            "m": meta["m"] ?? "?", "tau": meta["tau"] ?? "?", "d": meta["d"] ?? "?",
+            "window": meta["window"] ?? "?", "precision": meta["precision"] ?? "?",
+        ]
         if json {
-            print(String(decoding: try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys]), as: UTF8.self))
+            print(
+                String(
+                    decoding: try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys]), as: UTF8.self
+                ))
         } else {
             for k in summary.keys.sorted() { print("\(k): \(summary[k]!)") }
         }

@@ -6,11 +6,14 @@ struct Lifelong: ParsableCommand {
         commandName: "lifelong",
         abstract: "Long-sequence user-behavior modeling: SDIM bucket sums in an LMDB store, scored at constant cost.",
         discussion: """
-        Data flow: behavior logs → `encode` → LMDB store → scorer (library) / `score` / `replay`.
-        See README.md for the store layout and the model bundle format.
-        """,
+            Data flow: behavior logs → `encode` → LMDB store → scorer (library) / `score` / `replay`.
+            docs/FORMATS.md has the store layout and the bundle format, docs/MODEL.md the math.
+            """,
         version: LifelongVersion.string,
-        subcommands: [InitModel.self, Encode.self, Append.self, Inspect.self, Score.self, EmbedText.self, Train.self, Verify.self, Synth.self, ReplayCommand.self]
+        subcommands: [
+            InitModel.self, Encode.self, Append.self, Inspect.self, Score.self, EmbedText.self, Train.self, Verify.self,
+            Synth.self, ReplayCommand.self,
+        ]
     )
 }
 

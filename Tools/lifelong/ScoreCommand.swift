@@ -7,11 +7,11 @@ struct Score: ParsableCommand {
         commandName: "score",
         abstract: "Score one user against candidate items; prints one JSON object per line, in input order.",
         discussion: """
-        Output: {"item":"I1","p":0.123456} per candidate. A user not in the store is scored with no history
-        (u_long = u_short = 0); an item not in the model's vocabulary uses row 0 ("unknown").
-        Modes: bse (stored bucket sums, the serving path), online (re-hash the stored sequence), full (exact
-        attention over the whole sequence), short (no long-term term).
-        """
+            Output: {"item":"I1","p":0.123456} per candidate. A user not in the store is scored with no history
+            (u_long = u_short = 0); an item not in the model's vocabulary uses row 0 ("unknown").
+            Modes: bse (stored bucket sums, the serving path), online (re-hash the stored sequence), full (exact
+            attention over the whole sequence), short (no long-term term).
+            """
     )
     @Option(help: "Model bundle folder (model.safetensors + vocab.tsv).") var model: String
     @Option(help: "Store folder written by `lifelong encode` with this model.") var store: String
@@ -29,7 +29,8 @@ struct Score: ParsableCommand {
         let p = try scorer.score(user: user, candidates: candidates, mode: mode)
         var out = ""
         for (item, prob) in zip(candidates, p) {
-            let quoted = String(decoding: try JSONSerialization.data(withJSONObject: item, options: [.fragmentsAllowed]), as: UTF8.self)
+            let quoted = String(
+                decoding: try JSONSerialization.data(withJSONObject: item, options: [.fragmentsAllowed]), as: UTF8.self)
             out += "{\"item\":\(quoted),\"p\":\(String(format: "%.6f", prob))}\n"
         }
         FileHandle.standardOutput.write(Data(out.utf8))

@@ -11,21 +11,22 @@ import Training
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a lifelong.model.v1 (or, with --feedback, v2) bundle on a behavior log: time split 80/10/10, Adam, early stopping on the valid AUC.",
+        abstract:
+            "Train a lifelong.model.v1 (or, with --feedback, v2) bundle on a behavior log: time split 80/10/10, Adam, early stopping on the valid AUC.",
         discussion: """
-        Samples are the log's labelled behaviors; each one's history is every earlier behavior of its user in \
-        (timestamp, item id) order — what the store and the replay see. The log is split by time: train before \
-        the 80 % point, valid to the 90 % point, test after. --long picks the long-term interest: sdim (SDIM \
-        Eq. 12 over the whole history, scored with the bse mode), full (exact attention over the whole history, \
-        the `full` mode) or none (the short window alone, the `short` mode). With --text-layers K each \
-        distinct item text is embedded once by the text model's first K layers and cached in --text-store; \
-        training reads the cache and never runs the language model per step. With --feedback each history \
-        behavior also carries what its label said (unknown, not clicked, clicked) as a learned vector added to \
-        its embedding: a lifelong.model.v2 bundle, which on rating logs such as MovieLens is what lets the \
-        history say whether the user liked similar items. Writes OUT/model.safetensors, \
-        OUT/vocab.tsv and OUT/training.json (every epoch's figures and the final train/valid/test AUC and \
-        logloss); OUT is replaced only when training has finished.
-        """
+            Samples are the log's labelled behaviors; each one's history is every earlier behavior of its user in \
+            (timestamp, item id) order — what the store and the replay see. The log is split by time: train before \
+            the 80 % point, valid to the 90 % point, test after. --long picks the long-term interest: sdim (SDIM \
+            Eq. 12 over the whole history, scored with the bse mode), full (exact attention over the whole history, \
+            the `full` mode) or none (the short window alone, the `short` mode). With --text-layers K each \
+            distinct item text is embedded once by the text model's first K layers and cached in --text-store; \
+            training reads the cache and never runs the language model per step. With --feedback each history \
+            behavior also carries what its label said (unknown, not clicked, clicked) as a learned vector added to \
+            its embedding: a lifelong.model.v2 bundle, which on rating logs such as MovieLens is what lets the \
+            history say whether the user liked similar items. Writes OUT/model.safetensors, \
+            OUT/vocab.tsv and OUT/training.json (every epoch's figures and the final train/valid/test AUC and \
+            logloss); OUT is replaced only when training has finished.
+            """
     )
     @OptionGroup var input: DataOptions
     @Option(help: "Bundle folder to write.") var out: String
@@ -35,16 +36,21 @@ struct Train: ParsableCommand {
     @Option(help: "Adam learning rate.") var lr: Float = 1e-3
     @Option(help: "AdamW decoupled weight decay (0 = plain Adam).") var weightDecay: Float = 0
     @Option(help: "Epochs without a better valid AUC before stopping.") var patience = 2
-    @Option(help: "Seed: the projection (recorded as projection_seed), the initial weights and the sample order.") var seed: UInt64 = 1
+    @Option(help: "Seed: the projection (recorded as projection_seed), the initial weights and the sample order.")
+    var seed: UInt64 = 1
     @OptionGroup var shape: ShapeOptions
     @OptionGroup var text: TextModelOption
-    @Option(help: "Store folder whose texts database caches the text atoms (created if missing).") var textStore = "Output/text-cache"
-    @Flag(help: "Also train a logistic regression on user and item ids on the same split and report its AUC.") var baseline = false
+    @Option(help: "Store folder whose texts database caches the text atoms (created if missing).") var textStore =
+        "Output/text-cache"
+    @Flag(help: "Also train a logistic regression on user and item ids on the same split and report its AUC.")
+    var baseline = false
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func validate() throws {
         guard LongTerm(rawValue: long) != nil else { throw ValidationError("--long must be sdim, full or none") }
-        guard epochs >= 1, batch >= 1, patience >= 1 else { throw ValidationError("--epochs, --batch and --patience must be ≥ 1") }
+        guard epochs >= 1, batch >= 1, patience >= 1 else {
+            throw ValidationError("--epochs, --batch and --patience must be ≥ 1")
+        }
         guard lr > 0 else { throw ValidationError("--lr must be positive") }
     }
 
@@ -54,33 +60,42 @@ struct Train: ParsableCommand {
         let partial = out.hasSuffix("/") ? String(out.dropLast()) + ".partial" : out + ".partial"
         try? FileManager.default.removeItem(atPath: partial)
         var finished = false
-        defer { if !finished { try? FileManager.default.removeItem(atPath: partial) } }   // nothing half-written is left
+        defer { if !finished { try? FileManager.default.removeItem(atPath: partial) } }  // nothing half-written is left
         let initial = try ModelBundle.writeRandom(to: partial, for: data, shape: shape.shape, seed: seed)
 
         var textVectors: [String: [Float]] = [:]
         if initial.config.dText > 0 {
             let model = try MiniLM(folder: text.textModel)
             try FileManager.default.createDirectory(atPath: textStore, withIntermediateDirectories: true)
-            let cache = try TextAtomCache(store: try Store(path: textStore), textModel: model, layers: initial.config.textLayers ?? 0)
+            let cache = try TextAtomCache(
+                store: try Store(path: textStore), textModel: model, layers: initial.config.textLayers ?? 0)
             let (byItem, lookup) = try cache.vectors(forItems: data.items)
             textVectors = byItem
-            print("text atoms (first \(cache.layers) layers): \(lookup.computed) computed, \(lookup.found) found in the cache \(textStore)")
+            print(
+                "text atoms (first \(cache.layers) layers): \(lookup.computed) computed, \(lookup.found) found in the cache \(textStore)"
+            )
         }
         let set = try TrainingSet(data, vocabulary: initial.vocabulary, textVectors: textVectors)
-        log("samples: \(set.train.count) train, \(set.valid.count) valid, \(set.test.count) test; "
-            + "valid from t = \(Behavior.text(ofTimestamp: set.validTime)), test from t = \(Behavior.text(ofTimestamp: set.testTime))")
+        log(
+            "samples: \(set.train.count) train, \(set.valid.count) valid, \(set.test.count) test; "
+                + "valid from t = \(Behavior.text(ofTimestamp: set.validTime)), test from t = \(Behavior.text(ofTimestamp: set.testTime))"
+        )
 
         var options = TrainingOptions()
         options.long = LongTerm(rawValue: long)!
-        options.epochs = epochs; options.batch = batch; options.learningRate = lr; options.weightDecay = weightDecay; options.patience = patience; options.seed = seed
+        options.epochs = epochs; options.batch = batch; options.learningRate = lr; options.weightDecay = weightDecay;
+        options.patience = patience; options.seed = seed
         let trainer = Trainer(initial: initial, data: set, options: options)
         let progress = ProgressLine(quiet: quiet, unit: "samples")
-        var report = trainer.run(progress: { _, done, total, loss in progress.update(done, total, String(format: "  loss %.4f", loss)) },
-                                 epochDone: { e in
-            progress.restart()
-            log(String(format: "epoch %d: train loss %.4f, valid AUC %.4f, logloss %.4f (%.0f samples/s)",
-                       e.epoch, e.trainLoss, e.valid.auc ?? .nan, e.valid.logloss ?? .nan, e.samplesPerSecond))
-        })
+        var report = trainer.run(
+            progress: { _, done, total, loss in progress.update(done, total, String(format: "  loss %.4f", loss)) },
+            epochDone: { e in
+                progress.restart()
+                log(
+                    String(
+                        format: "epoch %d: train loss %.4f, valid AUC %.4f, logloss %.4f (%.0f samples/s)",
+                        e.epoch, e.trainLoss, e.valid.auc ?? .nan, e.valid.logloss ?? .nan, e.samplesPerSecond))
+            })
         report.options["command"] = CommandLine.arguments.joined(separator: " ")
         if baseline {
             var lr = LogisticRegression(set)
@@ -92,7 +107,8 @@ struct Train: ParsableCommand {
         try trainer.writeBundle(to: partial)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(report).write(to: URL(fileURLWithPath: (partial as NSString).appendingPathComponent("training.json")))
+        try encoder.encode(report).write(
+            to: URL(fileURLWithPath: (partial as NSString).appendingPathComponent("training.json")))
         try replaceFolder(out, with: partial)
         finished = true
         let bundle = try ModelBundle(folder: out)
@@ -104,7 +120,9 @@ struct Train: ParsableCommand {
         print("  train \(figures(report.train)) (\(set.train.count) samples)")
         print("  valid \(figures(report.valid)) (\(set.valid.count) samples)")
         print("  test  \(figures(report.test)) (\(set.test.count) samples)")
-        if let lr = report.options["lr_baseline_test_auc"] { print("  logistic regression on user and item ids: test AUC \(lr)") }
+        if let lr = report.options["lr_baseline_test_auc"] {
+            print("  logistic regression on user and item ids: test AUC \(lr)")
+        }
         print("wrote \(out) (fingerprint \(bundle.fingerprintHex)); score it with mode \(options.long.scoringMode)")
     }
 
