@@ -16,7 +16,9 @@ let package = Package(
         // Everything: the offline job, the text encoder, training, evaluation and the replay.
         .library(
             name: "Lifelong",
-            targets: ["BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "Offline", "Evaluation", "Replay", "Training"]
+            targets: [
+                "BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "Offline", "Evaluation", "Replay", "Training",
+            ]
         ),
         .library(name: "LMDB", targets: ["LMDB"]),
         .executable(name: "lifelong", targets: ["lifelong"]),
@@ -28,9 +30,10 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
-        // C libraries from Debian, found through pkg-config.
+        // C libraries from Debian: LMDB through pkg-config.
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
-        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // OpenBLAS (Debian's libopenblas0), loaded at run time with the kernels the CPU's feature bits allow.
+        .target(name: "COpenBLAS", path: "Sources/COpenBLAS", linkerSettings: [.linkedLibrary("dl")]),
         // Hot loops in C, with AVX2 behind a runtime CPU check (Swift compiles for the x86-64 baseline).
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // Heap-allocation counter (interposes malloc): the benchmarks and the allocation tests only.
@@ -40,7 +43,7 @@ let package = Package(
         .target(name: "LMDB", dependencies: ["CLMDB"]),
         // Tensors and kernels shared by everything numeric: safetensors, BLAS, buffers, the seeded
         // generator, row sums, the stable id hash.
-        .target(name: "Tensors", dependencies: ["CBLAS", "CKernels"]),
+        .target(name: "Tensors", dependencies: ["COpenBLAS", "CKernels"]),
 
         // 1. The behavior log: readers (RecBole, JSON Lines), ordering, time split, the synthetic generator.
         .target(name: "BehaviorLog", dependencies: ["Tensors"]),
@@ -55,7 +58,9 @@ let package = Package(
         // BAHE's atom encoder: BERT WordPiece + the first K layers of all-MiniLM-L6-v2.
         .target(name: "TextEncoder", dependencies: ["Tensors", .product(name: "Crypto", package: "swift-crypto")]),
         // The offline job: encode, append (the scorer's writer), the text-atom cache, verify.
-        .target(name: "Offline", dependencies: ["BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "LMDB", "Tensors"]),
+        .target(
+            name: "Offline",
+            dependencies: ["BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "LMDB", "Tensors"]),
         // AUC and logloss, for the trainer and the replay.
         .target(name: "Evaluation"),
         // Prequential replay of a log through the scorer, and its report.
@@ -67,7 +72,8 @@ let package = Package(
             ]
         ),
         // The trainer: v1/v2 forward/backward over cached atoms, Adam, early stopping on a time split.
-        .target(name: "Training", dependencies: ["BehaviorLog", "Model", "Tensors", "Offline", "TextEncoder", "Evaluation"]),
+        .target(
+            name: "Training", dependencies: ["BehaviorLog", "Model", "Tensors", "Offline", "TextEncoder", "Evaluation"]),
 
         // Command-line tool and the release-build benchmarks.
         .executableTarget(
@@ -121,7 +127,9 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["lifelong", "BehaviorLog", "Offline", "Store", "Model", "Scorer", "LMDB", "Tensors", "TestSupport"]
+            dependencies: [
+                "lifelong", "BehaviorLog", "Offline", "Store", "Model", "Scorer", "LMDB", "Tensors", "TestSupport",
+            ]
         ),
     ]
 )

@@ -14,10 +14,16 @@ struct CLI {
         var stderr: String
     }
 
-    static func run(_ arguments: [String]) throws -> Result {
+    /// `environment`: variables to set (a nil value removes one) on top of this process's environment.
+    static func run(_ arguments: [String], environment: [String: String?] = [:]) throws -> Result {
         let p = Process()
         p.executableURL = binary
         p.arguments = arguments
+        if !environment.isEmpty {
+            var env = ProcessInfo.processInfo.environment
+            for (k, v) in environment { env[k] = v }
+            p.environment = env
+        }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -41,11 +47,34 @@ struct CLITests {
         #expect(r.stdout.contains("SDIM"))
     }
 
-    @Test("--version prints the version and exits 0")
+    @Test("--version prints the version and the BLAS kernels in use, and exits 0")
     func version() throws {
         let r = try CLI.run(["--version"])
         #expect(r.status == 0)
-        #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.first?.split(separator: ".").count == 3)
+        #expect(lines.contains { $0.hasPrefix("BLAS: OpenBLAS") })
+        #expect(lines.contains { $0.hasPrefix("BLAS library: OpenBLAS") && $0.contains("DYNAMIC_ARCH") })
+    }
+
+    /// `core X (chosen by Y; best for this CPU: Z)` from `lifelong --version`.
+    func blasLine(_ environment: [String: String?]) throws -> (core: String, chosenBy: String, best: String) {
+        let r = try CLI.run(["--version"], environment: environment)
+        let line = try #require(r.stdout.split(separator: "\n").first { $0.hasPrefix("BLAS: ") })
+        let m = try #require(line.firstMatch(of: /core (\S+) \(chosen by (\S+); best for this CPU: (\S+)\)/))
+        return (String(m.1), String(m.2), String(m.3))
+    }
+
+    @Test("without OPENBLAS_CORETYPE the kernels are the best the CPU's feature bits allow; a user's choice is kept")
+    func blasKernels() throws {
+        let chosen = try blasLine(["OPENBLAS_CORETYPE": nil])
+        #expect(chosen.chosenBy == "cpu-features")
+        #expect(
+            chosen.core.lowercased() == chosen.best.lowercased(), "OpenBLAS runs \(chosen.core), not \(chosen.best)")
+        // Prescott (SSE3) runs on every x86-64 CPU: a user who asks for it gets it, whatever the CPU allows.
+        let user = try blasLine(["OPENBLAS_CORETYPE": "Prescott"])
+        #expect(user.core == "Prescott" && user.chosenBy == "OPENBLAS_CORETYPE")
+        #expect(user.best == chosen.best)
     }
 
     @Test("an unknown flag is an error with a non-zero exit code")

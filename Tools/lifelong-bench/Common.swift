@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Model
+import Tensors
 
 /// Benchmarks report nothing from a debug build: its figures would be meaningless.
 func requireReleaseBuild() throws {
@@ -45,5 +46,73 @@ struct WorkFolder: ParsableArguments {
 
     func run(_ name: String) -> String {
         URL(fileURLWithPath: workDir).appendingPathComponent("lifelong-bench-\(name)-\(getpid())").path
+    }
+}
+
+/// The CPU (`/proc/cpuinfo`'s model name) and the BLAS in use: the first line of every benchmark's output.
+func printMachineHeader() {
+    let cpu =
+        (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+        .split(separator: "\n").first { $0.hasPrefix("model name") }?
+        .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
+    print("# CPU: \(cpu), \(ProcessInfo.processInfo.activeProcessorCount) cores; BLAS: \(BLAS.info)")
+}
+
+/// Single-thread sgemm FLOP/s with the kernels loaded in this process: a 1024³ product, best of 5.
+func loadedSgemmPeak() -> Double {
+    BLAS.useOneThread()
+    let n = 1024
+    var g = Gaussian(seed: 1)
+    let a = (0..<(n * n)).map { _ in g.normal() }, b = (0..<(n * n)).map { _ in g.normal() }
+    var cm = [Float](repeating: 0, count: n * n)
+    var best = Double.infinity
+    for _ in 0..<5 {
+        best = min(
+            best,
+            time {
+                cm.withUnsafeMutableBufferPointer {
+                    BLAS.gemm(n, n, n, a: a, b: b, transposeB: false, into: $0.baseAddress!)
+                }
+            }
+        )
+    }
+    return 2 * Double(n * n * n) / best
+}
+
+/// Single-thread sgemm FLOP/s with the best kernels this CPU's feature bits allow, whatever this process
+/// loaded: measured here when they are the ones in use, otherwise by `lifelong-bench sgemm-peak` in a child
+/// process with `OPENBLAS_CORETYPE` set to them. A wrong kernel then shows up as a low efficiency.
+func bestSgemmPeak() throws -> Double {
+    let info = BLAS.info
+    if info.isBest { return loadedSgemmPeak() }
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+    child.arguments = ["sgemm-peak"]
+    var env = ProcessInfo.processInfo.environment
+    env["OPENBLAS_CORETYPE"] = info.bestCore
+    child.environment = env
+    let pipe = Pipe()
+    child.standardOutput = pipe
+    try child.run()
+    let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    child.waitUntilExit()
+    guard let line = out.split(separator: "\n").last(where: { $0.hasPrefix("flops_per_second ") }),
+        let value = Double(line.dropFirst("flops_per_second ".count))
+    else { throw ValidationError("lifelong-bench sgemm-peak printed no figure: \(out)") }
+    return value
+}
+
+/// `lifelong-bench sgemm-peak`: the single-thread sgemm peak of the kernels this process loads.
+struct SgemmPeak: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sgemm-peak",
+        abstract: "Single-thread sgemm GFLOP/s (1024³, best of 5) with the BLAS kernels this process loads.")
+
+    func run() throws {
+        try requireReleaseBuild()
+        printMachineHeader()
+        let peak = loadedSgemmPeak()
+        print("sgemm 1024³, 1 thread: \(fmt(peak / 1e9, 1)) GFLOP/s")
+        print("flops_per_second \(peak)")
     }
 }

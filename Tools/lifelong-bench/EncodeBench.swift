@@ -37,6 +37,7 @@ struct EncodeBench: ParsableCommand {
     var parsedLengths: [Int] { lengths.split(separator: ",").compactMap { Int($0) } }
 
     func run() throws {
+        printMachineHeader()
         BLAS.useOneThread()  // the encoder is single-threaded; compare like with like
         let root = work.run("encode")
         defer { try? FileManager.default.removeItem(atPath: root) }

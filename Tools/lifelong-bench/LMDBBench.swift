@@ -25,6 +25,7 @@ struct LMDBBench: ParsableCommand {
     }
 
     func run() throws {
+        printMachineHeader()
         let dir = work.run("lmdb")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var options = Environment.Options()

@@ -36,6 +36,7 @@ struct ScoreBench: ParsableCommand {
     var parsedLengths: [Int] { lengths.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 } }
 
     func run() throws {
+        printMachineHeader()
         let root = work.run("score")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let (model, itemIds, categories) = try syntheticBundle(at: root + "/model", d: d, items: items, seed: 3)
@@ -129,7 +130,7 @@ struct ScoreBench: ParsableCommand {
             + 2 * 2 * B * w * da + 2 * B * da * dd  // scores and weighted values; W_o
             + 2 * B * 5 * dd * h1 + 2 * B * h1 * h2 + 2 * B * h2  // MLP
             + B * Double(c.signatures) * dd  // bucket gather
-        let peak = sgemmPeak()
+        let peak = try bestSgemmPeak(), loadedPeak = BLAS.info.isBest ? peak : loadedSgemmPeak()
         let bseL4 = p50["bse@\(l4)"] ?? .nan
         let results: [(String, Double, String)] = [
             (
@@ -140,7 +141,7 @@ struct ScoreBench: ParsableCommand {
             ("long-term term alone, full over bse, L = \(l4)", longFull / longBSE, "goal ≥ 50"),
             ("whole request, full over bse, L = \(l4)", (p50["full@\(l4)"] ?? .nan) / bseL4, "(the MLP is shared)"),
             ("bse over short, L = \(l4)", bseL4 / (p50["short@\(l4)"] ?? .nan), "goal ≤ 1.10"),
-            ("FLOP efficiency: bse FLOP/s over sgemm peak (1 thread)", flops / bseL4 / peak, "goal ≥ 0.40"),
+            ("FLOP efficiency: bse FLOP/s over the best sgemm this CPU allows (1 thread)", flops / bseL4 / peak, "goal ≥ 0.50"),
         ]
         print("")
         print("| ratio | value | |")
@@ -149,7 +150,8 @@ struct ScoreBench: ParsableCommand {
         print("")
         print(
             "long-term term p50: bse \(fmt(longBSE * 1e3, 3)) ms, full \(fmt(longFull * 1e3, 3)) ms; "
-                + "bse request \(fmt(flops / 1e6, 1)) MFLOP at \(fmt(flops / bseL4 / 1e9, 1)) GFLOP/s, sgemm peak \(fmt(peak / 1e9, 1)) GFLOP/s"
+                + "bse request \(fmt(flops / 1e6, 1)) MFLOP at \(fmt(flops / bseL4 / 1e9, 1)) GFLOP/s, best sgemm \(fmt(peak / 1e9, 1)) GFLOP/s, "
+                + "loaded kernels' sgemm \(fmt(loadedPeak / 1e9, 1)) GFLOP/s"
         )
         print(
             "heap allocations per warm bse request: \(fmt(Double(allocations) / Double(counted), 2)) (\(allocations) in \(counted) requests)"
@@ -162,24 +164,5 @@ struct ScoreBench: ParsableCommand {
         for (k, v) in p50 { json["p50_ms_\(k)"] = v * 1e3 }
         let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
-    }
-
-    /// FLOP/s of a 1024³ single-thread sgemm, best of 5.
-    func sgemmPeak() -> Double {
-        let n = 1024
-        var g = Gaussian(seed: 1)
-        let a = (0..<(n * n)).map { _ in g.normal() }, b = (0..<(n * n)).map { _ in g.normal() }
-        var cm = [Float](repeating: 0, count: n * n)
-        var best = Double.infinity
-        for _ in 0..<5 {
-            best = min(
-                best,
-                time {
-                    cm.withUnsafeMutableBufferPointer {
-                        BLAS.gemm(n, n, n, a: a, b: b, transposeB: false, into: $0.baseAddress!)
-                    }
-                })
-        }
-        return 2 * Double(n * n * n) / best
     }
 }

@@ -21,6 +21,7 @@ struct TextBench: ParsableCommand {
     func validate() throws { try requireReleaseBuild() }
 
     func run() throws {
+        printMachineHeader()
         BLAS.useOneThread()
         let model = try MiniLM(folder: modelDir)
         let titles = Array(Set(try Dataset.load(data).items.values.compactMap(\.text))).sorted()

@@ -35,6 +35,7 @@ struct TrainBench: ParsableCommand {
     }
 
     func run() throws {
+        printMachineHeader()
         BLAS.useOneThread()
         let folder = work.run("train-text")
         defer { try? FileManager.default.removeItem(atPath: folder) }

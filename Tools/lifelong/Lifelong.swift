@@ -1,3 +1,4 @@
+import Tensors
 import ArgumentParser
 
 @main
@@ -9,7 +10,7 @@ struct Lifelong: ParsableCommand {
             Data flow: behavior logs → `encode` → LMDB store → scorer (library) / `score` / `replay`.
             docs/FORMATS.md has the store layout and the bundle format, docs/MODEL.md the math.
             """,
-        version: LifelongVersion.string,
+        version: LifelongVersion.full,
         subcommands: [
             InitModel.self, Encode.self, Append.self, Inspect.self, Score.self, EmbedText.self, Train.self, Verify.self,
             Synth.self, ReplayCommand.self,
@@ -19,4 +20,6 @@ struct Lifelong: ParsableCommand {
 
 enum LifelongVersion {
     static let string = "0.1.0"
+    /// `lifelong --version`: the version and what runs the matrix products.
+    static var full: String { "\(string)\nBLAS: \(BLAS.info)\nBLAS library: \(BLAS.info.library)" }
 }
