@@ -411,8 +411,7 @@ public final class BehaviorEncoder {
     }
 
     private func deleteSequence(_ txn: borrowing Transaction, _ user: String) throws {
-        var prefix = Array(user.utf8)
-        prefix.append(0)
+        let prefix = Store.sequencePrefix(user: user)
         var keys: [[UInt8]] = []
         try txn.scan(store.sequences, prefix: prefix) { k, _ in
             keys.append(Array(k)); return .next

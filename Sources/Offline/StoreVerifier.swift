@@ -176,8 +176,7 @@ public struct StoreVerifier {
                 }
 
                 // The sequence.
-                var prefix = Array(user.utf8)
-                prefix.append(0)
+                let prefix = Store.sequencePrefix(user: user)
                 var items: [UInt32] = [], feedback: [UInt8] = [], previous = -Double.infinity, chunk: UInt32 = 0,
                     ordered = true, shortChunk = false
                 try txn.scan(store.sequences, prefix: prefix) { ck, cv in
