@@ -80,7 +80,7 @@ public final class BehaviorEncoder {
         let c = model.config
         let want: [String: String] = [
             "format": Store.format, "fingerprint": model.fingerprintHex, "m": "\(c.m)", "tau": "\(c.tau)",
-            "d": "\(c.d)", "window": "\(c.window)", "precision": precision == .f32 ? "f32" : "f16",
+            "d": "\(c.d)", "window": "\(c.window)", "precision": precision.name,
         ]
         let have = try store.metaValues()
         if have["format"] == nil {
@@ -118,7 +118,7 @@ public final class BehaviorEncoder {
         let c = model.config
         let n = ids.count
         let byteOrder = ids.byteOrderPermutation()
-        var nextId = UInt32(try store.metaValues()["next_item_id"].flatMap { UInt32($0) } ?? 0)
+        var nextId = try store.meta().nextItemId
         var existing = [ItemRecord?](repeating: nil, count: n)
         try store.environment.read { txn in
             for i in byteOrder { existing[i] = try txn.get(store.items, ids[i], { try ItemRecord(decoding: $0) }) }

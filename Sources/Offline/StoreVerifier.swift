@@ -82,7 +82,7 @@ public struct StoreVerifier {
                 return .next
             }
             try txn.scan(store.itemIds) { k, v in
-                guard k.count == 4 else { fault("item_ids/\(Self.hex(Array(k)))", "key is not a u32"); return .next }
+                guard k.count == 4 else { fault("item_ids/\(Hashing.hex(Array(k)))", "key is not a u32"); return .next }
                 let id = k.loadUnaligned(as: UInt32.self).bigEndian
                 if itemById[id] == nil {
                     fault("item_ids/\(id)", "names '\(String(decoding: v, as: UTF8.self))', which has no item record")
@@ -95,15 +95,15 @@ public struct StoreVerifier {
             if let texts = store.texts {
                 try txn.scan(texts) { k, v in
                     s.texts += 1
-                    let key = "texts/\(Self.hex(Array(k)))"
+                    let key = "texts/\(Hashing.hex(Array(k)))"
                     guard let r = try? TextVectorRecord(decoding: v) else {
                         fault(key, "does not decode (magic, size or checksum)"); return .next
                     }
                     if let first = textModelOfLayers[r.layers], first != r.modelFingerprint {
                         fault(
                             key,
-                            "made by text model \(Self.hex(r.modelFingerprint).prefix(16))…, other atoms at K = "
-                                + "\(r.layers) by \(Self.hex(first).prefix(16))…"
+                            "made by text model \(Hashing.hex(r.modelFingerprint).prefix(16))…, other atoms at K = "
+                                + "\(r.layers) by \(Hashing.hex(first).prefix(16))…"
                         )
                     } else {
                         textModelOfLayers[r.layers] = r.modelFingerprint
@@ -283,15 +283,13 @@ public struct StoreVerifier {
                         fault("sequences/\(user)", "a sequence chunk without a user record")
                     }
                 } else {
-                    fault("sequences/\(Self.hex(Array(k)))", "malformed key (no 0 byte after the user id)")
+                    fault("sequences/\(Hashing.hex(Array(k)))", "malformed key (no 0 byte after the user id)")
                 }
                 return .next
             }
         }
         return s
     }
-
-    static func hex(_ b: [UInt8]) -> String { Hashing.hex(b) }
 
     static func bytes(hex: String) -> [UInt8]? {
         let u = Array(hex.utf8)

@@ -206,7 +206,7 @@ public struct Replay {
                 encodeSeconds: encodeReport.seconds),
             candidates: options.candidates, rankEvery: options.rankEvery,
             minimumRankedPerBucket: options.minimumRankedPerBucket,
-            durability: "\(options.durability)", precision: options.precision == .f16 ? "f16" : "f32",
+            durability: "\(options.durability)", precision: options.precision.name,
             modes: modeResults, appends: appends.summary(), appendsByLength: appends.byLength(),
             storeBytes: storeBytes, peakMemoryBytes: Timing.peakResidentBytes(),
             seconds: Date().timeIntervalSince(started),

@@ -26,7 +26,7 @@ public struct Safetensors: Sendable {
     public let tensors: [String: Tensor]
     /// The whole file; tensor data starts at `dataStart`.
     public let bytes: Data
-    public let dataStart: Int
+    let dataStart: Int
 
     public struct FormatError: Error, CustomStringConvertible, Sendable {
         public let path: String

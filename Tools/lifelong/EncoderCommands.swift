@@ -137,13 +137,12 @@ struct Encode: ParsableCommand {
     @Option(help: "Store folder (created if missing).") var store: String
     @Option(help: "Keep only users whose stable hash mod N is K, written K/N.") var shard: String?
     @Option(help: "Users per write transaction.") var batch = 256
-    @Option(help: "Bucket-sum precision: f32 or f16.") var precision = "f32"
+    @Option(help: "Bucket-sum precision: f32 or f16.") var precision: PrecisionOption = .f32
     @OptionGroup var text: TextModelOption
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func validate() throws {
         guard batch > 0 else { throw ValidationError("--batch must be positive") }
-        guard ["f32", "f16"].contains(precision) else { throw ValidationError("--precision must be f32 or f16") }
         _ = try parseShard(shard)
     }
 
@@ -152,7 +151,7 @@ struct Encode: ParsableCommand {
         let data = try Dataset.load(input.data, ratingThreshold: input.ratingThreshold)
         let s = try Store(path: store)
         let encoder = try BehaviorEncoder(
-            model: bundle, store: s, precision: precision == "f16" ? .f16 : .f32, textModel: try text.load(for: bundle))
+            model: bundle, store: s, precision: precision.value, textModel: try text.load(for: bundle))
         let progress = ProgressLine(quiet: quiet)
         let report = try encoder.encode(data, shard: try parseShard(shard), batch: batch, progress: progress.update)
         print("encoded \(report)")
@@ -177,7 +176,7 @@ struct Append: ParsableCommand {
             throw ValidationError("\(store): no store here (create one with `lifelong encode`)")
         }
         let s = try Store(path: store)
-        let precision: UserRecord.Precision = try s.metaValues()["precision"] == "f16" ? .f16 : .f32
+        let precision = try s.meta().precision
         let encoder = try BehaviorEncoder(
             model: bundle, store: s, precision: precision, textModel: try text.load(for: bundle))
         let report = try encoder.append(data, batch: batch, progress: ProgressLine(quiet: quiet).update)
@@ -244,4 +243,10 @@ struct Inspect: ParsableCommand {
             for k in summary.keys.sorted() { print("\(k): \(summary[k]!)") }
         }
     }
+}
+
+/// `--precision`: how the bucket sums are stored.
+enum PrecisionOption: String, ExpressibleByArgument, CaseIterable {
+    case f32, f16
+    var value: UserRecord.Precision { self == .f32 ? .f32 : .f16 }
 }
