@@ -194,18 +194,35 @@ public final class Environment: @unchecked Sendable {
     }
 
     private func beginRead() throws(LMDBError) -> OpaquePointer {
-        if let txn = readPool.withLock({ $0.popLast()?.txn }) {
+        let txn: OpaquePointer
+        if let pooled = readPool.withLock({ $0.popLast()?.txn }) {
+            do throws(LMDBError) {
+                try call("mdb_txn_renew") { mdb_txn_renew(pooled) }
+            } catch {
+                mdb_txn_abort(pooled)
+                throw error
+            }
+            txn = pooled
+        } else {
+            var fresh: OpaquePointer?
+            try call("mdb_txn_begin") { mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &fresh) }
+            txn = fresh!
+        }
+        // LMDB 0.9 reads the last transaction id, then the meta page of that id's parity. A reader
+        // delayed between the two while the writer commits twice copies the meta of id + 2, which the
+        // next read then contradicts (a snapshot going back in time). Two commits after the id mean the
+        // page may have been rewritten under the copy: take a fresh snapshot.
+        var info = MDB_envinfo()
+        while mdb_env_info(env, &info) == 0, info.me_last_txnid > mdb_txn_id(txn) + 1 {
+            mdb_txn_reset(txn)
             do throws(LMDBError) {
                 try call("mdb_txn_renew") { mdb_txn_renew(txn) }
-                return txn
             } catch {
                 mdb_txn_abort(txn)
                 throw error
             }
         }
-        var txn: OpaquePointer?
-        try call("mdb_txn_begin") { mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn) }
-        return txn!
+        return txn
     }
 
     private func endRead(_ txn: OpaquePointer) {
