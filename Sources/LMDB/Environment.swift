@@ -51,17 +51,15 @@ public final class Environment: @unchecked Sendable {
 
     public let path: String
     public let options: Options
-    /// Reader slots left by dead processes and cleared by `mdb_reader_check` when the store was opened.
+    /// Reader slots left by dead processes and cleared by `mdb_reader_check` when the store was opened
+    /// (0 when this process had it open already).
     public let staleReadersCleared: Int
 
-    let env: OpaquePointer
+    /// The process's one LMDB environment for this folder, shared by every `Environment` value opened on it.
+    let core: OpenEnvironment
+    var env: OpaquePointer { core.env }
     /// Shared by every transaction of this process, exclusive while the map is resized.
-    let mapLock = ReadWriteLock()
-    /// The thread that holds this environment's write transaction, to catch nested writes.
-    private let writer = Mutex<pthread_t?>(nil)
-    /// Reset read transactions kept for `mdb_txn_renew`.
-    private let readPool = Mutex<[TransactionHandle]>([])
-    private let databases = Mutex<[String: Database]>([:])
+    var mapLock: ReadWriteLock { core.mapLock }
 
     /// Test hook: called before each checked C call with its name; a non-nil code is returned instead of
     /// calling LMDB (to inject `MDB_MAP_FULL`, `ENOSPC`, `MDB_READERS_FULL`, …). Set it while no
@@ -78,7 +76,12 @@ public final class Environment: @unchecked Sendable {
 
     /// Opens (or creates) the store folder at `path`.
     ///
-    /// - Complexity: `mdb_env_create`, `mdb_env_open`, then `mdb_reader_check`.
+    /// LMDB forbids opening one environment twice in a process (closing one would release the other's
+    /// locks and reader slots), so a folder already open in this process is shared: the values have their
+    /// own `options.readOnly` (a read-only value refuses writes) and the first opener's map size,
+    /// durability and reader slots. The environment closes with the last value.
+    ///
+    /// - Complexity: `mdb_env_create`, `mdb_env_open`, then `mdb_reader_check` (the first open only).
     public init(path: String, options: Options = Options()) throws {
         self.path = path
         self.options = options
@@ -89,49 +92,18 @@ public final class Environment: @unchecked Sendable {
                     hint: "cannot create the store folder")
             }
         }
-        var envp: OpaquePointer?
-        try Environment.check(mdb_env_create(&envp), "mdb_env_create", path: path)
-        let env = envp!
-        func fail(_ rc: Int32, _ op: String, hint: String? = nil) -> LMDBError {
-            mdb_env_close(env)
-            return LMDBError(code: .init(rawValue: rc), operation: op, path: path, hint: hint)
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            let code = errno
+            throw LMDBError(
+                code: .init(rawValue: code), operation: "mdb_env_open", path: path,
+                hint: code == ENOENT ? "no store at this path (read-only open never creates one)" : nil)
         }
-        var rc = mdb_env_set_mapsize(env, options.mapSize)
-        if rc != 0 { throw fail(rc, "mdb_env_set_mapsize") }
-        rc = mdb_env_set_maxdbs(env, MDB_dbi(options.maxDatabases))
-        if rc != 0 { throw fail(rc, "mdb_env_set_maxdbs") }
-        rc = mdb_env_set_maxreaders(env, UInt32(options.maxReaders))
-        if rc != 0 { throw fail(rc, "mdb_env_set_maxreaders") }
-        var flags = UInt32(MDB_NOTLS)
-        if options.readOnly { flags |= UInt32(MDB_RDONLY) }
-        switch options.durability {
-        case .full: break
-        case .noMetaSync: flags |= UInt32(MDB_NOMETASYNC)
-        case .noSync: flags |= UInt32(MDB_NOSYNC)
-        }
-        rc = mdb_env_open(env, path, flags, 0o644)
-        if rc != 0 {
-            let hint: String? =
-                switch rc {
-                case ENOENT: "no store at this path (read-only open never creates one)"
-                case EACCES: "permission denied"
-                case MDB_INVALID: "the folder holds a file that is not an LMDB environment"
-                case MDB_VERSION_MISMATCH: "the store was written by an incompatible LMDB version"
-                default: nil
-                }
-            throw fail(rc, "mdb_env_open", hint: hint)
-        }
-        var dead: Int32 = 0
-        rc = mdb_reader_check(env, &dead)
-        if rc != 0 { throw fail(rc, "mdb_reader_check") }
-        self.env = env
-        self.staleReadersCleared = Int(dead)
+        let identity = FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+        (core, staleReadersCleared) = try OpenEnvironment.acquire(identity, path: path, options: options)
     }
 
-    deinit {
-        for handle in readPool.withLock({ $0 }) { mdb_txn_abort(handle.txn) }
-        mdb_env_close(env)
-    }
+    deinit { OpenEnvironment.release(core) }
 
     // MARK: Checked calls
 
@@ -195,7 +167,7 @@ public final class Environment: @unchecked Sendable {
 
     private func beginRead() throws(LMDBError) -> OpaquePointer {
         let txn: OpaquePointer
-        if let pooled = readPool.withLock({ $0.popLast()?.txn }) {
+        if let pooled = core.readPool.withLock({ $0.popLast()?.txn }) {
             do throws(LMDBError) {
                 try call("mdb_txn_renew") { mdb_txn_renew(pooled) }
             } catch {
@@ -227,7 +199,7 @@ public final class Environment: @unchecked Sendable {
 
     private func endRead(_ txn: OpaquePointer) {
         mdb_txn_reset(txn)
-        let kept = readPool.withLock { pool in
+        let kept = core.readPool.withLock { pool in
             guard pool.count < 64 else { return false }
             pool.append(TransactionHandle(txn: txn))
             return true
@@ -252,7 +224,7 @@ public final class Environment: @unchecked Sendable {
         let me = pthread_self()
         // Checked before LMDB's writer mutex would deadlock on a nested write.
         precondition(
-            writer.withLock({ $0 }).map { pthread_equal($0, me) == 0 } ?? true,
+            core.writer.withLock({ $0 }).map { pthread_equal($0, me) == 0 } ?? true,
             "nested write transaction on \(path): LMDB allows one write transaction per thread")
         while true {
             mapLock.lockShared()
@@ -264,7 +236,7 @@ public final class Environment: @unchecked Sendable {
                 if error.code == .mapResized { try adoptForeignMapSize(); continue }
                 throw error
             }
-            writer.withLock { $0 = me }
+            core.writer.withLock { $0 = me }
             let txn = txnp!
             var finished = false  // mdb_txn_commit frees the transaction even when it fails
             do {
@@ -273,17 +245,17 @@ public final class Environment: @unchecked Sendable {
                     finished = true
                     return mdb_txn_commit(txn)
                 }
-                writer.withLock { $0 = nil }
+                core.writer.withLock { $0 = nil }
                 mapLock.unlock()
                 return result
             } catch let error as LMDBError where error.code == .mapFull {
                 if !finished { mdb_txn_abort(txn) }
-                writer.withLock { $0 = nil }
+                core.writer.withLock { $0 = nil }
                 mapLock.unlock()
                 try grow()
             } catch {
                 if !finished { mdb_txn_abort(txn) }
-                writer.withLock { $0 = nil }
+                core.writer.withLock { $0 = nil }
                 mapLock.unlock()
                 throw error
             }
@@ -379,7 +351,7 @@ public final class Environment: @unchecked Sendable {
     /// Opens (and, when `create` and writable, creates) several named databases in one transaction, so that a
     /// process killed while creating a store leaves either all of them or none.
     public func databases(_ names: [String], create: Bool = true) throws -> [Database?] {
-        try databases.withLock { cache throws -> [Database?] in  // also serialises mdb_dbi_open
+        try core.databases.withLock { cache throws -> [Database?] in  // also serialises mdb_dbi_open
             if names.allSatisfy({ cache[$0] != nil }) { return names.map { cache[$0] } }
             let create = create && !options.readOnly
             mapLock.lockShared()
@@ -454,4 +426,115 @@ final class ReadWriteLock: @unchecked Sendable {
     @inline(__always) func lockShared() { pthread_rwlock_rdlock(lock) }
     @inline(__always) func lockExclusive() { pthread_rwlock_wrlock(lock) }
     @inline(__always) func unlock() { pthread_rwlock_unlock(lock) }
+}
+
+/// A folder's identity (device and inode), the key of the process's open environments.
+struct FileIdentity: Hashable {
+    let device: UInt64
+    let inode: UInt64
+}
+
+/// One `MDB_env` of this process and the state every `Environment` value on it shares.
+final class OpenEnvironment: @unchecked Sendable {
+    let env: OpaquePointer
+    let identity: FileIdentity
+    /// Opened without `MDB_RDONLY`: values that ask for writes may share it.
+    let writable: Bool
+    let mapLock = ReadWriteLock()
+    /// The thread that holds this environment's write transaction, to catch nested writes.
+    let writer = Mutex<pthread_t?>(nil)
+    /// Reset read transactions kept for `mdb_txn_renew`.
+    let readPool = Mutex<[TransactionHandle]>([])
+    let databases = Mutex<[String: Database]>([:])
+
+    private init(env: OpaquePointer, identity: FileIdentity, writable: Bool) {
+        self.env = env
+        self.identity = identity
+        self.writable = writable
+    }
+
+    /// Open environments by folder, with how many `Environment` values use each. Opening and the final
+    /// close both happen under this lock, so a folder is never open twice, not even for an instant.
+    private static let table = Mutex<[FileIdentity: (core: OpenEnvironment, users: Int)]>([:])
+
+    static func acquire(
+        _ identity: FileIdentity, path: String, options: Environment.Options
+    ) throws -> (OpenEnvironment, staleReadersCleared: Int) {
+        try table.withLock { open throws -> (OpenEnvironment, Int) in
+            if let entry = open[identity] {
+                guard entry.core.writable || options.readOnly else {
+                    throw LMDBError(
+                        code: .accessDenied, operation: "mdb_env_open", path: path,
+                        hint: "this process has the store open read-only (its files are not writable); "
+                            + "close it before opening the store for writing")
+                }
+                open[identity] = (entry.core, entry.users + 1)
+                return (entry.core, 0)
+            }
+            let (core, dead) = try Self.open(identity, path: path, options: options)
+            open[identity] = (core, 1)
+            return (core, dead)
+        }
+    }
+
+    static func release(_ core: OpenEnvironment) {
+        table.withLock { open in
+            guard let entry = open[core.identity] else { return }
+            if entry.users > 1 {
+                open[core.identity] = (entry.core, entry.users - 1)
+                return
+            }
+            open[core.identity] = nil
+            for handle in core.readPool.withLock({ $0 }) { mdb_txn_abort(handle.txn) }
+            mdb_env_close(core.env)
+        }
+    }
+
+    /// `mdb_env_create` and `mdb_env_open`. A read-only request still opens writable when the store exists
+    /// and its files may be written, so a later writer in this process can share the environment.
+    private static func open(
+        _ identity: FileIdentity, path: String, options: Environment.Options
+    ) throws -> (OpenEnvironment, Int) {
+        let dataFile = path + "/data.mdb"
+        let writable =
+            !options.readOnly
+            || (access(dataFile, W_OK) == 0 && access(path, W_OK) == 0
+                && (access(path + "/lock.mdb", F_OK) != 0 || access(path + "/lock.mdb", W_OK) == 0))
+        var envp: OpaquePointer?
+        try Environment.check(mdb_env_create(&envp), "mdb_env_create", path: path)
+        let env = envp!
+        func fail(_ rc: Int32, _ op: String, hint: String? = nil) -> LMDBError {
+            mdb_env_close(env)
+            return LMDBError(code: .init(rawValue: rc), operation: op, path: path, hint: hint)
+        }
+        var rc = mdb_env_set_mapsize(env, options.mapSize)
+        if rc != 0 { throw fail(rc, "mdb_env_set_mapsize") }
+        rc = mdb_env_set_maxdbs(env, MDB_dbi(options.maxDatabases))
+        if rc != 0 { throw fail(rc, "mdb_env_set_maxdbs") }
+        rc = mdb_env_set_maxreaders(env, UInt32(options.maxReaders))
+        if rc != 0 { throw fail(rc, "mdb_env_set_maxreaders") }
+        var flags = UInt32(MDB_NOTLS)
+        if !writable { flags |= UInt32(MDB_RDONLY) }
+        switch options.durability {
+        case .full: break
+        case .noMetaSync: flags |= UInt32(MDB_NOMETASYNC)
+        case .noSync: flags |= UInt32(MDB_NOSYNC)
+        }
+        rc = mdb_env_open(env, path, flags, 0o644)
+        if rc != 0 {
+            let hint: String? =
+                switch rc {
+                case ENOENT: "no store at this path (read-only open never creates one)"
+                case EACCES: "permission denied"
+                case MDB_INVALID: "the folder holds a file that is not an LMDB environment"
+                case MDB_VERSION_MISMATCH: "the store was written by an incompatible LMDB version"
+                default: nil
+                }
+            throw fail(rc, "mdb_env_open", hint: hint)
+        }
+        var dead: Int32 = 0
+        rc = mdb_reader_check(env, &dead)
+        if rc != 0 { throw fail(rc, "mdb_reader_check") }
+        return (OpenEnvironment(env: env, identity: identity, writable: writable), Int(dead))
+    }
 }

@@ -364,6 +364,27 @@ struct LMDBTests {
         }
     }
 
+    @Test("a folder opened twice in one process shares one environment: reads of either survive the other's open and close")
+    func openTwiceInOneProcess() throws {
+        try withTemporaryStore { path in
+            let first = try Environment(path: path, options: options())
+            let db = try #require(try first.database("d"))
+            try first.write { txn in try txn.put(db, "k", [1] as [UInt8]) }
+            try first.read { txn in _ = try txn.get(db, "k") }  // a reset transaction (and its reader slot) is pooled
+            do {
+                let second = try Environment(path: path, options: options(readOnly: true))
+                let same = try #require(try second.database("d", create: false))
+                #expect(try second.read { txn in try txn.get(same, "k") } == [1])
+                #expect(throws: LMDBError.self) { try second.write { txn in try txn.put(same, "k", [2] as [UInt8]) } }
+            }
+            // With two MDB_envs the second open would have reset the reader table (MDB_BAD_RSLOT here).
+            #expect(try first.read { txn in try txn.get(db, "k") } == [1])
+            try first.write { txn in try txn.put(db, "k", [3] as [UInt8]) }
+            let third = try Environment(path: path, options: options())
+            #expect(try third.read { txn in try txn.get(db, "k") } == [3])
+        }
+    }
+
     @Test("unaligned float and integer reads return exact values")
     func unalignedReads() throws {
         try withTemporaryStore { path in
