@@ -72,21 +72,30 @@ public struct ModelBundle: Sendable {
         public let outputs: Int
     }
 
+    /// Why a bundle could not be loaded: a file missing, unreadable, or not a valid bundle.
     public struct LoadError: Error, CustomStringConvertible, Sendable {
+        public enum Kind: Sendable, Equatable {
+            case missing, unreadable, invalid
+        }
+        public let kind: Kind
         public let message: String
         public var description: String { message }
+        public init(_ kind: Kind = .invalid, message: String) {
+            self.kind = kind
+            self.message = message
+        }
     }
 
     public init(folder: String) throws {
         let modelPath = (folder as NSString).appendingPathComponent("model.safetensors")
         let vocabPath = (folder as NSString).appendingPathComponent("vocab.tsv")
         for p in [modelPath, vocabPath] where !FileManager.default.fileExists(atPath: p) {
-            throw LoadError(message: "\(p): missing (a model bundle folder holds model.safetensors and vocab.tsv)")
+            throw LoadError(.missing, message: "\(p): missing (a model bundle folder holds model.safetensors and vocab.tsv)")
         }
         let file = try Safetensors(contentsOf: modelPath)
         let vocabData: Data
         do { vocabData = try Data(contentsOf: URL(fileURLWithPath: vocabPath)) } catch {
-            throw LoadError(message: "\(vocabPath): cannot read (\(error.localizedDescription))")
+            throw LoadError(.unreadable, message: "\(vocabPath): cannot read (\(error.localizedDescription))")
         }
         let vocabulary = try Vocabulary(data: vocabData, path: vocabPath)
         var hasher = SHA256()

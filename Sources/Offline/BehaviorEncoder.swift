@@ -45,9 +45,25 @@ public final class BehaviorEncoder {
     /// Called with (users done, users total, behaviors done).
     public typealias Progress = (Int, Int, Int) -> Void
 
+    /// Why an encode or an append refused its input or its store; nothing was written.
     public struct EncodeError: Error, CustomStringConvertible, Sendable {
+        public enum Kind: Sendable, Equatable {
+            /// A behavior or id the store cannot take (a key too long, an append older than the user's last).
+            case invalidInput
+            /// The store was written with another model, precision or format.
+            case modelMismatch
+            /// The text model is missing or does not fit the bundle.
+            case configuration
+            /// A record in the store is damaged, or the store lacks a database.
+            case store
+        }
+        public let kind: Kind
         public let message: String
         public var description: String { message }
+        public init(_ kind: Kind, message: String) {
+            self.kind = kind
+            self.message = message
+        }
     }
 
     /// Opens the encoder; a store that already exists must have been written with the same model and
@@ -60,6 +76,7 @@ public final class BehaviorEncoder {
         if model.config.dText > 0 {
             guard let textModel else {
                 throw EncodeError(
+                    .configuration,
                     message:
                         "\(model.folder): the bundle has a text projection (d_text = \(model.config.dText)); give "
                             + "the text model folder (--text-model DIR)"
@@ -67,6 +84,7 @@ public final class BehaviorEncoder {
             }
             guard let k = model.config.textLayers, (0...textModel.config.layers).contains(k) else {
                 throw EncodeError(
+                    .configuration,
                     message:
                         "\(model.folder): the bundle has a text projection but its metadata 'text_layers' is "
                             + "\(model.config.textLayers.map(String.init) ?? "missing") (0…\(textModel.config.layers))"
@@ -92,6 +110,7 @@ public final class BehaviorEncoder {
         } else {
             for key in ["format", "fingerprint", "m", "tau", "d", "window", "precision"] where have[key] != want[key] {
                 throw EncodeError(
+                    .modelMismatch,
                     message: "store \(store.environment.path): meta '\(key)' is \(have[key] ?? "missing"), "
                         + "but this run needs \(want[key]!) (store fingerprint \(have["fingerprint"] ?? "?"), model "
                             + "fingerprint \(model.fingerprintHex)); "
@@ -229,9 +248,20 @@ public final class BehaviorEncoder {
     public static func stableHash(_ s: String) -> UInt64 { Hashing.fnv1a64(s) }
 
     private func validateIds(_ data: Dataset) throws {
-        for b in data.behaviors where b.user.utf8.contains(0) || b.user.utf8.count > 400 {
-            throw EncodeError(
-                message: "user id '\(b.user)' contains a NUL byte or is longer than 400 bytes (LMDB key limit)")
+        func invalid(_ what: String, _ id: String) -> EncodeError {
+            EncodeError(
+                .invalidInput,
+                message:
+                    "\(what) id '\(id.prefix(64))\(id.utf8.count > 64 ? "…" : "")' is empty, contains a NUL byte "
+                    + "or is longer than \(Store.maxIdBytes) bytes (the store's key limit)")
+        }
+        for b in data.behaviors {
+            guard Store.isValidId(b.user) else { throw invalid("user", b.user) }
+            guard Store.isValidId(b.item) else { throw invalid("item", b.item) }
+            guard b.timestamp.isFinite else {
+                throw EncodeError(
+                    .invalidInput, message: "user '\(b.user)': timestamp \(b.timestamp) is not a finite number")
+            }
         }
     }
 
@@ -273,10 +303,10 @@ public final class BehaviorEncoder {
                         })
                 else { continue }
                 let record = try r.mapError {
-                    EncodeError(message: "store \(store.environment.path): user '\(user)': \($0)")
+                    EncodeError(.store, message: "store \(store.environment.path): user '\(user)': \($0)")
                 }.get()
                 guard record.fingerprint == model.fingerprint else {
-                    throw EncodeError(message: "user '\(user)' was encoded with another model; re-encode the store")
+                    throw EncodeError(.modelMismatch, message: "user '\(user)' was encoded with another model; re-encode the store")
                 }
                 if let first = behaviors.first, first.timestamp <= record.lastTimestamp,
                     try sequence(txn, user, length: Int(record.length), endsWith: behaviors)
@@ -286,6 +316,7 @@ public final class BehaviorEncoder {
                 }
                 if let first = behaviors.first, first.timestamp < record.lastTimestamp {
                     throw EncodeError(
+                        .invalidInput,
                         message:
                             "user '\(user)': behavior (item '\(first.item)', timestamp "
                                 + "\(Behavior.text(ofTimestamp: first.timestamp))) is older than the stored last "

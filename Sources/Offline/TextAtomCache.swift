@@ -21,7 +21,7 @@ public struct TextAtomCache {
     public init(store: Store, textModel: MiniLM, layers: Int) throws {
         guard store.texts != nil else {
             throw BehaviorEncoder.EncodeError(
-                message: "store \(store.environment.path): no texts database (opened read-only?)")
+                .store, message: "store \(store.environment.path): no texts database (opened read-only?)")
         }
         self.store = store
         self.textModel = textModel

@@ -33,6 +33,9 @@ public protocol BehaviorWriter: AnyObject {
 ///   parallel, and every product here is small enough that OpenBLAS's own threads would only contend for
 ///   the same cores.
 public final class Scorer: Sendable {
+    /// The library's version (the CLI's `--version`, the C ABI's `lifelong_version()`).
+    public static let version = "0.2.0"
+
     /// How the long-term interest `u_long` is computed (MODEL.md "Modes"); everything else is shared.
     public enum Mode: String, Sendable, CaseIterable {
         /// Stored bucket sums (SDIM Eq. 12); never reads the sequence. The serving path.
@@ -45,9 +48,25 @@ public final class Scorer: Sendable {
         case short
     }
 
+    /// Why a scorer could not be opened or could not answer; `kind` is what a C or Python caller branches on.
     public struct ScoreError: Error, CustomStringConvertible, Sendable {
+        public enum Kind: Sendable, Equatable {
+            /// An argument the scorer cannot use (a user id that can never be a store key).
+            case invalidArgument
+            /// The store was encoded with another model bundle.
+            case modelMismatch
+            /// `append` on a scorer opened read-only.
+            case readOnly
+            /// The store is of another format, or a record in it is damaged.
+            case store
+        }
+        public let kind: Kind
         public let message: String
         public var description: String { message }
+        public init(_ kind: Kind, message: String) {
+            self.kind = kind
+            self.message = message
+        }
     }
 
     public let model: ModelBundle
@@ -55,6 +74,8 @@ public final class Scorer: Sendable {
     let catalog: Mutex<Catalog>
     let pool = Mutex<[Scratch]>([])
     let writer: Mutex<(any BehaviorWriter)?>
+    /// Whether `append` is accepted (the scorer was opened with a writer).
+    public let isWritable: Bool
 
     /// Item rows known to the store: raw id → rows for candidates, store item id → rows for sequences.
     /// Rows are (item row, category row, text slot); for a bundle with a text projection, `textParts` holds
@@ -106,6 +127,7 @@ public final class Scorer: Sendable {
         let meta = try store.meta()
         if let format = meta.format, format != Store.format {
             throw ScoreError(
+                .store,
                 message:
                     "store \(store.path) is format \(format); this build reads \(Store.format): re-encode it "
                         + "(`lifelong encode`)"
@@ -113,10 +135,11 @@ public final class Scorer: Sendable {
         }
         guard let stored = meta.fingerprint else {
             throw ScoreError(
-                message: "\(store.path): the store has no model fingerprint in its meta (not encoded yet?)")
+                .store, message: "\(store.path): the store has no model fingerprint in its meta (not encoded yet?)")
         }
         guard stored == model.fingerprintHex else {
             throw ScoreError(
+                .modelMismatch,
                 message:
                     "store \(store.path) was encoded with model \(stored), but the bundle \(model.folder) is model "
                         + "\(model.fingerprintHex); "
@@ -133,6 +156,7 @@ public final class Scorer: Sendable {
         }
         catalog = Mutex(c)
         writer = Mutex(try makeWriter?(model, store, precision))
+        isWritable = makeWriter != nil
     }
 
     // MARK: Scoring
@@ -149,9 +173,21 @@ public final class Scorer: Sendable {
         user: String, candidates: [String], mode: Mode = .bse, into out: UnsafeMutableBufferPointer<Float>
     ) throws {
         precondition(out.count >= candidates.count, "the output buffer is shorter than the candidate list")
+        try validate(user: user)
         guard !candidates.isEmpty else { return }
         try withScratch {
             try forward(user: user, candidates: candidates, mode: mode, scratch: $0, into: out.baseAddress!)
+        }
+    }
+
+    /// A user id that can never be a store key is refused rather than scored as a cold user.
+    private func validate(user: String) throws {
+        guard Store.isValidId(user) else {
+            throw ScoreError(
+                .invalidArgument,
+                message:
+                    "user id '\(user.prefix(64))\(user.utf8.count > 64 ? "…" : "")' is empty, contains a NUL byte or "
+                    + "is longer than \(Store.maxIdBytes) bytes, so it can never be in a store")
         }
     }
 
@@ -169,6 +205,7 @@ public final class Scorer: Sendable {
     ) throws {
         let d = model.config.d
         precondition(out.count >= candidates.count * d, "the output buffer is shorter than candidates × d")
+        try validate(user: user)
         guard !candidates.isEmpty else { return }
         _ = try withScratch {
             try long(user: user, candidates: candidates, mode: mode, scratch: $0, into: out.baseAddress!)
@@ -187,7 +224,7 @@ public final class Scorer: Sendable {
         try writer.withLock { writer in
             guard let writer else {
                 throw ScoreError(
-                    message: "\(store.path): the scorer was opened read-only; open it with writable: true to append")
+                    .readOnly, message: "\(store.path): the scorer was opened read-only; open it with writable: true to append")
             }
             try writer.append(user: user, item: item, timestamp: timestamp, label: label, category: category)
             try refreshCatalog(item)
@@ -213,6 +250,7 @@ public final class Scorer: Sendable {
         guard c.dText > 0, let hash = r.textHash else { return nil }
         guard let atom = try store.textAtom(snapshot, hash: hash, layers: c.textLayers ?? 0) else {
             throw ScoreError(
+                .store,
                 message:
                     "store \(store.path): item store id \(r.storeId) names a text atom that is missing from (or "
                         + "damaged in) the texts cache"
@@ -220,6 +258,7 @@ public final class Scorer: Sendable {
         }
         guard atom.vector.count == 384 else {
             throw ScoreError(
+                .store,
                 message:
                     "store \(store.path): the text atom of item store id \(r.storeId) has \(atom.vector.count) "
                         + "floats, not 384"

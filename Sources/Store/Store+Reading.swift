@@ -93,6 +93,11 @@ extension Store {
         try snapshot.get(items, item) { try ItemRecord(decoding: $0) }
     }
 
+    /// How many users and items the store holds (two B-tree stats, no scan).
+    public func counts(_ snapshot: borrowing Snapshot) throws -> (users: Int, items: Int) {
+        (try snapshot.count(users), try snapshot.count(items))
+    }
+
     /// The raw item id of a store item id; nil when unknown.
     public func itemId(_ snapshot: borrowing Snapshot, storeId: UInt32) throws -> String? {
         try snapshot.get(itemIds, storeId) { String(decoding: $0, as: UTF8.self) }

@@ -39,9 +39,27 @@ public final class Store: @unchecked Sendable {
     /// The text atom cache; nil only in a store opened read-only that was written before it existed.
     package let texts: Database?
 
+    /// The longest user or item id a key can hold (LMDB's key limit is 511 bytes, less the key prefixes).
+    public static let maxIdBytes = 400
+
+    /// Whether `id` can be a user or item key: 1…`maxIdBytes` bytes of UTF-8 without a NUL.
+    public static func isValidId(_ id: String) -> Bool {
+        let n = id.utf8.count
+        return n > 0 && n <= maxIdBytes && !id.utf8.contains(0)
+    }
+
+    /// A store that is missing, not a Lifelong store, or holds a damaged record.
     public struct StoreError: Error, CustomStringConvertible, Sendable {
+        public enum Kind: Sendable, Equatable {
+            case missing, damaged
+        }
+        public let kind: Kind
         public let message: String
         public var description: String { message }
+        public init(_ kind: Kind = .damaged, message: String) {
+            self.kind = kind
+            self.message = message
+        }
     }
 
     public init(path: String, readOnly: Bool = false, durability: Environment.Durability = .full) throws {
@@ -51,7 +69,7 @@ public final class Store: @unchecked Sendable {
         o.mapSize = 256 << 20
         o.durability = durability
         if readOnly, !FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("data.mdb")) {
-            throw StoreError(message: "\(path): no store here (expected data.mdb; create one with `lifelong encode`)")
+            throw StoreError(.missing, message: "\(path): no store here (expected data.mdb; create one with `lifelong encode`)")
         }
         let environment = try Environment(path: path, options: o)
         self.environment = environment
