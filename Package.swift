@@ -21,6 +21,9 @@ let package = Package(
             ]
         ),
         .library(name: "LMDB", targets: ["LMDB"]),
+        // The scorer for C, C++, Java, Go and Python hosts: liblifelong_c.so with Sources/CLifelong/include/lifelong.h.
+        // (Named lifelong_c so that `--product lifelong` stays the command-line tool.)
+        .library(name: "lifelong_c", type: .dynamic, targets: ["LifelongC"]),
         .executable(name: "lifelong", targets: ["lifelong"]),
         .executable(name: "lifelong-bench", targets: ["lifelong-bench"]),
     ],
@@ -75,6 +78,13 @@ let package = Package(
         .target(
             name: "Training", dependencies: ["BehaviorLog", "Model", "Tensors", "Offline", "TextEncoder", "Evaluation"]),
 
+        // The C ABI: the header and the thread-local error message in C, the functions in Swift.
+        .target(name: "CLifelong", path: "Sources/CLifelong"),
+        .target(
+            name: "LifelongC", dependencies: ["CLifelong", "Scorer", "Offline", "Store", "Model", "LMDB", "Tensors"],
+            exclude: ["exports.map"],
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=Sources/LifelongC/exports.map"])]),
+
         // Command-line tool and the release-build benchmarks.
         .executableTarget(
             name: "lifelong",
@@ -124,6 +134,11 @@ let package = Package(
                 "BehaviorLog", "Model", "Store", "Scorer", "Offline", "Evaluation", "Replay", "LMDB", "Tensors",
                 "TestSupport",
             ]
+        ),
+        .testTarget(
+            name: "CABITests",
+            dependencies: ["BehaviorLog", "Model", "Offline", "Scorer", "Store", "TestSupport"],
+            exclude: ["c"]
         ),
         .testTarget(
             name: "CLITests",

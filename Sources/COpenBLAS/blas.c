@@ -42,9 +42,17 @@ static void load(void) {
         setenv("OPENBLAS_CORETYPE", lifelong_blas_best_core(), 0);
         set_here = 1;
     }
+    // Every caller runs BLAS on its own thread (lifelong_blas_set_threads(1)); with one thread at load time
+    // OpenBLAS starts no worker pool, so a host process embedding the scorer gets no threads it did not ask for.
+    int threads_set_here = 0;
+    if (getenv("OPENBLAS_NUM_THREADS") == NULL) {
+        setenv("OPENBLAS_NUM_THREADS", "1", 0);
+        threads_set_here = 1;
+    }
     void *probe = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_NOLOAD);
     void *h = probe ? probe : dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
     if (set_here) unsetenv("OPENBLAS_CORETYPE");
+    if (threads_set_here) unsetenv("OPENBLAS_NUM_THREADS");
     if (h == NULL) {
         const char *why = dlerror();
         snprintf(library, sizeof library, "none: libopenblas.so.0 could not be loaded (%s); plain C products",

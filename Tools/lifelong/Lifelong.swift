@@ -1,4 +1,5 @@
 import Tensors
+import Scorer
 import ArgumentParser
 
 @main
@@ -19,7 +20,7 @@ struct Lifelong: ParsableCommand {
 }
 
 enum LifelongVersion {
-    static let string = "0.1.0"
+    static let string = Scorer.version
     /// `lifelong --version`: the version and what runs the matrix products.
     static var full: String { "\(string)\nBLAS: \(BLAS.info)\nBLAS library: \(BLAS.info.library)" }
 }

@@ -1,0 +1,208 @@
+// The functions of lifelong.h. The compiler checks each signature against the header (`@c @implementation`).
+// Every argument is checked before the Swift API sees it; every error becomes a status and a message.
+import CLifelong
+import Foundation
+import Model
+import Offline
+import Scorer
+import Store
+
+nonisolated(unsafe) private let versionString: UnsafeMutablePointer<CChar> = strdup(Scorer.version)!
+
+@c @implementation
+public func lifelong_version() -> UnsafePointer<CChar>? { UnsafePointer(versionString) }
+
+@c @implementation
+public func lifelong_scorer_open(
+    _ modelDir: UnsafePointer<CChar>?, _ storeDir: UnsafePointer<CChar>?, _ writable: Int32,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> Int32 {
+    guarded {
+        guard let out else { throw CallFailure.invalidArgument("out is NULL") }
+        out.pointee = nil
+        let model = try text(modelDir, "model_dir")
+        let store = try text(storeDir, "store_dir")
+        let scorer = try Scorer(modelFolder: model, storeFolder: store, writable: writable != 0)
+        out.pointee = Handles.shared.insert(scorer)
+    }
+}
+
+@c @implementation
+public func lifelong_scorer_close(_ scorer: OpaquePointer?) {
+    _ = Handles.shared.remove(scorer)  // released here, outside the table's lock
+}
+
+@c @implementation
+public func lifelong_score(
+    _ scorer: OpaquePointer?, _ user: UnsafePointer<CChar>?, _ items: UnsafePointer<UnsafePointer<CChar>?>?,
+    _ count: Int, _ mode: Int32, _ out: UnsafeMutablePointer<Float>?
+) -> Int32 {
+    guarded {
+        let request = try Request(scorer, user, count, mode, out)
+        let candidates = try strings(items, count)
+        try request.scorer.score(
+            user: request.user, candidates: candidates, mode: request.mode,
+            into: UnsafeMutableBufferPointer(start: out, count: count))
+    }
+}
+
+@c @implementation
+public func lifelong_score_packed(
+    _ scorer: OpaquePointer?, _ user: UnsafePointer<CChar>?, _ ids: UnsafePointer<CChar>?,
+    _ offsets: UnsafePointer<Int>?, _ count: Int, _ mode: Int32, _ out: UnsafeMutablePointer<Float>?
+) -> Int32 {
+    guarded {
+        let request = try Request(scorer, user, count, mode, out)
+        let candidates = try packedStrings(ids, offsets, count)
+        try request.scorer.score(
+            user: request.user, candidates: candidates, mode: request.mode,
+            into: UnsafeMutableBufferPointer(start: out, count: count))
+    }
+}
+
+@c @implementation
+public func lifelong_scorer_dimension(_ scorer: OpaquePointer?, _ out: UnsafeMutablePointer<Int>?) -> Int32 {
+    guarded {
+        let scorer = try Handles.shared.scorer(scorer)
+        guard let out else { throw CallFailure.invalidArgument("out is NULL") }
+        out.pointee = scorer.model.config.d
+    }
+}
+
+@c @implementation
+public func lifelong_long_term_interest(
+    _ scorer: OpaquePointer?, _ user: UnsafePointer<CChar>?, _ items: UnsafePointer<UnsafePointer<CChar>?>?,
+    _ count: Int, _ mode: Int32, _ out: UnsafeMutablePointer<Float>?
+) -> Int32 {
+    guarded {
+        let request = try Request(scorer, user, count, mode, out)
+        let candidates = try strings(items, count)
+        try request.scorer.longTermInterest(
+            user: request.user, candidates: candidates, mode: request.mode,
+            into: UnsafeMutableBufferPointer(start: out, count: count * request.scorer.model.config.d))
+    }
+}
+
+@c @implementation
+public func lifelong_scorer_describe(
+    _ scorer: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int,
+    _ needed: UnsafeMutablePointer<Int>?
+) -> Int32 {
+    guarded {
+        let s = try Handles.shared.scorer(scorer)
+        let counts = try s.store.read { try s.store.counts($0) }
+        let object: [String: Any] = [
+            "version": Scorer.version, "model": s.model.folder, "store": s.store.path,
+            "fingerprint": s.model.fingerprintHex, "d": s.model.config.d, "writable": s.isWritable,
+            "model_format": s.model.config.feedback ? ModelBundle.feedbackFormat : ModelBundle.format,
+            "users": counts.users, "items": counts.items,
+        ]
+        let json = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        let size = json.count + 1
+        needed?.pointee = size
+        if buffer == nil && capacity == 0 { return }
+        guard let buffer else { throw CallFailure.invalidArgument("buf is NULL but capacity is \(capacity)") }
+        guard capacity >= size else {
+            throw CallFailure.invalidArgument("buf holds \(capacity) bytes; the description needs \(size)")
+        }
+        json.withUnsafeBytes { raw in
+            UnsafeMutableRawPointer(buffer).copyMemory(from: raw.baseAddress!, byteCount: json.count)
+        }
+        buffer[json.count] = 0
+    }
+}
+
+@c @implementation
+public func lifelong_append(
+    _ scorer: OpaquePointer?, _ user: UnsafePointer<CChar>?, _ item: UnsafePointer<CChar>?, _ timestamp: Double,
+    _ label: Int32
+) -> Int32 {
+    guarded {
+        let s = try Handles.shared.scorer(scorer)
+        let user = try text(user, "user")
+        let item = try text(item, "item")
+        guard timestamp.isFinite else { throw CallFailure.invalidArgument("timestamp \(timestamp) is not finite") }
+        let clicked: Bool?
+        switch label {
+        case -1: clicked = nil
+        case 0: clicked = false
+        case 1: clicked = true
+        default: throw CallFailure.invalidArgument("label is \(label); expected -1 (unknown), 0 or 1")
+        }
+        try s.append(user: user, item: item, timestamp: timestamp, label: clicked)
+    }
+}
+
+// MARK: Arguments
+
+/// The checked arguments every scoring call shares.
+private struct Request {
+    let scorer: Scorer
+    let user: String
+    let mode: Scorer.Mode
+
+    init(
+        _ handle: OpaquePointer?, _ user: UnsafePointer<CChar>?, _ count: Int, _ mode: Int32,
+        _ out: UnsafeMutablePointer<Float>?
+    ) throws(CallFailure) {
+        scorer = try Handles.shared.scorer(handle)
+        self.user = try text(user, "user")
+        switch Int(mode) {
+        case LIFELONG_MODE_BSE: self.mode = .bse
+        case LIFELONG_MODE_ONLINE: self.mode = .online
+        case LIFELONG_MODE_FULL: self.mode = .full
+        case LIFELONG_MODE_SHORT: self.mode = .short
+        default:
+            throw .invalidArgument(
+                "mode is \(mode); expected LIFELONG_MODE_BSE (0), _ONLINE (1), _FULL (2) or _SHORT (3)")
+        }
+        guard count >= 0, count <= Int(LIFELONG_MAX_CANDIDATES) else {
+            throw .invalidArgument("n_items is \(UInt(bitPattern: count)); at most \(LIFELONG_MAX_CANDIDATES)")
+        }
+        if count > 0, out == nil { throw .invalidArgument("out is NULL") }
+    }
+}
+
+/// A NUL-terminated UTF-8 argument.
+private func text(_ pointer: UnsafePointer<CChar>?, _ name: String) throws(CallFailure) -> String {
+    guard let pointer else { throw .invalidArgument("\(name) is NULL") }
+    guard let s = String(validatingCString: pointer) else { throw .invalidArgument("\(name) is not valid UTF-8") }
+    return s
+}
+
+private func strings(_ items: UnsafePointer<UnsafePointer<CChar>?>?, _ count: Int) throws(CallFailure) -> [String] {
+    guard count > 0 else { return [] }
+    guard let items else { throw .invalidArgument("items is NULL") }
+    var out: [String] = []
+    out.reserveCapacity(count)
+    for i in 0..<count {
+        guard let p = items[i] else { throw .invalidArgument("items[\(i)] is NULL") }
+        guard let s = String(validatingCString: p) else { throw .invalidArgument("items[\(i)] is not valid UTF-8") }
+        out.append(s)
+    }
+    return out
+}
+
+private func packedStrings(
+    _ ids: UnsafePointer<CChar>?, _ offsets: UnsafePointer<Int>?, _ count: Int
+) throws(CallFailure) -> [String] {
+    guard count > 0 else { return [] }
+    guard let offsets else { throw .invalidArgument("offsets is NULL") }
+    guard offsets[0] >= 0 else { throw .invalidArgument("offsets[0] is negative") }
+    for i in 0..<count where offsets[i + 1] < offsets[i] {
+        throw .invalidArgument("offsets[\(i + 1)] = \(offsets[i + 1]) is less than offsets[\(i)] = \(offsets[i])")
+    }
+    if offsets[count] > offsets[0], ids == nil { throw .invalidArgument("ids is NULL") }
+    let base = UnsafeRawPointer(ids ?? UnsafePointer(bitPattern: 1)!)  // never read when every id is empty
+    var out: [String] = []
+    out.reserveCapacity(count)
+    for i in 0..<count {
+        let start = offsets[i], end = offsets[i + 1]
+        let bytes = UnsafeRawBufferPointer(start: base + start, count: end - start)
+        guard let s = String(validating: bytes, as: UTF8.self) else {
+            throw .invalidArgument("id \(i) (bytes \(start)..<\(end)) is not valid UTF-8")
+        }
+        out.append(s)
+    }
+    return out
+}
