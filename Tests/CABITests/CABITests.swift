@@ -45,9 +45,9 @@ final class CFixture: Sendable {
         return path
     }
 
-    /// Compiles `c/NAME.c` against the header and the library; returns the executable's path.
-    func compile(_ name: String) throws -> String {
-        let source = Repository.root.appendingPathComponent("Tests/CABITests/c/\(name).c").path
+    /// Compiles `c/NAME.c` (or `source`) against the header and the library; returns the executable's path.
+    func compile(_ name: String, source: String? = nil) throws -> String {
+        let source = source ?? Repository.root.appendingPathComponent("Tests/CABITests/c/\(name).c").path
         let include = Repository.root.appendingPathComponent("Sources/CLifelong/include").path
         let binary = root + "/" + name
         let result = try run(
@@ -81,13 +81,13 @@ final class CFixture: Sendable {
 }
 
 /// Runs a program; its exit status and its standard output and error, interleaved.
-func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (
+func run(_ executable: String, _ arguments: [String], in folder: String? = nil) throws -> (
     status: Int32, output: String
 ) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
-    if let environment { process.environment = environment }
+    if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe
@@ -132,6 +132,29 @@ struct CABITests {
         print(result.output)
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("all four modes"))
+    }
+
+    @Test("the README's C example compiles and prints the Swift scorer's probabilities")
+    func readmeExample() throws {
+        let f = try Self.fixture.get()
+        let readme = try String(contentsOf: Repository.root.appendingPathComponent("README.md"), encoding: .utf8)
+        let blocks = readme.components(separatedBy: "```c\n").dropFirst().map { $0.components(separatedBy: "```")[0] }
+        let example = try #require(blocks.first, "README.md has no C example")
+        let folder = f.root + "/readme"
+        try FileManager.default.createDirectory(atPath: folder + "/Output/quickstart", withIntermediateDirectories: true)
+        for name in ["model", "store"] {
+            try FileManager.default.createSymbolicLink(
+                atPath: folder + "/Output/quickstart/" + name, withDestinationPath: f.root + "/" + name)
+        }
+        try example.write(toFile: folder + "/example.c", atomically: true, encoding: .utf8)
+        let binary = try f.compile("readme-example", source: folder + "/example.c")
+        let result = try run(binary, [], in: folder)
+        #expect(result.status == 0, "\(result.output)")
+        let p = try Scorer(modelFolder: f.model, storeFolder: f.store).score(
+            user: "196", candidates: ["242", "302", "377"])
+        let printed = result.output.split(separator: "\n").compactMap { line in Float(line.split(separator: " ").last ?? "") }
+        #expect(printed.count == 3)
+        for (a, b) in zip(printed, p) { #expect(abs(a - b) <= 1e-6) }
     }
 
     @Test("a seeded fuzz of 10^5 calls: no crash, no hang, a status and a message for every failure, memory flat")
