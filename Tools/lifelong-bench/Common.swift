@@ -1,6 +1,10 @@
 import ArgumentParser
+import BehaviorLog
 import Foundation
+import LMDB
 import Model
+import Offline
+import Store
 import Tensors
 
 /// Benchmarks report nothing from a debug build: its figures would be meaningless.
@@ -37,6 +41,26 @@ func syntheticBundle(
     shape.dItem = d - shape.dCat
     try ModelBundle.writeRandom(to: folder, items: itemIds, categories: categories, shape: shape, seed: seed)
     return (try ModelBundle(folder: folder), itemIds, categories)
+}
+
+/// The scoring benchmarks' store: a `syntheticBundle` (seed 3) in `root/model` and, in `root/store`, one user
+/// "L<length>" per length with that many behaviors drawn uniformly from the items (seed 17).
+func scoringStore(
+    at root: String, d: Int, items: Int, lengths: [Int]
+) throws -> (model: ModelBundle, store: Store, items: [String]) {
+    let (model, itemIds, categories) = try syntheticBundle(at: root + "/model", d: d, items: items, seed: 3)
+    var rng = Gaussian(seed: 17)
+    var log: [Behavior] = []
+    for length in lengths {
+        for t in 0..<length {
+            log.append(Behavior(user: "L\(length)", item: itemIds[Int(rng.bits() % UInt64(items))], timestamp: Double(t)))
+        }
+    }
+    let catalog = Dictionary(
+        uniqueKeysWithValues: itemIds.enumerated().map { ($1, ItemInfo(category: categories[$0 % categories.count])) })
+    let store = try Store(path: root + "/store", durability: .noSync)
+    _ = try BehaviorEncoder(model: model, store: store).encode(Dataset(behaviors: log, items: catalog))
+    return (model, store, itemIds)
 }
 
 /// `--work-dir`: where a benchmark puts its temporary stores; each run gets its own folder under it.

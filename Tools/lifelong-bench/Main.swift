@@ -5,6 +5,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lifelong-bench",
         abstract: "Release-build micro-benchmarks for Lifelong (refuses to run from a debug build).",
-        subcommands: [LMDBBench.self, EncodeBench.self, ScoreBench.self, TextBench.self, TrainBench.self, SgemmPeak.self]
+        subcommands: [
+            LMDBBench.self, EncodeBench.self, ScoreBench.self, EmbedBench.self, TextBench.self, TrainBench.self, SgemmPeak.self]
     )
 }

@@ -39,22 +39,9 @@ struct ScoreBench: ParsableCommand {
         printMachineHeader()
         let root = work.run("score")
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let (model, itemIds, categories) = try syntheticBundle(at: root + "/model", d: d, items: items, seed: 3)
+        let (model, store, itemIds) = try scoringStore(at: root, d: d, items: items, lengths: parsedLengths)
         let c = model.config
         var rng = Gaussian(seed: 17)
-        var log: [Behavior] = []
-        for length in parsedLengths {
-            for t in 0..<length {
-                log.append(
-                    Behavior(user: "L\(length)", item: itemIds[Int(rng.bits() % UInt64(items))], timestamp: Double(t)))
-            }
-        }
-        let catalog = Dictionary(
-            uniqueKeysWithValues: itemIds.enumerated().map {
-                ($1, ItemInfo(category: categories[$0 % categories.count]))
-            })
-        let store = try Store(path: root + "/store", durability: .noSync)
-        _ = try BehaviorEncoder(model: model, store: store).encode(Dataset(behaviors: log, items: catalog))
         let scorer = try Scorer(model: model, store: store)
         let batch = (0..<candidates).map { _ in itemIds[Int(rng.bits() % UInt64(items))] }
         var out = [Float](repeating: 0, count: candidates)

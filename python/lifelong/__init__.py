@@ -146,6 +146,17 @@ def _packed(items: Sequence[str]) -> tuple[bytes, np.ndarray]:
     """Candidate ids as one UTF-8 buffer and n + 1 offsets (``lifelong_score_packed``)."""
     if isinstance(items, (str, bytes)):
         raise TypeError("items must be a sequence of str, not a single string")
+    if not isinstance(items, (list, tuple)):
+        items = list(items)  # a generator or an array is read once
+    try:
+        joined = "".join(items)
+    except TypeError:
+        bad = next(item for item in items if not isinstance(item, str))
+        raise TypeError(f"items must be str, found {type(bad).__name__}") from None
+    if joined.isascii():  # the usual case: byte lengths are str lengths, one join and one encode in C
+        offsets = np.zeros(len(items) + 1, dtype=np.uintp)
+        np.cumsum(np.fromiter(map(len, items), dtype=np.uintp, count=len(items)), out=offsets[1:])
+        return joined.encode("ascii"), offsets
     try:
         encoded = [item.encode("utf-8") for item in items]
     except AttributeError:
