@@ -20,6 +20,12 @@ public enum LongTerm: String, CaseIterable, Sendable {
 /// - SDIM: signatures are step functions of `e`, so no gradient flows through them (the projection is
 ///   fixed); the gradient of `u_long` flows through the ℓ2 normalisation into every history vector that
 ///   shares the candidate's bucket.
+/// - SDIM in one causal pass per user (the default): the batch's samples of a user are visited in sequence
+///   order while running bucket sums per (signature, bucket) take in the user's behaviors one by one, so a
+///   sample reads the sums of the positions before it in O(n_sig · d), whatever its history's length. The
+///   backward pass walks the same positions in reverse with running sums of the gradients the later samples
+///   send to each bucket, so each behavior's gradient is O(n_sig · d) too. Same sums in the same order as
+///   the per-sample gather (`causal = false`, kept as the reference), hence the same forward to the bit.
 final class Network<T: TrainingScalar> {
     let c: ModelBundle.Config
     let long: LongTerm
@@ -43,8 +49,23 @@ final class Network<T: TrainingScalar> {
     private var candidate: [Int32] = [], labels: [T] = []
     private var entryStart: [Int] = [], entryCount: [Int] = [], windowCount: [Int] = []
     private var entries: [Int32] = []
-    private var alphaShortStart: [Int] = [], alphaLongStart: [Int] = []
+    private var alphaShortStart: [Int] = []
     var batchSize = 0
+    private var longestHistory = 0
+    /// SDIM through running bucket sums per user (O(n_sig·d) per sample); false: each sample gathers its whole
+    /// history (O(L) per sample), the reference the tests compare with.
+    var causal = true
+    // The causal pass: per user of the batch, the behaviors of positions 0 ..< walkLength (the history of its
+    // last sample) in `walk[walkStart ..< walkStart + walkLength]`, and its samples by position in
+    // `walkSamples[samplesStart ..< samplesStart + samplesCount]`.
+    private struct Walk {
+        var walkStart: Int, walkLength: Int, samplesStart: Int, samplesCount: Int
+    }
+    private var walks: [Walk] = []
+    private var walk: [Int32] = [], walkSamples: [Int32] = [], samplePosition: [Int32] = []
+    /// Where each sample's history starts in `walk` (full attention reads `walk[start ..< start + position]`).
+    private var sampleWalkStart: [Int] = []
+    private var running = Buffer<T>()  // [n_sig · 2^τ, d] bucket sums (forward) or bucket gradients (backward)
 
     // Forward state.
     private var E = Buffer<T>(), S = Buffer<T>(), keys = Buffer<T>(), values = Buffer<T>(), projections = Buffer<T>()
@@ -63,6 +84,8 @@ final class Network<T: TrainingScalar> {
         dq = Buffer<T>()
     private var dHeads = Buffer<T>(), dUShort = Buffer<T>(), dULong = Buffer<T>(), dGathered = Buffer<T>()
     private var dz = Buffer<T>(), da1 = Buffer<T>(), da2 = Buffer<T>(), textRows = Buffer<T>()
+    private var dGatheredAll = Buffer<T>()  // [B, n_sig, d] for the causal backward
+    private var headsScratch = Buffer<T>()  // [d_a]: full attention's output when its weights are recomputed
 
     init(config: ModelBundle.Config, long: LongTerm, data: TrainingSet, projection: [Float], offsets: [Int]) {
         c = config
@@ -83,7 +106,7 @@ final class Network<T: TrainingScalar> {
             E, S, dS, keys, values, projections, q, queries, headsShort, uShort, alphaShort, headsLong, uLong,
             alphaLong,
             gathered, norms, z, a1, a2, predictions, logits, dE, dKeys, dValues, dQueries, dq, dHeads, dUShort,
-            dULong, dGathered, dz, da1, da2, textRows,
+            dULong, dGathered, dz, da1, da2, textRows, running, dGatheredAll, headsScratch,
         ] { b.free() }
         signatures.free()
     }
@@ -110,7 +133,11 @@ final class Network<T: TrainingScalar> {
         let alphaS = alphaShort.ensure(max(alphaShortStart[B], 1))
         for i in 0..<B where windowCount[i] > 0 {
             let first = entryStart[i] + entryCount[i] - windowCount[i]
-            attend(i, entries: first, count: windowCount[i], alpha: alphaS + alphaShortStart[i], into: hs + i * da)
+            entries.withUnsafeBufferPointer { ent in
+                attend(
+                    i, ent.baseAddress! + first, count: windowCount[i], alpha: alphaS + alphaShortStart[i],
+                    into: hs + i * da)
+            }
         }
         project(B, heads: hs, w, into: uShort.ensure(B * d), present: { self.windowCount[$0] > 0 })
 
@@ -122,15 +149,18 @@ final class Network<T: TrainingScalar> {
         case .full:
             let hl = headsLong.ensure(B * da)
             hl.update(repeating: 0, count: B * da)
-            let alphaL = alphaLong.ensure(max(alphaLongStart[B], 1))
-            for i in 0..<B where entryCount[i] > 0 {
-                attend(
-                    i, entries: entryStart[i], count: entryCount[i], alpha: alphaL + alphaLongStart[i],
-                    into: hl + i * da)
+            // One sample's weights at a time (recomputed in backward): nothing of size B × L is kept.
+            let alphaL = alphaLong.ensure(max(longestHistory, 1) * heads)
+            walk.withUnsafeBufferPointer { wk in
+                for i in 0..<B where samplePosition[i] > 0 {
+                    attend(
+                        i, wk.baseAddress! + sampleWalkStart[i], count: Int(samplePosition[i]), alpha: alphaL,
+                        into: hl + i * da)
+                }
             }
-            project(B, heads: hl, w, into: ul, present: { self.entryCount[$0] > 0 })
+            project(B, heads: hl, w, into: ul, present: { self.samplePosition[$0] > 0 })
         case .sdim:
-            sdimForward(B, into: ul)
+            if causal { sdimCausalForward(B, into: ul) } else { sdimForward(B, into: ul) }
         }
 
         return mlpForward(B, w)
@@ -147,7 +177,10 @@ final class Network<T: TrainingScalar> {
         candidate.removeAll(keepingCapacity: true); labels.removeAll(keepingCapacity: true)
         entryStart.removeAll(keepingCapacity: true); entryCount.removeAll(keepingCapacity: true)
         windowCount.removeAll(keepingCapacity: true); entries.removeAll(keepingCapacity: true)
-        alphaShortStart.removeAll(keepingCapacity: true); alphaLongStart.removeAll(keepingCapacity: true)
+        alphaShortStart.removeAll(keepingCapacity: true)
+        walks.removeAll(keepingCapacity: true); walk.removeAll(keepingCapacity: true)
+        walkSamples.removeAll(keepingCapacity: true); samplePosition.removeAll(keepingCapacity: true)
+        sampleWalkStart.removeAll(keepingCapacity: true)
         batchSize = batch.count
         func atom(_ row: Int32) -> Int32 {
             if localOf[Int(row)] < 0 {
@@ -167,24 +200,47 @@ final class Network<T: TrainingScalar> {
             }
             return behaviorOf[key]
         }
-        var aS = 0, aL = 0
+        var aS = 0
         data.items.withUnsafeBufferPointer { items in
             for s in batch {
                 candidate.append(atom(data.candidate(s)))
                 labels.append(s.label ? 1 : 0)
                 let h = data.history(s)
                 let w = min(window, h.count)
-                let kept = long == .none ? (h.upperBound - w)..<h.upperBound : h
+                let kept = long == .sdim && !causal ? h : (h.upperBound - w)..<h.upperBound
                 entryStart.append(entries.count)
                 entryCount.append(kept.count)
                 windowCount.append(w)
                 for j in kept { entries.append(behavior(items[j], data.feedback[j])) }
-                alphaShortStart.append(aS); alphaLongStart.append(aL)
+                alphaShortStart.append(aS)
                 aS += w * heads
-                if long == .full { aL += kept.count * heads }
             }
         }
-        alphaShortStart.append(aS); alphaLongStart.append(aL)
+        alphaShortStart.append(aS)
+        for s in batch { samplePosition.append(s.position) }
+        longestHistory = batch.map { Int($0.position) }.max() ?? 0
+        guard long == .full || (long == .sdim && causal) else { return }
+        // The walks: samples grouped by user, by position within a user.
+        sampleWalkStart = [Int](repeating: 0, count: batch.count)
+        walkSamples = (0..<Int32(batch.count)).map { $0 }
+        walkSamples.sort { a, b in
+            let sa = batch[Int(a)], sb = batch[Int(b)]
+            return sa.user != sb.user ? sa.user < sb.user : sa.position < sb.position
+        }
+        data.items.withUnsafeBufferPointer { items in
+            var first = 0
+            while first < walkSamples.count {
+                let user = batch[Int(walkSamples[first])].user
+                var end = first + 1
+                while end < walkSamples.count, batch[Int(walkSamples[end])].user == user { end += 1 }
+                let last = batch[Int(walkSamples[end - 1])]
+                let h = data.history(last)
+                walks.append(Walk(walkStart: walk.count, walkLength: h.count, samplesStart: first, samplesCount: end - first))
+                for k in first..<end { sampleWalkStart[Int(walkSamples[k])] = walk.count }
+                for j in h { walk.append(behavior(items[j], data.feedback[j])) }
+                first = end
+            }
+        }
     }
 
     /// `E[a] = e(atoms[a])`: item row, category row and `W_t x + b_t` (the same arithmetic, in the same order,
@@ -246,11 +302,11 @@ final class Network<T: TrainingScalar> {
 
     /// Per head: `α = softmax(Q_h · K_h,j / √d_h)` over the given atoms, `o_h = Σ α_j V_h,j`.
     private func attend(
-        _ i: Int, entries first: Int, count n: Int, alpha: UnsafeMutablePointer<T>, into o: UnsafeMutablePointer<T>
+        _ i: Int, _ list: UnsafePointer<Int32>, count n: Int, alpha: UnsafeMutablePointer<T>,
+        into o: UnsafeMutablePointer<T>
     ) {
         let qi = queries.pointer + i * da, K = keys.pointer, V = values.pointer
-        entries.withUnsafeBufferPointer { ent in
-            let list = ent.baseAddress! + first
+        do {
             for h in 0..<heads {
                 let qh = qi + h * dh, ah = alpha + h * n, oh = o + h * dh
                 var top = -T.infinity
@@ -299,15 +355,96 @@ final class Network<T: TrainingScalar> {
                         for k in 0..<d { s[k] += ej[k] }
                     }
                 }
-                let u = ul + i * d
-                u.update(repeating: 0, count: d)
+                normaliseAndAverage(i, G: G, N: N, into: ul + i * d)
+            }
+        }
+    }
+
+    /// Eq. 12 for every sample from running bucket sums: per user, positions in order; a sample at position p
+    /// takes the sums of positions < p in its candidate's buckets, then behavior p is added to its buckets.
+    private func sdimCausalForward(_ B: Int, into ul: UnsafeMutablePointer<T>) {
+        let buckets = c.buckets
+        let G = gathered.ensure(B * nSig * d), N = norms.ensure(B * nSig), R = running.ensure(nSig * buckets * d)
+        let sig = signatures.pointer, e = S.pointer
+        for wk in walks {
+            R.update(repeating: 0, count: nSig * buckets * d)
+            var next = wk.samplesStart
+            let end = wk.samplesStart + wk.samplesCount
+            for p in 0...wk.walkLength {
+                while next < end, Int(samplePosition[Int(walkSamples[next])]) == p {
+                    let i = Int(walkSamples[next]), cs = sig + Int(candidate[i]) * nSig, Gi = G + i * nSig * d
+                    for g in 0..<nSig { (Gi + g * d).update(from: R + (g * buckets + Int(cs[g])) * d, count: d) }
+                    next += 1
+                }
+                guard p < wk.walkLength else { break }
+                let l = Int(walk[wk.walkStart + p]), sl = sig + Int(behaviorAtom[l]) * nSig, el = e + l * d
                 for g in 0..<nSig {
-                    let s = Gi + g * d
-                    let norm = dot(s, s, d).squareRoot()
-                    N[i * nSig + g] = norm
-                    guard norm > 0 else { continue }
-                    let f = 1 / (max(norm, T(1e-12)) * T(nSig))
-                    for k in 0..<d { u[k] += s[k] * f }
+                    let r = R + (g * buckets + Int(sl[g])) * d
+                    for k in 0..<d { r[k] += el[k] }
+                }
+            }
+        }
+        for i in 0..<B { normaliseAndAverage(i, G: G, N: N, into: ul + i * d) }
+    }
+
+    /// `u = (1/n_sig) Σ_g G_g / ‖G_g‖` (an empty bucket adds 0), keeping the norms for backward.
+    @inline(__always)
+    private func normaliseAndAverage(
+        _ i: Int, G: UnsafePointer<T>, N: UnsafeMutablePointer<T>, into u: UnsafeMutablePointer<T>
+    ) {
+        let Gi = G + i * nSig * d
+        u.update(repeating: 0, count: d)
+        for g in 0..<nSig {
+            let s = Gi + g * d
+            let norm = dot(s, s, d).squareRoot()
+            N[i * nSig + g] = norm
+            guard norm > 0 else { continue }
+            let f = 1 / (max(norm, T(1e-12)) * T(nSig))
+            for k in 0..<d { u[k] += s[k] * f }
+        }
+    }
+
+    /// `d u / d G_g` for one sample into `out` (`[n_sig, d]`): `(I − ŝŝᵀ)/(‖s‖ n_sig)`; 0 for an empty bucket.
+    @inline(__always)
+    private func bucketGradients(_ i: Int, dLong du: UnsafePointer<T>, into out: UnsafeMutablePointer<T>) {
+        let G = gathered.pointer, N = norms.pointer
+        for g in 0..<nSig {
+            let s = G + (i * nSig + g) * d, norm = N[i * nSig + g], o = out + g * d
+            guard norm > 0 else { o.update(repeating: 0, count: d); continue }
+            if norm > T(1e-12) {
+                let along = dot(s, du, d) / (norm * norm), f = 1 / (norm * T(nSig))
+                for k in 0..<d { o[k] = (du[k] - s[k] * along) * f }
+            } else {
+                for k in 0..<d { o[k] = du[k] / (T(1e-12) * T(nSig)) }
+            }
+        }
+    }
+
+    /// Backward of the causal pass: per user, positions in reverse; running sums per (signature, bucket) hold the
+    /// bucket gradients of the samples after the position, and behavior p receives those of its own buckets.
+    private func sdimCausalBackward(_ B: Int, dLong gl: UnsafePointer<T>, into gsb: UnsafeMutablePointer<T>) {
+        let buckets = c.buckets
+        let dG = dGatheredAll.ensure(B * nSig * d), A = running.ensure(nSig * buckets * d)
+        for i in 0..<B { bucketGradients(i, dLong: gl + i * d, into: dG + i * nSig * d) }
+        let sig = signatures.pointer
+        for wk in walks {
+            A.update(repeating: 0, count: nSig * buckets * d)
+            var next = wk.samplesStart + wk.samplesCount - 1
+            for p in stride(from: wk.walkLength, through: 0, by: -1) {
+                if p < wk.walkLength {
+                    let l = Int(walk[wk.walkStart + p]), sl = sig + Int(behaviorAtom[l]) * nSig, row = gsb + l * d
+                    for g in 0..<nSig {
+                        let a = A + (g * buckets + Int(sl[g])) * d
+                        for k in 0..<d { row[k] += a[k] }
+                    }
+                }
+                while next >= wk.samplesStart, Int(samplePosition[Int(walkSamples[next])]) == p {
+                    let i = Int(walkSamples[next]), cs = sig + Int(candidate[i]) * nSig, dGi = dG + i * nSig * d
+                    for g in 0..<nSig {
+                        let a = A + (g * buckets + Int(cs[g])) * d, src = dGi + g * d
+                        for k in 0..<d { a[k] += src[k] }
+                    }
+                    next -= 1
                 }
             }
         }
@@ -387,25 +524,32 @@ final class Network<T: TrainingScalar> {
             B, x: headsShort.pointer, dy: gs, .outputWeight, .outputBias, w, g, outputs: d, inputs: da, dx: gh)
         for i in 0..<B where windowCount[i] > 0 {
             let first = entryStart[i] + entryCount[i] - windowCount[i]
-            attendBackward(
-                i, entries: first, count: windowCount[i], alpha: alphaShort.pointer + alphaShortStart[i],
-                dOut: gh + i * da, dQuery: gQ + i * da, dKeys: gk, dValues: gv)
+            entries.withUnsafeBufferPointer { ent in
+                attendBackward(
+                    i, ent.baseAddress! + first, count: windowCount[i], alpha: alphaShort.pointer + alphaShortStart[i],
+                    dOut: gh + i * da, dQuery: gQ + i * da, dKeys: gk, dValues: gv)
+            }
         }
 
         // u_long.
         switch long {
         case .none: break
         case .full:
-            for i in 0..<B where entryCount[i] == 0 { (gl + i * d).update(repeating: 0, count: d) }
+            for i in 0..<B where samplePosition[i] == 0 { (gl + i * d).update(repeating: 0, count: d) }
             linearBackward(
                 B, x: headsLong.pointer, dy: gl, .outputWeight, .outputBias, w, g, outputs: d, inputs: da, dx: gh)
-            for i in 0..<B where entryCount[i] > 0 {
-                attendBackward(
-                    i, entries: entryStart[i], count: entryCount[i], alpha: alphaLong.pointer + alphaLongStart[i],
-                    dOut: gh + i * da, dQuery: gQ + i * da, dKeys: gk, dValues: gv)
+            let alphaL = alphaLong.pointer, scratch = headsScratch.ensure(da)
+            walk.withUnsafeBufferPointer { wk in
+                for i in 0..<B where samplePosition[i] > 0 {
+                    let list = wk.baseAddress! + sampleWalkStart[i], n = Int(samplePosition[i])
+                    attend(i, list, count: n, alpha: alphaL, into: scratch)  // the weights again
+                    attendBackward(
+                        i, list, count: n, alpha: alphaL, dOut: gh + i * da, dQuery: gQ + i * da, dKeys: gk,
+                        dValues: gv)
+                }
             }
         case .sdim:
-            sdimBackward(B, dLong: gl, into: gsb)
+            if causal { sdimCausalBackward(B, dLong: gl, into: gsb) } else { sdimBackward(B, dLong: gl, into: gsb) }
         }
 
         // Queries → E; keys, values → S → E and F.
@@ -436,12 +580,11 @@ final class Network<T: TrainingScalar> {
 
     /// Backward of `attend` for one sample: adds to `dQuery` and to the keys and values of its atoms.
     private func attendBackward(
-        _ i: Int, entries first: Int, count n: Int, alpha: UnsafePointer<T>, dOut: UnsafePointer<T>,
+        _ i: Int, _ list: UnsafePointer<Int32>, count n: Int, alpha: UnsafePointer<T>, dOut: UnsafePointer<T>,
         dQuery: UnsafeMutablePointer<T>, dKeys gk: UnsafeMutablePointer<T>, dValues gv: UnsafeMutablePointer<T>
     ) {
         let qi = queries.pointer + i * da, K = keys.pointer, V = values.pointer
-        entries.withUnsafeBufferPointer { ent in
-            let list = ent.baseAddress! + first
+        do {
             for h in 0..<heads {
                 let ah = alpha + h * n, doh = dOut + h * dh, qh = qi + h * dh, dqh = dQuery + h * dh
                 // dα_j = do · V_j; Σ_j α_j dα_j for the softmax.
@@ -464,21 +607,12 @@ final class Network<T: TrainingScalar> {
     /// Backward of Eq. 12: `d(s/‖s‖) = (I − ŝŝᵀ)/‖s‖`, then every history vector in the bucket receives the
     /// bucket's gradient (signatures are constant).
     private func sdimBackward(_ B: Int, dLong gl: UnsafePointer<T>, into gsb: UnsafeMutablePointer<T>) {
-        let G = gathered.pointer, N = norms.pointer, dG = dGathered.ensure(nSig * d)
+        let N = norms.pointer, dG = dGathered.ensure(nSig * d)
         let sig = signatures.pointer
         entries.withUnsafeBufferPointer { ent in
             for i in 0..<B where entryCount[i] > 0 {
-                let du = gl + i * d, cs = sig + Int(candidate[i]) * nSig
-                for g in 0..<nSig {
-                    let s = G + (i * nSig + g) * d, norm = N[i * nSig + g], out = dG + g * d
-                    guard norm > 0 else { out.update(repeating: 0, count: d); continue }
-                    if norm > T(1e-12) {
-                        let along = dot(s, du, d) / (norm * norm), f = 1 / (norm * T(nSig))
-                        for k in 0..<d { out[k] = (du[k] - s[k] * along) * f }
-                    } else {
-                        for k in 0..<d { out[k] = du[k] / (T(1e-12) * T(nSig)) }
-                    }
-                }
+                let cs = sig + Int(candidate[i]) * nSig
+                bucketGradients(i, dLong: gl + i * d, into: dG)
                 for j in entryStart[i]..<(entryStart[i] + entryCount[i]) {
                     let l = Int(ent[j]), sj = sig + Int(behaviorAtom[l]) * nSig, row = gsb + l * d
                     for g in 0..<nSig where sj[g] == cs[g] && N[i * nSig + g] > 0 {

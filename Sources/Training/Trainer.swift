@@ -6,9 +6,10 @@ public import Evaluation
 /// How a training run goes.
 public struct TrainingOptions: Sendable {
     public var long: LongTerm = .sdim
-    public var epochs = 10
-    public var batch = 256
-    public var learningRate: Float = 1e-3
+    public var epochs = 20
+    /// Samples per batch; batches are groups of whole users (`Trainer.trainEpoch`).
+    public var batch = 1024
+    public var learningRate: Float = 3e-4
     /// AdamW's decoupled weight decay (0 = plain Adam).
     public var weightDecay: Float = 0
     /// Seed for the order of the samples in each epoch (the weights come from the initial bundle's seed).
@@ -79,20 +80,45 @@ public final class Trainer {
         }
     }
 
-    /// One pass over the train period in a seeded random order; returns the mean training loss.
+    /// One pass over the train period, users in a seeded random order; returns the mean training loss.
+    ///
+    /// A batch is a group of whole users with about `options.batch` samples between them (a user with more
+    /// is a batch alone), so the SDIM pass reads each user's history once per batch, not once per sample.
     public func trainEpoch(_ epoch: Int, progress: Progress? = nil) -> Double {
-        var order = data.train
-        rng.shuffle(&order)
+        var users = trainUsers
+        rng.shuffle(&users)
+        var order: [TrainingSet.Sample] = []
+        order.reserveCapacity(data.train.count)
+        var bounds = [0]
+        for u in users {
+            let samples = trainByUser[u]
+            if order.count > bounds.last!, order.count - bounds.last! + samples.count > options.batch {
+                bounds.append(order.count)
+            }
+            order += samples
+        }
+        if order.count > bounds.last! { bounds.append(order.count) }
         var total = 0.0, done = 0
         order.withUnsafeBufferPointer { samples in
-            for first in stride(from: 0, to: samples.count, by: options.batch) {
-                let batch = UnsafeBufferPointer(rebasing: samples[first..<min(first + options.batch, samples.count)])
+            for (first, end) in zip(bounds, bounds.dropFirst()) {
+                let batch = UnsafeBufferPointer(rebasing: samples[first..<end])
                 total += step(batch) * Double(batch.count)
                 done += batch.count
                 progress?(epoch, done, samples.count, total / Double(done))
             }
         }
         return total / Double(max(done, 1))
+    }
+
+    /// The train samples of each user (by position), and the users that have any.
+    private lazy var trainByUser: [[TrainingSet.Sample]] = Self.byUser(data.train, users: data.users.count)
+    private lazy var trainUsers: [Int] = trainByUser.indices.filter { !trainByUser[$0].isEmpty }
+
+    static func byUser(_ samples: [TrainingSet.Sample], users: Int) -> [[TrainingSet.Sample]] {
+        var out = [[TrainingSet.Sample]](repeating: [], count: users)
+        for s in samples { out[Int(s.user)].append(s) }
+        for u in out.indices { out[u].sort { $0.position < $1.position } }
+        return out
     }
 
     /// One Adam step on `batch`; returns its mean loss before the step.
@@ -114,16 +140,21 @@ public final class Trainer {
         }
     }
 
-    /// σ(logit) for each sample, in order.
+    /// σ(logit) for each sample, in order. Samples are run grouped by user (each batch reads a user's history
+    /// once), then put back in the given order.
     public func predict(_ samples: [TrainingSet.Sample], batch: Int = 1024) -> [Float] {
-        var out: [Float] = []
-        out.reserveCapacity(samples.count)
-        samples.withUnsafeBufferPointer { s in
+        let order = samples.indices.sorted {
+            let a = samples[$0], b = samples[$1]
+            return a.user != b.user ? a.user < b.user : a.position < b.position
+        }
+        let grouped = order.map { samples[$0] }
+        var out = [Float](repeating: 0, count: samples.count)
+        grouped.withUnsafeBufferPointer { s in
             parameters.values.withUnsafeBufferPointer { w in
                 for first in stride(from: 0, to: s.count, by: batch) {
                     let part = UnsafeBufferPointer(rebasing: s[first..<min(first + batch, s.count)])
                     network.forward(part, parameters: w.baseAddress!)
-                    out += UnsafeBufferPointer(start: network.predictions.pointer, count: part.count)
+                    for k in 0..<part.count { out[order[first + k]] = network.predictions.pointer[k] }
                 }
             }
         }

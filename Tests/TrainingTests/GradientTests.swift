@@ -11,7 +11,7 @@ import BehaviorLog
 /// A small log with every case the model has: empty histories (a user's first behavior), windows shorter
 /// and longer than K, repeated items, items without text, several categories; with `unlabelled`, that
 /// fraction of behaviors has no label (feedback "unknown": history only, not a sample).
-func smallLog(users: Int = 5, items: Int = 14, seed: UInt64 = 3, unlabelled: Float = 0) -> Dataset {
+func smallLog(users: Int = 5, items: Int = 14, seed: UInt64 = 3, unlabelled: Float = 0, ties: Bool = false) -> Dataset {
     var rng = Gaussian(seed: seed)
     var behaviors: [Behavior] = []
     for u in 0..<users {
@@ -21,7 +21,9 @@ func smallLog(users: Int = 5, items: Int = 14, seed: UInt64 = 3, unlabelled: Flo
             let label = rng.uniform() < 0.5
             let known = unlabelled == 0 || rng.uniform() >= unlabelled
             behaviors.append(
-                Behavior(user: "u\(u)", item: item, timestamp: Double(1000 + 10 * j + u), label: known ? label : nil))
+                Behavior(
+                    user: "u\(u)", item: item, timestamp: Double(1000 + 10 * (ties ? j / 2 : j) + u),
+                    label: known ? label : nil))
         }
     }
     var catalog: [String: ItemInfo] = [:]
@@ -58,8 +60,8 @@ struct GradientFixture {
     var parameters: Parameters<Double>
     let samples: [TrainingSet.Sample]
 
-    init(long: LongTerm, text: Bool, feedback: Bool = false) throws {
-        let data = smallLog(unlabelled: feedback ? 0.25 : 0)
+    init(long: LongTerm, text: Bool, feedback: Bool = false, ties: Bool = false, users: Int = 5) throws {
+        let data = smallLog(users: users, unlabelled: feedback ? 0.25 : 0, ties: ties)
         let bundle = try smallBundle(data, in: temporaryFolder("grad"), text: text, feedback: feedback)
         let set = try TrainingSet(
             data, vocabulary: bundle.vocabulary, textVectors: text ? fakeTextVectors(data) : [:],
@@ -70,15 +72,15 @@ struct GradientFixture {
         samples = (set.train + set.valid + set.test).sorted { $0.order < $1.order }
     }
 
-    func loss(_ w: [Double]) -> Double {
-        samples.withUnsafeBufferPointer { s in
+    func loss(_ w: [Double], _ batch: [TrainingSet.Sample]? = nil) -> Double {
+        (batch ?? samples).withUnsafeBufferPointer { s in
             w.withUnsafeBufferPointer { network.forward(s, parameters: $0.baseAddress!) }
         }
     }
 
-    func gradient() -> [Double] {
+    func gradient(_ batch: [TrainingSet.Sample]? = nil) -> [Double] {
         var g = [Double](repeating: 0, count: parameters.values.count)
-        _ = loss(parameters.values)
+        _ = loss(parameters.values, batch)
         parameters.values.withUnsafeBufferPointer { w in
             g.withUnsafeMutableBufferPointer {
                 network.backward(parameters: w.baseAddress!, gradients: $0.baseAddress!)
@@ -156,6 +158,63 @@ struct GradientTests {
             let analytic = zip(g, v).reduce(0) { $0 + $1.0 * $1.1 }
             #expect(
                 relativeError(analytic, numeric) < 1e-6, "\(long): directional derivative \(analytic) vs \(numeric)")
+        }
+    }
+}
+
+@Suite("SDIM's causal pass (running bucket sums) against the per-sample gather")
+struct CausalPassTests {
+    /// Batches with several users, one user alone, samples of several users shuffled, and a subset of one
+    /// user's samples; every case has samples in shared buckets (τ = 2: 4 buckets per signature) and empty
+    /// buckets (short histories).
+    static func batches(_ f: GradientFixture) -> [(String, [TrainingSet.Sample])] {
+        var rng = Gaussian(seed: 9)
+        var shuffled = f.samples
+        rng.shuffle(&shuffled)
+        let users = Set(f.samples.map(\.user)).sorted()
+        let longest = users.max { a, b in
+            f.samples.filter { $0.user == a }.count < f.samples.filter { $0.user == b }.count
+        }!
+        let alone = f.samples.filter { $0.user == longest }
+        return [
+            ("every sample, several users", f.samples), ("shuffled", shuffled), ("one user alone", alone),
+            ("every other sample of one user", alone.enumerated().filter { $0.offset % 2 == 1 }.map(\.element)),
+            ("half the samples, shuffled", Array(shuffled.prefix(shuffled.count / 2))),
+        ]
+    }
+
+    @Test(
+        "loss and every gradient equal the per-sample implementation; v1 and v2, ties in time or not",
+        arguments: [false, true], [false, true])
+    func equalsPerSample(feedback: Bool, ties: Bool) throws {
+        let f = try GradientFixture(long: .sdim, text: true, feedback: feedback, ties: ties, users: 7)
+        for (name, batch) in Self.batches(f) {
+            f.network.causal = false
+            let lossReference = f.loss(f.parameters.values, batch), gReference = f.gradient(batch)
+            f.network.causal = true
+            let loss = f.loss(f.parameters.values, batch), g = f.gradient(batch)
+            #expect(loss == lossReference, "\(name): loss \(loss) vs \(lossReference)")
+            let worst = zip(g, gReference).map { relativeError($0, $1, floor: 1e-6) }.max() ?? 0
+            #expect(worst < 1e-9, "\(name): worst relative gradient difference \(worst)")
+            #expect(gReference.contains { abs($0) > 1e-9 })
+        }
+    }
+
+    @Test("finite differences of the causal pass for a user alone and a shuffled batch, ties in time")
+    func finiteDifferences() throws {
+        let f = try GradientFixture(long: .sdim, text: true, feedback: true, ties: true, users: 7)
+        for (name, batch) in Self.batches(f) where name != "every sample, several users" {
+            let g = f.gradient(batch)
+            var rng = Gaussian(seed: 43)
+            for _ in 0..<2 {
+                let v = f.parameters.values.map { _ in Double(rng.normal()) }
+                let eps = 1e-6
+                let plus = zip(f.parameters.values, v).map { $0 + eps * $1 },
+                    minus = zip(f.parameters.values, v).map { $0 - eps * $1 }
+                let numeric = (f.loss(plus, batch) - f.loss(minus, batch)) / (2 * eps)
+                let analytic = zip(g, v).reduce(0) { $0 + $1.0 * $1.1 }
+                #expect(relativeError(analytic, numeric) < 1e-6, "\(name): \(analytic) vs \(numeric)")
+            }
         }
     }
 }

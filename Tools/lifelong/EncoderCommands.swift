@@ -90,9 +90,17 @@ struct ShapeOptions: ParsableArguments {
     ) var dText: Int?
     @Option(help: "Text model layers K run once for each distinct item text (0…6; default 2).") var textLayers: Int?
     @Flag(
+        inversion: .prefixedNo,
         help:
-            "Behaviors carry their feedback (a lifelong.model.v2 bundle): s = e(item) + F[unknown | not clicked | clicked]; the candidate and the signatures stay as in v1."
-    ) var feedback = false
+            "Behaviors carry their feedback (a lifelong.model.v2 bundle): s = e(item) + F[unknown | not clicked | clicked]; the candidate and the signatures stay as in v1. `train`: on by default when the log has labels; `init-model`: off by default."
+    ) var feedback: Bool?
+
+    /// The shape, with feedback (v2) unless `--no-feedback`, or when neither flag is given, `feedbackByDefault`.
+    func shape(feedbackByDefault: Bool) -> ModelBundle.Shape {
+        var s = shape
+        s.feedback = feedback ?? feedbackByDefault
+        return s
+    }
 
     var shape: ModelBundle.Shape {
         var shape = ModelBundle.Shape()
@@ -101,7 +109,7 @@ struct ShapeOptions: ParsableArguments {
         shape.dText = dText ?? (textLayers != nil ? 16 : 0)
         shape.textLayers = textLayers ?? 2
         shape.hidden = hidden.split(separator: ",").compactMap { Int($0) }
-        shape.feedback = feedback
+        shape.feedback = feedback ?? false
         return shape
     }
 

@@ -12,7 +12,7 @@ import Training
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Train a lifelong.model.v1 (or, with --feedback, v2) bundle on a behavior log: time split 80/10/10, Adam, early stopping on the valid AUC.",
+            "Train a bundle on a behavior log (v2, whose history behaviors carry their feedback, when the log has labels; v1 with --no-feedback): time split 80/10/10, Adam, early stopping on the valid AUC.",
         discussion: """
             Samples are the log's labelled behaviors; each one's history is every earlier behavior of its user in \
             (timestamp, item id) order — what the store and the replay see. The log is split by time: train before \
@@ -20,10 +20,13 @@ struct Train: ParsableCommand {
             Eq. 12 over the whole history, scored with the bse mode), full (exact attention over the whole history, \
             the `full` mode) or none (the short window alone, the `short` mode). With --text-layers K each \
             distinct item text is embedded once by the text model's first K layers and cached in --text-store; \
-            training reads the cache and never runs the language model per step. With --feedback each history \
-            behavior also carries what its label said (unknown, not clicked, clicked) as a learned vector added to \
-            its embedding: a lifelong.model.v2 bundle, which on rating logs such as MovieLens is what lets the \
-            history say whether the user liked similar items. Writes OUT/model.safetensors, \
+            training reads the cache and never runs the language model per step. When the log has labels (a rating \
+            or label column), each history behavior also carries what its label said (unknown, not clicked, clicked) \
+            as a learned vector added to its embedding: a lifelong.model.v2 bundle, which on rating logs such as \
+            MovieLens is what lets the history say whether the user liked similar items (--no-feedback: v1). \
+            Batches are groups of whole users (about --batch samples; a user with more is a batch alone), so SDIM \
+            reads running bucket sums in one causal pass per user: its cost per sample does not grow with the \
+            history. Writes OUT/model.safetensors, \
             OUT/vocab.tsv and OUT/training.json (every epoch's figures and the final train/valid/test AUC and \
             logloss); OUT is replaced only when training has finished.
             """
@@ -31,11 +34,12 @@ struct Train: ParsableCommand {
     @OptionGroup var input: DataOptions
     @Option(help: "Bundle folder to write.") var out: String
     @Option(help: "Long-term interest: sdim, full or none.") var long = "sdim"
-    @Option(help: "Most epochs (early stopping may end sooner).") var epochs = 10
-    @Option(help: "Samples per mini-batch.") var batch = 256
-    @Option(help: "Adam learning rate.") var lr: Float = 1e-3
+    @Option(help: "Most epochs (early stopping may end sooner).") var epochs = TrainingOptions().epochs
+    @Option(help: "Samples per mini-batch (batches are whole users; a user with more samples is a batch alone).")
+    var batch = TrainingOptions().batch
+    @Option(help: "Adam learning rate.") var lr: Float = TrainingOptions().learningRate
     @Option(help: "AdamW decoupled weight decay (0 = plain Adam).") var weightDecay: Float = 0
-    @Option(help: "Epochs without a better valid AUC before stopping.") var patience = 2
+    @Option(help: "Epochs without a better valid AUC before stopping.") var patience = TrainingOptions().patience
     @Option(help: "Seed: the projection (recorded as projection_seed), the initial weights and the sample order.")
     var seed: UInt64 = 1
     @OptionGroup var shape: ShapeOptions
@@ -61,7 +65,9 @@ struct Train: ParsableCommand {
         try? FileManager.default.removeItem(atPath: partial)
         var finished = false
         defer { if !finished { try? FileManager.default.removeItem(atPath: partial) } }  // nothing half-written is left
-        let initial = try ModelBundle.writeRandom(to: partial, for: data, shape: shape.shape, seed: seed)
+        let labelled = data.behaviors.contains { $0.label != nil }
+        let initial = try ModelBundle.writeRandom(
+            to: partial, for: data, shape: shape.shape(feedbackByDefault: labelled), seed: seed)
 
         var textVectors: [String: [Float]] = [:]
         if initial.config.dText > 0 {
