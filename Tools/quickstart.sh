@@ -12,7 +12,7 @@ bin=.build/release/lifelong
 data=${LIFELONG_DATA:-Data}/ml-100k
 out=Output/quickstart
 rm -rf "$out" && mkdir -p "$out"
-"$bin" train --data "$data" --out "$out/model" --long sdim --feedback --epochs 20 --batch 1024 --lr 3e-4 --seed 1
+"$bin" train --data "$data" --out "$out/model"   # the defaults: sdim, v2 (the log has labels), 20 epochs
 "$bin" encode --model "$out/model" --data "$data" --store "$out/store"
 "$bin" inspect --store "$out/store"
 echo "scores of user 196 for five movies (bse, then full attention over the whole history):"

@@ -8,12 +8,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out=${1:-Output/train-movielens}
 data=Data/ml-100k
-settings=(--epochs 20 --batch 1024 --lr 3e-4 --seed "${SEED:-1}")
+settings=(--seed "${SEED:-1}")   # the defaults: 20 epochs, batches of whole users (≤ 1024 samples), lr 3e-4
 swift build -c release --product lifelong
 bin=.build/release/lifelong
 rm -rf "$out" && mkdir -p "$out"
 for bundle in v2 v1; do
-    flags=(); [ "$bundle" = v2 ] && flags=(--feedback)
+    flags=(--feedback); [ "$bundle" = v1 ] && flags=(--no-feedback)
     for variant in sdim full none; do
         extra=(); [ "$bundle$variant" = v2sdim ] && extra=(--baseline)
         "$bin" train --data "$data" --out "$out/$bundle-$variant" --long "$variant" "${flags[@]}" "${extra[@]}" "${settings[@]}" --quiet \

@@ -306,26 +306,24 @@ final class Network<T: TrainingScalar> {
         into o: UnsafeMutablePointer<T>
     ) {
         let qi = queries.pointer + i * da, K = keys.pointer, V = values.pointer
-        do {
-            for h in 0..<heads {
-                let qh = qi + h * dh, ah = alpha + h * n, oh = o + h * dh
-                var top = -T.infinity
-                for j in 0..<n {
-                    let s = scale * dot(qh, K + Int(list[j]) * da + h * dh, dh)
-                    ah[j] = s
-                    if s > top { top = s }
-                }
-                var total: T = 0
-                for j in 0..<n {
-                    ah[j] = T.exp(ah[j] - top)
-                    total += ah[j]
-                }
-                oh.update(repeating: 0, count: dh)
-                for j in 0..<n {
-                    ah[j] /= total
-                    let vj = V + Int(list[j]) * da + h * dh
-                    for k in 0..<dh { oh[k] += ah[j] * vj[k] }
-                }
+        for h in 0..<heads {
+            let qh = qi + h * dh, ah = alpha + h * n, oh = o + h * dh
+            var top = -T.infinity
+            for j in 0..<n {
+                let s = scale * dot(qh, K + Int(list[j]) * da + h * dh, dh)
+                ah[j] = s
+                if s > top { top = s }
+            }
+            var total: T = 0
+            for j in 0..<n {
+                ah[j] = T.exp(ah[j] - top)
+                total += ah[j]
+            }
+            oh.update(repeating: 0, count: dh)
+            for j in 0..<n {
+                ah[j] /= total
+                let vj = V + Int(list[j]) * da + h * dh
+                for k in 0..<dh { oh[k] += ah[j] * vj[k] }
             }
         }
     }
@@ -584,21 +582,19 @@ final class Network<T: TrainingScalar> {
         dQuery: UnsafeMutablePointer<T>, dKeys gk: UnsafeMutablePointer<T>, dValues gv: UnsafeMutablePointer<T>
     ) {
         let qi = queries.pointer + i * da, K = keys.pointer, V = values.pointer
-        do {
-            for h in 0..<heads {
-                let ah = alpha + h * n, doh = dOut + h * dh, qh = qi + h * dh, dqh = dQuery + h * dh
-                // dα_j = do · V_j; Σ_j α_j dα_j for the softmax.
-                var mean: T = 0
-                for j in 0..<n { mean += ah[j] * dot(doh, V + Int(list[j]) * da + h * dh, dh) }
-                for j in 0..<n {
-                    let l = Int(list[j]), vj = V + l * da + h * dh, kj = K + l * da + h * dh
-                    let ds = ah[j] * (dot(doh, vj, dh) - mean) * scale
-                    let gvj = gv + l * da + h * dh, gkj = gk + l * da + h * dh
-                    for k in 0..<dh {
-                        gvj[k] += ah[j] * doh[k]
-                        dqh[k] += ds * kj[k]
-                        gkj[k] += ds * qh[k]
-                    }
+        for h in 0..<heads {
+            let ah = alpha + h * n, doh = dOut + h * dh, qh = qi + h * dh, dqh = dQuery + h * dh
+            // dα_j = do · V_j; Σ_j α_j dα_j for the softmax.
+            var mean: T = 0
+            for j in 0..<n { mean += ah[j] * dot(doh, V + Int(list[j]) * da + h * dh, dh) }
+            for j in 0..<n {
+                let l = Int(list[j]), vj = V + l * da + h * dh, kj = K + l * da + h * dh
+                let ds = ah[j] * (dot(doh, vj, dh) - mean) * scale
+                let gvj = gv + l * da + h * dh, gkj = gk + l * da + h * dh
+                for k in 0..<dh {
+                    gvj[k] += ah[j] * doh[k]
+                    dqh[k] += ds * kj[k]
+                    gkj[k] += ds * qh[k]
                 }
             }
         }

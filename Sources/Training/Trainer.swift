@@ -85,29 +85,31 @@ public final class Trainer {
     /// A batch is a group of whole users with about `options.batch` samples between them (a user with more
     /// is a batch alone), so the SDIM pass reads each user's history once per batch, not once per sample.
     public func trainEpoch(_ epoch: Int, progress: Progress? = nil) -> Double {
-        var users = trainUsers
-        rng.shuffle(&users)
-        var order: [TrainingSet.Sample] = []
-        order.reserveCapacity(data.train.count)
-        var bounds = [0]
-        for u in users {
-            let samples = trainByUser[u]
-            if order.count > bounds.last!, order.count - bounds.last! + samples.count > options.batch {
-                bounds.append(order.count)
-            }
-            order += samples
-        }
-        if order.count > bounds.last! { bounds.append(order.count) }
+        let batches = nextEpochBatches()
         var total = 0.0, done = 0
-        order.withUnsafeBufferPointer { samples in
-            for (first, end) in zip(bounds, bounds.dropFirst()) {
-                let batch = UnsafeBufferPointer(rebasing: samples[first..<end])
-                total += step(batch) * Double(batch.count)
-                done += batch.count
-                progress?(epoch, done, samples.count, total / Double(done))
-            }
+        for batch in batches {
+            batch.withUnsafeBufferPointer { total += step($0) * Double($0.count) }
+            done += batch.count
+            progress?(epoch, done, data.train.count, total / Double(done))
         }
         return total / Double(max(done, 1))
+    }
+
+    /// The batches of the next epoch: the users with train samples in a seeded random order (advancing the
+    /// seed), packed into groups of whole users of at most `options.batch` samples (a user with more is a
+    /// batch alone), each user's samples by position.
+    public func nextEpochBatches() -> [[TrainingSet.Sample]] {
+        var users = trainUsers
+        rng.shuffle(&users)
+        var batches: [[TrainingSet.Sample]] = [[]]
+        for u in users {
+            let samples = trainByUser[u]
+            if !batches[batches.count - 1].isEmpty, batches[batches.count - 1].count + samples.count > options.batch {
+                batches.append([])
+            }
+            batches[batches.count - 1] += samples
+        }
+        return batches.filter { !$0.isEmpty }
     }
 
     /// The train samples of each user (by position), and the users that have any.
