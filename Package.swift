@@ -126,7 +126,8 @@ let package = Package(
             dependencies: [
                 "BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "Offline", "Evaluation", "Replay",
                 "Training", "LMDB", "Tensors", "TestSupport",
-            ]
+            ],
+            exclude: ["python"]
         ),
         .testTarget(
             name: "ReplayTests",

@@ -23,6 +23,8 @@ public struct TrainingSet: Sendable {
     public let feedback: [UInt8]
     public let start: [Int]
     public let users: [String]
+    /// The log in replay order (`Sample.order` indexes it).
+    public let ordered: [Behavior]
     /// Category row of each item row (0 = unknown).
     public let categoryOfItem: [Int32]
     /// Text slot of each item row in `texts` (−1: no text, the text part is `b_t`).
@@ -90,6 +92,7 @@ public struct TrainingSet: Sendable {
                 )
             }
         }
+        self.ordered = ordered
         self.items = items
         self.feedback = feedback
         self.start = start
@@ -117,6 +120,9 @@ public struct TrainingSet: Sendable {
     /// The item rows of a sample's history (its user's behaviors before it).
     @inline(__always)
     func history(_ s: Sample) -> Range<Int> { start[Int(s.user)]..<(start[Int(s.user)] + Int(s.position)) }
+
+    /// The behavior a sample is.
+    public func behavior(_ s: Sample) -> Behavior { ordered[s.order] }
 
     /// The sample's own item row (the candidate).
     @inline(__always)

@@ -48,6 +48,8 @@ struct Train: ParsableCommand {
         "Output/text-cache"
     @Flag(help: "Also train a logistic regression on user and item ids on the same split and report its AUC.")
     var baseline = false
+    @Option(help: "Also write the test period's predictions here, as JSON Lines {user, item, timestamp, label, p}.")
+    var predictions: String?
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func validate() throws {
@@ -110,6 +112,20 @@ struct Train: ParsableCommand {
             report.options["lr_baseline_valid_auc"] = String(format: "%.4f", figures.valid.auc ?? .nan)
         }
 
+        if let predictions {
+            let p = trainer.predict(set.test)
+            var lines = ""
+            for (s, prob) in zip(set.test, p) {
+                let b = set.behavior(s)
+                let object: [String: Any] = [
+                    "user": b.user, "item": b.item, "timestamp": b.timestamp, "label": s.label ? 1 : 0,
+                    "p": Double(prob),
+                ]
+                lines += String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+                lines += "\n"
+            }
+            try Data(lines.utf8).write(to: URL(fileURLWithPath: predictions), options: .atomic)
+        }
         try trainer.writeBundle(to: partial)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The data folder Tools/setup.sh fills ($LIFELONG_DATA overrides it, as in set-up).
+DATA = Path(os.environ.get("LIFELONG_DATA", ROOT / "Data"))
 
 
 def cli() -> Path:
@@ -32,7 +34,7 @@ def run_cli(*args: str) -> str:
 
 @pytest.fixture(scope="session")
 def movielens() -> Path:
-    data = Path(os.environ.get("LIFELONG_DATA", ROOT / "Data")) / "ml-100k"
+    data = DATA / "ml-100k"
     assert (data / "ml-100k.inter").is_file(), f"{data} is missing: Tools/setup.sh fetches it"
     return data
 

@@ -1,0 +1,457 @@
+"""The Lifelong model (docs/MODEL.md, v1 and v2) as a ``torch.nn.Module``, and bundles in and out.
+
+Train it where you train, export it with :func:`save_bundle`, serve the folder with Lifelong (``lifelong
+encode`` + the scorer); :func:`load_bundle` brings any bundle back for fine-tuning or analysis.
+
+>>> import lifelong.torch as lt
+>>> model, vocabulary = lt.load_bundle("Output/quickstart/model")
+>>> logits = model(lt.Batch.of(...), long="sdim")
+
+``long``: ``"sdim"`` (Eq. 12 over the whole history; served by the ``bse``/``online`` modes), ``"full"``
+(exact attention over the whole history; the ``full`` mode) or ``"none"`` (``u_long = 0``; the ``short``
+mode). Needs ``torch`` (``pip install ./python[torch]``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+if False:  # for type checkers only
+    from .log import Behavior, Item, Log, Sample, Samples  # noqa: F401
+
+__all__ = ["Config", "Vocabulary", "Batch", "LifelongModel", "save_bundle", "load_bundle", "gaussian_projection",
+           "make_batch", "request_batch", "vocabulary_of"]
+
+FORMAT_V1 = "lifelong.model.v1"
+FORMAT_V2 = "lifelong.model.v2"
+FEEDBACK_ROWS = 3  # unknown, not clicked, clicked
+TEXT_WIDTH = 384
+
+
+@dataclass
+class Config:
+    """What a bundle records about the model's shape (docs/MODEL.md "The bundle")."""
+
+    n_items: int  # rows of item_embedding, row 0 = unknown
+    n_categories: int  # rows of category_embedding
+    d_item: int = 32
+    d_cat: int = 16
+    d_text: int = 0
+    m: int = 48
+    tau: int = 3
+    window: int = 50
+    heads: int = 2
+    attention_dim: int = 32
+    hidden: Tuple[int, int] = (200, 80)
+    projection_seed: int = 1
+    feedback: bool = True  # v2: behaviors carry their feedback
+    text_model: str = "all-MiniLM-L6-v2"
+    text_layers: int = 2
+
+    @property
+    def d(self) -> int:
+        return self.d_item + self.d_cat + self.d_text
+
+    @property
+    def signatures(self) -> int:
+        return self.m // self.tau
+
+    def check(self) -> None:
+        if self.m % self.tau != 0:
+            raise ValueError(f"m = {self.m} is not a multiple of tau = {self.tau}")
+        if not 1 <= self.tau <= 8:
+            raise ValueError(f"tau = {self.tau} is outside 1…8")
+        if self.attention_dim % self.heads != 0:
+            raise ValueError(f"attention_dim = {self.attention_dim} is not divisible by heads = {self.heads}")
+        if self.n_items < 1 or self.n_categories < 1:
+            raise ValueError("the tables need at least row 0")
+
+
+@dataclass
+class Vocabulary:
+    """``vocab.tsv``: raw item and category ids → rows (row 0, unknown, is never listed)."""
+
+    items: Dict[str, int] = field(default_factory=dict)
+    categories: Dict[str, int] = field(default_factory=dict)
+
+    @staticmethod
+    def of(items: List[str], categories: List[str]) -> "Vocabulary":
+        """Rows 1… in UTF-8 byte order of the ids, as ``lifelong init-model`` and ``lifelong train`` assign them."""
+        def order(ids: List[str]) -> List[str]:
+            return sorted(set(ids), key=lambda s: s.encode("utf-8"))
+        return Vocabulary({i: r + 1 for r, i in enumerate(order(items))},
+                          {c: r + 1 for r, c in enumerate(order(categories))})
+
+    def item_row(self, item: str) -> int:
+        return self.items.get(item, 0)
+
+    def category_row(self, category: Optional[str]) -> int:
+        return self.categories.get(category, 0) if category is not None else 0
+
+    @property
+    def tsv(self) -> str:
+        lines = [f"item\t{i}\t{r}\n" for i, r in sorted(self.items.items(), key=lambda kv: kv[1])]
+        lines += [f"category\t{c}\t{r}\n" for c, r in sorted(self.categories.items(), key=lambda kv: kv[1])]
+        return "".join(lines)
+
+    @staticmethod
+    def parse(text: str, path: str = "vocab.tsv") -> "Vocabulary":
+        v = Vocabulary()
+        for number, line in enumerate(text.split("\n"), start=1):
+            if not line:
+                continue
+            fields = line.split("\t")
+            if len(fields) != 3 or fields[0] not in ("item", "category") or not fields[2].isdigit() or int(fields[2]) < 1:
+                raise ValueError(f"{path}:{number}: expected kind<TAB>raw_id<TAB>row (row ≥ 1), found {line!r}")
+            (v.items if fields[0] == "item" else v.categories)[fields[1]] = int(fields[2])
+        return v
+
+
+def gaussian_projection(seed: int, m: int, d: int) -> np.ndarray:
+    """``sdim.projection`` as ``lifelong init-model`` draws it: SplitMix64 + Box–Muller from ``seed``."""
+    state = seed & 0xFFFFFFFFFFFFFFFF
+    mask = 0xFFFFFFFFFFFFFFFF
+    out = np.empty(m * d, dtype=np.float32)
+    spare = None
+
+    def bits() -> int:
+        nonlocal state
+        state = (state + 0x9E3779B97F4A7C15) & mask
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        return z ^ (z >> 31)
+
+    for k in range(m * d):
+        if spare is not None:
+            out[k], spare = spare, None
+            continue
+        u1 = max((bits() >> 11) / float(1 << 53), 1e-300)
+        u2 = (bits() >> 11) / float(1 << 53)
+        r = math.sqrt(-2 * math.log(u1))
+        spare = np.float32(r * math.sin(2 * math.pi * u2))
+        out[k] = np.float32(r * math.cos(2 * math.pi * u2))
+    return out.reshape(m, d)
+
+
+@dataclass
+class Batch:
+    """A padded batch. History position j < lengths[b] is valid (oldest first); padding is ignored.
+
+    ``candidate_text`` / ``history_text``: the items' frozen text atoms x (zeros for an item without text);
+    only for a model with a text projection. ``history_feedback``: 0 unknown, 1 not clicked, 2 clicked (v2).
+    """
+
+    candidate_item: Tensor  # [B] long
+    candidate_category: Tensor  # [B] long
+    history_item: Tensor  # [B, L] long
+    history_category: Tensor  # [B, L] long
+    lengths: Tensor  # [B] long
+    history_feedback: Optional[Tensor] = None  # [B, L] long
+    candidate_text: Optional[Tensor] = None  # [B, 384]
+    history_text: Optional[Tensor] = None  # [B, L, 384]
+
+
+def vocabulary_of(log: "Log") -> Vocabulary:
+    """The vocabulary ``lifelong init-model`` and ``lifelong train`` give a log."""
+    items, categories = log.vocabulary_ids()
+    return Vocabulary.of(items, categories)
+
+
+def make_batch(samples: "Samples", batch: Sequence["Sample"], vocabulary: Vocabulary,
+               texts: Optional[Dict[str, np.ndarray]] = None, dtype: torch.dtype = torch.float32) -> Tuple[Batch, Tensor]:
+    """The padded batch of ``batch`` (samples of ``samples``) and its labels (0/1): each sample's candidate is
+    its behavior, its history every earlier behavior of its user. ``texts``: item id → x (for a model with a
+    text projection; an item without one gets zeros, i.e. ``b_t``)."""
+    rows = [(samples.sequences[s.user][:s.position], samples.sequences[s.user][s.position].item) for s in batch]
+    labels = torch.tensor([1.0 if s.label else 0.0 for s in batch], dtype=dtype)
+    return _pad(rows, samples.items, vocabulary, texts, dtype), labels
+
+
+def request_batch(history: Sequence["Behavior"], candidates: Sequence[str], vocabulary: Vocabulary,
+                  items: Dict[str, "Item"], texts: Optional[Dict[str, np.ndarray]] = None,
+                  dtype: torch.dtype = torch.float32) -> Batch:
+    """One request as the scorer sees it: ``candidates`` after the user's whole ``history`` (oldest first)."""
+    return _pad([(list(history), c) for c in candidates], items, vocabulary, texts, dtype)
+
+
+def _pad(rows: List[Tuple[List["Behavior"], str]], items: Dict[str, "Item"], vocabulary: Vocabulary,
+         texts: Optional[Dict[str, np.ndarray]], dtype: torch.dtype) -> Batch:
+    from .log import FEEDBACK
+
+    B = len(rows)
+    L = max((len(h) for h, _ in rows), default=0)
+    hi = np.zeros((B, max(L, 1)), dtype=np.int64)
+    hc, hf = np.zeros_like(hi), np.zeros_like(hi)
+    ci, cc = np.zeros(B, dtype=np.int64), np.zeros(B, dtype=np.int64)
+    lengths = np.array([len(h) for h, _ in rows], dtype=np.int64)
+    ct = ht = None
+    if texts is not None:
+        ct, ht = np.zeros((B, TEXT_WIDTH), dtype=np.float32), np.zeros((B, max(L, 1), TEXT_WIDTH), dtype=np.float32)
+
+    def category(item: str) -> int:
+        info = items.get(item)
+        return vocabulary.category_row(info.category if info else None)
+
+    for b, (history, candidate) in enumerate(rows):
+        ci[b], cc[b] = vocabulary.item_row(candidate), category(candidate)
+        if texts is not None and candidate in texts:
+            ct[b] = texts[candidate]
+        for j, h in enumerate(history):
+            hi[b, j], hc[b, j], hf[b, j] = vocabulary.item_row(h.item), category(h.item), FEEDBACK[h.label]
+            if texts is not None and h.item in texts:
+                ht[b, j] = texts[h.item]
+    t = torch.from_numpy
+    return Batch(t(ci), t(cc), t(hi), t(hc), t(lengths), t(hf),
+                 None if ct is None else t(ct).to(dtype), None if ht is None else t(ht).to(dtype))
+
+
+class LifelongModel(nn.Module):
+    """docs/MODEL.md: item vectors, SDIM's Eq. 12 (or full attention, or none), the short-term window's
+    target attention and the MLP. Returns logits; ``sdim.projection`` is a buffer, never trained."""
+
+    def __init__(self, config: Config, projection: Optional[Tensor] = None):
+        super().__init__()
+        config.check()
+        self.config = c = config
+        d, da = c.d, c.attention_dim
+        self.item_embedding = nn.Embedding(c.n_items, c.d_item)
+        self.category_embedding = nn.Embedding(c.n_categories, c.d_cat)
+        nn.init.normal_(self.item_embedding.weight, std=0.1)
+        nn.init.normal_(self.category_embedding.weight, std=0.1)
+        self.text_projection = nn.Linear(TEXT_WIDTH, c.d_text) if c.d_text > 0 else None
+        self.feedback_embedding = nn.Embedding(FEEDBACK_ROWS, d) if c.feedback else None
+        if self.feedback_embedding is not None:
+            nn.init.normal_(self.feedback_embedding.weight, std=0.1)
+        self.query, self.key, self.value = nn.Linear(d, da), nn.Linear(d, da), nn.Linear(d, da)
+        self.output = nn.Linear(da, d)
+        self.mlp0, self.mlp1, self.mlp2 = nn.Linear(5 * d, c.hidden[0]), nn.Linear(c.hidden[0], c.hidden[1]), \
+            nn.Linear(c.hidden[1], 1)
+        if projection is None:
+            projection = torch.from_numpy(gaussian_projection(c.projection_seed, c.m, d))
+        self.register_buffer("projection", projection.clone().to(torch.float32))
+
+    # -- pieces of the model ----------------------------------------------------------------------------
+
+    def item_vectors(self, items: Tensor, categories: Tensor, texts: Optional[Tensor]) -> Tensor:
+        """``e(i) = [E_item[i], E_cat[cat], W_t x + b_t]``."""
+        parts = [self.item_embedding(items), self.category_embedding(categories)]
+        if self.text_projection is not None:
+            if texts is None:
+                texts = torch.zeros(*items.shape, TEXT_WIDTH, dtype=parts[0].dtype, device=items.device)
+            parts.append(self.text_projection(texts.to(parts[0].dtype)))
+        return torch.cat(parts, dim=-1)
+
+    def signatures(self, vectors: Tensor) -> Tensor:
+        """``sig_g(v) = Σ_t [P[gτ+t]·v > 0] 2^t`` for every signature g: ``[..., n_sig]`` (no gradient)."""
+        c = self.config
+        with torch.no_grad():
+            bits = (vectors @ self.projection.to(vectors.dtype).T > 0).to(torch.long)
+            bits = bits.reshape(*vectors.shape[:-1], c.signatures, c.tau)
+            weights = 2 ** torch.arange(c.tau, device=vectors.device)
+            return (bits * weights).sum(-1)
+
+    def attend(self, q: Tensor, s: Tensor, mask: Tensor) -> Tensor:
+        """Multi-head target attention of each candidate over its masked behaviors; 0 where none is valid."""
+        c = self.config
+        B, L, _ = s.shape
+        H, dh = c.heads, c.attention_dim // c.heads
+        Q = self.query(q).reshape(B, 1, H, dh).transpose(1, 2)  # [B, H, 1, dh]
+        K = self.key(s).reshape(B, L, H, dh).transpose(1, 2)  # [B, H, L, dh]
+        V = self.value(s).reshape(B, L, H, dh).transpose(1, 2)
+        scores = (Q @ K.transpose(-1, -2)) / math.sqrt(dh)  # [B, H, 1, L]
+        scores = scores.masked_fill(~mask[:, None, None, :], -1e30)  # exp underflows to exactly 0
+        heads = (torch.softmax(scores, dim=-1) @ V).transpose(1, 2).reshape(B, c.attention_dim)
+        u = self.output(heads)
+        return torch.where(mask.any(dim=1, keepdim=True), u, torch.zeros_like(u))
+
+    def sdim(self, q: Tensor, e_history: Tensor, s: Tensor, mask: Tensor) -> Tensor:
+        """Eq. 12: per signature, the sum of the behaviors in the candidate's bucket, ℓ2-normalised; the mean."""
+        sig_q, sig_h = self.signatures(q), self.signatures(e_history)  # [B, G], [B, L, G]
+        match = ((sig_h == sig_q[:, None, :]) & mask[:, :, None]).to(s.dtype)  # [B, L, G]
+        sums = torch.einsum("blg,bld->bgd", match, s)  # [B, G, d]
+        square = (sums * sums).sum(-1, keepdim=True)
+        nonempty = square > 0
+        norm = torch.sqrt(torch.where(nonempty, square, torch.ones_like(square)))
+        unit = torch.where(nonempty, sums / norm.clamp(min=1e-12), torch.zeros_like(sums))
+        return unit.mean(dim=1)
+
+    # -- forward ----------------------------------------------------------------------------------------
+
+    def forward(self, batch: Batch, long: str = "sdim") -> Tensor:
+        if long not in ("sdim", "full", "none"):
+            raise ValueError(f"long is {long!r}; expected 'sdim', 'full' or 'none'")
+        c = self.config
+        q = self.item_vectors(batch.candidate_item, batch.candidate_category, batch.candidate_text)
+        e = self.item_vectors(batch.history_item, batch.history_category, batch.history_text)
+        s = e
+        if self.feedback_embedding is not None:
+            if batch.history_feedback is None:
+                raise ValueError("a v2 model needs history_feedback")
+            s = e + self.feedback_embedding(batch.history_feedback)
+        L = s.shape[1]
+        positions = torch.arange(L, device=s.device)[None, :]
+        lengths = batch.lengths[:, None]
+        valid = positions < lengths
+        window = valid & (positions >= lengths - c.window)
+        u_short = self.attend(q, s, window)
+        if long == "sdim":
+            u_long = self.sdim(q, e, s, valid)
+        elif long == "full":
+            u_long = self.attend(q, s, valid)
+        else:
+            u_long = torch.zeros_like(q)
+        z = torch.cat([q, u_long, u_short, q * u_long, q * u_short], dim=-1)
+        return self.mlp2(torch.relu(self.mlp1(torch.relu(self.mlp0(z))))).squeeze(-1)
+
+    # -- tensors by bundle name -------------------------------------------------------------------------
+
+    def named_bundle_tensors(self) -> Dict[str, Tensor]:
+        """Every tensor under its ``model.safetensors`` name (docs/MODEL.md)."""
+        t = {
+            "item_embedding": self.item_embedding.weight, "category_embedding": self.category_embedding.weight,
+            "sdim.projection": self.projection,
+        }
+        for name, layer in (("query", self.query), ("key", self.key), ("value", self.value), ("output", self.output)):
+            t[f"short_attention.{name}.weight"], t[f"short_attention.{name}.bias"] = layer.weight, layer.bias
+        for k, layer in enumerate((self.mlp0, self.mlp1, self.mlp2)):
+            t[f"mlp.{k}.weight"], t[f"mlp.{k}.bias"] = layer.weight, layer.bias
+        if self.text_projection is not None:
+            t["text_projection.weight"], t["text_projection.bias"] = self.text_projection.weight, \
+                self.text_projection.bias
+        if self.feedback_embedding is not None:
+            t["feedback_embedding"] = self.feedback_embedding.weight
+        return t
+
+
+# -- bundles ----------------------------------------------------------------------------------------------
+
+def _metadata(c: Config, created_by: str, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    m = {"format": FORMAT_V2 if c.feedback else FORMAT_V1, "tau": str(c.tau), "short_window": str(c.window),
+         "heads": str(c.heads), "projection_seed": str(c.projection_seed), "created_by": created_by}
+    if c.d_text > 0:
+        m["text_model"], m["text_layers"] = c.text_model, str(c.text_layers)
+    for key, value in (extra or {}).items():
+        m.setdefault(key, value)
+    return m
+
+
+def _write_safetensors(path: Path, tensors: Dict[str, np.ndarray], metadata: Dict[str, str]) -> None:
+    """The layout Lifelong writes: keys sorted, compact JSON, space padding to 8 bytes, F32 little-endian."""
+    header: Dict[str, object] = {"__metadata__": metadata}
+    offset = 0
+    for name in sorted(tensors):
+        a = tensors[name]
+        header[name] = {"data_offsets": [offset, offset + 4 * a.size], "dtype": "F32", "shape": list(a.shape)}
+        offset += 4 * a.size
+    # As Foundation's JSONSerialization writes it (sorted keys, compact, "/" escaped), byte for byte.
+    text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).replace("/", "\\/")
+    text = text.encode("utf-8")
+    text += b" " * ((8 - (8 + len(text)) % 8) % 8)
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "wb") as out:
+        out.write(struct.pack("<Q", len(text)))
+        out.write(text)
+        for name in sorted(tensors):
+            out.write(np.ascontiguousarray(tensors[name], dtype="<f4").tobytes())
+    os.replace(partial, path)
+
+
+def _read_safetensors(path: Path) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
+    data = path.read_bytes()
+    if len(data) < 8:
+        raise ValueError(f"{path}: shorter than a safetensors header")
+    (n,) = struct.unpack("<Q", data[:8])
+    if 8 + n > len(data):
+        raise ValueError(f"{path}: header of {n} bytes runs past the end of the file")
+    try:
+        header = json.loads(data[8:8 + n])
+    except ValueError as error:
+        raise ValueError(f"{path}: the header is not JSON ({error})") from None
+    metadata = header.pop("__metadata__", {})
+    dtypes = {"F32": np.dtype("<f4"), "F16": np.dtype("<f2")}
+    tensors = {}
+    for name, info in header.items():
+        start, end = info["data_offsets"]
+        raw = data[8 + n + start:8 + n + end]
+        if info["dtype"] == "BF16":
+            a = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
+        elif info["dtype"] in dtypes:
+            a = np.frombuffer(raw, dtype=dtypes[info["dtype"]]).astype(np.float32)
+        else:
+            raise ValueError(f"{path}: tensor '{name}': dtype {info['dtype']} (F32, F16 or BF16 expected)")
+        tensors[name] = a.reshape(info["shape"])
+    return tensors, metadata
+
+
+def save_bundle(model: LifelongModel, vocabulary: Vocabulary, folder: os.PathLike | str,
+                created_by: Optional[str] = None, metadata: Optional[Dict[str, str]] = None) -> None:
+    """Writes ``model.safetensors`` + ``vocab.tsv`` (float32) into ``folder``: a bundle Lifelong serves.
+
+    The metadata is what the configuration implies, plus what a loaded bundle carried besides
+    (``created_by``, ``long_term``, …), plus ``metadata``; so a loaded bundle saved again is the same bytes.
+    """
+    c = model.config
+    carried = dict(getattr(model, "bundle_metadata", {}))
+    if created_by is None:
+        created_by = carried.get("created_by", "lifelong.torch")
+    carried.update(metadata or {})
+    metadata = carried
+    if max(vocabulary.items.values(), default=0) >= c.n_items or \
+            max(vocabulary.categories.values(), default=0) >= c.n_categories:
+        raise ValueError("the vocabulary has rows outside the model's embedding tables")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {name: t.detach().to(torch.float32).cpu().numpy() for name, t in model.named_bundle_tensors().items()}
+    _write_safetensors(folder / "model.safetensors", tensors, _metadata(c, created_by, metadata))
+    partial = folder / "vocab.tsv.partial"
+    partial.write_text(vocabulary.tsv, encoding="utf-8")
+    os.replace(partial, folder / "vocab.tsv")
+
+
+def load_bundle(folder: os.PathLike | str, dtype: torch.dtype = torch.float32) -> Tuple[LifelongModel, Vocabulary]:
+    """A bundle folder as a ``LifelongModel`` (in ``dtype``) and its vocabulary."""
+    folder = Path(folder)
+    for name in ("model.safetensors", "vocab.tsv"):
+        if not (folder / name).is_file():
+            raise FileNotFoundError(f"{folder / name}: missing (a bundle folder holds model.safetensors and vocab.tsv)")
+    tensors, meta = _read_safetensors(folder / "model.safetensors")
+    path = folder / "model.safetensors"
+
+    def need(name: str) -> np.ndarray:
+        if name not in tensors:
+            raise ValueError(f"{path}: tensor '{name}' missing")
+        return tensors[name]
+
+    if meta.get("format") not in (FORMAT_V1, FORMAT_V2):
+        raise ValueError(f"{path}: metadata format is {meta.get('format')!r}, expected {FORMAT_V1} or {FORMAT_V2}")
+    item, cat, proj = need("item_embedding"), need("category_embedding"), need("sdim.projection")
+    text = tensors.get("text_projection.weight")
+    config = Config(
+        n_items=item.shape[0], n_categories=cat.shape[0], d_item=item.shape[1], d_cat=cat.shape[1],
+        d_text=0 if text is None else text.shape[0], m=proj.shape[0], tau=int(meta["tau"]),
+        window=int(meta["short_window"]), heads=int(meta["heads"]),
+        attention_dim=need("short_attention.query.weight").shape[0],
+        hidden=(need("mlp.0.weight").shape[0], need("mlp.1.weight").shape[0]),
+        projection_seed=int(meta.get("projection_seed", "0")), feedback=meta["format"] == FORMAT_V2,
+        text_model=meta.get("text_model", "all-MiniLM-L6-v2"), text_layers=int(meta.get("text_layers", "2")))
+    model = LifelongModel(config, projection=torch.from_numpy(proj.copy()))
+    model.bundle_metadata = dict(meta)
+    with torch.no_grad():
+        for name, t in model.named_bundle_tensors().items():
+            a = need(name)
+            if tuple(a.shape) != tuple(t.shape):
+                raise ValueError(f"{path}: tensor '{name}': shape {list(a.shape)}, expected {list(t.shape)}")
+            t.copy_(torch.from_numpy(a.copy()))
+    vocabulary = Vocabulary.parse((folder / "vocab.tsv").read_text(encoding="utf-8"), str(folder / "vocab.tsv"))
+    return model.to(dtype), vocabulary
