@@ -85,7 +85,7 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Model bundle folder.") var model: String
     @OptionGroup var input: DataOptions
     @Option(help: "Report folder (created; its store/ subfolder must not exist).") var report: String
-    @Option(help: "Modes, comma-separated: bse, online, full, short.") var modes = "bse,online,full,short"
+    @Option(help: "Modes, comma-separated: bse, online, full, short.") var modes = ModeList(Scorer.Mode.allCases)
     @Option(help: "Candidates per ranking request: the event's item + B−1 sampled items.") var candidates = 1
     @Option(
         help:
@@ -97,29 +97,17 @@ struct ReplayCommand: ParsableCommand {
         0.9
     @Option(help: "History = the log before this timestamp (instead of --split).") var splitTime: Double?
     @Option(help: "Replay at most this many events.") var maxEvents: Int?
-    @Option(help: "Store durability: full (fsync per commit), nometasync, nosync.") var durability = "full"
+    @Option(help: "Store durability: full (fsync per commit), nometasync, nosync.")
+    var durability: DurabilityOption = .full
     @Option(help: "Seed for the sampled candidates.") var seed: UInt64 = 1
     @OptionGroup var text: TextModelOption
     @Flag(help: "No progress on stderr.") var quiet = false
 
-    func parsedModes() throws -> [Scorer.Mode] {
-        try modes.split(separator: ",").map {
-            guard let m = Scorer.Mode(rawValue: String($0)) else {
-                throw ValidationError("--modes: unknown mode '\($0)' (bse, online, full, short)")
-            }
-            return m
-        }
-    }
-
     func validate() throws {
-        guard !(try parsedModes()).isEmpty else { throw ValidationError("--modes: give at least one mode") }
         guard candidates >= 1, rankEvery >= 1 else {
             throw ValidationError("--candidates and --rank-every must be ≥ 1")
         }
         guard (0..<1).contains(split) else { throw ValidationError("--split must be in [0, 1)") }
-        guard ["full", "nometasync", "nosync"].contains(durability) else {
-            throw ValidationError("--durability must be full, nometasync or nosync")
-        }
     }
 
     func run() throws {
@@ -131,13 +119,13 @@ struct ReplayCommand: ParsableCommand {
         let bundle = try ModelBundle(folder: model)
         let data = try Dataset.load(input.data, ratingThreshold: input.ratingThreshold)
         var options = Replay.Options()
-        options.modes = try parsedModes()
+        options.modes = modes.modes
         options.candidates = candidates
         options.rankEvery = rankEvery
         options.minimumRankedPerBucket = minRankedPerBucket
         options.split = splitTime.map { .time($0) } ?? .quantile(split)
         options.maxEvents = maxEvents
-        options.durability = durability == "nosync" ? .noSync : durability == "nometasync" ? .noMetaSync : .full
+        options.durability = durability.durability
         options.seed = seed
         let storeFolder = (report as NSString).appendingPathComponent("store")
         let progress = ProgressLine(quiet: quiet, unit: "events")
@@ -162,5 +150,29 @@ struct ReplayCommand: ParsableCommand {
         }
         print("report: \(report)/report.md, report.json, latency.svg")
         #endif
+    }
+}
+
+/// `--modes bse,full`: one or more scoring modes, comma-separated.
+struct ModeList: ExpressibleByArgument, Sendable {
+    let modes: [Scorer.Mode]
+    init(_ modes: [Scorer.Mode]) { self.modes = modes }
+    init?(argument: String) {
+        let parsed = argument.split(separator: ",").map { Scorer.Mode(rawValue: String($0)) }
+        guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else { return nil }
+        modes = parsed.map { $0! }
+    }
+    var defaultValueDescription: String { modes.map(\.rawValue).joined(separator: ",") }
+}
+
+/// `--durability`: how the replay's store commits reach the disk.
+enum DurabilityOption: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case full, nometasync, nosync
+    var durability: Environment.Durability {
+        switch self {
+        case .full: .full
+        case .nometasync: .noMetaSync
+        case .nosync: .noSync
+        }
     }
 }

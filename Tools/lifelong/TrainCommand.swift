@@ -1,7 +1,7 @@
 import Evaluation
 import Tensors
 import BehaviorLog
-import ArgumentParser
+public import ArgumentParser
 import Offline
 import Foundation
 import Model
@@ -33,7 +33,7 @@ struct Train: ParsableCommand {
     )
     @OptionGroup var input: DataOptions
     @Option(help: "Bundle folder to write.") var out: String
-    @Option(help: "Long-term interest: sdim, full or none.") var long = "sdim"
+    @Option(help: "Long-term interest: sdim, full or none.") var long: LongTerm = .sdim
     @Option(help: "Most epochs (early stopping may end sooner).") var epochs = TrainingOptions().epochs
     @Option(help: "Samples per mini-batch (batches are whole users; a user with more samples is a batch alone).")
     var batch = TrainingOptions().batch
@@ -53,7 +53,6 @@ struct Train: ParsableCommand {
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func validate() throws {
-        guard LongTerm(rawValue: long) != nil else { throw ValidationError("--long must be sdim, full or none") }
         guard epochs >= 1, batch >= 1, patience >= 1 else {
             throw ValidationError("--epochs, --batch and --patience must be ≥ 1")
         }
@@ -90,7 +89,7 @@ struct Train: ParsableCommand {
         )
 
         var options = TrainingOptions()
-        options.long = LongTerm(rawValue: long)!
+        options.long = long
         options.epochs = epochs; options.batch = batch; options.learningRate = lr; options.weightDecay = weightDecay;
         options.patience = patience; options.seed = seed
         let trainer = Trainer(initial: initial, data: set, options: options)
@@ -163,7 +162,7 @@ func replaceFolder(_ target: String, with partial: String) throws {
     try fm.removeItem(atPath: old)
 }
 
-extension LongTerm {
+extension LongTerm: ExpressibleByArgument {
     /// The scorer mode that computes this variant's long-term term.
     var scoringMode: String {
         switch self {
