@@ -85,7 +85,8 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Model bundle folder.") var model: String
     @OptionGroup var input: DataOptions
     @Option(help: "Report folder (created; its store/ subfolder must not exist).") var report: String
-    @Option(help: "Modes, comma-separated: bse, online, full, short.") var modes = ModeList(Scorer.Mode.allCases)
+    @Option(help: "Modes, comma-separated: bse, online, full, short (default: all four).", transform: Scorer.Mode.list)
+    var modes: [Scorer.Mode] = Scorer.Mode.allCases
     @Option(help: "Candidates per ranking request: the event's item + B−1 sampled items.") var candidates = 1
     @Option(
         help:
@@ -119,7 +120,7 @@ struct ReplayCommand: ParsableCommand {
         let bundle = try ModelBundle(folder: model)
         let data = try Dataset.load(input.data, ratingThreshold: input.ratingThreshold)
         var options = Replay.Options()
-        options.modes = modes.modes
+        options.modes = modes
         options.candidates = candidates
         options.rankEvery = rankEvery
         options.minimumRankedPerBucket = minRankedPerBucket
@@ -153,16 +154,18 @@ struct ReplayCommand: ParsableCommand {
     }
 }
 
-/// `--modes bse,full`: one or more scoring modes, comma-separated.
-struct ModeList: ExpressibleByArgument, Sendable {
-    let modes: [Scorer.Mode]
-    init(_ modes: [Scorer.Mode]) { self.modes = modes }
-    init?(argument: String) {
-        let parsed = argument.split(separator: ",").map { Scorer.Mode(rawValue: String($0)) }
-        guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else { return nil }
-        modes = parsed.map { $0! }
+extension Scorer.Mode {
+    /// `--modes bse,full`: one or more scoring modes, comma-separated, naming the one it does not know.
+    static func list(_ argument: String) throws -> [Scorer.Mode] {
+        let parts = argument.split(separator: ",")
+        guard !parts.isEmpty else { throw ValidationError("--modes: give at least one mode") }
+        return try parts.map {
+            guard let m = Scorer.Mode(rawValue: String($0)) else {
+                throw ValidationError("--modes: unknown mode '\($0)' (bse, online, full, short)")
+            }
+            return m
+        }
     }
-    var defaultValueDescription: String { modes.map(\.rawValue).joined(separator: ",") }
 }
 
 /// `--durability`: how the replay's store commits reach the disk.
