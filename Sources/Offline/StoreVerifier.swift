@@ -1,5 +1,5 @@
 import Tensors
-public import BehaviorLog
+import BehaviorLog
 import Foundation
 import LMDB
 public import Model

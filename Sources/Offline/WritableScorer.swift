@@ -1,4 +1,4 @@
-public import BehaviorLog
+import BehaviorLog
 public import Model
 public import Scorer
 public import Store

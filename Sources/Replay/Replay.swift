@@ -1,6 +1,6 @@
 import Tensors
 public import BehaviorLog
-public import Offline
+import Offline
 import Dispatch
 import Evaluation
 import Foundation

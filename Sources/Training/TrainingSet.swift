@@ -1,5 +1,5 @@
 public import BehaviorLog
-public import Offline
+import Offline
 public import Model
 
 /// A behavior log made ready for training: each user's behaviors in (timestamp, item id) order as item

@@ -416,7 +416,7 @@ struct EncoderTests {
         let model = try makeBundle(data, folder: root + "/model", feedback: true)
         #expect(model.config.feedback)
         let store = try Store(path: root + "/store")
-        try BehaviorEncoder(model: model, store: store).encode(data, batch: 5)
+        _ = try BehaviorEncoder(model: model, store: store).encode(data, batch: 5)
         for (user, r, bf) in try checkedAgainstBruteForce(model, store) {
             #expect(r.window.map(\.item) == bf.window)
             let mine = data.behaviors.filter { $0.user == user }.sorted(by: Behavior.precedes)
@@ -429,7 +429,7 @@ struct EncoderTests {
         // The same log under the v1 bundle of the same seed: same counts (the hash ignores feedback), other sums.
         let v1 = try makeBundle(data, folder: root + "/v1")
         let v1Store = try Store(path: root + "/v1store")
-        try BehaviorEncoder(model: v1, store: v1Store).encode(data, batch: 5)
+        _ = try BehaviorEncoder(model: v1, store: v1Store).encode(data, batch: 5)
         let a = try records(store), b = try records(v1Store)
         for user in a.keys {
             let ra = try a[user]!.withUnsafeBytes { try UserRecord(decoding: $0) },

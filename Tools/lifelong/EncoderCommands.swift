@@ -135,14 +135,19 @@ struct InitModel: ParsableCommand {
     }
 }
 
+/// `--model DIR --store DIR`: the bundle and the store encoded with it, shared by `encode`, `append` and `score`.
+struct ModelStoreOptions: ParsableArguments {
+    @Option(help: "Model bundle folder (model.safetensors + vocab.tsv).") var model: String
+    @Option(help: "Store folder (`encode` creates it; the others need one encoded with this model).") var store: String
+}
+
 struct Encode: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
             "Encode a behavior log into an LMDB store: per-user SDIM bucket sums and counts, last-K window, full sequence."
     )
-    @Option(help: "Model bundle folder.") var model: String
+    @OptionGroup var folders: ModelStoreOptions
     @OptionGroup var input: DataOptions
-    @Option(help: "Store folder (created if missing).") var store: String
     @Option(help: "Keep only users whose stable hash mod N is K, written K/N.") var shard: String?
     @Option(help: "Users per write transaction.") var batch = 256
     @Option(help: "Bucket-sum precision: f32 or f16.") var precision: PrecisionOption = .f32
@@ -155,9 +160,9 @@ struct Encode: ParsableCommand {
     }
 
     func run() throws {
-        let bundle = try ModelBundle(folder: model)
+        let bundle = try ModelBundle(folder: folders.model)
         let data = try Dataset.load(input.data, ratingThreshold: input.ratingThreshold)
-        let s = try Store(path: store)
+        let s = try Store(path: folders.store)
         let encoder = try BehaviorEncoder(
             model: bundle, store: s, precision: precision.value, textModel: try text.load(for: bundle))
         let progress = ProgressLine(quiet: quiet)
@@ -170,16 +175,16 @@ struct Append: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Append new behaviors to a store in O(m·d) each, without re-reading histories."
     )
-    @Option(help: "Model bundle folder (the store's model).") var model: String
-    @Option(help: "Store folder.") var store: String
+    @OptionGroup var folders: ModelStoreOptions
     @OptionGroup var input: DataOptions
     @Option(help: "Users per write transaction.") var batch = 256
     @OptionGroup var text: TextModelOption
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func run() throws {
-        let bundle = try ModelBundle(folder: model)
+        let bundle = try ModelBundle(folder: folders.model)
         let data = try Dataset.load(input.data, ratingThreshold: input.ratingThreshold)
+        let store = folders.store
         guard FileManager.default.fileExists(atPath: (store as NSString).appendingPathComponent("data.mdb")) else {
             throw ValidationError("\(store): no store here (create one with `lifelong encode`)")
         }

@@ -13,8 +13,7 @@ struct Score: ParsableCommand {
             attention over the whole sequence), short (no long-term term).
             """
     )
-    @Option(help: "Model bundle folder (model.safetensors + vocab.tsv).") var model: String
-    @Option(help: "Store folder written by `lifelong encode` with this model.") var store: String
+    @OptionGroup var folders: ModelStoreOptions
     @Option(help: "User id.") var user: String
     @Option(help: "Candidate item ids, comma-separated.") var items: String
     @Option(help: "bse | online | full | short") var mode: Scorer.Mode = .bse
@@ -24,7 +23,7 @@ struct Score: ParsableCommand {
     }
 
     func run() throws {
-        let scorer = try Scorer(modelFolder: model, storeFolder: store)
+        let scorer = try Scorer(modelFolder: folders.model, storeFolder: folders.store)
         let candidates = items.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         let p = try scorer.score(user: user, candidates: candidates, mode: mode)
         var out = ""

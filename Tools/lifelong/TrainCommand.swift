@@ -60,106 +60,52 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        BLAS.useOneThread()
         let data = try Dataset.load(input.data, ratingThreshold: input.ratingThreshold)
-        let partial = out.hasSuffix("/") ? String(out.dropLast()) + ".partial" : out + ".partial"
-        try? FileManager.default.removeItem(atPath: partial)
-        var finished = false
-        defer { if !finished { try? FileManager.default.removeItem(atPath: partial) } }  // nothing half-written is left
-        let labelled = data.behaviors.contains { $0.label != nil }
-        let initial = try ModelBundle.writeRandom(
-            to: partial, for: data, shape: shape.shape(feedbackByDefault: labelled), seed: seed)
-
-        var textVectors: [String: [Float]] = [:]
-        if initial.config.dText > 0 {
-            let model = try MiniLM(folder: text.textModel)
-            try FileManager.default.createDirectory(atPath: textStore, withIntermediateDirectories: true)
-            let cache = try TextAtomCache(
-                store: try Store(path: textStore), textModel: model, layers: initial.config.textLayers ?? 0)
-            let (byItem, lookup) = try cache.vectors(forItems: data.items)
-            textVectors = byItem
-            print(
-                "text atoms (first \(cache.layers) layers): \(lookup.computed) computed, \(lookup.found) found in the cache \(textStore)"
-            )
-        }
-        let set = try TrainingSet(data, vocabulary: initial.vocabulary, textVectors: textVectors)
-        log(
-            "samples: \(set.train.count) train, \(set.valid.count) valid, \(set.test.count) test; "
-                + "valid from t = \(Behavior.text(ofTimestamp: set.validTime)), test from t = \(Behavior.text(ofTimestamp: set.testTime))"
-        )
-
-        var options = TrainingOptions()
-        options.long = long
-        options.epochs = epochs; options.batch = batch; options.learningRate = lr; options.weightDecay = weightDecay;
-        options.patience = patience; options.seed = seed
-        let trainer = Trainer(initial: initial, data: set, options: options)
+        var job = TrainingJob(
+            out: out, shape: shape.shape(feedbackByDefault: data.behaviors.contains { $0.label != nil }))
+        job.seed = seed
+        job.options.long = long
+        job.options.epochs = epochs; job.options.batch = batch; job.options.learningRate = lr
+        job.options.weightDecay = weightDecay; job.options.patience = patience
+        job.textModelFolder = text.textModel
+        job.textStore = textStore
+        job.baseline = baseline
+        job.predictionsPath = predictions
+        job.command = CommandLine.arguments.joined(separator: " ")
         let progress = ProgressLine(quiet: quiet, unit: "samples")
-        var report = trainer.run(
-            progress: { _, done, total, loss in progress.update(done, total, String(format: "  loss %.4f", loss)) },
-            epochDone: { e in
-                progress.restart()
-                log(
-                    String(
-                        format: "epoch %d: train loss %.4f, valid AUC %.4f, logloss %.4f (%.0f samples/s)",
-                        e.epoch, e.trainLoss, e.valid.auc ?? .nan, e.valid.logloss ?? .nan, e.samplesPerSecond))
-            })
-        report.options["command"] = CommandLine.arguments.joined(separator: " ")
-        if baseline {
-            var lr = LogisticRegression(set)
-            let figures = lr.fit(set)
-            report.options["lr_baseline_test_auc"] = String(format: "%.4f", figures.test.auc ?? .nan)
-            report.options["lr_baseline_valid_auc"] = String(format: "%.4f", figures.valid.auc ?? .nan)
+        var observer = TrainingJob.Observer()
+        observer.log = log
+        observer.progress = { _, done, total, loss in progress.update(done, total, String(format: "  loss %.4f", loss)) }
+        observer.epochDone = { e in
+            progress.restart()
+            log(
+                String(
+                    format: "epoch %d: train loss %.4f, valid AUC %.4f, logloss %.4f (%.0f samples/s)",
+                    e.epoch, e.trainLoss, e.valid.auc ?? .nan, e.valid.logloss ?? .nan, e.samplesPerSecond))
         }
-
-        if let predictions {
-            let p = trainer.predict(set.test)
-            var lines = ""
-            for (s, prob) in zip(set.test, p) {
-                let b = set.behavior(s)
-                let object: [String: Any] = [
-                    "user": b.user, "item": b.item, "timestamp": b.timestamp, "label": s.label ? 1 : 0,
-                    "p": Double(prob),
-                ]
-                lines += String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
-                lines += "\n"
-            }
-            try Data(lines.utf8).write(to: URL(fileURLWithPath: predictions), options: .atomic)
+        let outcome = try job.run(data, observer: observer)
+        let report = outcome.report
+        if let atoms = outcome.textAtoms {
+            print(
+                "text atoms (first \(outcome.bundle.config.textLayers ?? 0) layers): \(atoms.computed) computed, "
+                    + "\(atoms.found) found in the cache \(textStore)")
         }
-        try trainer.writeBundle(to: partial)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(report).write(
-            to: URL(fileURLWithPath: (partial as NSString).appendingPathComponent("training.json")))
-        try replaceFolder(out, with: partial)
-        finished = true
-        let bundle = try ModelBundle(folder: out)
-
         func figures(_ e: Metrics.Summary?) -> String {
             String(format: "AUC %.4f, logloss %.4f", e?.auc ?? .nan, e?.logloss ?? .nan)
         }
         print("\(long): best epoch \(report.bestEpoch) of \(report.epochs.count)")
-        print("  train \(figures(report.train)) (\(set.train.count) samples)")
-        print("  valid \(figures(report.valid)) (\(set.valid.count) samples)")
-        print("  test  \(figures(report.test)) (\(set.test.count) samples)")
+        print("  train \(figures(report.train)) (\(outcome.samples.train) samples)")
+        print("  valid \(figures(report.valid)) (\(outcome.samples.valid) samples)")
+        print("  test  \(figures(report.test)) (\(outcome.samples.test) samples)")
         if let lr = report.options["lr_baseline_test_auc"] {
             print("  logistic regression on user and item ids: test AUC \(lr)")
         }
-        print("wrote \(out) (fingerprint \(bundle.fingerprintHex)); score it with mode \(options.long.scoringMode)")
+        print("wrote \(out) (fingerprint \(outcome.bundle.fingerprintHex)); score it with mode \(long.scoringMode)")
     }
 
     private func log(_ line: String) {
         if !quiet { FileHandle.standardError.write(Data((line + "\n").utf8)) }
     }
-}
-
-/// Puts `partial` where `target` was: the old folder is removed only after the new one is complete.
-func replaceFolder(_ target: String, with partial: String) throws {
-    let fm = FileManager.default
-    guard fm.fileExists(atPath: target) else { return try fm.moveItem(atPath: partial, toPath: target) }
-    let old = target + ".old-\(ProcessInfo.processInfo.processIdentifier)"
-    try fm.moveItem(atPath: target, toPath: old)
-    try fm.moveItem(atPath: partial, toPath: target)
-    try fm.removeItem(atPath: old)
 }
 
 extension LongTerm: ExpressibleByArgument {

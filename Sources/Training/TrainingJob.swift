@@ -1,0 +1,122 @@
+public import BehaviorLog
+import Evaluation
+import Foundation
+public import Model
+import Offline
+import Store
+import Tensors
+import TextEncoder
+
+/// What `lifelong train` does between reading the log and printing: a random initial bundle over the log's
+/// vocabulary (v2 when the log has labels, unless the shape says otherwise), the text atoms from the cache,
+/// the time split, the trainer, the optional id baseline and test predictions, and the trained bundle with
+/// its `training.json` written into a folder that replaces `out` only once it is complete.
+public struct TrainingJob: Sendable {
+    public var out: String
+    public var shape: ModelBundle.Shape
+    public var seed: UInt64 = 1
+    public var options = TrainingOptions()
+    /// For a bundle with a text projection: the text model, and the store whose `texts` database caches atoms.
+    public var textModelFolder = MiniLM.defaultFolder
+    public var textStore = "Output/text-cache"
+    /// Also fit a logistic regression on user and item ids on the same split.
+    public var baseline = false
+    /// Also write every test sample's `{user, item, timestamp, label, p}` here, as JSON Lines.
+    public var predictionsPath: String?
+    /// Recorded in `training.json`.
+    public var command = ""
+
+    public init(out: String, shape: ModelBundle.Shape) {
+        self.out = out
+        self.shape = shape
+    }
+
+    /// What the run did.
+    public struct Outcome: Sendable {
+        public var report: TrainingReport
+        public var bundle: ModelBundle
+        public var samples: (train: Int, valid: Int, test: Int)
+        /// Text atoms computed and found in the cache (bundles with a text projection).
+        public var textAtoms: (computed: Int, found: Int)?
+    }
+
+    /// Events as they happen: a line for the log, and the trainer's progress.
+    public struct Observer {
+        public var log: (String) -> Void = { _ in }
+        public var progress: Trainer.Progress?
+        public var epochDone: ((TrainingReport.Epoch) -> Void)?
+        public init() {}
+    }
+
+    public func run(_ data: Dataset, observer: Observer = Observer()) throws -> Outcome {
+        BLAS.useOneThread()
+        let partial = out.hasSuffix("/") ? String(out.dropLast()) + ".partial" : out + ".partial"
+        try? FileManager.default.removeItem(atPath: partial)
+        var finished = false
+        defer { if !finished { try? FileManager.default.removeItem(atPath: partial) } }  // nothing half-written is left
+        let initial = try ModelBundle.writeRandom(to: partial, for: data, shape: shape, seed: seed)
+
+        var textVectors: [String: [Float]] = [:]
+        var textAtoms: (computed: Int, found: Int)?
+        if initial.config.dText > 0 {
+            let model = try MiniLM(folder: textModelFolder)
+            try FileManager.default.createDirectory(atPath: textStore, withIntermediateDirectories: true)
+            let cache = try TextAtomCache(
+                store: try Store(path: textStore), textModel: model, layers: initial.config.textLayers ?? 0)
+            let (byItem, lookup) = try cache.vectors(forItems: data.items)
+            textVectors = byItem
+            textAtoms = (lookup.computed, lookup.found)
+        }
+        let set = try TrainingSet(data, vocabulary: initial.vocabulary, textVectors: textVectors)
+        observer.log(
+            "samples: \(set.train.count) train, \(set.valid.count) valid, \(set.test.count) test; "
+                + "valid from t = \(Behavior.text(ofTimestamp: set.validTime)), "
+                + "test from t = \(Behavior.text(ofTimestamp: set.testTime))")
+
+        var options = self.options
+        options.seed = seed
+        let trainer = Trainer(initial: initial, data: set, options: options)
+        var report = trainer.run(progress: observer.progress, epochDone: observer.epochDone)
+        report.options["command"] = command
+        if baseline {
+            var lr = LogisticRegression(set)
+            let figures = lr.fit(set)
+            report.options["lr_baseline_test_auc"] = String(format: "%.4f", figures.test.auc ?? .nan)
+            report.options["lr_baseline_valid_auc"] = String(format: "%.4f", figures.valid.auc ?? .nan)
+        }
+        if let predictionsPath { try writePredictions(trainer, set, to: predictionsPath) }
+        try trainer.writeBundle(to: partial)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(report).write(
+            to: URL(fileURLWithPath: (partial as NSString).appendingPathComponent("training.json")))
+        try Self.replaceFolder(out, with: partial)
+        finished = true
+        return Outcome(
+            report: report, bundle: try ModelBundle(folder: out),
+            samples: (set.train.count, set.valid.count, set.test.count), textAtoms: textAtoms)
+    }
+
+    private func writePredictions(_ trainer: Trainer, _ set: TrainingSet, to path: String) throws {
+        var lines = ""
+        for (s, p) in zip(set.test, trainer.predict(set.test)) {
+            let b = set.behavior(s)
+            let object: [String: Any] = [
+                "user": b.user, "item": b.item, "timestamp": b.timestamp, "label": s.label ? 1 : 0, "p": Double(p),
+            ]
+            lines += String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+            lines += "\n"
+        }
+        try Data(lines.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    /// Puts `partial` where `target` was: the old folder is removed only after the new one is complete.
+    static func replaceFolder(_ target: String, with partial: String) throws {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: target) else { return try fm.moveItem(atPath: partial, toPath: target) }
+        let old = target + ".old-\(ProcessInfo.processInfo.processIdentifier)"
+        try fm.moveItem(atPath: target, toPath: old)
+        try fm.moveItem(atPath: partial, toPath: target)
+        try fm.removeItem(atPath: old)
+    }
+}
