@@ -91,6 +91,7 @@ let package = Package(
             dependencies: [
                 "BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "Offline", "Evaluation", "Replay", "Training",
                 "LMDB", "Tensors", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tools/lifelong"
         ),

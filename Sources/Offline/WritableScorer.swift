@@ -34,3 +34,12 @@ extension Scorer {
                 } : nil)
     }
 }
+
+extension ShardedScorer {
+    /// Opens every shard of a manifest; `writable` also opens them for `append` (through the offline encoder).
+    public convenience init(modelFolder: String, manifestPath: String, writable: Bool) throws {
+        try self.init(model: try ModelBundle(folder: modelFolder), manifestPath: manifestPath) { model, folder in
+            try Scorer(model: model, store: try Store(path: folder, readOnly: !writable), writable: writable)
+        }
+    }
+}

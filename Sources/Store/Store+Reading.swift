@@ -103,6 +103,15 @@ extension Store {
         try snapshot.get(itemIds, storeId) { String(decoding: $0, as: UTF8.self) }
     }
 
+    /// Every user id and its history length L, in byte order (one scan of `users`, records not decoded).
+    public func forEachUser(_ snapshot: borrowing Snapshot, _ body: (String, UInt64) throws -> Void) throws {
+        try snapshot.scan(users) { k, v in
+            let length = v.count >= UserRecord.headerSize ? v.littleEndian(UInt64.self, at: 24) : 0  // L, see UserRecord
+            try body(String(decoding: k, as: UTF8.self), length)
+            return .next
+        }
+    }
+
     /// Every item record in raw-id byte order.
     public func forEachItem(_ snapshot: borrowing Snapshot, _ body: (String, ItemRecord) throws -> Void) throws {
         try snapshot.scan(items) { k, v in

@@ -71,6 +71,9 @@ public final class Store: @unchecked Sendable {
         if readOnly, !FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("data.mdb")) {
             throw StoreError(.missing, message: "\(path): no store here (expected data.mdb; create one with `lifelong encode`)")
         }
+        if !readOnly {  // parent folders too: `encode --store out/shards/shard-0` on a fresh machine
+            try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        }
         let environment = try Environment(path: path, options: o)
         self.environment = environment
         // All six databases in one transaction: a process killed while creating the store leaves all or none.

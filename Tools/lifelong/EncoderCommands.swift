@@ -1,6 +1,7 @@
 import BehaviorLog
 import ArgumentParser
 import Offline
+import Scorer
 import Foundation
 import LMDB
 import Model
@@ -135,10 +136,23 @@ struct InitModel: ParsableCommand {
     }
 }
 
-/// `--model DIR --store DIR`: the bundle and the store encoded with it, shared by `encode`, `append` and `score`.
+/// `--model DIR --store DIR | --manifest FILE`: the bundle and the store (or the sharded store) encoded with it,
+/// shared by `encode`, `append` and `score`.
 struct ModelStoreOptions: ParsableArguments {
     @Option(help: "Model bundle folder (model.safetensors + vocab.tsv).") var model: String
-    @Option(help: "Store folder (`encode` creates it; the others need one encoded with this model).") var store: String
+    @Option(help: "Store folder (`encode` creates it; the others need one encoded with this model).") var store: String?
+    @Option(help: "A sharded store's manifest.json (`lifelong manifest`), instead of --store (not for encode).")
+    var manifest: String?
+
+    func validate() throws {
+        guard (store == nil) != (manifest == nil) else { throw ValidationError("give --store or --manifest (one)") }
+    }
+
+    /// The store folder, for commands that take no manifest.
+    func single(_ command: String) throws -> String {
+        guard let store else { throw ValidationError("\(command) writes one store: give --store, not --manifest") }
+        return store
+    }
 }
 
 struct Encode: ParsableCommand {
@@ -160,9 +174,10 @@ struct Encode: ParsableCommand {
     }
 
     func run() throws {
+        let store = try folders.single("encode")
         let bundle = try ModelBundle(folder: folders.model)
         let data = try Dataset.load(input.data, ratingThreshold: input.ratingThreshold)
-        let s = try Store(path: folders.store)
+        let s = try Store(path: store)
         let encoder = try BehaviorEncoder(
             model: bundle, store: s, precision: precision.value, textModel: try text.load(for: bundle))
         let progress = ProgressLine(quiet: quiet)
@@ -184,7 +199,21 @@ struct Append: ParsableCommand {
     func run() throws {
         let bundle = try ModelBundle(folder: folders.model)
         let data = try Dataset.load(input.data, ratingThreshold: input.ratingThreshold)
-        let store = folders.store
+        guard let manifestPath = folders.manifest else {
+            return try append(data, to: try folders.single("append"), bundle)
+        }
+        // A sharded store: each user's behaviors go to the user's shard (the manifest is checked first).
+        let manifest = try ShardManifest(contentsOf: manifestPath)
+        var parts = [[Behavior]](repeating: [], count: manifest.shardCount)
+        for b in data.behaviors { parts[ShardManifest.shard(of: b.user, count: manifest.shardCount)].append(b) }
+        for row in manifest.shards.sorted(by: { $0.shard < $1.shard }) where !parts[row.shard].isEmpty {
+            try append(
+                Dataset(behaviors: parts[row.shard], items: data.items),
+                to: manifest.folder(of: row, manifestPath: manifestPath), bundle, shard: row.shard)
+        }
+    }
+
+    private func append(_ data: Dataset, to store: String, _ bundle: ModelBundle, shard: Int? = nil) throws {
         guard FileManager.default.fileExists(atPath: (store as NSString).appendingPathComponent("data.mdb")) else {
             throw ValidationError("\(store): no store here (create one with `lifelong encode`)")
         }
@@ -193,7 +222,7 @@ struct Append: ParsableCommand {
         let encoder = try BehaviorEncoder(
             model: bundle, store: s, precision: precision, textModel: try text.load(for: bundle))
         let report = try encoder.append(data, batch: batch, progress: ProgressLine(quiet: quiet).update)
-        print("appended \(report)")
+        print("\(shard.map { "shard \($0): " } ?? "")appended \(report)")
     }
 }
 
@@ -236,10 +265,7 @@ struct Inspect: ParsableCommand {
             users = try txn.count(s.users)
             items = try txn.count(s.items)
             for db in [s.metaDatabase, s.items, s.itemIds, s.users, s.sequences] { bytes += try txn.stat(db).bytes }
-            try txn.scan(s.users) { _, v in
-                behaviors += v.count >= UserRecord.headerSize ? v.littleEndian(UInt64.self, at: 24) : 0  // L, see UserRecord
-                return .next
-            }
+            try s.forEachUser(txn) { _, length in behaviors += length }
         }
         let summary: [String: Any] = [
             "users": users, "behaviors": behaviors, "items": items, "bytes": bytes,
