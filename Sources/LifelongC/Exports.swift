@@ -23,7 +23,25 @@ public func lifelong_scorer_open(
         let model = try text(modelDir, "model_dir")
         let store = try text(storeDir, "store_dir")
         let scorer = try Scorer(modelFolder: model, storeFolder: store, writable: writable != 0)
-        out.pointee = Handles.shared.insert(scorer)
+        out.pointee = Handles.shared.insert(OpenScorer(scorer))
+    }
+}
+
+@c @implementation
+public func lifelong_scorer_open_manifest(
+    _ modelDir: UnsafePointer<CChar>?, _ manifestPath: UnsafePointer<CChar>?, _ writable: Int32,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> Int32 {
+    guarded {
+        guard let out else { throw CallFailure.invalidArgument("out is NULL") }
+        out.pointee = nil
+        let model = try text(modelDir, "model_dir")
+        let manifest = try text(manifestPath, "manifest")
+        guard FileManager.default.fileExists(atPath: manifest) else {
+            throw CallFailure(status: Int32(LIFELONG_NOT_FOUND), message: "manifest \(manifest): no such file")
+        }
+        let sharded = try ShardedScorer(modelFolder: model, manifestPath: manifest, writable: writable != 0)
+        out.pointee = Handles.shared.insert(OpenScorer(sharded, manifestPath: manifest))
     }
 }
 
@@ -89,13 +107,20 @@ public func lifelong_scorer_describe(
     _ needed: UnsafeMutablePointer<Int>?
 ) -> Int32 {
     guarded {
-        let s = try Handles.shared.scorer(scorer)
-        let counts = try s.store.read { try s.store.counts($0) }
+        let open = try Handles.shared.scorer(scorer)
+        var users = 0, items = 0
+        for shard in open.shards {
+            let counts = try shard.store.read { try shard.store.counts($0) }
+            users += counts.users
+            items = max(items, counts.items)  // every shard holds the whole catalog
+        }
+        let s = open.shards[0]
         let object: [String: Any] = [
-            "version": Scorer.version, "model": s.model.folder, "store": s.store.path,
-            "fingerprint": s.model.fingerprintHex, "d": s.model.config.d, "writable": s.isWritable,
+            "version": Scorer.version, "model": s.model.folder, open.isSharded ? "manifest" : "store": open.path,
+            "shards": open.shards.count, "fingerprint": s.model.fingerprintHex, "d": s.model.config.d,
+            "writable": s.isWritable,
             "model_format": s.model.config.feedback ? ModelBundle.feedbackFormat : ModelBundle.format,
-            "users": counts.users, "items": counts.items,
+            "users": users, "items": items,
         ]
         let json = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         let size = json.count + 1
@@ -118,8 +143,9 @@ public func lifelong_append(
     _ label: Int32
 ) -> Int32 {
     guarded {
-        let s = try Handles.shared.scorer(scorer)
+        let open = try Handles.shared.scorer(scorer)
         let user = try text(user, "user")
+        let s = open.scorer(for: user)
         let item = try text(item, "item")
         guard timestamp.isFinite else { throw CallFailure.invalidArgument("timestamp \(timestamp) is not finite") }
         let clicked: Bool?
@@ -145,8 +171,9 @@ private struct Request {
         _ handle: OpaquePointer?, _ user: UnsafePointer<CChar>?, _ count: Int, _ mode: Int32,
         _ out: UnsafeMutablePointer<Float>?
     ) throws(CallFailure) {
-        scorer = try Handles.shared.scorer(handle)
+        let open = try Handles.shared.scorer(handle)
         self.user = try text(user, "user")
+        scorer = open.scorer(for: self.user)
         switch Int(mode) {
         case LIFELONG_MODE_BSE: self.mode = .bse
         case LIFELONG_MODE_ONLINE: self.mode = .online

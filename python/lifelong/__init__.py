@@ -176,11 +176,20 @@ class Scorer:
     entirely or not at all). Use it as a context manager, or call ``close()``.
     """
 
-    def __init__(self, model_dir: PathLike, store_dir: PathLike, writable: bool = False):
+    def __init__(self, model_dir: PathLike, store_dir: Optional[PathLike] = None, writable: bool = False, *,
+                 manifest: Optional[PathLike] = None):
+        """``store_dir``: a store encoded with the bundle; or ``manifest``: a sharded store's ``manifest.json``
+        (``lifelong manifest``), every call then going to its user's shard."""
         lib = _library()
         handle = c_void_p()
-        _check(lib.lifelong_scorer_open(_utf8(model_dir, "model_dir"), _utf8(store_dir, "store_dir"),
-                                        1 if writable else 0, ctypes.byref(handle)))
+        if (store_dir is None) == (manifest is None):
+            raise InvalidArgumentError("give store_dir or manifest (one)")
+        if manifest is not None:
+            _check(lib.lifelong_scorer_open_manifest(_utf8(model_dir, "model_dir"), _utf8(manifest, "manifest"),
+                                                     1 if writable else 0, ctypes.byref(handle)))
+        else:
+            _check(lib.lifelong_scorer_open(_utf8(model_dir, "model_dir"), _utf8(store_dir, "store_dir"),
+                                            1 if writable else 0, ctypes.byref(handle)))
         self._lib = lib
         self._handle: Optional[int] = handle.value
         self.writable = bool(writable)
@@ -282,4 +291,5 @@ class Scorer:
         if self._handle is None:
             return "<lifelong.Scorer closed>"
         info = self.describe()
-        return f"<lifelong.Scorer model={info['model']!r} store={info['store']!r} users={info['users']}>"
+        where = f"manifest={info['manifest']!r}" if "manifest" in info else f"store={info['store']!r}"
+        return f"<lifelong.Scorer model={info['model']!r} {where} users={info['users']}>"

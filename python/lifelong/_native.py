@@ -45,6 +45,8 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.lifelong_last_error.restype = c_char_p
     lib.lifelong_scorer_open.argtypes = [c_char_p, c_char_p, c_int, POINTER(c_void_p)]
     lib.lifelong_scorer_open.restype = c_int
+    lib.lifelong_scorer_open_manifest.argtypes = [c_char_p, c_char_p, c_int, POINTER(c_void_p)]
+    lib.lifelong_scorer_open_manifest.restype = c_int
     lib.lifelong_scorer_close.argtypes = [scorer]
     lib.lifelong_scorer_close.restype = None
     lib.lifelong_score.argtypes = [scorer, c_char_p, POINTER(c_char_p), c_size_t, c_int, POINTER(c_float)]

@@ -142,3 +142,22 @@ def test_readme_python_example_runs(quickstart: Path, tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", blocks[0]], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert re.search(r"0\.\d+", result.stdout), result.stdout
+
+
+def test_a_sharded_store_scores_like_one_store(quickstart: Path, movielens: Path, tmp_path: Path) -> None:
+    model = quickstart / "model"
+    shards = [tmp_path / f"shard-{k}" for k in range(3)]
+    for k, shard in enumerate(shards):
+        run_cli("encode", "--model", str(model), "--data", str(movielens), "--store", str(shard), "--shard", f"{k}/3",
+                "--quiet")
+    run_cli("manifest", "--model", str(model), "--out", str(tmp_path / "manifest.json"), *map(str, shards))
+    with lifelong.Scorer(model, quickstart / "store") as one, lifelong.Scorer(model, manifest=tmp_path / "manifest.json") as sharded:
+        info = sharded.describe()
+        assert info["shards"] == 3 and info["users"] == 943 and info["manifest"].endswith("manifest.json")
+        for user in ["1", "196", "405", "943", "cold-user"]:
+            for mode in lifelong.MODES:
+                np.testing.assert_array_equal(sharded.score(user, ITEMS, mode), one.score(user, ITEMS, mode))
+    with pytest.raises(lifelong.NotFoundError, match="no such file"):
+        lifelong.Scorer(model, manifest=tmp_path / "missing.json")
+    with pytest.raises(lifelong.InvalidArgumentError, match="one"):
+        lifelong.Scorer(model)

@@ -62,6 +62,14 @@ const char *lifelong_status_name(int status);
  */
 int lifelong_scorer_open(const char *model_dir, const char *store_dir, int writable, lifelong_scorer **out);
 
+/**
+ * Opens a sharded store: the manifest.json of `lifelong manifest` (each shard a store of `encode --shard K/N`)
+ * and the bundle they were encoded with. Every call on the handle goes to its user's shard (FNV-1a-64 of the
+ * UTF-8 user id, mod the shard count); scores equal those of one store holding every user. A missing shard or
+ * a shard of another model is refused, naming the shard.
+ */
+int lifelong_scorer_open_manifest(const char *model_dir, const char *manifest, int writable, lifelong_scorer **out);
+
 /** Closes a handle (NULL, or a handle already closed, is a no-op). Calls already running on it finish normally. */
 void lifelong_scorer_close(lifelong_scorer *scorer);
 
@@ -91,10 +99,11 @@ int lifelong_long_term_interest(lifelong_scorer *scorer, const char *user, const
                                 size_t n_items, int mode, float *out);
 
 /**
- * A JSON object describing the handle: {"version", "model", "store", "fingerprint", "model_format", "d",
- * "writable", "users", "items"}. Writes at most `capacity` bytes including the NUL into buf (truncating never:
- * if it does not fit, nothing is written and the status is LIFELONG_INVALID_ARGUMENT); *needed (if not NULL)
- * is set to the size including the NUL either way. buf may be NULL with capacity 0 to ask for the size.
+ * A JSON object describing the handle: {"version", "model", "store" (or "manifest"), "shards", "fingerprint",
+ * "model_format", "d", "writable", "users", "items"}. Writes at most `capacity` bytes including the NUL into
+ * buf (truncating never: if it does not fit, nothing is written and the status is LIFELONG_INVALID_ARGUMENT);
+ * *needed (if not NULL) is set to the size including the NUL either way. buf may be NULL with capacity 0 to
+ * ask for the size.
  */
 int lifelong_scorer_describe(lifelong_scorer *scorer, char *buf, size_t capacity, size_t *needed);
 
