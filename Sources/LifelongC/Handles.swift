@@ -111,6 +111,7 @@ final class Handles: Sendable {
 
     private static func notAHandle(_ handle: OpaquePointer?) -> CallFailure {
         guard handle != nil else { return .invalidArgument("scorer is NULL") }
-        return .invalidArgument("scorer is not an open handle (closed already, or never returned by lifelong_scorer_open)")
+        return .invalidArgument(
+            "scorer is not an open handle (closed already, or never returned by lifelong_scorer_open)")
     }
 }

@@ -33,7 +33,9 @@ func guarded(_ body: () throws -> Void) -> Int32 {
 
 func setLastError(_ message: String) {
     var message = message
-    message.withUTF8 { lifelong_set_last_error(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), $0.count) }
+    message.withUTF8 {
+        lifelong_set_last_error(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), $0.count)
+    }
 }
 
 /// The status of an error from the layers below, by what went wrong rather than where.

@@ -90,7 +90,8 @@ public struct ModelBundle: Sendable {
         let modelPath = (folder as NSString).appendingPathComponent("model.safetensors")
         let vocabPath = (folder as NSString).appendingPathComponent("vocab.tsv")
         for p in [modelPath, vocabPath] where !FileManager.default.fileExists(atPath: p) {
-            throw LoadError(.missing, message: "\(p): missing (a model bundle folder holds model.safetensors and vocab.tsv)")
+            throw LoadError(
+                .missing, message: "\(p): missing (a model bundle folder holds model.safetensors and vocab.tsv)")
         }
         let file = try Safetensors(contentsOf: modelPath)
         let vocabData: Data

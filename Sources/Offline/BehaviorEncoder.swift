@@ -79,7 +79,7 @@ public final class BehaviorEncoder {
                     .configuration,
                     message:
                         "\(model.folder): the bundle has a text projection (d_text = \(model.config.dText)); give "
-                            + "the text model folder (--text-model DIR)"
+                        + "the text model folder (--text-model DIR)"
                 )
             }
             guard let k = model.config.textLayers, (0...textModel.config.layers).contains(k) else {
@@ -87,7 +87,7 @@ public final class BehaviorEncoder {
                     .configuration,
                     message:
                         "\(model.folder): the bundle has a text projection but its metadata 'text_layers' is "
-                            + "\(model.config.textLayers.map(String.init) ?? "missing") (0…\(textModel.config.layers))"
+                        + "\(model.config.textLayers.map(String.init) ?? "missing") (0…\(textModel.config.layers))"
                 )
             }
         }
@@ -113,7 +113,7 @@ public final class BehaviorEncoder {
                     .modelMismatch,
                     message: "store \(store.environment.path): meta '\(key)' is \(have[key] ?? "missing"), "
                         + "but this run needs \(want[key]!) (store fingerprint \(have["fingerprint"] ?? "?"), model "
-                            + "fingerprint \(model.fingerprintHex)); "
+                        + "fingerprint \(model.fingerprintHex)); "
                         + "encode into a new store folder")
             }
         }
@@ -306,7 +306,8 @@ public final class BehaviorEncoder {
                     EncodeError(.store, message: "store \(store.environment.path): user '\(user)': \($0)")
                 }.get()
                 guard record.fingerprint == model.fingerprint else {
-                    throw EncodeError(.modelMismatch, message: "user '\(user)' was encoded with another model; re-encode the store")
+                    throw EncodeError(
+                        .modelMismatch, message: "user '\(user)' was encoded with another model; re-encode the store")
                 }
                 if let first = behaviors.first, first.timestamp <= record.lastTimestamp,
                     try sequence(txn, user, length: Int(record.length), endsWith: behaviors)
@@ -319,9 +320,9 @@ public final class BehaviorEncoder {
                         .invalidInput,
                         message:
                             "user '\(user)': behavior (item '\(first.item)', timestamp "
-                                + "\(Behavior.text(ofTimestamp: first.timestamp))) is older than the stored last "
-                                    + "timestamp \(Behavior.text(ofTimestamp: record.lastTimestamp)); nothing was "
-                                        + "appended"
+                            + "\(Behavior.text(ofTimestamp: first.timestamp))) is older than the stored last "
+                            + "timestamp \(Behavior.text(ofTimestamp: record.lastTimestamp)); nothing was "
+                            + "appended"
                     )
                 }
                 existing[user] = record

@@ -71,7 +71,7 @@ public struct Replay {
             throw ReplayError(
                 message:
                     "\(storeFolder) already exists; the replay builds its own store (remove it or choose another "
-                        + "folder)"
+                    + "folder)"
             )
         }
         let started = Date()

@@ -36,7 +36,7 @@ public enum Report {
         s += "Command: `\(r.provenance["command"] ?? "?")`  \n"
         s +=
             "Build: \(r.provenance["build"] ?? "?"), \(r.provenance["machine"] ?? "?"), "
-                + "\(r.provenance["date"] ?? "?")\n\n"
+            + "\(r.provenance["date"] ?? "?")\n\n"
         s +=
             "Model: `\(r.model.folder)` (fingerprint \(r.model.fingerprint.prefix(16))…, d = \(r.model.d), "
             + "\(r.model.signatures) signatures × \(r.model.buckets) buckets, window \(r.model.window)). "
@@ -48,10 +48,10 @@ public enum Report {
         let d = r.data
         s +=
             "Data: \(d.behaviors) behaviors, \(d.users) users, \(d.items) items. History encoded: "
-                + "\(d.historyBehaviors) behaviors "
+            + "\(d.historyBehaviors) behaviors "
             + "(before \(d.splitTime.map { String(format: "%.0f", $0) } ?? "the start"), \(f(d.encodeSeconds, 2)) s); "
             + "replayed: \(d.replayedEvents) events (\(d.labelledEvents) labelled), each scored in every mode, then "
-                + "appended.\n\n"
+            + "appended.\n\n"
         s +=
             "Requests: \(r.candidates) candidate\(r.candidates == 1 ? "" : "s")"
             + (r.candidates > 1
@@ -65,12 +65,12 @@ public enum Report {
         s += "## Accuracy and speed per mode\n\n"
         s +=
             "| mode | AUC | logloss | requests | p50 ms | p90 ms | p99 ms | max ms | requests/s "
-                + "|\n|---|---|---|---|---|---|---|---|---|\n"
+            + "|\n|---|---|---|---|---|---|---|---|---|\n"
         for m in r.modes {
             let l = m.requests
             s +=
                 "| \(m.mode) | \(f(m.auc)) | \(f(m.logloss)) | \(l.count) | \(ms(l.p50)) | \(ms(l.p90)) | "
-                    + "\(ms(l.p99)) | \(ms(l.max)) | \(f(m.requestsPerSecond, 0)) |\n"
+                + "\(ms(l.p99)) | \(ms(l.max)) | \(f(m.requestsPerSecond, 0)) |\n"
         }
         s += "\n## Speed ratios\n\n| ratio | value | goal | what |\n|---|---|---|---|\n"
         for q in r.ratios { s += "| \(q.name) | \(f(q.value, 2)) | \(q.goal) | \(q.meaning) |\n" }
@@ -108,11 +108,11 @@ public enum Report {
         s += "\n## Appends and resources\n\n"
         s +=
             "Append (through the scorer's writer, one write transaction each): \(a.count) appends, p50 \(ms(a.p50)) "
-                + "ms, "
+            + "ms, "
             + "p90 \(ms(a.p90)) ms, p99 \(ms(a.p99)) ms, max \(ms(a.max)) ms.  \n"
         s +=
             "Store: \(mib(r.storeBytes)) of LMDB pages in use after the replay. Peak memory (RSS): "
-                + "\(mib(r.peakMemoryBytes)). "
+            + "\(mib(r.peakMemoryBytes)). "
             + "Whole run: \(f(r.seconds, 1)) s.\n\n"
         s += "Plot: `latency.svg`. Every figure and every per-event prediction: `report.json`.\n"
         return s
@@ -153,28 +153,28 @@ public enum Report {
         // Axes, grid and ticks.
         s +=
             "<rect x=\"\(num(left))\" y=\"\(num(top))\" width=\"\(num(plotW))\" height=\"\(num(plotH))\" "
-                + "fill=\"none\" stroke=\"#333\"/>\n"
+            + "fill=\"none\" stroke=\"#333\"/>\n"
         for e in stride(from: xMin, through: xMax, by: 1) {
             s +=
                 "<line x1=\"\(num(px(e)))\" y1=\"\(num(top))\" x2=\"\(num(px(e)))\" y2=\"\(num(top + plotH))\" "
-                    + "stroke=\"#ddd\"/>\n"
+                + "stroke=\"#ddd\"/>\n"
             s +=
                 "<text x=\"\(num(px(e)))\" y=\"\(num(top + plotH + 18))\" "
-                    + "text-anchor=\"middle\">\(Self.power(e))</text>\n"
+                + "text-anchor=\"middle\">\(Self.power(e))</text>\n"
         }
         for e in stride(from: yMin, through: yMax, by: 1) {
             let y = top + plotH - (e - yMin) / (yMax - yMin) * plotH
             s +=
                 "<line x1=\"\(num(left))\" y1=\"\(num(y))\" x2=\"\(num(left + plotW))\" y2=\"\(num(y))\" "
-                    + "stroke=\"#ddd\"/>\n"
+                + "stroke=\"#ddd\"/>\n"
             s += "<text x=\"\(num(left - 8))\" y=\"\(num(y + 4))\" text-anchor=\"end\">\(Self.decimal(e))</text>\n"
         }
         s +=
             "<text x=\"\(num(left + plotW / 2))\" y=\"\(num(top + plotH + 40))\" text-anchor=\"middle\">sequence "
-                + "length L (behaviors before the event; log scale)</text>\n"
+            + "length L (behaviors before the event; log scale)</text>\n"
         s +=
             "<text transform=\"translate(22 \(num(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\">p50 "
-                + "latency (ms; log scale)</text>\n"
+            + "latency (ms; log scale)</text>\n"
 
         // One line per mode, appends dashed.
         for (k, (name, pts, dashed)) in series.enumerated() where !pts.isEmpty {
@@ -182,13 +182,13 @@ public enum Report {
             let path = pts.sorted { $0.0 < $1.0 }.map { "\(num(px($0.0))),\(num(py($0.1)))" }.joined(separator: " ")
             s +=
                 "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" "
-                    + "stroke-width=\"2\"\(dashed ? " stroke-dasharray=\"6 4\"" : "")/>\n"
+                + "stroke-width=\"2\"\(dashed ? " stroke-dasharray=\"6 4\"" : "")/>\n"
             for p in pts { s += "<circle cx=\"\(num(px(p.0)))\" cy=\"\(num(py(p.1)))\" r=\"3\" fill=\"\(color)\"/>\n" }
             let ly = top + 14 + Double(k) * 18
             s +=
                 "<line x1=\"\(num(left + 12))\" y1=\"\(num(ly - 4))\" x2=\"\(num(left + 36))\" "
-                    + "y2=\"\(num(ly - 4))\" stroke=\"\(color)\" "
-                        + "stroke-width=\"2\"\(dashed ? " stroke-dasharray=\"6 4\"" : "")/>\n"
+                + "y2=\"\(num(ly - 4))\" stroke=\"\(color)\" "
+                + "stroke-width=\"2\"\(dashed ? " stroke-dasharray=\"6 4\"" : "")/>\n"
             s += "<text x=\"\(num(left + 42))\" y=\"\(num(ly))\">\(name)</text>\n"
         }
 
@@ -196,20 +196,20 @@ public enum Report {
         let bx = left + plotW + 90, bw = 200.0
         s +=
             "<text x=\"\(num(bx + bw / 2))\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">AUC per "
-                + "mode\(r.model.trained ? "" : " (untrained model)")</text>\n"
+            + "mode\(r.model.trained ? "" : " (untrained model)")</text>\n"
         s +=
             "<rect x=\"\(num(bx))\" y=\"\(num(top))\" width=\"\(num(bw))\" height=\"\(num(plotH))\" fill=\"none\" "
-                + "stroke=\"#333\"/>\n"
+            + "stroke=\"#333\"/>\n"
         let aucs = r.modes.map { ($0.mode, $0.auc) }
         let lo = 0.4, hi = 1.0
         func ay(_ v: Double) -> Double { top + plotH - (min(max(v, lo), hi) - lo) / (hi - lo) * plotH }
         for v in stride(from: lo, through: hi + 1e-9, by: 0.1) {
             s +=
                 "<line x1=\"\(num(bx))\" y1=\"\(num(ay(v)))\" x2=\"\(num(bx + bw))\" y2=\"\(num(ay(v)))\" "
-                    + "stroke=\"#ddd\"/>\n"
+                + "stroke=\"#ddd\"/>\n"
             s +=
                 "<text x=\"\(num(bx - 6))\" y=\"\(num(ay(v) + 4))\" "
-                    + "text-anchor=\"end\">\(String(format: "%.1f", v))</text>\n"
+                + "text-anchor=\"end\">\(String(format: "%.1f", v))</text>\n"
         }
         let slot = bw / Double(max(aucs.count, 1))
         for (k, (name, auc)) in aucs.enumerated() {
@@ -217,18 +217,18 @@ public enum Report {
             if let auc {
                 s +=
                     "<rect x=\"\(num(x))\" y=\"\(num(ay(auc)))\" width=\"\(num(slot * 0.7))\" "
-                        + "height=\"\(num(top + plotH - ay(auc)))\" fill=\"\(palette[name] ?? "#7f7f7f")\"/>\n"
+                    + "height=\"\(num(top + plotH - ay(auc)))\" fill=\"\(palette[name] ?? "#7f7f7f")\"/>\n"
                 s +=
                     "<text x=\"\(num(x + slot * 0.35))\" y=\"\(num(ay(auc) - 4))\" text-anchor=\"middle\" "
-                        + "font-size=\"10\">\(String(format: "%.3f", auc))</text>\n"
+                    + "font-size=\"10\">\(String(format: "%.3f", auc))</text>\n"
             }
             s +=
                 "<text x=\"\(num(x + slot * 0.35))\" y=\"\(num(top + plotH + 18))\" "
-                    + "text-anchor=\"middle\">\(name)</text>\n"
+                + "text-anchor=\"middle\">\(name)</text>\n"
         }
         s +=
             "<text transform=\"translate(\(num(bx - 40)) \(num(top + plotH / 2))) rotate(-90)\" "
-                + "text-anchor=\"middle\">AUC (replayed events)</text>\n"
+            + "text-anchor=\"middle\">AUC (replayed events)</text>\n"
         s += "</svg>\n"
         return s
     }

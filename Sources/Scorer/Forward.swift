@@ -161,14 +161,16 @@ extension Scorer {
             .store,
             message:
                 "store \(store.path): user '\(user)': a behavior has feedback \(value) (0…2 expected; a damaged "
-                    + "record — run `lifelong verify`)"
+                + "record — run `lifelong verify`)"
         )
     }
 
     /// Checks that a stored record belongs to this model (shape and fingerprint).
     private func check(_ record: UserRecord.View, user: String) throws {
         let c = model.config
-        func fail(_ m: String) -> ScoreError { ScoreError(.store, message: "store \(store.path): user '\(user)': \(m)") }
+        func fail(_ m: String) -> ScoreError {
+            ScoreError(.store, message: "store \(store.path): user '\(user)': \(m)")
+        }
         guard record.nSig == c.signatures, record.buckets == c.buckets, record.d == c.d else {
             throw fail("record shape differs from the model's")
         }
@@ -225,7 +227,7 @@ extension Scorer {
                     .store,
                     message:
                         "store \(store.path): user '\(user)': the record names store item \(id), which has no item "
-                            + "record"
+                        + "record"
                 )
             }
             let part = try Self.textPart(of: r, model: model, store: store, txn)

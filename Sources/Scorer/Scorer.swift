@@ -130,7 +130,7 @@ public final class Scorer: Sendable {
                 .store,
                 message:
                     "store \(store.path) is format \(format); this build reads \(Store.format): re-encode it "
-                        + "(`lifelong encode`)"
+                    + "(`lifelong encode`)"
             )
         }
         guard let stored = meta.fingerprint else {
@@ -142,7 +142,7 @@ public final class Scorer: Sendable {
                 .modelMismatch,
                 message:
                     "store \(store.path) was encoded with model \(stored), but the bundle \(model.folder) is model "
-                        + "\(model.fingerprintHex); "
+                    + "\(model.fingerprintHex); "
                     + "re-encode the store with this bundle (`lifelong encode`) or open the bundle it was made with")
         }
         let precision = meta.precision
@@ -224,7 +224,8 @@ public final class Scorer: Sendable {
         try writer.withLock { writer in
             guard let writer else {
                 throw ScoreError(
-                    .readOnly, message: "\(store.path): the scorer was opened read-only; open it with writable: true to append")
+                    .readOnly,
+                    message: "\(store.path): the scorer was opened read-only; open it with writable: true to append")
             }
             try writer.append(user: user, item: item, timestamp: timestamp, label: label, category: category)
             try refreshCatalog(item)
@@ -253,7 +254,7 @@ public final class Scorer: Sendable {
                 .store,
                 message:
                     "store \(store.path): item store id \(r.storeId) names a text atom that is missing from (or "
-                        + "damaged in) the texts cache"
+                    + "damaged in) the texts cache"
             )
         }
         guard atom.vector.count == 384 else {
@@ -261,7 +262,7 @@ public final class Scorer: Sendable {
                 .store,
                 message:
                     "store \(store.path): the text atom of item store id \(r.storeId) has \(atom.vector.count) "
-                        + "floats, not 384"
+                    + "floats, not 384"
             )
         }
         var part = [Float](repeating: 0, count: c.dText)

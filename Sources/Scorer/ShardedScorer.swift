@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Model
 import Store
 import Tensors
@@ -65,7 +65,9 @@ public struct ShardManifest: Codable, Sendable, Equatable {
         do { self = try JSONDecoder().decode(ShardManifest.self, from: data) } catch {
             throw fail("not a shard manifest (\(error))")
         }
-        guard format == Self.currentFormat else { throw fail("format is '\(format)', expected '\(Self.currentFormat)'") }
+        guard format == Self.currentFormat else {
+            throw fail("format is '\(format)', expected '\(Self.currentFormat)'")
+        }
         guard hash == Self.hashName else { throw fail("hash is '\(hash)', expected '\(Self.hashName)'") }
         guard shardCount >= 1 else { throw fail("shard_count is \(shardCount)") }
         for k in 0..<shardCount {

@@ -106,7 +106,8 @@ extension Store {
     /// Every user id and its history length L, in byte order (one scan of `users`, records not decoded).
     public func forEachUser(_ snapshot: borrowing Snapshot, _ body: (String, UInt64) throws -> Void) throws {
         try snapshot.scan(users) { k, v in
-            let length = v.count >= UserRecord.headerSize ? v.littleEndian(UInt64.self, at: 24) : 0  // L, see UserRecord
+            // L is the u64 at offset 24 (UserRecord's layout).
+            let length = v.count >= UserRecord.headerSize ? v.littleEndian(UInt64.self, at: 24) : 0
             try body(String(decoding: k, as: UTF8.self), length)
             return .next
         }

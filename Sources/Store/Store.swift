@@ -69,7 +69,8 @@ public final class Store: @unchecked Sendable {
         o.mapSize = 256 << 20
         o.durability = durability
         if readOnly, !FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("data.mdb")) {
-            throw StoreError(.missing, message: "\(path): no store here (expected data.mdb; create one with `lifelong encode`)")
+            throw StoreError(
+                .missing, message: "\(path): no store here (expected data.mdb; create one with `lifelong encode`)")
         }
         if !readOnly {  // parent folders too: `encode --store out/shards/shard-0` on a fresh machine
             try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)

@@ -46,7 +46,7 @@ public final class MiniLM: @unchecked Sendable {
             throw LoadError(
                 message:
                     "\(path): missing (the text model folder needs config.json, vocab.txt and model.safetensors; "
-                        + "Tools/setup.sh fetches all-MiniLM-L6-v2)"
+                    + "Tools/setup.sh fetches all-MiniLM-L6-v2)"
             )
         }
         self.folder = folder
@@ -97,7 +97,7 @@ public final class MiniLM: @unchecked Sendable {
             throw LoadError(
                 message:
                     "\(vocabPath): \(tokenizer.vocabulary.count) pieces, but config.json says vocab_size "
-                        + "\(c.vocabularySize)"
+                    + "\(c.vocabularySize)"
             )
         }
         var hasher = SHA256()

@@ -235,7 +235,8 @@ final class Network<T: TrainingScalar> {
                 while end < walkSamples.count, batch[Int(walkSamples[end])].user == user { end += 1 }
                 let last = batch[Int(walkSamples[end - 1])]
                 let h = data.history(last)
-                walks.append(Walk(walkStart: walk.count, walkLength: h.count, samplesStart: first, samplesCount: end - first))
+                walks.append(
+                    Walk(walkStart: walk.count, walkLength: h.count, samplesStart: first, samplesCount: end - first))
                 for k in first..<end { sampleWalkStart[Int(walkSamples[k])] = walk.count }
                 for j in h { walk.append(behavior(items[j], data.feedback[j])) }
                 first = end

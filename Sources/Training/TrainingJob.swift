@@ -104,7 +104,8 @@ public struct TrainingJob: Sendable {
             let object: [String: Any] = [
                 "user": b.user, "item": b.item, "timestamp": b.timestamp, "label": s.label ? 1 : 0, "p": Double(p),
             ]
-            lines += String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+            lines += String(
+                decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
             lines += "\n"
         }
         try Data(lines.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)

@@ -86,9 +86,9 @@ public struct TrainingSet: Sendable {
                 throw SplitError(
                     message:
                         "the \(name) period has no "
-                            + "\(part.isEmpty ? "labelled behaviors" : "positive and negative labels both") "
+                        + "\(part.isEmpty ? "labelled behaviors" : "positive and negative labels both") "
                         + "(split at \(validFraction)/\(testFraction) of the log in time order; training needs "
-                            + "clicks and non-clicks in every period)"
+                        + "clicks and non-clicks in every period)"
                 )
             }
         }

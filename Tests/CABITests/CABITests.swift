@@ -53,7 +53,8 @@ final class CFixture: Sendable {
         let result = try run(
             "/usr/bin/env",
             [
-                "cc", "-std=gnu11", "-O1", "-Wall", "-Wextra", "-Werror", "-pthread", "-I", include, source, "-o", binary,
+                "cc", "-std=gnu11", "-O1", "-Wall", "-Wextra", "-Werror", "-pthread", "-I", include, source, "-o",
+                binary,
                 "-L", library, "-llifelong_c", "-Wl,-rpath," + library, "-lm",
             ])
         guard result.status == 0 else { throw CompileError(message: "cc \(name).c failed:\n\(result.output)") }
@@ -81,7 +82,9 @@ final class CFixture: Sendable {
 }
 
 /// Runs a program; its exit status and its standard output and error, interleaved.
-func run(_ executable: String, _ arguments: [String], in folder: String? = nil) throws -> (
+func run(
+    _ executable: String, _ arguments: [String], in folder: String? = nil
+) throws -> (
     status: Int32, output: String
 ) {
     let process = Process()
@@ -101,7 +104,9 @@ func run(_ executable: String, _ arguments: [String], in folder: String? = nil) 
 struct CABITests {
     static let fixture = Result { try CFixture() }
 
-    @Test("scores equal the Swift scorer in every mode; bad arguments give a status and a message; two threads score while one appends")
+    @Test(
+        "scores equal the Swift scorer in every mode; bad arguments give a status and a message; two threads score while one appends"
+    )
     func cProgram() throws {
         let f = try Self.fixture.get()
         // The Swift scorer's answers: users with short and long histories, a cold user, unknown items.
@@ -141,7 +146,8 @@ struct CABITests {
         let blocks = readme.components(separatedBy: "```c\n").dropFirst().map { $0.components(separatedBy: "```")[0] }
         let example = try #require(blocks.first, "README.md has no C example")
         let folder = f.root + "/readme"
-        try FileManager.default.createDirectory(atPath: folder + "/Output/quickstart", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: folder + "/Output/quickstart", withIntermediateDirectories: true)
         for name in ["model", "store"] {
             try FileManager.default.createSymbolicLink(
                 atPath: folder + "/Output/quickstart/" + name, withDestinationPath: f.root + "/" + name)
@@ -152,7 +158,9 @@ struct CABITests {
         #expect(result.status == 0, "\(result.output)")
         let p = try Scorer(modelFolder: f.model, storeFolder: f.store).score(
             user: "196", candidates: ["242", "302", "377"])
-        let printed = result.output.split(separator: "\n").compactMap { line in Float(line.split(separator: " ").last ?? "") }
+        let printed = result.output.split(separator: "\n").compactMap { line in
+            Float(line.split(separator: " ").last ?? "")
+        }
         #expect(printed.count == 3)
         for (a, b) in zip(printed, p) { #expect(abs(a - b) <= 1e-6) }
     }

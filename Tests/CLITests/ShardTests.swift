@@ -21,14 +21,21 @@ struct ShardTests {
 
         init() throws {
             root = temporaryFolder("shards", create: true)
-            #expect(try CLI.run(["synth", "--out", root + "/log", "--users", "60", "--length", "5,300", "--seed", "8"]).status == 0)
+            #expect(
+                try CLI.run(["synth", "--out", root + "/log", "--users", "60", "--length", "5,300", "--seed", "8"])
+                    .status == 0)
             data = try Dataset.load(root + "/log")
             #expect(try CLI.run(["init-model", "--data", root + "/log", "--out", model, "--feedback"]).status == 0)
-            #expect(try CLI.run(["encode", "--model", model, "--data", root + "/log", "--store", single, "--quiet"]).status == 0)
+            #expect(
+                try CLI.run(["encode", "--model", model, "--data", root + "/log", "--store", single, "--quiet"]).status
+                    == 0)
             var stores: [String] = []
             for k in 0..<4 {
                 let store = root + "/shards/shard-\(k)"
-                let r = try CLI.run(["encode", "--model", model, "--data", root + "/log", "--store", store, "--shard", "\(k)/4", "--quiet"])
+                let r = try CLI.run([
+                    "encode", "--model", model, "--data", root + "/log", "--store", store, "--shard", "\(k)/4",
+                    "--quiet",
+                ])
                 #expect(r.status == 0, "\(r.stderr)")
                 stores.append(store)
             }
@@ -37,7 +44,9 @@ struct ShardTests {
         }
     }
 
-    @Test("every user scores the same through the manifest as in one store, in every mode; the shards partition the users")
+    @Test(
+        "every user scores the same through the manifest as in one store, in every mode; the shards partition the users"
+    )
     func routedScoresEqualOneStore() throws {
         let f = try Fixture()
         defer { try? FileManager.default.removeItem(atPath: f.root) }
@@ -83,7 +92,9 @@ struct ShardTests {
         let one = try Scorer(modelFolder: f.model, storeFolder: f.single)
         let sharded = try ShardedScorer(modelFolder: f.model, manifestPath: f.manifest)
         for user in users {
-            #expect(try sharded.score(user: user, candidates: ["i1", "i9"]) == one.score(user: user, candidates: ["i1", "i9"]))
+            #expect(
+                try sharded.score(user: user, candidates: ["i1", "i9"])
+                    == one.score(user: user, candidates: ["i1", "i9"]))
         }
         #expect(try CLI.run(["verify", "--manifest", f.manifest, "--quiet"]).status == 0)
     }
@@ -114,10 +125,16 @@ struct ShardTests {
             "manifest", "--model", f.model, "--out", f.root + "/wrong.json", f.root + "/shards/shard-1",
             f.root + "/shards/shard-0", f.root + "/shards/shard-2", f.root + "/shards/shard-3",
         ])
-        #expect(swapped.status != 0 && swapped.stderr.contains("shard 0 (") && swapped.stderr.contains("whose shard is 1"))
+        #expect(
+            swapped.status != 0 && swapped.stderr.contains("shard 0 (") && swapped.stderr.contains("whose shard is 1"))
         // And a manifest of another model's bundle.
-        #expect(try CLI.run(["init-model", "--data", f.root + "/log", "--out", f.root + "/other", "--seed", "2"]).status == 0)
-        let other = try CLI.run(["score", "--model", f.root + "/other", "--manifest", f.root + "/shards/manifest.json", "--user", "u1", "--items", "i1"])
+        #expect(
+            try CLI.run(["init-model", "--data", f.root + "/log", "--out", f.root + "/other", "--seed", "2"]).status
+                == 0)
+        let other = try CLI.run([
+            "score", "--model", f.root + "/other", "--manifest", f.root + "/shards/manifest.json", "--user", "u1",
+            "--items", "i1",
+        ])
         #expect(other.status == 1)
     }
 }

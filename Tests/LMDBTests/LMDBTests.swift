@@ -364,7 +364,9 @@ struct LMDBTests {
         }
     }
 
-    @Test("a folder opened twice in one process shares one environment: reads of either survive the other's open and close")
+    @Test(
+        "a folder opened twice in one process shares one environment: reads of either survive the other's open and close"
+    )
     func openTwiceInOneProcess() throws {
         try withTemporaryStore { path in
             let first = try Environment(path: path, options: options())

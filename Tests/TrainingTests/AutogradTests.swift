@@ -34,7 +34,9 @@ struct AutogradTests {
             parameters.values.withUnsafeBufferPointer { network.forward(b, parameters: $0.baseAddress!) }
         }
         parameters.values.withUnsafeBufferPointer { w in
-            g.withUnsafeMutableBufferPointer { network.backward(parameters: w.baseAddress!, gradients: $0.baseAddress!) }
+            g.withUnsafeMutableBufferPointer {
+                network.backward(parameters: w.baseAddress!, gradients: $0.baseAddress!)
+            }
         }
 
         // PyTorch, on the same batch.
@@ -71,7 +73,8 @@ struct AutogradTests {
         let stderr = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         try #require(process.terminationStatus == 0, "autograd.py failed: \(String(decoding: stderr, as: UTF8.self))")
-        let out = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/out.json")))
+        let out =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/out.json")))
             as! [String: Any]
         let torchLoss = out["loss"] as! Double
         #expect(abs(loss - torchLoss) <= 1e-10 * max(1, abs(torchLoss)), "loss \(loss) vs PyTorch \(torchLoss)")
@@ -82,7 +85,9 @@ struct AutogradTests {
             #expect(mine.count == torchG.count, "\(t.name): \(mine.count) vs \(torchG.count) values")
             let scale = torchG.map(abs).max() ?? 0
             let worst = zip(mine, torchG).map { abs($0 - $1) }.max() ?? 0
-            #expect(worst <= 1e-4 * scale + 1e-12, "\(long) \(t.name): largest difference \(worst), largest gradient \(scale)")
+            #expect(
+                worst <= 1e-4 * scale + 1e-12,
+                "\(long) \(t.name): largest difference \(worst), largest gradient \(scale)")
         }
     }
 }

@@ -53,7 +53,8 @@ func scoringStore(
     var log: [Behavior] = []
     for length in lengths {
         for t in 0..<length {
-            log.append(Behavior(user: "L\(length)", item: itemIds[Int(rng.bits() % UInt64(items))], timestamp: Double(t)))
+            log.append(
+                Behavior(user: "L\(length)", item: itemIds[Int(rng.bits() % UInt64(items))], timestamp: Double(t)))
         }
     }
     let catalog = Dictionary(

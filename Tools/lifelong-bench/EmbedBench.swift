@@ -60,7 +60,9 @@ struct EmbedBench: ParsableCommand {
         let swift = try Scorer(model: model, store: store)
         var out = [Float](repeating: 0, count: candidates)
         func swiftRequest() throws {
-            try out.withUnsafeMutableBufferPointer { try swift.score(user: user, candidates: batch, mode: .bse, into: $0) }
+            try out.withUnsafeMutableBufferPointer {
+                try swift.score(user: user, candidates: batch, mode: .bse, into: $0)
+            }
         }
         let handle = try abi.open(model: root + "/model", store: root + "/store-c")
         defer { abi.close(handle) }
@@ -133,7 +135,8 @@ struct EmbedBench: ParsableCommand {
             "| requests/s, 2 threads over 1, one C handle (\(ProcessInfo.processInfo.activeProcessorCount) cores) | "
                 + "\(fmt(scaling, 2)) | ≥ 1.7 on 2 cores |")
         let json: [String: Double] = [
-            "p50_ms_swift": swiftP50 * 1e3, "p50_ms_c": cP50 * 1e3, "p50_ms_python": pythonP50 * 1e3, "p50_ms_python_call": pythonCallP50 * 1e3,
+            "p50_ms_swift": swiftP50 * 1e3, "p50_ms_c": cP50 * 1e3, "p50_ms_python": pythonP50 * 1e3,
+            "p50_ms_python_call": pythonCallP50 * 1e3,
             "c_over_swift": cP50 / swiftP50, "python_over_swift": pythonP50 / swiftP50, "two_thread_scaling": scaling,
         ]
         print(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
@@ -172,8 +175,6 @@ struct EmbedBench: ParsableCommand {
     }
 }
 
-
-
 /// A C handle and candidate C strings, shared read-only by the threads of the scaling phase.
 struct SharedRequest: @unchecked Sendable {
     let handle: OpaquePointer
@@ -182,14 +183,16 @@ struct SharedRequest: @unchecked Sendable {
 
 /// `liblifelong_c.so` opened with dlopen: the functions a C host calls, as C function pointers.
 struct CLibrary: @unchecked Sendable {
-    typealias Open = @convention(c) (
-        UnsafePointer<CChar>?, UnsafePointer<CChar>?, Int32, UnsafeMutablePointer<OpaquePointer?>?
-    ) -> Int32
+    typealias Open =
+        @convention(c) (
+            UnsafePointer<CChar>?, UnsafePointer<CChar>?, Int32, UnsafeMutablePointer<OpaquePointer?>?
+        ) -> Int32
     typealias Close = @convention(c) (OpaquePointer?) -> Void
-    typealias Score = @convention(c) (
-        OpaquePointer?, UnsafePointer<CChar>?, UnsafePointer<UnsafePointer<CChar>?>?, Int, Int32,
-        UnsafeMutablePointer<Float>?
-    ) -> Int32
+    typealias Score =
+        @convention(c) (
+            OpaquePointer?, UnsafePointer<CChar>?, UnsafePointer<UnsafePointer<CChar>?>?, Int, Int32,
+            UnsafeMutablePointer<Float>?
+        ) -> Int32
     typealias LastError = @convention(c) () -> UnsafePointer<CChar>?
 
     let openFunction: Open, closeFunction: Close, scoreFunction: Score, lastError: LastError

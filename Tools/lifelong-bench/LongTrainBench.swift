@@ -40,7 +40,9 @@ struct LongTrainBench: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let ls = parse(lengths), ds = parse(dims)
         var rate: [String: Double] = [:], peak: [String: Double] = [:]
-        print("Trainer step, v2 bundles (m = 48, τ = 3, K = 50, MLP 5d→200→80→1), batches of whole users (≤ \(batch) samples), 1 BLAS thread")
+        print(
+            "Trainer step, v2 bundles (m = 48, τ = 3, K = 50, MLP 5d→200→80→1), batches of whole users (≤ \(batch) samples), 1 BLAS thread"
+        )
         print("| d | L | users | variant | samples timed | samples/s | peak RSS MiB |")
         print("|---:|---:|---:|---|---:|---:|---:|")
         for L in ls {

@@ -6,7 +6,8 @@ struct Bench: ParsableCommand {
         commandName: "lifelong-bench",
         abstract: "Release-build micro-benchmarks for Lifelong (refuses to run from a debug build).",
         subcommands: [
-            LMDBBench.self, EncodeBench.self, ScoreBench.self, EmbedBench.self, LongTrainBench.self, TextBench.self, TrainBench.self,
+            LMDBBench.self, EncodeBench.self, ScoreBench.self, EmbedBench.self, LongTrainBench.self, TextBench.self,
+            TrainBench.self,
             SgemmPeak.self,
         ]
     )

@@ -128,7 +128,10 @@ struct ScoreBench: ParsableCommand {
             ("long-term term alone, full over bse, L = \(l4)", longFull / longBSE, "goal ≥ 50"),
             ("whole request, full over bse, L = \(l4)", (p50["full@\(l4)"] ?? .nan) / bseL4, "(the MLP is shared)"),
             ("bse over short, L = \(l4)", bseL4 / (p50["short@\(l4)"] ?? .nan), "goal ≤ 1.10"),
-            ("FLOP efficiency: bse FLOP/s over the best sgemm this CPU allows (1 thread)", flops / bseL4 / peak, "goal ≥ 0.50"),
+            (
+                "FLOP efficiency: bse FLOP/s over the best sgemm this CPU allows (1 thread)", flops / bseL4 / peak,
+                "goal ≥ 0.50"
+            ),
         ]
         print("")
         print("| ratio | value | |")

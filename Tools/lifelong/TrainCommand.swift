@@ -75,7 +75,8 @@ struct Train: ParsableCommand {
         let progress = ProgressLine(quiet: quiet, unit: "samples")
         var observer = TrainingJob.Observer()
         observer.log = log
-        observer.progress = { _, done, total, loss in progress.update(done, total, String(format: "  loss %.4f", loss)) }
+        observer.progress = { _, done, total, loss in progress.update(done, total, String(format: "  loss %.4f", loss))
+        }
         observer.epochDone = { e in
             progress.restart()
             log(
