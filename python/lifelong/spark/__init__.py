@@ -1,0 +1,1 @@
+"""Lifelong on Apache Spark: `python -m lifelong.spark.encode` (the sharded BSE encode)."""

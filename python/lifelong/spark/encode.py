@@ -1,0 +1,282 @@
+"""The BSE encode as a Spark job: a behavior log into N shard stores and their manifest.
+
+usage: python -m lifelong.spark.encode --model DIR --data PATH --shards N --out DIR [--master local[2]]
+       [--run-id ID] [--cli lifelong] [--max-failures 4]
+
+- The log is read by Spark: a RecBole folder or ``.inter`` file (+ its ``.item`` catalog), JSON Lines
+  (``behaviors.jsonl`` + ``items.jsonl``), or Parquet (columns ``user``, ``item``, ``timestamp``, optional
+  ``label``). Lines travel unparsed; only the user id is read, to route it.
+- shard = FNV-1a-64(UTF-8 user id) mod N, computed here, the same as ``lifelong encode --shard K/N``; an
+  identity partitioner puts shard K in partition K, and each task checks that it holds one shard only.
+- Each task writes its lines and the whole item catalog to executor-local disk, runs ``lifelong encode
+  --shard K/N`` and ``lifelong verify --model``, publishes a compacted copy (``mdb_copy -c``) to
+  ``OUT/<run-id>/shard-K/attempt-A/`` and claims the shard (the first attempt to finish wins).
+- The driver checks that every shard 0 … N−1 has a winner, writes ``manifest.json`` (the scorer's
+  ``--manifest``) and then ``_CURRENT``, and deletes the losing attempts. A re-run with the same run id skips
+  the shards already published.
+
+Fault injection for tests: ``LIFELONG_SPARK_FAIL_SHARD=K`` makes the first attempt of shard K fail while its
+encode runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterable, Iterator, List, Tuple
+
+FNV_OFFSET, FNV_PRIME, MASK = 0xCBF29CE484222325, 0x100000001B3, (1 << 64) - 1
+
+
+def fnv1a64(text: str) -> int:
+    """FNV-1a 64 of the UTF-8 bytes (the store's stable hash)."""
+    h = FNV_OFFSET
+    for byte in text.encode("utf-8"):
+        h = ((h ^ byte) * FNV_PRIME) & MASK
+    return h
+
+
+def shard_of(user: str, shards: int) -> int:
+    return fnv1a64(user) % shards
+
+
+# -- the log: lines, and the user id of each ---------------------------------------------------------------
+
+class Source:
+    """Where the behaviors are, how to read a line's user, and the catalog and header a task needs."""
+
+    def __init__(self, path: str):
+        p = Path(path)
+        self.kind, self.header, self.catalog = "", "", None
+        if p.is_dir() and (p / f"{p.name}.inter").is_file():
+            p = p / f"{p.name}.inter"
+        elif p.is_dir() and (p / "behaviors.jsonl").is_file():
+            p = p / "behaviors.jsonl"
+        elif p.is_dir() and any(p.glob("*.parquet")):
+            self.kind, self.lines = "parquet", str(p)
+            return
+        if p.suffix == ".inter":
+            self.kind, self.lines = "recbole", str(p)
+            with open(p, encoding="utf-8") as f:
+                self.header = f.readline().rstrip("\n").rstrip("\r")
+            names = [field.split(":", 1)[0] for field in self.header.split("\t")]
+            if "user_id" not in names:
+                raise SystemExit(f"{p}:1: missing column 'user_id' (header has {', '.join(names)})")
+            self.user_column = names.index("user_id")
+            item = p.with_suffix(".item")
+            self.catalog = str(item) if item.is_file() else None
+        elif p.suffix == ".jsonl":
+            self.kind, self.lines = "jsonl", str(p)
+            items = p.with_name("items.jsonl")
+            self.catalog = str(items) if items.is_file() else None
+        elif p.suffix == ".parquet" or (p.is_dir() and self.kind == ""):
+            self.kind, self.lines = "parquet", str(p)
+        else:
+            raise SystemExit(f"{path}: not a RecBole .inter, a JSON Lines file or a Parquet dataset")
+
+    def keyed_lines(self, spark, shards: int):
+        """An RDD of (shard, line) pairs."""
+        if self.kind == "recbole":
+            column, header = self.user_column, self.header
+
+            def key(lines: Iterable[str]) -> Iterator[Tuple[int, str]]:
+                cache: dict = {}  # users repeat: hash each one once per partition
+                for line in lines:
+                    if not line or line == header:
+                        continue
+                    user = line.split("\t", column + 1)[column]
+                    shard = cache.get(user)
+                    if shard is None:
+                        shard = cache[user] = shard_of(user, shards)
+                    yield shard, line
+            return spark.sparkContext.textFile(self.lines).mapPartitions(key)
+        if self.kind == "jsonl":
+            def key_json(lines: Iterable[str]) -> Iterator[Tuple[int, str]]:
+                cache: dict = {}
+                for line in lines:
+                    if not line.strip():
+                        continue
+                    user = str(json.loads(line)["user"])
+                    shard = cache.get(user)
+                    if shard is None:
+                        shard = cache[user] = shard_of(user, shards)
+                    yield shard, line
+            return spark.sparkContext.textFile(self.lines).mapPartitions(key_json)
+        from pyspark.sql.functions import col, struct, to_json
+        df = spark.read.parquet(self.lines)
+        fields = [c for c in ("user", "item", "timestamp", "label") if c in df.columns]
+        rows = df.select(col("user").cast("string").alias("u"), to_json(struct(*fields)).alias("j")).rdd
+        return rows.map(lambda r: (shard_of(r["u"], shards), r["j"]))
+
+    def file_names(self) -> Tuple[str, str]:
+        """The behaviors file and the catalog file a task writes (the folder layout `lifelong` reads)."""
+        return ("log.inter", "log.item") if self.kind == "recbole" else ("behaviors.jsonl", "items.jsonl")
+
+
+# -- one task: one shard -----------------------------------------------------------------------------------
+
+def run(command: List[str]) -> str:
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}): {result.stderr.strip()}")
+    return result.stdout
+
+
+def encode_shard(index: int, rows: Iterable[Tuple[int, str]], *, model: str, source: Source, shards: int,
+                 run_folder: str, cli: str, attempt: int) -> Iterator[dict]:
+    shard_folder = Path(run_folder) / f"shard-{index}"
+    winner = shard_folder / "WINNER.json"
+    if winner.is_file():  # published by an earlier run with this run id
+        yield {**json.loads(winner.read_text()), "skipped": True}
+        return
+    work = Path(tempfile.mkdtemp(prefix=f"lifelong-shard-{index}-"))
+    try:
+        log = work / "log"
+        log.mkdir()
+        behaviors, catalog = source.file_names()
+        count = 0
+        with open(log / behaviors, "w", encoding="utf-8") as out:
+            if source.header:
+                out.write(source.header + "\n")
+            for shard, line in rows:
+                if shard != index:
+                    raise RuntimeError(f"task for shard {index} received a behavior of shard {shard}")
+                out.write(line + "\n")
+                count += 1
+        if source.catalog:
+            shutil.copyfile(source.catalog, log / catalog)
+        store = work / "store"
+        encode = [cli, "encode", "--model", model, "--data", str(log), "--store", str(store),
+                  "--shard", f"{index}/{shards}", "--quiet"]
+        if os.environ.get("LIFELONG_SPARK_FAIL_SHARD") == str(index) and attempt == 0:
+            process = subprocess.Popen(encode, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.2)
+            process.kill()
+            process.wait()
+            raise RuntimeError(f"shard {index}: failing the first attempt mid-encode (LIFELONG_SPARK_FAIL_SHARD)")
+        run(encode)
+        run([cli, "verify", "--store", str(store), "--model", model, "--quiet"])
+        summary = json.loads(run([cli, "inspect", "--store", str(store), "--json"]))
+        published = shard_folder / f"attempt-{attempt}"
+        shutil.rmtree(published, ignore_errors=True)
+        published.mkdir(parents=True)
+        run(["mdb_copy", "-c", str(store), str(published)])
+        data = published / "data.mdb"
+        digest = hashlib.sha256()
+        with open(data, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        row = {"shard": index, "path": f"shard-{index}/attempt-{attempt}", "users": summary["users"],
+               "behaviors": summary["behaviors"], "bytes": data.stat().st_size, "sha256": digest.hexdigest(),
+               "fingerprint": summary["fingerprint"], "attempt": attempt, "input_behaviors": count}
+        try:  # the first attempt to get here wins the shard
+            fd = os.open(winner, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            yield json.loads(winner.read_text())
+            return
+        with os.fdopen(fd, "w") as f:
+            json.dump(row, f)
+        yield row
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# -- the driver --------------------------------------------------------------------------------------------
+
+def local_master(master: str, max_failures: int) -> str:
+    """`local[k]` retries no failed task; `local[k,F]` does (F attempts in all)."""
+    if master.startswith("local[") and "," not in master:
+        return f"{master[:-1]},{max_failures}]"
+    return master
+
+
+def main(argv: List[str] | None = None) -> int:
+    a = argparse.ArgumentParser(prog="python -m lifelong.spark.encode", description=__doc__.split("\n")[0])
+    a.add_argument("--model", required=True, help="model bundle folder")
+    a.add_argument("--data", required=True, help="RecBole folder/.inter, JSON Lines, or Parquet")
+    a.add_argument("--shards", type=int, required=True, help="N: shard K holds the users of FNV-1a-64 mod N = K")
+    a.add_argument("--out", required=True, help="folder of the runs: OUT/<run-id>/manifest.json")
+    a.add_argument("--master", default="local[2]", help="Spark master (default local[2])")
+    a.add_argument("--run-id", default=None, help="a re-run with the same id finishes only the missing shards")
+    a.add_argument("--cli", default=os.environ.get("LIFELONG_CLI", "lifelong"), help="the lifelong executable")
+    a.add_argument("--max-failures", type=int, default=4, help="attempts per task (local masters too)")
+    args = a.parse_args(argv)
+    if args.shards < 1:
+        a.error("--shards must be ≥ 1")
+    for path, what in ((args.model, "--model"), (args.data, "--data")):
+        if not Path(path).exists():
+            a.error(f"{what} {path}: no such file or folder")
+    if shutil.which(args.cli) is None and not Path(args.cli).is_file():
+        a.error(f"--cli {args.cli}: not found (build it: swift build -c release --product lifelong)")
+    if shutil.which("mdb_copy") is None:
+        a.error("mdb_copy not found (Debian: lmdb-utils; Tools/setup.sh installs it)")
+    source = Source(args.data)
+    run_id = args.run_id or time.strftime("run-%Y%m%d-%H%M%S")
+    run_folder = Path(args.out).resolve() / run_id
+    run_folder.mkdir(parents=True, exist_ok=True)
+    model, cli, shards = str(Path(args.model).resolve()), str(Path(shutil.which(args.cli) or args.cli).resolve()), \
+        args.shards
+
+    from pyspark import TaskContext
+    from pyspark.sql import SparkSession
+
+    started = time.time()
+    spark = (SparkSession.builder.master(local_master(args.master, args.max_failures)).appName("lifelong-encode")
+             .config("spark.task.maxFailures", str(args.max_failures)).config("spark.ui.enabled", "false")
+             .getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    up = time.time()
+    try:
+        def task(index: int, rows):
+            attempt = TaskContext.get().attemptNumber()
+            return encode_shard(index, rows, model=model, source=source, shards=shards, run_folder=str(run_folder),
+                                cli=cli, attempt=attempt)
+
+        keyed = source.keyed_lines(spark, shards).partitionBy(shards, lambda k: k)
+        rows = keyed.mapPartitionsWithIndex(task).collect()
+    finally:
+        spark.stop()
+    encoded = time.time()
+    winners = {}
+    for k in range(shards):
+        w = run_folder / f"shard-{k}" / "WINNER.json"
+        if not w.is_file():
+            print(f"shard {k} of {shards} has no published store; nothing was marked current", file=sys.stderr)
+            return 1
+        winners[k] = json.loads(w.read_text())
+    fingerprints = {w["fingerprint"] for w in winners.values()}
+    if len(fingerprints) != 1:
+        print(f"the shards were encoded with different models: {sorted(fingerprints)}", file=sys.stderr)
+        return 1
+    manifest = {"format": "lifelong.manifest.v1", "hash": "fnv1a64-utf8-mod", "shard_count": shards,
+                "fingerprint": fingerprints.pop(),
+                "shards": [{key: w[key] for key in ("shard", "path", "users", "behaviors", "bytes", "sha256",
+                                                     "fingerprint")} for _, w in sorted(winners.items())]}
+    partial = run_folder / "manifest.json.partial"
+    partial.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    os.replace(partial, run_folder / "manifest.json")
+    (run_folder / "_CURRENT.partial").write_text("manifest.json\n")
+    os.replace(run_folder / "_CURRENT.partial", run_folder / "_CURRENT")
+    for k, w in winners.items():  # the losing attempts
+        for attempt in (run_folder / f"shard-{k}").glob("attempt-*"):
+            if f"shard-{k}/{attempt.name}" != w["path"]:
+                shutil.rmtree(attempt, ignore_errors=True)
+    ran = sorted({r["shard"] for r in rows if not r.get("skipped")})
+    print(json.dumps({"run": str(run_folder), "manifest": str(run_folder / "manifest.json"), "shards": shards,
+                      "users": sum(w["users"] for w in winners.values()),
+                      "behaviors": sum(w["behaviors"] for w in winners.values()),
+                      "spark_startup_s": round(up - started, 3), "encode_stage_s": round(encoded - up, 3),
+                      "job_s": round(time.time() - started, 3), "published": ran}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

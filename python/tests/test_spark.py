@@ -1,0 +1,105 @@
+"""lifelong.spark.encode: the sharded encode on Spark (local mode), against one `lifelong encode`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lifelong
+from conftest import cli, run_cli
+from lifelong.spark.encode import fnv1a64, shard_of
+
+
+def job(*args: str, env: dict | None = None) -> dict:
+    result = subprocess.run([sys.executable, "-m", "lifelong.spark.encode", "--cli", str(cli()), *args],
+                            capture_output=True, text=True, env={**os.environ, **(env or {})})
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def dump(store: Path, database: str) -> list[str]:
+    """The database's key/value lines (`mdb_dump`, hex), without the header."""
+    out = subprocess.run(["mdb_dump", "-s", database, str(store)], capture_output=True, text=True, check=True).stdout
+    return sorted(line for line in out.splitlines() if line.startswith(" "))
+
+
+@pytest.fixture(scope="module")
+def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("spark")
+    run_cli("synth", "--out", str(root / "log"), "--users", "200", "--length", "20,2000", "--seed", "4")
+    run_cli("init-model", "--data", str(root / "log"), "--out", str(root / "model"), "--feedback")
+    run_cli("encode", "--model", str(root / "model"), "--data", str(root / "log"), "--store", str(root / "single"),
+            "--quiet")
+    return root
+
+
+def test_the_hash_is_the_stores() -> None:
+    # FNV-1a 64 reference values, and ids the store routes (non-ASCII: the UTF-8 bytes count).
+    assert fnv1a64("") == 0xCBF29CE484222325 and fnv1a64("a") == 0xAF63DC4C8601EC8C
+    assert fnv1a64("foobar") == 0x85944171F73967E8
+    assert [shard_of(u, 4) for u in ("u1", "é", "e\u0301")] == [fnv1a64(u) % 4 for u in ("u1", "é", "e\u0301")]
+
+
+def test_four_shards_hold_exactly_the_log_and_score_like_one_store(log: Path) -> None:
+    out = job("--model", str(log / "model"), "--data", str(log / "log"), "--shards", "4", "--out",
+              str(log / "runs"), "--run-id", "a")
+    assert out["published"] == [0, 1, 2, 3] and out["users"] == 200
+    manifest = Path(out["manifest"])
+    assert (manifest.parent / "_CURRENT").read_text().strip() == "manifest.json"
+    rows = json.loads(manifest.read_text())["shards"]
+    shards = [manifest.parent / r["path"] for r in rows]
+    # Every user's record and sequence are byte-identical to one encode of the whole log.
+    for database in ("users", "sequences"):
+        assert sorted(sum((dump(s, database) for s in shards), [])) == dump(log / "single", database), database
+    verify = subprocess.run([str(cli()), "verify", "--manifest", str(manifest), "--model", str(log / "model"),
+                             "--quiet"], capture_output=True, text=True)
+    assert verify.returncode == 0 and "ok: 4 shards" in verify.stdout, verify.stdout
+    users = sorted({line.split("\t")[0] for line in (log / "log" / "log.inter").read_text().splitlines()[1:]})
+    candidates = [f"i{k}" for k in range(0, 20000, 97)]
+    with lifelong.Scorer(log / "model", log / "single") as one, \
+            lifelong.Scorer(log / "model", manifest=manifest) as sharded:
+        for user in users:
+            np.testing.assert_array_equal(sharded.score(user, candidates), one.score(user, candidates))
+
+
+def test_a_task_that_fails_once_is_retried_and_a_rerun_does_only_the_missing_shards(log: Path) -> None:
+    runs = log / "retry"
+    out = job("--model", str(log / "model"), "--data", str(log / "log"), "--shards", "4", "--out", str(runs),
+              "--run-id", "b", env={"LIFELONG_SPARK_FAIL_SHARD": "1"})
+    manifest = json.loads(Path(out["manifest"]).read_text())
+    assert [r["shard"] for r in manifest["shards"]] == [0, 1, 2, 3]
+    assert manifest["shards"][1]["path"] == "shard-1/attempt-1"
+    assert sorted(p.name for p in (runs / "b" / "shard-1").iterdir()) == ["WINNER.json", "attempt-1"]
+    # A job killed before shard 2 was published and before the manifest: the re-run does shard 2 only.
+    shutil.rmtree(runs / "b" / "shard-2")
+    (runs / "b" / "manifest.json").unlink()
+    (runs / "b" / "_CURRENT").unlink()
+    again = job("--model", str(log / "model"), "--data", str(log / "log"), "--shards", "4", "--out", str(runs),
+                "--run-id", "b")
+    assert again["published"] == [2] and again["users"] == 200
+    with lifelong.Scorer(log / "model", log / "single") as one, \
+            lifelong.Scorer(log / "model", manifest=again["manifest"]) as sharded:
+        for user in ("u1", "u7", "u150"):
+            np.testing.assert_array_equal(sharded.score(user, ["i1", "i2"]), one.score(user, ["i1", "i2"]))
+
+
+def test_json_lines_input(log: Path, tmp_path: Path) -> None:
+    lines = (log / "log" / "log.inter").read_text().splitlines()
+    names = [f.split(":")[0] for f in lines[0].split("\t")]
+    folder = tmp_path / "jsonl"
+    folder.mkdir()
+    with open(folder / "behaviors.jsonl", "w") as f:
+        for line in lines[1:]:
+            v = dict(zip(names, line.split("\t")))
+            f.write(json.dumps({"user": v["user_id"], "item": v["item_id"], "timestamp": float(v["timestamp"]),
+                                "label": float(v["label"])}) + "\n")
+    out = job("--model", str(log / "model"), "--data", str(folder / "behaviors.jsonl"), "--shards", "2", "--out",
+              str(tmp_path / "runs"), "--run-id", "j")
+    assert out["users"] == 200 and out["behaviors"] == len(lines) - 1
