@@ -399,7 +399,10 @@ public final class BehaviorEncoder {
         var first = 0  // where the current user's behaviors start in `rows`
         for chunk in stride(from: 0, to: groups.count, by: max(batch, 1)) {
             let slice = groups[chunk..<min(chunk + max(batch, 1), groups.count)]
+            let sliceFirst = first
             try store.environment.write { txn in
+                // `write` runs this again after growing a full map: start the slice over.
+                first = sliceFirst
                 for (user, behaviors) in slice {
                     var record =
                         existing[user]

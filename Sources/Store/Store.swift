@@ -62,11 +62,14 @@ public final class Store: @unchecked Sendable {
         }
     }
 
-    public init(path: String, readOnly: Bool = false, durability: Environment.Durability = .full) throws {
+    /// - Parameter mapSize: the initial map (it grows on demand, doubling; tests start it small to force that).
+    public init(
+        path: String, readOnly: Bool = false, durability: Environment.Durability = .full, mapSize: Int = 256 << 20
+    ) throws {
         var o = Environment.Options()
         o.readOnly = readOnly
         o.create = !readOnly
-        o.mapSize = 256 << 20
+        o.mapSize = mapSize
         o.durability = durability
         if readOnly, !FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("data.mdb")) {
             throw StoreError(

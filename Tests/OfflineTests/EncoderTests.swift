@@ -486,6 +486,20 @@ struct EncoderTests {
         #expect(union == (try records(one).mapValues(modelPart)))
     }
 
+    @Test("a map that grows in the middle of a batch gives the same records as one that never fills")
+    func mapGrowthMidBatch() throws {
+        let fixture = try EncoderFixture(syntheticDataset())
+        defer { fixture.remove() }
+        let (root, data, model) = (fixture.root, fixture.data, fixture.model)
+        let roomy = try Store(path: root + "/roomy")
+        _ = try BehaviorEncoder(model: model, store: roomy).encode(data)
+        // 64 KiB: the map is full, grown and the batch's transaction re-run many times over.
+        let tight = try Store(path: root + "/tight", mapSize: 64 << 10)
+        _ = try BehaviorEncoder(model: model, store: tight).encode(data, batch: 10_000)
+        #expect(try tight.environment.mapSize > 64 << 10)
+        #expect(try records(tight) == records(roomy))
+    }
+
     @Test("f16 sums stay within half-precision error of f32")
     func halfPrecision() throws {
         let fixture = try EncoderFixture(syntheticDataset())
