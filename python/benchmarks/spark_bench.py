@@ -55,6 +55,8 @@ def main() -> None:
         print(f"| whole job | {r['job_s']:.1f} |")
         print(f"single over encode stage: {single / r['encode_stage_s']:.2f} (goal ≥ 1.5); "
               f"whole job over single: {r['job_s'] / single:.2f} (goal ≤ 1.3)")
+        print(f"per task (receive = routed lines written to local disk, encode, verify --model, publish): "
+              f"{json.dumps(r['task_seconds'])}")
         print(json.dumps({"single_s": single, **{k: r[k] for k in ("spark_startup_s", "encode_stage_s", "job_s")}}))
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -138,6 +138,7 @@ def encode_shard(index: int, rows: Iterable[Tuple[int, str]], *, model: str, sou
         yield {**json.loads(winner.read_text()), "skipped": True}
         return
     work = Path(tempfile.mkdtemp(prefix=f"lifelong-shard-{index}-"))
+    clock = {"start": time.time()}
     try:
         log = work / "log"
         log.mkdir()
@@ -153,6 +154,7 @@ def encode_shard(index: int, rows: Iterable[Tuple[int, str]], *, model: str, sou
                 count += 1
         if source.catalog:
             shutil.copyfile(source.catalog, log / catalog)
+        clock["received"] = time.time()
         store = work / "store"
         encode = [cli, "encode", "--model", model, "--data", str(log), "--store", str(store),
                   "--shard", f"{index}/{shards}", "--quiet"]
@@ -163,7 +165,9 @@ def encode_shard(index: int, rows: Iterable[Tuple[int, str]], *, model: str, sou
             process.wait()
             raise RuntimeError(f"shard {index}: failing the first attempt mid-encode (LIFELONG_SPARK_FAIL_SHARD)")
         run(encode)
+        clock["encoded"] = time.time()
         run([cli, "verify", "--store", str(store), "--model", model, "--quiet"])
+        clock["verified"] = time.time()
         summary = json.loads(run([cli, "inspect", "--store", str(store), "--json"]))
         published = shard_folder / f"attempt-{attempt}"
         shutil.rmtree(published, ignore_errors=True)
@@ -176,7 +180,11 @@ def encode_shard(index: int, rows: Iterable[Tuple[int, str]], *, model: str, sou
                 digest.update(chunk)
         row = {"shard": index, "path": f"shard-{index}/attempt-{attempt}", "users": summary["users"],
                "behaviors": summary["behaviors"], "bytes": data.stat().st_size, "sha256": digest.hexdigest(),
-               "fingerprint": summary["fingerprint"], "attempt": attempt, "input_behaviors": count}
+               "fingerprint": summary["fingerprint"], "attempt": attempt, "input_behaviors": count,
+               "seconds": {"receive": round(clock["received"] - clock["start"], 3),
+                           "encode": round(clock["encoded"] - clock["received"], 3),
+                           "verify": round(clock["verified"] - clock["encoded"], 3),
+                           "publish": round(time.time() - clock["verified"], 3)}}
         try:  # the first attempt to get here wins the shard
             fd = os.open(winner, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
@@ -274,7 +282,8 @@ def main(argv: List[str] | None = None) -> int:
                       "users": sum(w["users"] for w in winners.values()),
                       "behaviors": sum(w["behaviors"] for w in winners.values()),
                       "spark_startup_s": round(up - started, 3), "encode_stage_s": round(encoded - up, 3),
-                      "job_s": round(time.time() - started, 3), "published": ran}))
+                      "job_s": round(time.time() - started, 3), "published": ran,
+                      "task_seconds": {r["shard"]: r.get("seconds") for r in rows if not r.get("skipped")}}))
     return 0
 
 
