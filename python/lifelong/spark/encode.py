@@ -5,10 +5,12 @@ usage: python -m lifelong.spark.encode --model DIR --data PATH --shards N --out 
 
 - The log is read by Spark: a RecBole folder or ``.inter`` file (+ its ``.item`` catalog), JSON Lines
   (``behaviors.jsonl`` + ``items.jsonl``), or Parquet (columns ``user``, ``item``, ``timestamp``, optional
-  ``label``). Lines travel unparsed; only the user id is read, to route it.
-- shard = FNV-1a-64(UTF-8 user id) mod N, computed here, the same as ``lifelong encode --shard K/N``; an
-  identity partitioner puts shard K in partition K, and each task checks that it holds one shard only.
-- Each task writes its lines and the whole item catalog to executor-local disk, runs ``lifelong encode
+  ``label``). Lines travel unparsed and never through Python; only the user id is read, to route it.
+- shard = FNV-1a-64(UTF-8 user id) mod N, computed here in Python once per distinct user (the same as
+  ``lifelong encode --shard K/N``); Spark joins it to the lines and writes each shard's lines to
+  ``OUT/<run-id>/_routed/shard=K/``. The encode stage then runs one task per shard through an identity
+  partitioner (partition K holds key K, and the task checks it) that reads its own folder.
+- Each task copies its lines and the whole item catalog to executor-local disk, runs ``lifelong encode
   --shard K/N`` and ``lifelong verify --model``, publishes a compacted copy (``mdb_copy -c``) to
   ``OUT/<run-id>/shard-K/attempt-A/`` and claims the shard (the first attempt to finish wins).
 - The driver checks that every shard 0 … N−1 has a winner, writes ``manifest.json`` (the scorer's
@@ -82,39 +84,33 @@ class Source:
         else:
             raise SystemExit(f"{path}: not a RecBole .inter, a JSON Lines file or a Parquet dataset")
 
-    def keyed_lines(self, spark, shards: int):
-        """An RDD of (shard, line) pairs."""
-        if self.kind == "recbole":
-            column, header = self.user_column, self.header
+    def route(self, spark, shards: int, folder: str) -> None:
+        """Writes the log's lines into ``folder/shard=K/`` by their user's shard, in the JVM: Python computes
+        the shard once per distinct user (FNV-1a-64 mod N), Spark joins it to the lines and writes them out."""
+        from pyspark.sql.functions import broadcast, col, split, struct, to_json
+        from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
-            def key(lines: Iterable[str]) -> Iterator[Tuple[int, str]]:
-                cache: dict = {}  # users repeat: hash each one once per partition
-                for line in lines:
-                    if not line or line == header:
-                        continue
-                    user = line.split("\t", column + 1)[column]
-                    shard = cache.get(user)
-                    if shard is None:
-                        shard = cache[user] = shard_of(user, shards)
-                    yield shard, line
-            return spark.sparkContext.textFile(self.lines).mapPartitions(key)
-        if self.kind == "jsonl":
-            def key_json(lines: Iterable[str]) -> Iterator[Tuple[int, str]]:
-                cache: dict = {}
-                for line in lines:
-                    if not line.strip():
-                        continue
-                    user = str(json.loads(line)["user"])
-                    shard = cache.get(user)
-                    if shard is None:
-                        shard = cache[user] = shard_of(user, shards)
-                    yield shard, line
-            return spark.sparkContext.textFile(self.lines).mapPartitions(key_json)
-        from pyspark.sql.functions import col, struct, to_json
-        df = spark.read.parquet(self.lines)
-        fields = [c for c in ("user", "item", "timestamp", "label") if c in df.columns]
-        rows = df.select(col("user").cast("string").alias("u"), to_json(struct(*fields)).alias("j")).rdd
-        return rows.map(lambda r: (shard_of(r["u"], shards), r["j"]))
+        if self.kind == "parquet":
+            df = spark.read.parquet(self.lines)
+            fields = [c for c in ("user", "item", "timestamp", "label") if c in df.columns]
+            lines = df.select(col("user").cast("string").alias("user"), to_json(struct(*fields)).alias("value"))
+        else:
+            text = spark.read.text(self.lines)
+            if self.kind == "recbole":
+                text = text.filter((col("value") != self.header) & (col("value") != ""))
+                lines = text.select(split(col("value"), "\t").getItem(self.user_column).alias("user"), "value")
+            else:
+                from pyspark.sql.functions import get_json_object
+                text = text.filter(col("value") != "")
+                lines = text.select(get_json_object(col("value"), "$.user").alias("user"), "value")
+        users = lines.select("user").distinct().rdd.map(lambda r: (r["user"], shard_of(r["user"], shards)))
+        schema = StructType([StructField("user", StringType()), StructField("shard", IntegerType())])
+        table = spark.createDataFrame(users, schema).cache()
+        # Up to a few million users the (user, shard) table is broadcast: the lines are never shuffled.
+        if table.count() <= 5_000_000:
+            table = broadcast(table)
+        (lines.join(table, "user").select("shard", "value").write.mode("overwrite").partitionBy("shard")
+         .text(folder))
 
     def file_names(self) -> Tuple[str, str]:
         """The behaviors file and the catalog file a task writes (the folder layout `lifelong` reads)."""
@@ -130,8 +126,8 @@ def run(command: List[str]) -> str:
     return result.stdout
 
 
-def encode_shard(index: int, rows: Iterable[Tuple[int, str]], *, model: str, source: Source, shards: int,
-                 run_folder: str, cli: str, attempt: int) -> Iterator[dict]:
+def encode_shard(index: int, routed: str, *, model: str, source: Source, shards: int, run_folder: str, cli: str,
+                 attempt: int) -> Iterator[dict]:
     shard_folder = Path(run_folder) / f"shard-{index}"
     winner = shard_folder / "WINNER.json"
     if winner.is_file():  # published by an earlier run with this run id
@@ -144,14 +140,15 @@ def encode_shard(index: int, rows: Iterable[Tuple[int, str]], *, model: str, sou
         log.mkdir()
         behaviors, catalog = source.file_names()
         count = 0
-        with open(log / behaviors, "w", encoding="utf-8") as out:
+        mine = Path(routed) / f"shard={index}"
+        with open(log / behaviors, "wb") as out:
             if source.header:
-                out.write(source.header + "\n")
-            for shard, line in rows:
-                if shard != index:
-                    raise RuntimeError(f"task for shard {index} received a behavior of shard {shard}")
-                out.write(line + "\n")
-                count += 1
+                out.write((source.header + "\n").encode("utf-8"))
+            for part in sorted(mine.glob("part-*")) if mine.is_dir() else []:  # a shard may have no users
+                with open(part, "rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 22), b""):
+                        out.write(chunk)
+                        count += chunk.count(b"\n")
         if source.catalog:
             shutil.copyfile(source.catalog, log / catalog)
         clock["received"] = time.time()
@@ -243,13 +240,21 @@ def main(argv: List[str] | None = None) -> int:
     spark.sparkContext.setLogLevel("ERROR")
     up = time.time()
     try:
-        def task(index: int, rows):
+        routed = str(run_folder / "_routed")
+        missing = [k for k in range(shards) if not (run_folder / f"shard-{k}" / "WINNER.json").is_file()]
+        if missing:
+            source.route(spark, shards, routed)  # shard=K/ holds exactly the lines of shard K
+
+        def task(index: int, keys):
+            for k in keys:  # the identity partitioner: partition K holds the key K alone
+                if k != index:
+                    raise RuntimeError(f"task for shard {index} was given shard {k}")
             attempt = TaskContext.get().attemptNumber()
-            return encode_shard(index, rows, model=model, source=source, shards=shards, run_folder=str(run_folder),
+            return encode_shard(index, routed, model=model, source=source, shards=shards, run_folder=str(run_folder),
                                 cli=cli, attempt=attempt)
 
-        keyed = source.keyed_lines(spark, shards).partitionBy(shards, lambda k: k)
-        rows = keyed.mapPartitionsWithIndex(task).collect()
+        keys = spark.sparkContext.parallelize([(k, None) for k in range(shards)], shards)
+        rows = keys.partitionBy(shards, lambda k: k).keys().mapPartitionsWithIndex(task).collect()
     finally:
         spark.stop()
     encoded = time.time()
@@ -273,6 +278,7 @@ def main(argv: List[str] | None = None) -> int:
     os.replace(partial, run_folder / "manifest.json")
     (run_folder / "_CURRENT.partial").write_text("manifest.json\n")
     os.replace(run_folder / "_CURRENT.partial", run_folder / "_CURRENT")
+    shutil.rmtree(run_folder / "_routed", ignore_errors=True)
     for k, w in winners.items():  # the losing attempts
         for attempt in (run_folder / f"shard-{k}").glob("attempt-*"):
             if f"shard-{k}/{attempt.name}" != w["path"]:
