@@ -17,13 +17,8 @@ public func lifelong_scorer_open(
     _ modelDir: UnsafePointer<CChar>?, _ storeDir: UnsafePointer<CChar>?, _ writable: Int32,
     _ out: UnsafeMutablePointer<OpaquePointer?>?
 ) -> Int32 {
-    guarded {
-        guard let out else { throw CallFailure.invalidArgument("out is NULL") }
-        out.pointee = nil
-        let model = try text(modelDir, "model_dir")
-        let store = try text(storeDir, "store_dir")
-        let scorer = try Scorer(modelFolder: model, storeFolder: store, writable: writable != 0)
-        out.pointee = Handles.shared.insert(OpenScorer(scorer))
+    open(modelDir, storeDir, "store_dir", into: out) { model, store in
+        OpenScorer(try Scorer(modelFolder: model, storeFolder: store, writable: writable != 0))
     }
 }
 
@@ -32,16 +27,25 @@ public func lifelong_scorer_open_manifest(
     _ modelDir: UnsafePointer<CChar>?, _ manifestPath: UnsafePointer<CChar>?, _ writable: Int32,
     _ out: UnsafeMutablePointer<OpaquePointer?>?
 ) -> Int32 {
-    guarded {
-        guard let out else { throw CallFailure.invalidArgument("out is NULL") }
-        out.pointee = nil
-        let model = try text(modelDir, "model_dir")
-        let manifest = try text(manifestPath, "manifest")
+    open(modelDir, manifestPath, "manifest", into: out) { model, manifest in
         guard FileManager.default.fileExists(atPath: manifest) else {
             throw CallFailure(status: Int32(LIFELONG_NOT_FOUND), message: "manifest \(manifest): no such file")
         }
         let sharded = try ShardedScorer(modelFolder: model, manifestPath: manifest, writable: writable != 0)
-        out.pointee = Handles.shared.insert(OpenScorer(sharded, manifestPath: manifest))
+        return OpenScorer(sharded, manifestPath: manifest)
+    }
+}
+
+/// Both opens: `*out` is NULL unless the scorer opened; the two paths are checked UTF-8.
+private func open(
+    _ modelDir: UnsafePointer<CChar>?, _ where_: UnsafePointer<CChar>?, _ name: String,
+    into out: UnsafeMutablePointer<OpaquePointer?>?, _ make: (String, String) throws -> OpenScorer
+) -> Int32 {
+    guarded {
+        guard let out else { throw CallFailure.invalidArgument("out is NULL") }
+        out.pointee = nil
+        let scorer = try make(try text(modelDir, "model_dir"), try text(where_, name))
+        out.pointee = Handles.shared.insert(scorer)
     }
 }
 

@@ -89,6 +89,21 @@ struct GradientFixture {
         return g
     }
 
+    /// The analytic and the central-difference derivative of the loss along `directions` random directions.
+    func directionalDerivatives(
+        _ batch: [TrainingSet.Sample]? = nil, directions: Int, seed: UInt64
+    ) -> [(analytic: Double, numeric: Double)] {
+        let g = gradient(batch)
+        var rng = Gaussian(seed: seed)
+        return (0..<directions).map { _ in
+            let v = parameters.values.map { _ in Double(rng.normal()) }
+            let eps = 1e-6
+            let plus = zip(parameters.values, v).map { $0 + eps * $1 },
+                minus = zip(parameters.values, v).map { $0 - eps * $1 }
+            return (zip(g, v).reduce(0) { $0 + $1.0 * $1.1 }, (loss(plus, batch) - loss(minus, batch)) / (2 * eps))
+        }
+    }
+
     /// Central difference along coordinate `k`.
     func numeric(_ k: Int, eps: Double = 1e-6) -> Double {
         var plus = parameters.values, minus = parameters.values
@@ -147,15 +162,7 @@ struct GradientTests {
     @Test("the whole model along random directions; v1 and v2 (feedback)", arguments: LongTerm.allCases, [false, true])
     func wholeModel(long: LongTerm, feedback: Bool) throws {
         let f = try GradientFixture(long: long, text: true, feedback: feedback)
-        let g = f.gradient()
-        var rng = Gaussian(seed: 41)
-        for _ in 0..<3 {
-            let v = f.parameters.values.map { _ in Double(rng.normal()) }
-            let eps = 1e-6
-            let plus = zip(f.parameters.values, v).map { $0 + eps * $1 },
-                minus = zip(f.parameters.values, v).map { $0 - eps * $1 }
-            let numeric = (f.loss(plus) - f.loss(minus)) / (2 * eps)
-            let analytic = zip(g, v).reduce(0) { $0 + $1.0 * $1.1 }
+        for (analytic, numeric) in f.directionalDerivatives(directions: 3, seed: 41) {
             #expect(
                 relativeError(analytic, numeric) < 1e-6, "\(long): directional derivative \(analytic) vs \(numeric)")
         }
@@ -204,15 +211,7 @@ struct CausalPassTests {
     func finiteDifferences() throws {
         let f = try GradientFixture(long: .sdim, text: true, feedback: true, ties: true, users: 7)
         for (name, batch) in Self.batches(f) where name != "every sample, several users" {
-            let g = f.gradient(batch)
-            var rng = Gaussian(seed: 43)
-            for _ in 0..<2 {
-                let v = f.parameters.values.map { _ in Double(rng.normal()) }
-                let eps = 1e-6
-                let plus = zip(f.parameters.values, v).map { $0 + eps * $1 },
-                    minus = zip(f.parameters.values, v).map { $0 - eps * $1 }
-                let numeric = (f.loss(plus, batch) - f.loss(minus, batch)) / (2 * eps)
-                let analytic = zip(g, v).reduce(0) { $0 + $1.0 * $1.1 }
+            for (analytic, numeric) in f.directionalDerivatives(batch, directions: 2, seed: 43) {
                 #expect(relativeError(analytic, numeric) < 1e-6, "\(name): \(analytic) vs \(numeric)")
             }
         }

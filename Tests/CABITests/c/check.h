@@ -37,28 +37,23 @@ static int failures = 0;
               lifelong_last_error());                                                                       \
     } while (0)
 
-// Threads of this process, from /proc/self/task.
-static inline int thread_count(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return -1;
-    char line[256];
-    int n = -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "Threads:", 8) == 0) n = atoi(line + 8);
-    fclose(f);
-    return n;
-}
-
-// Anonymous resident memory in KiB (heap and anonymous maps; file-backed pages of the store excluded).
-static inline long rss_anon_kib(void) {
+// A number field of /proc/self/status ("Threads:", "RssAnon:" in KiB); -1 if absent.
+static inline long status_field(const char *name) {
     FILE *f = fopen("/proc/self/status", "r");
     if (!f) return -1;
     char line[256];
     long n = -1;
+    size_t len = strlen(name);
     while (fgets(line, sizeof line, f))
-        if (strncmp(line, "RssAnon:", 8) == 0) n = atol(line + 8);
+        if (strncmp(line, name, len) == 0) n = atol(line + len);
     fclose(f);
     return n;
 }
+
+// Threads of this process.
+static inline int thread_count(void) { return (int)status_field("Threads:"); }
+
+// Anonymous resident memory in KiB (heap and anonymous maps; file-backed pages of the store excluded).
+static inline long rss_anon_kib(void) { return status_field("RssAnon:"); }
 
 #endif
