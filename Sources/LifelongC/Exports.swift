@@ -59,13 +59,7 @@ public func lifelong_score(
     _ scorer: OpaquePointer?, _ user: UnsafePointer<CChar>?, _ items: UnsafePointer<UnsafePointer<CChar>?>?,
     _ count: Int, _ mode: Int32, _ out: UnsafeMutablePointer<Float>?
 ) -> Int32 {
-    guarded {
-        let request = try Request(scorer, user, count, mode, out)
-        let candidates = try strings(items, count)
-        try request.scorer.score(
-            user: request.user, candidates: candidates, mode: request.mode,
-            into: UnsafeMutableBufferPointer(start: out, count: count))
-    }
+    guarded { try Request(scorer, user, count, mode, out).score(try strings(items, count), into: out) }
 }
 
 @c @implementation
@@ -73,13 +67,7 @@ public func lifelong_score_packed(
     _ scorer: OpaquePointer?, _ user: UnsafePointer<CChar>?, _ ids: UnsafePointer<CChar>?,
     _ offsets: UnsafePointer<Int>?, _ count: Int, _ mode: Int32, _ out: UnsafeMutablePointer<Float>?
 ) -> Int32 {
-    guarded {
-        let request = try Request(scorer, user, count, mode, out)
-        let candidates = try packedStrings(ids, offsets, count)
-        try request.scorer.score(
-            user: request.user, candidates: candidates, mode: request.mode,
-            into: UnsafeMutableBufferPointer(start: out, count: count))
-    }
+    guarded { try Request(scorer, user, count, mode, out).score(try packedStrings(ids, offsets, count), into: out) }
 }
 
 @c @implementation
@@ -191,6 +179,13 @@ private struct Request {
             throw .invalidArgument("n_items is \(UInt(bitPattern: count)); at most \(LIFELONG_MAX_CANDIDATES)")
         }
         if count > 0, out == nil { throw .invalidArgument("out is NULL") }
+    }
+
+    /// The probabilities of `candidates` (already checked) into `out`.
+    func score(_ candidates: [String], into out: UnsafeMutablePointer<Float>?) throws {
+        try scorer.score(
+            user: user, candidates: candidates, mode: mode,
+            into: UnsafeMutableBufferPointer(start: out, count: candidates.count))
     }
 }
 
