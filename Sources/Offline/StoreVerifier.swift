@@ -218,7 +218,8 @@ public struct StoreVerifier {
                             + "sequence's \(Behavior.text(ofTimestamp: previous))"
                     )
                 }
-                if let unknown = items.first(where: { itemById[$0] == nil }) {
+                // `index(forKey:)`, not `itemById[id]`: a lookup per behavior must not copy the item's record.
+                if let unknown = items.first(where: { itemById.index(forKey: $0) == nil }) {
                     fault(key, "the sequence names store item \(unknown), which has no item record")
                 }
                 if let bad = feedback.first(where: { Feedback(rawValue: $0) == nil }) {
