@@ -103,3 +103,44 @@ def test_json_lines_input(log: Path, tmp_path: Path) -> None:
     out = job("--model", str(log / "model"), "--data", str(folder / "behaviors.jsonl"), "--shards", "2", "--out",
               str(tmp_path / "runs"), "--run-id", "j")
     assert out["users"] == 200 and out["behaviors"] == len(lines) - 1
+
+
+PARQUET_FROM_RECBOLE = """
+import sys
+from pyspark.sql import SparkSession
+from pyspark.sql.functions import col
+spark = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false").getOrCreate()
+log = spark.read.option("sep", "\\t").option("header", True).csv(sys.argv[1])
+log.select(col("`user_id:token`").alias("user"), col("`item_id:token`").alias("item"),
+           col("`timestamp:float`").cast("double").alias("timestamp"),
+           col("`label:float`").cast("double").alias("label")).coalesce(1).write.parquet(sys.argv[2])
+spark.stop()
+"""
+
+
+def test_parquet_input_and_its_catalog(log: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "parquet"
+    folder.mkdir()
+    subprocess.run([sys.executable, "-c", PARQUET_FROM_RECBOLE, str(log / "log" / "log.inter"),
+                    str(folder / "behaviors.parquet")], check=True, capture_output=True)
+    with open(log / "log" / "log.item") as f, open(folder / "items.jsonl", "w") as out:
+        next(f)
+        for line in f:
+            item, category, title = line.rstrip("\n").split("\t")
+            out.write(json.dumps({"item": item, "category": category, "text": title}) + "\n")
+    out = job("--model", str(log / "model"), "--data", str(folder / "behaviors.parquet"), "--shards", "2", "--out",
+              str(tmp_path / "runs"), "--run-id", "p")
+    manifest = Path(out["manifest"])
+    shards = [manifest.parent / r["path"] for r in json.loads(manifest.read_text())["shards"]]
+    for database in ("users", "sequences"):  # the categories came from items.jsonl: the same sums
+        assert sorted(sum((dump(s, database) for s in shards), [])) == dump(log / "single", database), database
+    # A dataset without the columns the store needs is refused, naming them.
+    (tmp_path / "bad").mkdir()
+    subprocess.run([sys.executable, "-c", PARQUET_FROM_RECBOLE.replace('alias("user")', 'alias("who")'),
+                    str(log / "log" / "log.inter"), str(tmp_path / "bad" / "b.parquet")], check=True,
+                   capture_output=True)
+    bad = subprocess.run([sys.executable, "-m", "lifelong.spark.encode", "--cli", str(cli()), "--model",
+                          str(log / "model"), "--data", str(tmp_path / "bad" / "b.parquet"), "--shards", "2", "--out",
+                          str(tmp_path / "runs"), "--run-id", "q"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "missing column(s) user" in bad.stderr, bad.stderr[-2000:]
+    assert not (tmp_path / "runs" / "q" / "manifest.json").exists()
