@@ -1,10 +1,10 @@
 """The sharded encode on Spark against one `lifelong encode` process, on the same synthetic log, in one run.
 
-usage: python python/benchmarks/spark_bench.py [--behaviors 10000000] [--users 2000] [--shards 4]
+usage: python python/benchmarks/spark_bench.py [--behaviors 10000000] [--users 2000] [--shards 4,2]
        [--master local[2]] [--cli .build/release/lifelong] [--work DIR]
-Prints Spark's start-up, the encode stage (first task to manifest written... as the job reports it) and the
-whole job, the single process's time, and the two ratios (goals: encode stage ≥ 1.5× faster than the single
-process on 2 cores; the whole job within 1.3× of it). d = 128 (d_item 96 + d_cat 32), v2.
+Prints, per shard count, Spark's start-up, the route, the encode stage (first encode task start to manifest
+written), the whole job, the single process's time, and the ratios (goals: encode stage ≥ 1.5× faster than the
+single process on 2 cores; the whole job within 1.3× of it). d = 128 (d_item 96 + d_cat 32), v2.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ def main() -> None:
     a = argparse.ArgumentParser()
     a.add_argument("--behaviors", type=int, default=10_000_000)
     a.add_argument("--users", type=int, default=2000)
-    a.add_argument("--shards", type=int, default=4)
+    a.add_argument("--shards", type=lambda v: [int(x) for x in v.split(",")], default=[4, 2],
+                   help="shard counts, one job each (default 4,2)")
     a.add_argument("--master", default="local[2]")
     a.add_argument("--cli", default=".build/release/lifelong")
     a.add_argument("--work", default=tempfile.gettempdir())
@@ -40,24 +41,31 @@ def main() -> None:
         subprocess.run([cli, "encode", "--model", str(work / "model"), "--data", str(work / "log"), "--store",
                         str(work / "single"), "--quiet"], check=True, capture_output=True)
         single = time.time() - t0
-        job = subprocess.run([sys.executable, "-m", "lifelong.spark.encode", "--model", str(work / "model"), "--data",
-                              str(work / "log"), "--shards", str(args.shards), "--out", str(work / "runs"),
-                              "--master", args.master, "--cli", cli], check=True, capture_output=True, text=True,
-                             cwd=Path(__file__).resolve().parents[1])
-        r = json.loads(job.stdout.strip().splitlines()[-1])
-        print(f"{args.users * length:,} behaviors, {args.users:,} users of L = {length:,}, d = 128; "
-              f"{args.shards} shards on {args.master}")
-        print("| step | seconds |")
-        print("|---|---:|")
-        print(f"| one `lifelong encode` | {single:.1f} |")
-        print(f"| Spark start-up | {r['spark_startup_s']:.1f} |")
-        print(f"| encode stage (read, route, shuffle, encode, verify, publish, manifest) | {r['encode_stage_s']:.1f} |")
-        print(f"| whole job | {r['job_s']:.1f} |")
-        print(f"single over encode stage: {single / r['encode_stage_s']:.2f} (goal ≥ 1.5); "
-              f"whole job over single: {r['job_s'] / single:.2f} (goal ≤ 1.3)")
-        print(f"per task (receive = routed lines written to local disk, encode, verify --model, publish): "
-              f"{json.dumps(r['task_seconds'])}")
-        print(json.dumps({"single_s": single, **{k: r[k] for k in ("spark_startup_s", "encode_stage_s", "job_s")}}))
+        runs = {}
+        for shards in args.shards:
+            job = subprocess.run([sys.executable, "-m", "lifelong.spark.encode", "--model", str(work / "model"),
+                                  "--data", str(work / "log"), "--shards", str(shards), "--out",
+                                  str(work / f"runs-{shards}"), "--master", args.master, "--cli", cli], check=True,
+                                 capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+            runs[shards] = json.loads(job.stdout.strip().splitlines()[-1])
+        print(f"{args.users * length:,} behaviors, {args.users:,} users of L = {length:,}, d = 128; {args.master}")
+        print("| step | " + " | ".join(f"N = {n}" for n in runs) + " |")
+        print("|---|" + "---:|" * len(runs))
+        print(f"| one `lifelong encode` | " + " | ".join(f"{single:.1f}" for _ in runs) + " |")
+        for key, name in (("spark_startup_s", "Spark start-up"),
+                          ("route_s", "route (read, distinct users, join the user → shard table, write per shard)"),
+                          ("encode_stage_s", "encode stage (first encode task start → manifest written)"),
+                          ("route_and_encode_s", "route + encode stage"), ("job_s", "whole job")):
+            print(f"| {name} | " + " | ".join(f"{r[key]:.1f}" for r in runs.values()) + " |")
+        for n, r in runs.items():
+            print(f"N = {n}: single over encode stage {single / r['encode_stage_s']:.2f}, over route + encode stage "
+                  f"{single / r['route_and_encode_s']:.2f} (goal ≥ 1.5); whole job over single "
+                  f"{r['job_s'] / single:.2f} (goal ≤ 1.3)")
+            print(f"  per task (receive = routed lines to local disk, encode, verify --model, publish): "
+                  f"{json.dumps(r['task_seconds'])}")
+        print(json.dumps({"single_s": single, **{f"{k}@N{n}": r[k] for n, r in runs.items()
+                                                  for k in ("spark_startup_s", "route_s", "encode_stage_s",
+                                                            "route_and_encode_s", "job_s")}}))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
