@@ -144,3 +144,22 @@ def test_parquet_input_and_its_catalog(log: Path, tmp_path: Path) -> None:
                           str(tmp_path / "runs"), "--run-id", "q"], capture_output=True, text=True)
     assert bad.returncode != 0 and "missing column(s) user" in bad.stderr, bad.stderr[-2000:]
     assert not (tmp_path / "runs" / "q" / "manifest.json").exists()
+
+
+def test_a_bad_line_is_named_by_its_file_and_text_and_not_retried(log: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    lines = (log / "log" / "log.inter").read_text().splitlines()
+    (folder / "bad.inter").write_text("\n".join([*lines[:50], "u7\ti3\tnoon\t1", *lines[50:]]) + "\n")
+    shutil.copyfile(log / "log" / "log.item", folder / "bad.item")
+    result = subprocess.run([sys.executable, "-m", "lifelong.spark.encode", "--cli", str(cli()), "--model",
+                             str(log / "model"), "--data", str(folder), "--shards", "2", "--out",
+                             str(tmp_path / "runs"), "--run-id", "x"], capture_output=True, text=True)
+    assert result.returncode == 1
+    shard = shard_of("u7", 2)
+    assert (f"error: {folder / 'bad.inter'}: the line 'u7\\ti3\\tnoon\\t1': timestamp 'noon' is not a number "
+            f"(shard {shard})") in result.stderr, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr and "Exception in task" not in result.stderr  # reported, not retried
+    run = tmp_path / "runs" / "x"
+    assert not (run / "manifest.json").exists() and not (run / "_CURRENT").exists()
+    assert not (run / "_routed").exists() and not (run / f"shard-{shard}").exists()

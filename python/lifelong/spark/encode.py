@@ -29,6 +29,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -154,6 +155,23 @@ def run(command: List[str]) -> str:
     return result.stdout
 
 
+def bad_input(message: str, index: int, source: Source, lines: Path, catalog: Path) -> str | None:
+    """The encoder's error about the task's copy of the log, told in terms of the user's files; None for any
+    other failure. The catalog is copied whole (its line numbers hold); the lines were routed, so the line is
+    named by its text."""
+    m = re.match(r"^Error: (.+?):(\d+): (.*)$", message.splitlines()[-1] if message else "")
+    if m is None:
+        return None
+    path, line, what = m.group(1), int(m.group(2)), m.group(3)
+    if path == str(catalog) and source.catalog:
+        return f"{source.catalog}:{line}: {what}"
+    if path != str(lines):
+        return None
+    with open(lines, "rb") as f:
+        text = next((row for n, row in enumerate(f, start=1) if n == line), b"").decode("utf-8", "replace")
+    return f"{source.lines}: the line {text.rstrip(chr(10))!r}: {what} (shard {index})"
+
+
 def encode_shard(index: int, routed: str, *, model: str, source: Source, shards: int, run_folder: str, cli: str,
                  attempt: int) -> Iterator[dict]:
     shard_folder = Path(run_folder) / f"shard-{index}"
@@ -189,7 +207,14 @@ def encode_shard(index: int, routed: str, *, model: str, source: Source, shards:
             process.kill()
             process.wait()
             raise RuntimeError(f"shard {index}: failing the first attempt mid-encode (LIFELONG_SPARK_FAIL_SHARD)")
-        run(encode)
+        result = subprocess.run(encode, capture_output=True, text=True)
+        if result.returncode != 0:
+            message = result.stderr.strip()
+            bad = bad_input(message, index, source, log / behaviors, log / catalog)
+            if bad is not None:  # the same on every attempt: reported to the driver, not retried
+                yield {"shard": index, "error": bad}
+                return
+            raise RuntimeError(f"{' '.join(encode)} failed ({result.returncode}): {message}")
         clock["encoded"] = time.time()
         run([cli, "verify", "--store", str(store), "--model", model, "--quiet"])
         clock["verified"] = time.time()
@@ -306,6 +331,14 @@ def main(argv: List[str] | None = None) -> int:
 
         keys = spark.sparkContext.parallelize([(k, None) for k in range(shards)], shards)
         rows = keys.partitionBy(shards, lambda k: k).keys().mapPartitionsWithIndex(task).collect()
+        errors = sorted((r["shard"], r["error"]) for r in rows if "error" in r)
+        for _, error in errors:
+            print(f"error: {error}", file=sys.stderr)
+        if errors:
+            print("the log has errors: nothing was marked current; fix it and run again with a new --run-id",
+                  file=sys.stderr)
+            shutil.rmtree(routed, ignore_errors=True)
+            return 1
         try:
             winners = write_manifest(run_folder, shards)
         except RuntimeError as e:
