@@ -163,3 +163,23 @@ def test_a_bad_line_is_named_by_its_file_and_text_and_not_retried(log: Path, tmp
     run = tmp_path / "runs" / "x"
     assert not (run / "manifest.json").exists() and not (run / "_CURRENT").exists()
     assert not (run / "_routed").exists() and not (run / f"shard-{shard}").exists()
+
+
+def test_the_executors_hash_the_users_when_they_are_many(log: Path, tmp_path: Path, monkeypatch) -> None:
+    from pyspark.sql import SparkSession
+
+    import lifelong.spark.encode as encode
+
+    monkeypatch.setattr(encode, "DRIVER_USERS", 10)  # 200 users: the executors' path, then the broadcast
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
+    spark = SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false").getOrCreate()
+    try:
+        encode.Source(str(log / "log")).route(spark, 4, str(tmp_path / "routed"))
+    finally:
+        spark.stop()
+    routed = {k: [line for part in sorted((tmp_path / "routed" / f"shard={k}").glob("part-*"))
+                  for line in part.read_text().splitlines()] for k in range(4)}
+    lines = (log / "log" / "log.inter").read_text().splitlines()[1:]
+    assert sorted(sum(routed.values(), [])) == sorted(lines)
+    for k, mine in routed.items():
+        assert mine and all(shard_of(line.split("\t")[0], 4) == k for line in mine), k

@@ -8,7 +8,7 @@ usage: python -m lifelong.spark.encode --model DIR --data PATH --shards N --out 
   ``label``; the catalog is the ``items.jsonl`` beside the dataset). Lines travel unparsed and never through
   Python; only the user id is read, to route it.
 - shard = FNV-1a-64(UTF-8 user id) mod N, computed here in Python once per distinct user (the same as
-  ``lifelong encode --shard K/N``; by the driver up to 2 million users, by the executors beyond); Spark joins
+  ``lifelong encode --shard K/N``; by the driver up to 200,000 users, by the executors beyond); Spark joins
   it to the lines and writes each shard's lines to ``OUT/<run-id>/_routed/shard=K/``. The encode stage then
   runs one task per shard through an identity partitioner (partition K holds key K, and the task checks it)
   that reads its own folder.
@@ -49,7 +49,8 @@ def fnv1a64(text: str) -> int:
     return h
 
 
-BROADCAST_USERS = 2_000_000  # up to this many users the driver hashes them and broadcasts the table
+DRIVER_USERS = 200_000  # up to this many distinct users the driver hashes them; beyond, the executors do
+BROADCAST_USERS = 5_000_000  # up to this many the (user, shard) table is broadcast: the lines are not shuffled
 
 
 def shard_of(user: str, shards: int) -> int:
@@ -128,13 +129,14 @@ class Source:
         # The distinct users are one shuffle of short strings: as many partitions as the cluster has cores.
         spark.conf.set("spark.sql.shuffle.partitions", str(spark.sparkContext.defaultParallelism))
         users = lines.select("user").distinct()
-        few = users.limit(BROADCAST_USERS + 1).collect()
-        if len(few) <= BROADCAST_USERS:
-            # The driver hashes them and broadcasts the (user, shard) table: the lines are never shuffled, and no
-            # Python worker starts.
+        few = users.limit(DRIVER_USERS + 1).collect()
+        if len(few) <= DRIVER_USERS:  # no Python worker starts for a few hashes
             table = broadcast(spark.createDataFrame([(r["user"], shard_of(r["user"], shards)) for r in few], schema))
         else:
-            table = spark.createDataFrame(users.rdd.map(lambda r: (r["user"], shard_of(r["user"], shards))), schema)
+            table = spark.createDataFrame(users.rdd.map(lambda r: (r["user"], shard_of(r["user"], shards))),
+                                          schema).cache()
+            if table.count() <= BROADCAST_USERS:
+                table = broadcast(table)
         if shards <= 256:  # one open file per shard in each task instead of sorting the task's lines by shard
             spark.conf.set("spark.sql.optimizer.plannedWrite.enabled", "false")
             spark.conf.set("spark.sql.maxConcurrentOutputFilePerTask", str(shards))
@@ -308,6 +310,8 @@ def main(argv: List[str] | None = None) -> int:
     from pyspark import TaskContext
     from pyspark.sql import SparkSession
 
+    if args.master.startswith("local"):  # the tasks run in this Python (Spark's default is `python3` on PATH)
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     started = time.time()
     spark = (SparkSession.builder.master(local_master(args.master, args.max_failures)).appName("lifelong-encode")
              .config("spark.task.maxFailures", str(args.max_failures)).config("spark.ui.enabled", "false")
