@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterable, Iterator, List, Tuple
+from typing import Callable, Iterator, List, Tuple
 
 FNV_OFFSET, FNV_PRIME, MASK = 0xCBF29CE484222325, 0x100000001B3, (1 << 64) - 1
 
@@ -150,10 +150,19 @@ class Source:
 
 # -- one task: one shard -----------------------------------------------------------------------------------
 
-def run(command: List[str]) -> str:
+class BadInput(Exception):
+    """An error in the log itself: the same on every attempt, so reported to the driver instead of retried."""
+
+
+def run(command: List[str], explain: Callable[[str], str | None] | None = None) -> str:
+    """The command's output; raises `BadInput` when `explain` recognises its error, RuntimeError otherwise."""
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}): {result.stderr.strip()}")
+        message = result.stderr.strip()
+        bad = explain(message) if explain else None
+        if bad is not None:
+            raise BadInput(bad)
+        raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}): {message}")
     return result.stdout
 
 
@@ -209,14 +218,11 @@ def encode_shard(index: int, routed: str, *, model: str, source: Source, shards:
             process.kill()
             process.wait()
             raise RuntimeError(f"shard {index}: failing the first attempt mid-encode (LIFELONG_SPARK_FAIL_SHARD)")
-        result = subprocess.run(encode, capture_output=True, text=True)
-        if result.returncode != 0:
-            message = result.stderr.strip()
-            bad = bad_input(message, index, source, log / behaviors, log / catalog)
-            if bad is not None:  # the same on every attempt: reported to the driver, not retried
-                yield {"shard": index, "error": bad}
-                return
-            raise RuntimeError(f"{' '.join(encode)} failed ({result.returncode}): {message}")
+        try:
+            run(encode, explain=lambda message: bad_input(message, index, source, log / behaviors, log / catalog))
+        except BadInput as bad:
+            yield {"shard": index, "error": str(bad)}
+            return
         clock["encoded"] = time.time()
         run([cli, "verify", "--store", str(store), "--model", model, "--quiet"])
         clock["verified"] = time.time()
@@ -318,8 +324,8 @@ def main(argv: List[str] | None = None) -> int:
              .getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
     up = time.time()
+    routed = str(run_folder / "_routed")  # removed however the job ends: a re-run routes again
     try:
-        routed = str(run_folder / "_routed")
         missing = [k for k in range(shards) if not (run_folder / f"shard-{k}" / "WINNER.json").is_file()]
         if missing:
             source.route(spark, shards, routed)  # shard=K/ holds exactly the lines of shard K
@@ -341,7 +347,6 @@ def main(argv: List[str] | None = None) -> int:
         if errors:
             print("the log has errors: nothing was marked current; fix it and run again with a new --run-id",
                   file=sys.stderr)
-            shutil.rmtree(routed, ignore_errors=True)
             return 1
         try:
             winners = write_manifest(run_folder, shards)
@@ -351,9 +356,9 @@ def main(argv: List[str] | None = None) -> int:
         written = time.time()
     finally:
         spark.stop()
+        shutil.rmtree(routed, ignore_errors=True)
     (run_folder / "_CURRENT.partial").write_text("manifest.json\n")
     os.replace(run_folder / "_CURRENT.partial", run_folder / "_CURRENT")
-    shutil.rmtree(run_folder / "_routed", ignore_errors=True)
     for k, w in winners.items():  # the losing attempts
         for attempt in (run_folder / f"shard-{k}").glob("attempt-*"):
             if f"shard-{k}/{attempt.name}" != w["path"]:
