@@ -57,25 +57,37 @@ class InputError(ValueError):
 def read(path: os.PathLike | str, rating_threshold: float = 4.0) -> Log:
     """A RecBole folder (``NAME.inter`` + optional ``NAME.item``), a ``.inter`` file, a JSON Lines folder
     (``behaviors.jsonl`` + optional ``items.jsonl``) or a ``.jsonl`` file."""
+    kind, behaviors = locate(path)
+    return _recbole(behaviors, rating_threshold) if kind == "recbole" else _jsonl(behaviors)
+
+
+def locate(path: os.PathLike | str) -> Tuple[str, Path]:
+    """The log's kind and behaviors file: ``("recbole", NAME.inter)`` or ``("jsonl", behaviors.jsonl)``, for a
+    dataset folder or the file itself (the layout `lifelong` reads)."""
     p = Path(path)
     if p.is_dir():
         if (p / f"{p.name}.inter").is_file():
-            return _recbole(p / f"{p.name}.inter", rating_threshold)
+            return "recbole", p / f"{p.name}.inter"
         if (p / "behaviors.jsonl").is_file():
-            return _jsonl(p / "behaviors.jsonl")
+            return "jsonl", p / "behaviors.jsonl"
         raise InputError(str(p), None, f"neither {p.name}.inter (RecBole) nor behaviors.jsonl (JSON Lines) is here")
     if p.suffix == ".inter":
-        return _recbole(p, rating_threshold)
+        return "recbole", p
     if p.suffix == ".jsonl":
-        return _jsonl(p)
+        return "jsonl", p
     raise InputError(str(p), None, "unknown input format (expected a .inter or .jsonl file, or a dataset folder)")
+
+
+def column_names(header: str) -> List[str]:
+    """A RecBole header's column names (``user_id:token`` → ``user_id``)."""
+    return [f.split(":", 1)[0] for f in header.rstrip("\r").split("\t")]
 
 
 def _tsv(path: Path) -> Tuple[List[str], List[Tuple[int, List[str]]]]:
     lines = path.read_text(encoding="utf-8").split("\n")
     if not lines or not lines[0]:
         raise InputError(str(path), None, "empty file")
-    names = [f.split(":", 1)[0] for f in lines[0].rstrip("\r").split("\t")]
+    names = column_names(lines[0])
     rows = [(n, line.rstrip("\r").split("\t")) for n, line in enumerate(lines[1:], start=2) if line.rstrip("\r")]
     return names, rows
 

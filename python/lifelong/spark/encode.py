@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator, List, Tuple
 
+from lifelong.log import InputError, column_names, locate
+
 FNV_OFFSET, FNV_PRIME, MASK = 0xCBF29CE484222325, 0x100000001B3, (1 << 64) - 1
 
 
@@ -64,34 +66,27 @@ class Source:
 
     def __init__(self, path: str):
         p = Path(path)
-        self.kind, self.header, self.catalog = "", "", None
-        if p.is_dir() and (p / f"{p.name}.inter").is_file():
-            p = p / f"{p.name}.inter"
-        elif p.is_dir() and (p / "behaviors.jsonl").is_file():
-            p = p / "behaviors.jsonl"
-        elif p.is_dir() and any(p.glob("*.parquet")):
+        self.header, self.catalog = "", None
+        if p.suffix == ".parquet" or (p.is_dir() and any(p.glob("*.parquet"))):
             self.kind, self.lines = "parquet", str(p)
             self.parquet_catalog(p)
             return
-        if p.suffix == ".inter":
-            self.kind, self.lines = "recbole", str(p)
-            with open(p, encoding="utf-8") as f:
+        try:
+            self.kind, behaviors = locate(p)
+        except InputError as e:
+            raise SystemExit(f"{e}; nor is it a Parquet dataset")
+        self.lines = str(behaviors)
+        if self.kind == "recbole":
+            with open(behaviors, encoding="utf-8") as f:
                 self.header = f.readline().rstrip("\n").rstrip("\r")
-            names = [field.split(":", 1)[0] for field in self.header.split("\t")]
+            names = column_names(self.header)
             if "user_id" not in names:
-                raise SystemExit(f"{p}:1: missing column 'user_id' (header has {', '.join(names)})")
+                raise SystemExit(f"{behaviors}:1: missing column 'user_id' (header has {', '.join(names)})")
             self.user_column = names.index("user_id")
-            item = p.with_suffix(".item")
-            self.catalog = str(item) if item.is_file() else None
-        elif p.suffix == ".jsonl":
-            self.kind, self.lines = "jsonl", str(p)
-            items = p.with_name("items.jsonl")
-            self.catalog = str(items) if items.is_file() else None
-        elif p.suffix == ".parquet" or (p.is_dir() and self.kind == ""):
-            self.kind, self.lines = "parquet", str(p)
-            self.parquet_catalog(p)
+            catalog = behaviors.with_suffix(".item")
         else:
-            raise SystemExit(f"{path}: not a RecBole .inter, a JSON Lines file or a Parquet dataset")
+            catalog = behaviors.with_name("items.jsonl")
+        self.catalog = str(catalog) if catalog.is_file() else None
 
     def parquet_catalog(self, dataset: Path) -> None:
         """A Parquet log's catalog is the ``items.jsonl`` beside the dataset (Spark reads every file inside it)."""
