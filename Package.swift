@@ -17,7 +17,8 @@ let package = Package(
         .library(
             name: "Lifelong",
             targets: [
-                "BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "Offline", "Evaluation", "Replay", "Training",
+                "Errors", "BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "TextAtoms", "Offline",
+                "Evaluation", "Replay", "Training",
             ]
         ),
         .library(name: "LMDB", targets: ["LMDB"]),
@@ -41,47 +42,62 @@ let package = Package(
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // Heap-allocation counter (interposes malloc): the benchmarks and the allocation tests only.
         .target(name: "CAllocationCounter", path: "Sources/CAllocationCounter"),
+        // The C ABI's header (lifelong.h, also the library's version) and its thread-local error message.
+        .target(name: "CLifelong", path: "Sources/CLifelong"),
 
+        // The error vocabulary every layer's errors adopt (`ErrorKind`, `LifelongError`).
+        .target(name: "Errors"),
         // Storage layer: a typed Swift wrapper over LMDB. CLMDB stays out of its public API.
-        .target(name: "LMDB", dependencies: ["CLMDB"]),
+        .target(name: "LMDB", dependencies: ["CLMDB", "Errors"]),
         // Tensors and kernels shared by everything numeric: safetensors, BLAS, buffers, the seeded
         // generator, row sums, the stable id hash.
-        .target(name: "Tensors", dependencies: ["COpenBLAS", "CKernels"]),
+        .target(name: "Tensors", dependencies: ["COpenBLAS", "CKernels", "Errors"]),
 
-        // 1. The behavior log: readers (RecBole, JSON Lines), ordering, time split, the synthetic generator.
-        .target(name: "BehaviorLog", dependencies: ["Tensors"]),
-        // 2. The model: bundle, vocabulary, fingerprint and the v1/v2 math (embedding, SimHash, Eq. 12,
-        //    the bucket update, the MLP input).
-        .target(name: "Model", dependencies: ["Tensors", .product(name: "Crypto", package: "swift-crypto")]),
-        // 3. The store: every database, key, record layout and the meta, over LMDB.
-        .target(name: "Store", dependencies: ["LMDB", "Model", "Tensors"]),
+        // 1. The behavior log: the log rules (RecBole, JSON Lines), ordering, time split, the synthetic generator.
+        .target(name: "BehaviorLog", dependencies: ["Tensors", "Errors"]),
+        // 2. The model: bundle, vocabulary, fingerprint, random bundles and the v1/v2 math (embedding,
+        //    SimHash, Eq. 12, the bucket update, the MLP input).
+        .target(
+            name: "Model", dependencies: ["Tensors", "Errors", .product(name: "Crypto", package: "swift-crypto")]),
+        // 3. The store: every database, key, record layout, the meta and the shard manifest, over LMDB.
+        .target(
+            name: "Store",
+            dependencies: ["LMDB", "Model", "Tensors", "Errors", .product(name: "Crypto", package: "swift-crypto")]),
         // 4. The scorer's read path: batched SDIM + target attention + MLP over the store.
-        .target(name: "Scorer", dependencies: ["Model", "Store", "Tensors"]),
+        .target(name: "Scorer", dependencies: ["Model", "Store", "Tensors", "Errors", "CLifelong"]),
 
         // BAHE's atom encoder: BERT WordPiece + the first K layers of all-MiniLM-L6-v2.
-        .target(name: "TextEncoder", dependencies: ["Tensors", .product(name: "Crypto", package: "swift-crypto")]),
-        // The offline job: encode, append (the scorer's writer), the text-atom cache, verify.
+        .target(
+            name: "TextEncoder",
+            dependencies: ["Tensors", "Errors", .product(name: "Crypto", package: "swift-crypto")]),
+        // BAHE's atom cache: x(text) once per text, in a store's `texts` database.
+        .target(name: "TextAtoms", dependencies: ["Store", "TextEncoder", "LMDB", "Errors"]),
+        // The offline job: encode, append (the scorer's writer), the sharded append, verify.
         .target(
             name: "Offline",
-            dependencies: ["BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "LMDB", "Tensors"]),
+            dependencies: [
+                "BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "TextAtoms", "LMDB", "Tensors", "Errors",
+            ]),
         // AUC and logloss, for the trainer and the replay.
         .target(name: "Evaluation"),
         // Prequential replay of a log through the scorer, and its report.
         .target(
             name: "Replay",
             dependencies: [
-                "BehaviorLog", "Model", "Store", "Scorer", "Offline", "TextEncoder", "Evaluation", "LMDB",
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                "BehaviorLog", "Model", "Store", "Scorer", "Offline", "TextEncoder", "Evaluation", "LMDB", "Tensors",
+                "Errors", .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         // The trainer: v1/v2 forward/backward over cached atoms, Adam, early stopping on a time split.
         .target(
-            name: "Training", dependencies: ["BehaviorLog", "Model", "Tensors", "Offline", "TextEncoder", "Evaluation"]),
+            name: "Training",
+            dependencies: [
+                "BehaviorLog", "Model", "Store", "Tensors", "TextEncoder", "TextAtoms", "Evaluation", "Errors",
+            ]),
 
-        // The C ABI: the header and the thread-local error message in C, the functions in Swift.
-        .target(name: "CLifelong", path: "Sources/CLifelong"),
+        // The C ABI: the functions of lifelong.h in Swift (`@c @implementation`).
         .target(
-            name: "LifelongC", dependencies: ["CLifelong", "Scorer", "Offline", "Store", "Model", "LMDB", "Tensors"],
+            name: "LifelongC", dependencies: ["CLifelong", "Errors", "Scorer", "Offline", "Store", "Model"],
             exclude: ["exports.map"],
             linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=Sources/LifelongC/exports.map"])]),
 
@@ -90,15 +106,14 @@ let package = Package(
             name: "lifelong",
             dependencies: [
                 "BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "Offline", "Evaluation", "Replay", "Training",
-                "LMDB", "Tensors", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                "LMDB", "Tensors", "Errors", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/lifelong"
         ),
         .executableTarget(
             name: "lifelong-bench",
             dependencies: [
-                "BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "Offline", "Training", "LMDB", "CLMDB",
+                "BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "TextAtoms", "Offline", "Training", "LMDB", "CLMDB",
                 "Tensors", "CAllocationCounter", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/lifelong-bench"
@@ -106,12 +121,14 @@ let package = Package(
 
         // Helpers only the tests use: the repository's folders, temporary folders.
         .target(name: "TestSupport"),
-        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB"]),
-        .testTarget(name: "BehaviorLogTests", dependencies: ["BehaviorLog", "TestSupport"]),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB", "Errors"]),
+        .testTarget(name: "BehaviorLogTests", dependencies: ["BehaviorLog", "Errors", "Tensors", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Errors", "Tensors", "TestSupport"]),
         .testTarget(
             name: "OfflineTests",
             dependencies: [
-                "BehaviorLog", "Model", "Store", "TextEncoder", "Offline", "LMDB", "Tensors", "CKernels", "TestSupport",
+                "BehaviorLog", "Model", "Store", "TextEncoder", "TextAtoms", "Offline", "LMDB", "Tensors", "CKernels",
+                "Errors", "TestSupport",
             ]
         ),
         .testTarget(
@@ -125,7 +142,7 @@ let package = Package(
         .testTarget(
             name: "TrainingTests",
             dependencies: [
-                "BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "Offline", "Evaluation", "Replay",
+                "BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "TextAtoms", "Offline", "Evaluation", "Replay",
                 "Training", "LMDB", "Tensors", "TestSupport",
             ],
             exclude: ["python"]

@@ -37,3 +37,18 @@ extension Behavior {
         t == t.rounded() && abs(t) < 1e15 ? String(Int64(t)) : String(t)
     }
 }
+
+extension Dataset {
+    /// The ids a model over this log needs: every item of the catalog and of the behaviors, and every catalog
+    /// category, each in UTF-8 byte order (rows 1… of `vocab.tsv`, as `init-model` and `train` assign them).
+    public var vocabularyIds: (items: [String], categories: [String]) {
+        var items = Set(self.items.keys)
+        for b in behaviors { items.insert(b.item) }
+        let categories = Set(self.items.values.compactMap(\.category))
+        let byteOrder: (String, String) -> Bool = { $0.precedesInByteOrder($1) }
+        return (items.sorted(by: byteOrder), categories.sorted(by: byteOrder))
+    }
+
+    /// Every catalog item's text, by item id (the texts BAHE's atom cache embeds).
+    public var texts: [String: String] { items.compactMapValues(\.text) }
+}

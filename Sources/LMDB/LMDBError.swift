@@ -1,4 +1,5 @@
 internal import CLMDB
+public import Errors
 import Glibc
 
 /// The one error type of the storage layer: the LMDB (or errno) code, the C call that failed, the named
@@ -8,7 +9,7 @@ import Glibc
 /// ```swift
 /// do { try env.write { … } } catch LMDBError.Code.mapFull { … }
 /// ```
-public struct LMDBError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct LMDBError: LifelongError, Equatable {
     /// An LMDB return code (`MDB_*`) or an `errno` value (`EACCES`, `ENOSPC`, `EIO`, …).
     public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
         public let rawValue: Int32
@@ -70,7 +71,20 @@ public struct LMDBError: Error, Sendable, Equatable, CustomStringConvertible {
         self.hint = hint
     }
 
-    public var description: String {
+    /// `notFound` for a missing folder, `damaged` for a corrupt or incompatible file, `invalidArgument` for a
+    /// key or value LMDB cannot hold, `io` for everything else (permissions, a full disk or map, readers).
+    public var kind: ErrorKind {
+        switch code {
+        case .noSuchFile: return .notFound
+        case .corrupted, .pageNotFound, .panic, .versionMismatch, .invalid, .incompatible: return .damaged
+        case .badValueSize: return .invalidArgument
+        default: return .io
+        }
+    }
+
+    public var description: String { message }
+
+    public var message: String {
         var s = "LMDB \(operation) failed"
         if let database { s += " on database '\(database)'" }
         s += " in \(path): \(code) (code \(code.rawValue))"

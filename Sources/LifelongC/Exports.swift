@@ -1,6 +1,6 @@
 // The functions of lifelong.h. The compiler checks each signature against the header (`@c @implementation`).
 // Every argument is checked before the Swift API sees it; every error becomes a status and a message.
-import CLifelong
+public import CLifelong
 import Foundation
 import Model
 import Offline
@@ -13,10 +13,13 @@ nonisolated(unsafe) private let versionString: UnsafeMutablePointer<CChar> = str
 public func lifelong_version() -> UnsafePointer<CChar>? { UnsafePointer(versionString) }
 
 @c @implementation
+public func lifelong_abi_version() -> Int32 { LIFELONG_ABI_VERSION }
+
+@c @implementation
 public func lifelong_scorer_open(
     _ modelDir: UnsafePointer<CChar>?, _ storeDir: UnsafePointer<CChar>?, _ writable: Int32,
     _ out: UnsafeMutablePointer<OpaquePointer?>?
-) -> Int32 {
+) -> lifelong_status {
     open(modelDir, storeDir, "store_dir", into: out) { model, store in
         OpenScorer(try Scorer(modelFolder: model, storeFolder: store, writable: writable != 0))
     }
@@ -26,10 +29,10 @@ public func lifelong_scorer_open(
 public func lifelong_scorer_open_manifest(
     _ modelDir: UnsafePointer<CChar>?, _ manifestPath: UnsafePointer<CChar>?, _ writable: Int32,
     _ out: UnsafeMutablePointer<OpaquePointer?>?
-) -> Int32 {
+) -> lifelong_status {
     open(modelDir, manifestPath, "manifest", into: out) { model, manifest in
         guard FileManager.default.fileExists(atPath: manifest) else {
-            throw CallFailure(status: Int32(LIFELONG_NOT_FOUND), message: "manifest \(manifest): no such file")
+            throw CallFailure(status: LIFELONG_NOT_FOUND, message: "manifest \(manifest): no such file")
         }
         let sharded = try ShardedScorer(modelFolder: model, manifestPath: manifest, writable: writable != 0)
         return OpenScorer(sharded, manifestPath: manifest)
@@ -40,7 +43,7 @@ public func lifelong_scorer_open_manifest(
 private func open(
     _ modelDir: UnsafePointer<CChar>?, _ where_: UnsafePointer<CChar>?, _ name: String,
     into out: UnsafeMutablePointer<OpaquePointer?>?, _ make: (String, String) throws -> OpenScorer
-) -> Int32 {
+) -> lifelong_status {
     guarded {
         guard let out else { throw CallFailure.invalidArgument("out is NULL") }
         out.pointee = nil
@@ -57,21 +60,21 @@ public func lifelong_scorer_close(_ scorer: OpaquePointer?) {
 @c @implementation
 public func lifelong_score(
     _ scorer: OpaquePointer?, _ user: UnsafePointer<CChar>?, _ items: UnsafePointer<UnsafePointer<CChar>?>?,
-    _ count: Int, _ mode: Int32, _ out: UnsafeMutablePointer<Float>?
-) -> Int32 {
+    _ count: Int, _ mode: lifelong_mode, _ out: UnsafeMutablePointer<Float>?
+) -> lifelong_status {
     guarded { try Request(scorer, user, count, mode, out).score(try strings(items, count), into: out) }
 }
 
 @c @implementation
 public func lifelong_score_packed(
     _ scorer: OpaquePointer?, _ user: UnsafePointer<CChar>?, _ ids: UnsafePointer<CChar>?,
-    _ offsets: UnsafePointer<Int>?, _ count: Int, _ mode: Int32, _ out: UnsafeMutablePointer<Float>?
-) -> Int32 {
+    _ offsets: UnsafePointer<Int>?, _ count: Int, _ mode: lifelong_mode, _ out: UnsafeMutablePointer<Float>?
+) -> lifelong_status {
     guarded { try Request(scorer, user, count, mode, out).score(try packedStrings(ids, offsets, count), into: out) }
 }
 
 @c @implementation
-public func lifelong_scorer_dimension(_ scorer: OpaquePointer?, _ out: UnsafeMutablePointer<Int>?) -> Int32 {
+public func lifelong_scorer_dimension(_ scorer: OpaquePointer?, _ out: UnsafeMutablePointer<Int>?) -> lifelong_status {
     guarded {
         let scorer = try Handles.shared.scorer(scorer)
         guard let out else { throw CallFailure.invalidArgument("out is NULL") }
@@ -82,8 +85,8 @@ public func lifelong_scorer_dimension(_ scorer: OpaquePointer?, _ out: UnsafeMut
 @c @implementation
 public func lifelong_long_term_interest(
     _ scorer: OpaquePointer?, _ user: UnsafePointer<CChar>?, _ items: UnsafePointer<UnsafePointer<CChar>?>?,
-    _ count: Int, _ mode: Int32, _ out: UnsafeMutablePointer<Float>?
-) -> Int32 {
+    _ count: Int, _ mode: lifelong_mode, _ out: UnsafeMutablePointer<Float>?
+) -> lifelong_status {
     guarded {
         let request = try Request(scorer, user, count, mode, out)
         let candidates = try strings(items, count)
@@ -97,7 +100,7 @@ public func lifelong_long_term_interest(
 public func lifelong_scorer_describe(
     _ scorer: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int,
     _ needed: UnsafeMutablePointer<Int>?
-) -> Int32 {
+) -> lifelong_status {
     guarded {
         let open = try Handles.shared.scorer(scorer)
         var users = 0, items = 0
@@ -133,7 +136,7 @@ public func lifelong_scorer_describe(
 public func lifelong_append(
     _ scorer: OpaquePointer?, _ user: UnsafePointer<CChar>?, _ item: UnsafePointer<CChar>?, _ timestamp: Double,
     _ label: Int32
-) -> Int32 {
+) -> lifelong_status {
     guarded {
         let open = try Handles.shared.scorer(scorer)
         let user = try text(user, "user")
@@ -160,20 +163,21 @@ private struct Request {
     let mode: Scorer.Mode
 
     init(
-        _ handle: OpaquePointer?, _ user: UnsafePointer<CChar>?, _ count: Int, _ mode: Int32,
+        _ handle: OpaquePointer?, _ user: UnsafePointer<CChar>?, _ count: Int, _ mode: lifelong_mode,
         _ out: UnsafeMutablePointer<Float>?
     ) throws(CallFailure) {
         let open = try Handles.shared.scorer(handle)
         self.user = try text(user, "user")
         scorer = open.scorer(for: self.user)
-        switch Int(mode) {
+        switch mode {
         case LIFELONG_MODE_BSE: self.mode = .bse
         case LIFELONG_MODE_ONLINE: self.mode = .online
         case LIFELONG_MODE_FULL: self.mode = .full
         case LIFELONG_MODE_SHORT: self.mode = .short
         default:
             throw .invalidArgument(
-                "mode is \(mode); expected LIFELONG_MODE_BSE (0), _ONLINE (1), _FULL (2) or _SHORT (3)")
+                "mode is \(Int32(bitPattern: mode.rawValue)); expected LIFELONG_MODE_BSE (0), _ONLINE (1), "
+                    + "_FULL (2) or _SHORT (3)")
         }
         guard count >= 0, count <= Int(LIFELONG_MAX_CANDIDATES) else {
             throw .invalidArgument("n_items is \(UInt(bitPattern: count)); at most \(LIFELONG_MAX_CANDIDATES)")

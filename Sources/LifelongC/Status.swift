@@ -1,29 +1,24 @@
 import CLifelong
+import Errors
 import Foundation
-import LMDB
-import Model
-import Offline
-import Scorer
-import Store
-import Tensors
 
 /// A failed C call: the status it returns and the message `lifelong_last_error()` gives.
 struct CallFailure: Error {
-    let status: Int32
+    let status: lifelong_status
     let message: String
 
     static func invalidArgument(_ message: String) -> CallFailure {
-        CallFailure(status: Int32(LIFELONG_INVALID_ARGUMENT), message: message)
+        CallFailure(status: LIFELONG_INVALID_ARGUMENT, message: message)
     }
 }
 
 /// Runs one C call: its errors become a status and this thread's message, so nothing thrown crosses the
 /// boundary.
 @inline(__always)
-func guarded(_ body: () throws -> Void) -> Int32 {
+func guarded(_ body: () throws -> Void) -> lifelong_status {
     do {
         try body()
-        return Int32(LIFELONG_OK)
+        return LIFELONG_OK
     } catch {
         let failure = (error as? CallFailure) ?? CallFailure(status: status(of: error), message: "\(error)")
         setLastError(failure.message)
@@ -38,36 +33,26 @@ func setLastError(_ message: String) {
     }
 }
 
-/// The status of an error from the layers below, by what went wrong rather than where.
-func status(of error: any Error) -> Int32 {
-    let code: Int
+/// The status of an error from the layers below: its kind (every layer's error is a `LifelongError`);
+/// Foundation's file errors by what they say; anything else is internal.
+func status(of error: any Error) -> lifelong_status {
     switch error {
-    case let e as Scorer.ScoreError:
-        switch e.kind {
-        case .invalidArgument, .readOnly: code = LIFELONG_INVALID_ARGUMENT
-        case .modelMismatch: code = LIFELONG_MODEL_MISMATCH
-        case .store: code = LIFELONG_STORE_ERROR
-        }
-    case let e as BehaviorEncoder.EncodeError:
-        switch e.kind {
-        case .invalidInput, .configuration: code = LIFELONG_INVALID_ARGUMENT
-        case .modelMismatch: code = LIFELONG_MODEL_MISMATCH
-        case .store: code = LIFELONG_STORE_ERROR
-        }
-    case let e as ModelBundle.LoadError:
-        code = e.kind == .missing ? LIFELONG_NOT_FOUND : LIFELONG_IO_ERROR
-    case is Safetensors.FormatError:
-        code = LIFELONG_IO_ERROR
-    case let e as Store.StoreError:
-        code = e.kind == .missing ? LIFELONG_NOT_FOUND : LIFELONG_STORE_ERROR
-    case is UserRecord.DecodeError:
-        code = LIFELONG_STORE_ERROR
-    case let e as LMDBError:
-        code = e.code == .noSuchFile ? LIFELONG_NOT_FOUND : LIFELONG_STORE_ERROR
+    case let e as any LifelongError: return status(of: e.kind)
     case let e as CocoaError where e.isFileError:
-        code = e.code == .fileReadNoSuchFile || e.code == .fileNoSuchFile ? LIFELONG_NOT_FOUND : LIFELONG_IO_ERROR
-    default:
-        code = LIFELONG_INTERNAL
+        return e.code == .fileReadNoSuchFile || e.code == .fileNoSuchFile ? LIFELONG_NOT_FOUND : LIFELONG_IO_ERROR
+    default: return LIFELONG_INTERNAL
     }
-    return Int32(code)
+}
+
+/// One status per kind: the C names of `ErrorKind`.
+func status(of kind: ErrorKind) -> lifelong_status {
+    switch kind {
+    case .invalidArgument: LIFELONG_INVALID_ARGUMENT
+    case .notFound: LIFELONG_NOT_FOUND
+    case .modelMismatch: LIFELONG_MODEL_MISMATCH
+    case .damaged: LIFELONG_DAMAGED
+    case .io: LIFELONG_IO_ERROR
+    case .input: LIFELONG_INPUT_ERROR
+    case .internal: LIFELONG_INTERNAL
+    }
 }

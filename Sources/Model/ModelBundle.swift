@@ -1,5 +1,6 @@
 import Tensors
 import Crypto
+public import Errors
 public import Foundation
 
 /// What a behavior's label says about it, the row of `feedback_embedding` in a v2 bundle: 0 unknown (the log
@@ -72,15 +73,12 @@ public struct ModelBundle: Sendable {
         public let outputs: Int
     }
 
-    /// Why a bundle could not be loaded: a file missing, unreadable, or not a valid bundle.
-    public struct LoadError: Error, CustomStringConvertible, Sendable {
-        public enum Kind: Sendable, Equatable {
-            case missing, unreadable, invalid
-        }
-        public let kind: Kind
+    /// Why a bundle could not be loaded or written: a file missing (`notFound`), unreadable (`io`), not a
+    /// valid bundle (`damaged`), or a shape that cannot be a bundle (`invalidArgument`).
+    public struct LoadError: LifelongError {
+        public let kind: ErrorKind
         public let message: String
-        public var description: String { message }
-        public init(_ kind: Kind = .invalid, message: String) {
+        public init(_ kind: ErrorKind = .damaged, message: String) {
             self.kind = kind
             self.message = message
         }
@@ -91,12 +89,12 @@ public struct ModelBundle: Sendable {
         let vocabPath = (folder as NSString).appendingPathComponent("vocab.tsv")
         for p in [modelPath, vocabPath] where !FileManager.default.fileExists(atPath: p) {
             throw LoadError(
-                .missing, message: "\(p): missing (a model bundle folder holds model.safetensors and vocab.tsv)")
+                .notFound, message: "\(p): missing (a model bundle folder holds model.safetensors and vocab.tsv)")
         }
         let file = try Safetensors(contentsOf: modelPath)
         let vocabData: Data
         do { vocabData = try Data(contentsOf: URL(fileURLWithPath: vocabPath)) } catch {
-            throw LoadError(.unreadable, message: "\(vocabPath): cannot read (\(error.localizedDescription))")
+            throw LoadError(.io, message: "\(vocabPath): cannot read (\(error.localizedDescription))")
         }
         let vocabulary = try Vocabulary(data: vocabData, path: vocabPath)
         var hasher = SHA256()

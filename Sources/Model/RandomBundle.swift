@@ -1,3 +1,4 @@
+import Errors
 import Tensors
 import Foundation
 
@@ -14,6 +15,16 @@ extension ModelBundle {
         public init() {}
     }
 
+    /// Writes a randomly initialised bundle over a log's vocabulary ids (`Dataset.vocabularyIds`: rows 1…
+    /// in the given order) and loads it back.
+    @discardableResult
+    public static func writeRandom(
+        to folder: String, vocabulary ids: (items: [String], categories: [String]), shape: Shape, seed: UInt64
+    ) throws -> ModelBundle {
+        try writeRandom(to: folder, items: ids.items, categories: ids.categories, shape: shape, seed: seed)
+        return try ModelBundle(folder: folder)
+    }
+
     /// Writes a randomly initialised v1 bundle whose vocabulary is `items` and `categories` (rows 1…, in the
     /// given order; row 0 is "unknown"). The projection is N(0, 1) from `seed` (recorded in the metadata as
     /// `projection_seed`); embeddings are N(0, 0.1²); Linear layers are U(±1/√in) like PyTorch's default.
@@ -21,19 +32,19 @@ extension ModelBundle {
         to folder: String, items: [String], categories: [String], shape: Shape, seed: UInt64
     ) throws {
         guard shape.m % shape.tau == 0 else {
-            throw LoadError(message: "--m \(shape.m) is not a multiple of --tau \(shape.tau)")
+            throw LoadError(.invalidArgument, message: "--m \(shape.m) is not a multiple of --tau \(shape.tau)")
         }
-        guard shape.tau >= 1, shape.tau <= 8 else { throw LoadError(message: "--tau must be 1…8") }
+        guard shape.tau >= 1, shape.tau <= 8 else { throw LoadError(.invalidArgument, message: "--tau must be 1…8") }
         guard shape.attentionDim % shape.heads == 0 else {
-            throw LoadError(message: "--attention-dim \(shape.attentionDim) is not divisible by --heads \(shape.heads)")
+            throw LoadError(.invalidArgument, message: "--attention-dim \(shape.attentionDim) is not divisible by --heads \(shape.heads)")
         }
         guard shape.hidden.count == 2, shape.hidden.allSatisfy({ $0 > 0 }) else {
-            throw LoadError(message: "--hidden needs two positive sizes, e.g. 200,80")
+            throw LoadError(.invalidArgument, message: "--hidden needs two positive sizes, e.g. 200,80")
         }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var rng = Gaussian(seed: seed)
         guard shape.dText >= 0, (0...6).contains(shape.textLayers) else {
-            throw LoadError(message: "--d-text must be ≥ 0 and --text-layers 0…6")
+            throw LoadError(.invalidArgument, message: "--d-text must be ≥ 0 and --text-layers 0…6")
         }
         let d = shape.dItem + shape.dCat + shape.dText
         let projection = (0..<(shape.m * d)).map { _ in rng.normal() }  // drawn first: depends on the seed only

@@ -1,5 +1,7 @@
 import Tensors
+import TextAtoms
 public import BehaviorLog
+public import Errors
 import Foundation
 import LMDB
 public import Model
@@ -46,21 +48,14 @@ public final class BehaviorEncoder {
     public typealias Progress = (Int, Int, Int) -> Void
 
     /// Why an encode or an append refused its input or its store; nothing was written.
-    public struct EncodeError: Error, CustomStringConvertible, Sendable {
-        public enum Kind: Sendable, Equatable {
-            /// A behavior or id the store cannot take (a key too long, an append older than the user's last).
-            case invalidInput
-            /// The store was written with another model, precision or format.
-            case modelMismatch
-            /// The text model is missing or does not fit the bundle.
-            case configuration
-            /// A record in the store is damaged, or the store lacks a database.
-            case store
-        }
-        public let kind: Kind
+    /// `invalidArgument`: a behavior or id the store cannot take (a key too long, an append older than the
+    /// user's last), or a text model that is missing or does not fit the bundle; `modelMismatch`: the store
+    /// was written with another model, precision or format; `damaged`: a record in the store is damaged, or
+    /// the store lacks a database.
+    public struct EncodeError: LifelongError {
+        public let kind: ErrorKind
         public let message: String
-        public var description: String { message }
-        public init(_ kind: Kind, message: String) {
+        public init(_ kind: ErrorKind, message: String) {
             self.kind = kind
             self.message = message
         }
@@ -76,7 +71,7 @@ public final class BehaviorEncoder {
         if model.config.dText > 0 {
             guard let textModel else {
                 throw EncodeError(
-                    .configuration,
+                    .invalidArgument,
                     message:
                         "\(model.folder): the bundle has a text projection (d_text = \(model.config.dText)); give "
                         + "the text model folder (--text-model DIR)"
@@ -84,7 +79,7 @@ public final class BehaviorEncoder {
             }
             guard let k = model.config.textLayers, (0...textModel.config.layers).contains(k) else {
                 throw EncodeError(
-                    .configuration,
+                    .invalidArgument,
                     message:
                         "\(model.folder): the bundle has a text projection but its metadata 'text_layers' is "
                         + "\(model.config.textLayers.map(String.init) ?? "missing") (0…\(textModel.config.layers))"
@@ -95,27 +90,16 @@ public final class BehaviorEncoder {
         self.store = store
         self.precision = precision
         self.textModel = model.config.dText > 0 ? textModel : nil
-        let c = model.config
-        let want: [String: String] = [
-            "format": Store.format, "fingerprint": model.fingerprintHex, "m": "\(c.m)", "tau": "\(c.tau)",
-            "d": "\(c.d)", "window": "\(c.window)", "precision": precision.name,
-        ]
-        let have = try store.metaValues()
-        if have["format"] == nil {
-            try store.environment.write { txn in
-                for (k, v) in want { try txn.put(store.metaDatabase, k, v) }
-                try txn.put(store.metaDatabase, "model_folder", model.folder)
-                try txn.put(store.metaDatabase, "next_item_id", "0")
-            }
-        } else {
-            for key in ["format", "fingerprint", "m", "tau", "d", "window", "precision"] where have[key] != want[key] {
-                throw EncodeError(
-                    .modelMismatch,
-                    message: "store \(store.environment.path): meta '\(key)' is \(have[key] ?? "missing"), "
-                        + "but this run needs \(want[key]!) (store fingerprint \(have["fingerprint"] ?? "?"), model "
-                        + "fingerprint \(model.fingerprintHex)); "
-                        + "encode into a new store folder")
-            }
+        let want = Store.Meta(for: model, precision: precision)
+        let have = try store.meta()
+        if have.format == nil {
+            try store.environment.write { txn in try store.write(want, txn) }
+        } else if let (key, stored, wanted) = have.firstDifference(from: want) {
+            throw EncodeError(
+                .modelMismatch,
+                message: "store \(store.path): meta '\(key)' is \(stored ?? "missing"), but this run needs \(wanted) "
+                    + "(store fingerprint \(have.fingerprint ?? "?"), model fingerprint \(model.fingerprintHex)); "
+                    + "encode into a new store folder")
         }
     }
 
@@ -237,20 +221,17 @@ public final class BehaviorEncoder {
     static func grouped(_ behaviors: [Behavior], shard: (index: Int, count: Int)?) -> [(String, [Behavior])] {
         var groups: [String: [Behavior]] = [:]
         for b in behaviors {
-            if let shard, Int(stableHash(b.user) % UInt64(shard.count)) != shard.index { continue }
+            if let shard, ShardManifest.shard(of: b.user, count: shard.count) != shard.index { continue }
             groups[b.user, default: []].append(b)
         }
         return groups.map { ($0.key, $0.value.sorted(by: Behavior.precedes)) }
             .sorted { $0.0.precedesInByteOrder($1.0) }
     }
 
-    /// FNV-1a 64 of the UTF-8 bytes: the stable hash behind `--shard K/N`.
-    public static func stableHash(_ s: String) -> UInt64 { Hashing.fnv1a64(s) }
-
     private func validateIds(_ data: Dataset) throws {
         func invalid(_ what: String, _ id: String) -> EncodeError {
             EncodeError(
-                .invalidInput,
+                .invalidArgument,
                 message:
                     "\(what) id '\(id.prefix(64))\(id.utf8.count > 64 ? "…" : "")' is empty, contains a NUL byte "
                     + "or is longer than \(Store.maxIdBytes) bytes (the store's key limit)")
@@ -260,7 +241,7 @@ public final class BehaviorEncoder {
             guard Store.isValidId(b.item) else { throw invalid("item", b.item) }
             guard b.timestamp.isFinite else {
                 throw EncodeError(
-                    .invalidInput, message: "user '\(b.user)': timestamp \(b.timestamp) is not a finite number")
+                    .invalidArgument, message: "user '\(b.user)': timestamp \(b.timestamp) is not a finite number")
             }
         }
     }
@@ -303,7 +284,7 @@ public final class BehaviorEncoder {
                         })
                 else { continue }
                 let record = try r.mapError {
-                    EncodeError(.store, message: "store \(store.environment.path): user '\(user)': \($0)")
+                    EncodeError(.damaged, message: "store \(store.environment.path): user '\(user)': \($0)")
                 }.get()
                 guard record.fingerprint == model.fingerprint else {
                     throw EncodeError(
@@ -317,7 +298,7 @@ public final class BehaviorEncoder {
                 }
                 if let first = behaviors.first, first.timestamp < record.lastTimestamp {
                     throw EncodeError(
-                        .invalidInput,
+                        .invalidArgument,
                         message:
                             "user '\(user)': behavior (item '\(first.item)', timestamp "
                             + "\(Behavior.text(ofTimestamp: first.timestamp))) is older than the stored last "

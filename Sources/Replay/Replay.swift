@@ -1,5 +1,6 @@
 import Tensors
 public import BehaviorLog
+public import Errors
 import Offline
 import Dispatch
 import Evaluation
@@ -45,9 +46,10 @@ public struct Replay {
 
     public typealias Split = TimeSplit
 
-    public struct ReplayError: Error, CustomStringConvertible, Sendable {
+    /// Options the replay cannot run with, or a store folder that already exists: `invalidArgument`.
+    public struct ReplayError: LifelongError {
         public let message: String
-        public var description: String { message }
+        public var kind: ErrorKind { .invalidArgument }
     }
 
     /// Progress: (events done, events total).

@@ -1,3 +1,4 @@
+import Errors
 import Foundation
 import Tensors
 import Model
@@ -158,7 +159,7 @@ extension Scorer {
     /// A feedback byte outside 0…2: a damaged record or sequence chunk (the scorer does not checksum per request).
     private func damagedFeedback(_ user: String, _ value: UInt8) -> ScoreError {
         ScoreError(
-            .store,
+            .damaged,
             message:
                 "store \(store.path): user '\(user)': a behavior has feedback \(value) (0…2 expected; a damaged "
                 + "record — run `lifelong verify`)"
@@ -169,7 +170,7 @@ extension Scorer {
     private func check(_ record: UserRecord.View, user: String) throws {
         let c = model.config
         func fail(_ m: String) -> ScoreError {
-            ScoreError(.store, message: "store \(store.path): user '\(user)': \(m)")
+            ScoreError(.damaged, message: "store \(store.path): user '\(user)': \(m)")
         }
         guard record.nSig == c.signatures, record.buckets == c.buckets, record.d == c.d else {
             throw fail("record shape differs from the model's")
@@ -207,7 +208,7 @@ extension Scorer {
         try resolveNewerItems(txn, unknown, user: user, into: s.sequenceRows.pointer)
         guard n == expected else {
             throw ScoreError(
-                .store,
+                .damaged,
                 message:
                     "store \(store.path): user '\(user)': the record says \(expected) behaviors, the sequence has \(n)")
         }
@@ -224,7 +225,7 @@ extension Scorer {
         for (position, id) in items {
             guard let raw = try store.itemId(txn, storeId: id), let r = try store.itemRecord(txn, item: raw) else {
                 throw ScoreError(
-                    .store,
+                    .damaged,
                     message:
                         "store \(store.path): user '\(user)': the record names store item \(id), which has no item "
                         + "record"

@@ -1,3 +1,5 @@
+internal import CLifelong
+public import Errors
 import Foundation
 public import Model
 public import Store
@@ -33,8 +35,9 @@ public protocol BehaviorWriter: AnyObject {
 ///   parallel, and every product here is small enough that OpenBLAS's own threads would only contend for
 ///   the same cores.
 public final class Scorer: Sendable {
-    /// The library's version (the CLI's `--version`, the C ABI's `lifelong_version()`).
-    public static let version = "0.2.0"
+    /// The library's version (the CLI's `--version`, the C ABI's `lifelong_version()`), from the one place
+    /// it is written: `LIFELONG_VERSION_MAJOR/MINOR/PATCH` in `lifelong.h`.
+    public static let version = "\(LIFELONG_VERSION_MAJOR).\(LIFELONG_VERSION_MINOR).\(LIFELONG_VERSION_PATCH)"
 
     /// How the long-term interest `u_long` is computed (MODEL.md "Modes"); everything else is shared.
     public enum Mode: String, Sendable, CaseIterable {
@@ -49,21 +52,13 @@ public final class Scorer: Sendable {
     }
 
     /// Why a scorer could not be opened or could not answer; `kind` is what a C or Python caller branches on.
-    public struct ScoreError: Error, CustomStringConvertible, Sendable {
-        public enum Kind: Sendable, Equatable {
-            /// An argument the scorer cannot use (a user id that can never be a store key).
-            case invalidArgument
-            /// The store was encoded with another model bundle.
-            case modelMismatch
-            /// `append` on a scorer opened read-only.
-            case readOnly
-            /// The store is of another format, or a record in it is damaged.
-            case store
-        }
-        public let kind: Kind
+    /// `invalidArgument`: an id that can never be a store key, an `append` on a scorer opened read-only;
+    /// `modelMismatch`: the store was encoded with another bundle; `damaged`: the store is of another format,
+    /// or a record in it is damaged.
+    public struct ScoreError: LifelongError {
+        public let kind: ErrorKind
         public let message: String
-        public var description: String { message }
-        public init(_ kind: Kind, message: String) {
+        public init(_ kind: ErrorKind, message: String) {
             self.kind = kind
             self.message = message
         }
@@ -127,7 +122,7 @@ public final class Scorer: Sendable {
         let meta = try store.meta()
         if let format = meta.format, format != Store.format {
             throw ScoreError(
-                .store,
+                .damaged,
                 message:
                     "store \(store.path) is format \(format); this build reads \(Store.format): re-encode it "
                     + "(`lifelong encode`)"
@@ -135,7 +130,7 @@ public final class Scorer: Sendable {
         }
         guard let stored = meta.fingerprint else {
             throw ScoreError(
-                .store, message: "\(store.path): the store has no model fingerprint in its meta (not encoded yet?)")
+                .damaged, message: "\(store.path): the store has no model fingerprint in its meta (not encoded yet?)")
         }
         guard stored == model.fingerprintHex else {
             throw ScoreError(
@@ -224,7 +219,7 @@ public final class Scorer: Sendable {
         try writer.withLock { writer in
             guard let writer else {
                 throw ScoreError(
-                    .readOnly,
+                    .invalidArgument,
                     message: "\(store.path): the scorer was opened read-only; open it with writable: true to append")
             }
             try writer.append(user: user, item: item, timestamp: timestamp, label: label, category: category)
@@ -251,7 +246,7 @@ public final class Scorer: Sendable {
         guard c.dText > 0, let hash = r.textHash else { return nil }
         guard let atom = try store.textAtom(snapshot, hash: hash, layers: c.textLayers ?? 0) else {
             throw ScoreError(
-                .store,
+                .damaged,
                 message:
                     "store \(store.path): item store id \(r.storeId) names a text atom that is missing from (or "
                     + "damaged in) the texts cache"
@@ -259,7 +254,7 @@ public final class Scorer: Sendable {
         }
         guard atom.vector.count == 384 else {
             throw ScoreError(
-                .store,
+                .damaged,
                 message:
                     "store \(store.path): the text atom of item store id \(r.storeId) has \(atom.vector.count) "
                     + "floats, not 384"

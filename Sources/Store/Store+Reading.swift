@@ -1,4 +1,5 @@
 public import LMDB
+public import Model
 
 extension UserRecord.Precision {
     /// The `meta` spelling: `f32` or `f16`.
@@ -19,6 +20,10 @@ extension Store {
 
     /// The `meta` database as a typed value.
     public struct Meta: Sendable, Equatable {
+        /// The entries that say what the store was made with: a writer refuses a store whose entries differ
+        /// from its own.
+        public static let identityKeys = ["format", "fingerprint", "m", "tau", "d", "window", "precision"]
+
         /// `lifelong.store.v2` for this build; an older store says so here.
         public var format: String?
         /// Hex SHA-256 of the model the store was encoded with.
@@ -43,10 +48,37 @@ extension Store {
             modelFolder = values["model_folder"]
             nextItemId = values["next_item_id"].flatMap { UInt32($0) } ?? 0
         }
+
+        /// The meta of a new store encoded with `model` at `precision` (this build's format, no item yet).
+        public init(for model: ModelBundle, precision: UserRecord.Precision) {
+            let c = model.config
+            self.init(values: [
+                "format": Store.format, "fingerprint": model.fingerprintHex, "m": "\(c.m)", "tau": "\(c.tau)",
+                "d": "\(c.d)", "window": "\(c.window)", "precision": precision.name, "model_folder": model.folder,
+                "next_item_id": "0",
+            ])
+        }
+
+        /// The first identity entry in which `self` (a store's meta) differs from `wanted`: its key, the stored
+        /// value (nil when missing) and the wanted one; nil when the store was made as `wanted` says.
+        public func firstDifference(from wanted: Meta) -> (key: String, stored: String?, wanted: String)? {
+            for key in Self.identityKeys where values[key] != wanted.values[key] {
+                return (key, values[key], wanted.values[key] ?? "missing")
+            }
+            return nil
+        }
+    }
+
+    /// Writes every entry of `meta` (a new store's, in the writer's transaction).
+    package func write(_ meta: Meta, _ txn: borrowing Transaction) throws {
+        for (k, v) in meta.values.sorted(by: { $0.key < $1.key }) { try txn.put(metaDatabase, k, v) }
     }
 
     /// The `meta` database, read in one snapshot.
     public func meta() throws -> Meta { Meta(values: try metaValues()) }
+
+    /// Reader slots this process cleared when it opened the store: left by processes killed inside a read.
+    public var staleReadersCleared: Int { environment.staleReadersCleared }
 
     /// Runs `body` on one read snapshot: everything it reads is from the same committed state.
     public func read<R>(_ body: (borrowing Snapshot) throws -> R) throws -> R { try environment.read(body) }
@@ -67,6 +99,15 @@ extension Store {
                 throw StoreError(message: "store \(path): user '\(user)': \(error)")
             }
             return try body(view)
+        }
+    }
+
+    /// `user`'s record, decoded and verified (checksum included); nil for a user not in the store.
+    public func userRecord(_ snapshot: borrowing Snapshot, user: String) throws -> UserRecord? {
+        try snapshot.get(users, user) { bytes in
+            do { return try UserRecord(decoding: bytes) } catch {
+                throw StoreError(message: "store \(path): user '\(user)': \(error)")
+            }
         }
     }
 
@@ -126,5 +167,32 @@ extension Store {
         var k = Array(user.utf8)
         k.append(0)
         return k
+    }
+}
+
+extension Store {
+    /// What `lifelong inspect` prints of a store: its size and the meta that says what it was made with.
+    public struct Summary: Codable, Sendable, Equatable {
+        public var users: Int, behaviors: Int, items: Int
+        /// Bytes of the databases' pages (LMDB's own accounting, not the file size).
+        public var bytes: Int
+        public var format: String, fingerprint: String, precision: String
+        public var m: Int?, tau: Int?, d: Int?, window: Int?
+    }
+
+    /// The store's summary, read in one snapshot.
+    /// - Complexity: one scan of `users` (records not decoded) and five B-tree stats.
+    public func summary() throws -> Summary {
+        let meta = try meta()
+        return try read { snapshot in
+            var behaviors: UInt64 = 0, bytes = 0
+            try forEachUser(snapshot) { _, length in behaviors += length }
+            for db in [metaDatabase, items, itemIds, users, sequences] { bytes += try snapshot.stat(db).bytes }
+            let (users, items) = try counts(snapshot)
+            return Summary(
+                users: users, behaviors: Int(behaviors), items: items, bytes: bytes, format: meta.format ?? "?",
+                fingerprint: meta.fingerprint ?? "?", precision: meta.values["precision"] ?? "?", m: meta.m,
+                tau: meta.tau, d: meta.d, window: meta.window)
+        }
     }
 }

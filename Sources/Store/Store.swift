@@ -1,3 +1,4 @@
+public import Errors
 public import LMDB
 import Foundation
 
@@ -48,15 +49,12 @@ public final class Store: @unchecked Sendable {
         return n > 0 && n <= maxIdBytes && !id.utf8.contains(0)
     }
 
-    /// A store that is missing, not a Lifelong store, or holds a damaged record.
-    public struct StoreError: Error, CustomStringConvertible, Sendable {
-        public enum Kind: Sendable, Equatable {
-            case missing, damaged
-        }
-        public let kind: Kind
+    /// A store or manifest that is missing (`notFound`), not a Lifelong store or holds a damaged record
+    /// (`damaged`), cannot be read (`io`), or belongs to another model (`modelMismatch`).
+    public struct StoreError: LifelongError {
+        public let kind: ErrorKind
         public let message: String
-        public var description: String { message }
-        public init(_ kind: Kind = .damaged, message: String) {
+        public init(_ kind: ErrorKind = .damaged, message: String) {
             self.kind = kind
             self.message = message
         }
@@ -73,7 +71,7 @@ public final class Store: @unchecked Sendable {
         o.durability = durability
         if readOnly, !FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("data.mdb")) {
             throw StoreError(
-                .missing, message: "\(path): no store here (expected data.mdb; create one with `lifelong encode`)")
+                .notFound, message: "\(path): no store here (expected data.mdb; create one with `lifelong encode`)")
         }
         if !readOnly {  // parent folders too: `encode --store out/shards/shard-0` on a fresh machine
             try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)

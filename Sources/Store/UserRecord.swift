@@ -1,3 +1,4 @@
+public import Errors
 import Glibc
 import LMDB
 public import Model
@@ -138,9 +139,10 @@ public struct UserRecord: Equatable, Sendable {
         return bytes
     }
 
-    public struct DecodeError: Error, CustomStringConvertible, Sendable {
+    /// A stored record that does not decode: always `damaged`.
+    public struct DecodeError: LifelongError {
         public let message: String
-        public var description: String { message }
+        public var kind: ErrorKind { .damaged }
     }
 
     /// A stored record read in place, without copying: the header's fields and where each section starts.

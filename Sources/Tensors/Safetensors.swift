@@ -1,3 +1,4 @@
+public import Errors
 public import Foundation
 
 /// A Hugging Face safetensors file: `u64 LE header length N`, `N` bytes of JSON
@@ -28,26 +29,34 @@ public struct Safetensors: Sendable {
     public let bytes: Data
     let dataStart: Int
 
-    public struct FormatError: Error, CustomStringConvertible, Sendable {
+    /// A file that cannot be read (`io`) or is not valid safetensors (`damaged`), naming the file and tensor.
+    public struct FormatError: LifelongError {
+        public let kind: ErrorKind
         public let path: String
         public let tensor: String?
-        public let message: String
-        public var description: String {
-            "\(path): " + (tensor.map { "tensor '\($0)': " } ?? "") + message
+        /// What is wrong, without the file and tensor.
+        public let reason: String
+        public var message: String { "\(path): " + (tensor.map { "tensor '\($0)': " } ?? "") + reason }
+
+        public init(_ kind: ErrorKind = .damaged, path: String, tensor: String? = nil, reason: String) {
+            self.kind = kind
+            self.path = path
+            self.tensor = tensor
+            self.reason = reason
         }
     }
 
     public init(contentsOf path: String) throws {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe) } catch {
-            throw FormatError(path: path, tensor: nil, message: "cannot read the file (\(error.localizedDescription))")
+            throw FormatError(.io, path: path, reason: "cannot read the file (\(error.localizedDescription))")
         }
         try self.init(data: data, path: path)
     }
 
     public init(data: Data, path: String) throws {
         func fail(_ message: String, _ tensor: String? = nil) -> FormatError {
-            FormatError(path: path, tensor: tensor, message: message)
+            FormatError(path: path, tensor: tensor, reason: message)
         }
         guard data.count >= 8 else { throw fail("truncated: \(data.count) bytes, not even the 8-byte header length") }
         let n = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
@@ -122,7 +131,7 @@ public struct Safetensors: Sendable {
 
     /// The tensor converted to `Float` (from F32, F16 or BF16), row-major.
     public func floats(_ name: String) throws -> [Float] {
-        guard let t = tensors[name] else { throw FormatError(path: path, tensor: name, message: "missing") }
+        guard let t = tensors[name] else { throw FormatError(path: path, tensor: name, reason: "missing") }
         return bytes.withUnsafeBytes { raw in
             let base = raw.baseAddress! + dataStart + t.range.lowerBound
             let src = UnsafeRawBufferPointer(start: base, count: t.range.count)

@@ -1,3 +1,4 @@
+public import Errors
 import Crypto
 import Foundation
 import Tensors
@@ -32,9 +33,14 @@ public final class MiniLM: @unchecked Sendable {
     let wordEmbeddings, positionEmbeddings, typeEmbeddings, embeddingNormWeight, embeddingNormBias: [Float]
     let encoderLayers: [Layer]
 
-    public struct LoadError: Error, CustomStringConvertible, Sendable {
+    /// A text model folder with a file missing (`notFound`) or not what all-MiniLM-L6-v2 needs (`damaged`).
+    public struct LoadError: LifelongError {
+        public let kind: ErrorKind
         public let message: String
-        public var description: String { message }
+        public init(_ kind: ErrorKind = .damaged, message: String) {
+            self.kind = kind
+            self.message = message
+        }
     }
 
     /// Loads `config.json`, `vocab.txt` and `model.safetensors` from `folder`, checking every tensor's shape
@@ -44,6 +50,7 @@ public final class MiniLM: @unchecked Sendable {
             weightsPath = folder + "/model.safetensors"
         for path in [configPath, vocabPath, weightsPath] where !FileManager.default.fileExists(atPath: path) {
             throw LoadError(
+                .notFound,
                 message:
                     "\(path): missing (the text model folder needs config.json, vocab.txt and model.safetensors; "
                     + "Tools/setup.sh fetches all-MiniLM-L6-v2)"

@@ -1,3 +1,4 @@
+public import Errors
 import Foundation
 
 /// BERT's uncased WordPiece tokenizer (the one all-MiniLM-L6-v2 was trained with), from its `vocab.txt`.
@@ -17,20 +18,23 @@ public struct WordPieceTokenizer: Sendable {
     public let maxTokens: Int
     static let maxWordCharacters = 100
 
-    public struct VocabularyError: Error, CustomStringConvertible, Sendable {
+    /// A `vocab.txt` that cannot be read (`io`) or is not a WordPiece vocabulary (`damaged`).
+    public struct VocabularyError: LifelongError {
         public let path: String
-        public let message: String
-        public var description: String { "\(path): \(message)" }
+        public let reason: String
+        public var kind: ErrorKind = .damaged
+        public var message: String { "\(path): \(reason)" }
     }
 
     /// Reads `vocab.txt`: one piece per line, its id the 0-based line number.
     public init(vocabularyFile path: String, maxTokens: Int = 256) throws {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw VocabularyError(path: path, message: "cannot read the vocabulary (\(error.localizedDescription))")
+            throw VocabularyError(path: path, reason: "cannot read the vocabulary (\(error.localizedDescription))",
+                kind: .io)
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw VocabularyError(path: path, message: "not valid UTF-8")
+            throw VocabularyError(path: path, reason: "not valid UTF-8")
         }
         var pieces = text.split(separator: "\n", omittingEmptySubsequences: false).map {
             String($0.hasSuffix("\r") ? $0.dropLast() : $0)
@@ -46,11 +50,11 @@ public struct WordPieceTokenizer: Sendable {
         for (i, p) in pieces.enumerated() where v[p] == nil { v[p] = Int32(i) }
         func special(_ s: String) throws -> Int32 {
             guard let id = v[s] else {
-                throw VocabularyError(path: source, message: "no \(s) token (\(pieces.count) lines read)")
+                throw VocabularyError(path: source, reason: "no \(s) token (\(pieces.count) lines read)")
             }
             return id
         }
-        guard maxTokens >= 2 else { throw VocabularyError(path: source, message: "maxTokens must be at least 2") }
+        guard maxTokens >= 2 else { throw VocabularyError(path: source, reason: "maxTokens must be at least 2") }
         vocabulary = v
         cls = try special("[CLS]"); sep = try special("[SEP]"); unknown = try special("[UNK]");
         pad = try special("[PAD]")

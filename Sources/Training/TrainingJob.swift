@@ -2,7 +2,7 @@ public import BehaviorLog
 import Evaluation
 import Foundation
 public import Model
-import Offline
+import TextAtoms
 import Store
 import Tensors
 import TextEncoder
@@ -54,7 +54,7 @@ public struct TrainingJob: Sendable {
         try? FileManager.default.removeItem(atPath: partial)
         var finished = false
         defer { if !finished { try? FileManager.default.removeItem(atPath: partial) } }  // nothing half-written is left
-        let initial = try ModelBundle.writeRandom(to: partial, for: data, shape: shape, seed: seed)
+        let initial = try ModelBundle.writeRandom(to: partial, vocabulary: data.vocabularyIds, shape: shape, seed: seed)
 
         var textVectors: [String: [Float]] = [:]
         var textAtoms: (computed: Int, found: Int)?
@@ -63,7 +63,7 @@ public struct TrainingJob: Sendable {
             try FileManager.default.createDirectory(atPath: textStore, withIntermediateDirectories: true)
             let cache = try TextAtomCache(
                 store: try Store(path: textStore), textModel: model, layers: initial.config.textLayers ?? 0)
-            let (byItem, lookup) = try cache.vectors(forItems: data.items)
+            let (byItem, lookup) = try cache.vectors(forTexts: data.texts)
             textVectors = byItem
             textAtoms = (lookup.computed, lookup.found)
         }

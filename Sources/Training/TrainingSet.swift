@@ -1,5 +1,5 @@
 public import BehaviorLog
-import Offline
+public import Errors
 public import Model
 
 /// A behavior log made ready for training: each user's behaviors in (timestamp, item id) order as item
@@ -35,9 +35,10 @@ public struct TrainingSet: Sendable {
     /// History is everything before `validTime`; valid is [validTime, testTime); test is from `testTime` on.
     public let validTime: Double, testTime: Double
 
-    public struct SplitError: Error, CustomStringConvertible, Sendable {
+    /// A log that cannot be split for training (a period without both labels): `input`.
+    public struct SplitError: LifelongError {
         public let message: String
-        public var description: String { message }
+        public var kind: ErrorKind { .input }
     }
 
     /// `textVectors` maps an item id to its cached text atom (only for bundles with a text projection).

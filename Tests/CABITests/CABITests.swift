@@ -23,12 +23,12 @@ final class CFixture: Sendable {
         let data = try Dataset.load(Repository.movieLens)
         var shape = ModelBundle.Shape()
         shape.feedback = true
-        let bundle = try ModelBundle.writeRandom(to: model, for: data, shape: shape, seed: 11)
+        let bundle = try ModelBundle.writeRandom(to: model, vocabulary: data.vocabularyIds, shape: shape, seed: 11)
         let store = try Store(path: self.store)
         _ = try BehaviorEncoder(model: bundle, store: store).encode(data)
         var other = shape
         other.window = 20
-        try ModelBundle.writeRandom(to: root + "/other", for: data, shape: other, seed: 12)
+        try ModelBundle.writeRandom(to: root + "/other", vocabulary: data.vocabularyIds, shape: other, seed: 12)
         try FileManager.default.createDirectory(atPath: root + "/corrupt", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: model + "/vocab.tsv", toPath: root + "/corrupt/vocab.tsv")
         try Data("not a safetensors file".utf8).write(to: URL(fileURLWithPath: root + "/corrupt/model.safetensors"))

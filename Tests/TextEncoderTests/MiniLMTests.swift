@@ -126,7 +126,7 @@ struct MiniLMFileTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try copyModel(to: dir)
         let missing = try #require(throws: MiniLM.LoadError.self) { try MiniLM(folder: dir) }
-        #expect(missing.description.contains(dir + "/model.safetensors"))
+        #expect(missing.message.contains(dir + "/model.safetensors"))
         // Truncated: the first megabyte of the real file.
         let head = try FileHandle(forReadingFrom: URL(fileURLWithPath: minilmFolder + "/model.safetensors")).read(
             upToCount: 1 << 20)!
@@ -135,6 +135,6 @@ struct MiniLMFileTests {
         #expect("\(truncated)".contains(dir + "/model.safetensors"))
         try Data("{\"hidden_size\": 384".utf8).write(to: URL(fileURLWithPath: dir + "/config.json"))
         let config = try #require(throws: MiniLM.LoadError.self) { try MiniLM(folder: dir) }
-        #expect(config.description.contains(dir + "/config.json"))
+        #expect(config.message.contains(dir + "/config.json"))
     }
 }

@@ -47,7 +47,7 @@ func smallBundle(_ data: Dataset, in folder: String, text: Bool, feedback: Bool 
     shape.feedback = feedback
     shape.dItem = 4; shape.dCat = 3; shape.dText = text ? 2 : 0
     shape.m = 6; shape.tau = 2; shape.window = 3; shape.heads = 2; shape.attentionDim = 4; shape.hidden = [5, 3]
-    try ModelBundle.writeRandom(to: folder, for: data, shape: shape, seed: 17)
+    try ModelBundle.writeRandom(to: folder, vocabulary: data.vocabularyIds, shape: shape, seed: 17)
     try ModelBundle.scaleWeights(in: folder, embeddings: 8, linear: 2.5)
     return try ModelBundle(folder: folder)
 }

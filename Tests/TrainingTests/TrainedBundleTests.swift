@@ -10,6 +10,7 @@ import Evaluation
 import TestSupport
 import Tensors
 import BehaviorLog
+import TextAtoms
 import TextEncoder
 @testable import Training
 
@@ -32,14 +33,14 @@ func train(
     shape.feedback = feedback
     shape.dItem = 8; shape.dCat = 4; shape.window = 10; shape.attentionDim = 8; shape.hidden = [16, 8]
     if textModel != nil { shape.dText = 4; shape.textLayers = 1 }
-    let initial = try ModelBundle.writeRandom(to: folder + "/initial", for: data, shape: shape, seed: 5)
+    let initial = try ModelBundle.writeRandom(to: folder + "/initial", vocabulary: data.vocabularyIds, shape: shape, seed: 5)
     var atoms: [String: [Float]] = [:]
     if let textModel {
         try FileManager.default.createDirectory(atPath: folder + "/texts", withIntermediateDirectories: true)
         atoms = try TextAtomCache(
             store: try Store(path: folder + "/texts", durability: .noSync), textModel: textModel, layers: 1
         )
-        .vectors(forItems: data.items).byItem
+        .vectors(forTexts: data.texts).byItem
     }
     let set = try TrainingSet(data, vocabulary: initial.vocabulary, textVectors: atoms)
     var options = TrainingOptions()

@@ -56,7 +56,7 @@ struct LongTrainBench: ParsableCommand {
                 shape.dCat = max(1, d / 4)
                 shape.dItem = d - shape.dCat
                 shape.feedback = true
-                let bundle = try ModelBundle.writeRandom(to: folder + "/d\(d)-L\(L)", for: log, shape: shape, seed: 1)
+                let bundle = try ModelBundle.writeRandom(to: folder + "/d\(d)-L\(L)", vocabulary: log.vocabularyIds, shape: shape, seed: 1)
                 let set = try TrainingSet(log, vocabulary: bundle.vocabulary)
                 for variant in LongTerm.allCases {
                     var options = TrainingOptions()

@@ -6,6 +6,7 @@ import Foundation
 import LMDB
 import Model
 import Store
+import TextAtoms
 import TextEncoder
 import Training
 
@@ -44,7 +45,7 @@ struct TrainBench: ParsableCommand {
         var shape = ModelBundle.Shape()
         shape.dText = dText
         shape.textLayers = textLayers
-        let bundle = try ModelBundle.writeRandom(to: folder + "/model", for: log, shape: shape, seed: 1)
+        let bundle = try ModelBundle.writeRandom(to: folder + "/model", vocabulary: log.vocabularyIds, shape: shape, seed: 1)
 
         // Cached: every distinct text through the language model once, into an empty cache.
         try FileManager.default.createDirectory(atPath: folder + "/cache", withIntermediateDirectories: true)
@@ -52,7 +53,7 @@ struct TrainBench: ParsableCommand {
             store: try Store(path: folder + "/cache", durability: .noSync), textModel: textModel, layers: textLayers)
         var cacheSeconds = 0.0
         var atoms: (byItem: [String: [Float]], lookup: TextAtomCache.Lookup)!
-        cacheSeconds = try time { atoms = try cache.vectors(forItems: log.items) }
+        cacheSeconds = try time { atoms = try cache.vectors(forTexts: log.texts) }
         let distinctTexts = Set(log.items.values.compactMap(\.text)).count
         let set = try TrainingSet(log, vocabulary: bundle.vocabulary, textVectors: atoms.byItem)
 

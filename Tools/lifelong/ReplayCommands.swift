@@ -53,7 +53,7 @@ struct Synth: ParsableCommand {
         p.drifts = drifts; p.bias = bias; p.affinityWeight = affinityWeight
         p.spanDays = spanDays; p.seed = seed
         do { try p.validate() } catch let e as SyntheticLog.Parameters.ParameterError {
-            throw ValidationError(e.description)
+            throw ValidationError(e.message)
         }
         return p
     }

@@ -1,9 +1,5 @@
 import ArgumentParser
-import Crypto
-import Foundation
 import Model
-import Offline
-import Scorer
 import Store
 
 struct Manifest: ParsableCommand {
@@ -26,42 +22,10 @@ struct Manifest: ParsableCommand {
 
     func run() throws {
         let bundle = try ModelBundle(folder: model)
-        let base = URL(fileURLWithPath: (out as NSString).deletingLastPathComponent).standardizedFileURL.path + "/"
-        var rows: [ShardManifest.Shard] = []
-        for (k, folder) in stores.enumerated() {
-            let store = try Store(path: folder, readOnly: true)
-            let fingerprint = try store.meta().fingerprint ?? "?"
-            guard fingerprint == bundle.fingerprintHex else {
-                throw ValidationError(
-                    "shard \(k) (\(folder)) was encoded with model \(fingerprint), not \(bundle.fingerprintHex)")
-            }
-            var users = 0, behaviors: UInt64 = 0
-            var stray: String?
-            try store.read { txn in
-                try store.forEachUser(txn) { user, length in
-                    users += 1
-                    behaviors += length
-                    if stray == nil, ShardManifest.shard(of: user, count: stores.count) != k { stray = user }
-                }
-            }
-            if let stray {
-                throw ValidationError(
-                    "shard \(k) (\(folder)) holds user '\(stray)', whose shard is "
-                        + "\(ShardManifest.shard(of: stray, count: stores.count)) of \(stores.count)")
-            }
-            let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/data.mdb"), options: .alwaysMapped)
-            let absolute = URL(fileURLWithPath: folder).standardizedFileURL.path
-            rows.append(
-                ShardManifest.Shard(
-                    shard: k, path: absolute.hasPrefix(base) ? String(absolute.dropFirst(base.count)) : absolute,
-                    users: users, behaviors: Int(behaviors), bytes: data.count,
-                    sha256: SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined(),
-                    fingerprint: fingerprint))
-        }
-        let manifest = ShardManifest(shardCount: stores.count, fingerprint: bundle.fingerprintHex, shards: rows)
+        let manifest = try ShardManifest.build(stores: stores, fingerprint: bundle.fingerprintHex, manifestPath: out)
         try manifest.write(to: out)
         print(
-            "wrote \(out): \(stores.count) shards, \(rows.reduce(0) { $0 + $1.users }) users, "
-                + "\(rows.reduce(0) { $0 + $1.behaviors }) behaviors")
+            "wrote \(out): \(stores.count) shards, \(manifest.shards.reduce(0) { $0 + $1.users }) users, "
+                + "\(manifest.shards.reduce(0) { $0 + $1.behaviors }) behaviors")
     }
 }

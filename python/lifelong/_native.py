@@ -8,6 +8,8 @@ from ctypes import POINTER, c_char_p, c_double, c_float, c_int, c_size_t, c_void
 from pathlib import Path
 
 LIBRARY_NAME = "liblifelong_c.so"
+#: The ABI these declarations describe (LIFELONG_ABI_VERSION of lifelong.h).
+ABI_VERSION = 2
 
 
 def _candidates() -> list[Path]:
@@ -27,6 +29,10 @@ def load() -> ctypes.CDLL:
     for path in candidates:
         if path.is_file():
             lib = ctypes.CDLL(str(path))
+            abi = lib.lifelong_abi_version() if hasattr(lib, "lifelong_abi_version") else 1
+            if abi != ABI_VERSION:
+                raise OSError(f"{path} speaks ABI {abi}; this package speaks ABI {ABI_VERSION} (rebuild the library "
+                              "from the same checkout, or install the matching package)")
             _declare(lib)
             return lib
     raise OSError(
@@ -39,6 +45,8 @@ def _declare(lib: ctypes.CDLL) -> None:
     scorer = c_void_p
     lib.lifelong_version.argtypes = []
     lib.lifelong_version.restype = c_char_p
+    lib.lifelong_abi_version.argtypes = []
+    lib.lifelong_abi_version.restype = c_int
     lib.lifelong_status_name.argtypes = [c_int]
     lib.lifelong_status_name.restype = c_char_p
     lib.lifelong_last_error.argtypes = []

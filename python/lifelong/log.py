@@ -1,5 +1,8 @@
-"""Behavior logs read the way ``lifelong`` reads them (numpy only): RecBole atomic files and JSON Lines, the
-replay order, the time split and the training samples (docs/CLI.md, ``lifelong train``).
+"""Behavior logs read by the rules ``lifelong`` reads them by (pure Python): RecBole atomic files and JSON
+Lines (docs/FORMATS.md "Behavior logs"; the shared corpus ``Fixtures/logs`` holds this reader and the Swift
+one to the same parses and the same errors), the replay order, the time split and the training samples
+(docs/CLI.md, ``lifelong train``). A log that breaks a rule raises ``lifelong.InputError`` with the file, the
+line and the message the CLI prints.
 
 >>> log = read("Data/ml-100k")                 # click = rating ≥ 4; category = the first genre
 >>> samples = Samples(log, validFraction=0.8, testFraction=0.9)
@@ -10,11 +13,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-__all__ = ["Behavior", "Item", "Log", "read", "ordered", "split_time", "Sample", "Samples", "FEEDBACK"]
+from ._errors import InputError
+
+__all__ = ["Behavior", "Item", "Log", "InputError", "read", "locate", "column_names", "ordered", "split_time",
+           "Sample", "Samples", "FEEDBACK"]
 
 
 @dataclass(frozen=True)
@@ -47,16 +54,9 @@ def _bytes(s: str) -> bytes:
     return s.encode("utf-8")
 
 
-class InputError(ValueError):
-    """Bad input, naming the file and line."""
-
-    def __init__(self, path: str, line: Optional[int], message: str):
-        super().__init__(f"{path}{'' if line is None else f':{line}'}: {message}")
-
-
 def read(path: os.PathLike | str, rating_threshold: float = 4.0) -> Log:
     """A RecBole folder (``NAME.inter`` + optional ``NAME.item``), a ``.inter`` file, a JSON Lines folder
-    (``behaviors.jsonl`` + optional ``items.jsonl``) or a ``.jsonl`` file."""
+    (``behaviors.jsonl`` + optional ``items.jsonl``) or a ``.jsonl`` file. Behaviors keep the file's order."""
     kind, behaviors = locate(path)
     return _recbole(behaviors, rating_threshold) if kind == "recbole" else _jsonl(behaviors)
 
@@ -65,111 +65,291 @@ def locate(path: os.PathLike | str) -> Tuple[str, Path]:
     """The log's kind and behaviors file: ``("recbole", NAME.inter)`` or ``("jsonl", behaviors.jsonl)``, for a
     dataset folder or the file itself (the layout `lifelong` reads)."""
     p = Path(path)
+    if not p.exists():
+        raise InputError(str(path), None, "no such file or folder")
     if p.is_dir():
-        if (p / f"{p.name}.inter").is_file():
+        if (p / f"{p.name}.inter").exists():
             return "recbole", p / f"{p.name}.inter"
-        if (p / "behaviors.jsonl").is_file():
+        if (p / "behaviors.jsonl").exists():
             return "jsonl", p / "behaviors.jsonl"
-        raise InputError(str(p), None, f"neither {p.name}.inter (RecBole) nor behaviors.jsonl (JSON Lines) is here")
+        raise InputError(str(path), None,
+                         f"neither {p.name}.inter (RecBole) nor behaviors.jsonl (JSON Lines) is in this folder")
     if p.suffix == ".inter":
         return "recbole", p
     if p.suffix == ".jsonl":
         return "jsonl", p
-    raise InputError(str(p), None, "unknown input format (expected a .inter or .jsonl file, or a dataset folder)")
+    raise InputError(str(path), None,
+                     "unknown input format (expected a .inter or .jsonl file, or a dataset folder)")
+
+
+# -- the file rules (docs/FORMATS.md "Behavior logs"; the corpus Fixtures/logs holds both readers to them) ---
+
+_BOM = b"\xef\xbb\xbf"
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?", re.ASCII)
+_SAFE_INTEGER = 2 ** 53
+#: How deep a JSON Lines value may nest (objects and arrays; the line's object is level 1).
+JSON_MAXIMUM_DEPTH = 64
+
+
+class _Line:
+    __slots__ = ("number", "text", "unterminated_last")
+
+    def __init__(self, number: int, text: str, unterminated_last: bool):
+        self.number, self.text, self.unterminated_last = number, text, unterminated_last
+
+    @property
+    def blank(self) -> bool:
+        return not self.text.strip(" \t")
+
+    @property
+    def truncation_hint(self) -> str:
+        return " (truncated last line?)" if self.unterminated_last else ""
+
+
+def _lines(path: Path) -> List[_Line]:
+    """Every line of a log file: UTF-8 (the first bad byte's line is named), a leading byte order mark
+    ignored, LF or CRLF line ends, a 0-byte file refused; a file that is only a byte order mark is one empty
+    line."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise InputError(str(path), None, f"cannot read ({error.strerror})") from None
+    if not data:
+        raise InputError(str(path), None, "empty file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(str(path), data.count(b"\n", 0, error.start) + 1, "not valid UTF-8") from None
+    if data.startswith(_BOM):
+        text = text[1:]
+    parts = text.split("\n")
+    ended = parts[-1] == ""
+    if ended and len(parts) > 1:
+        parts.pop()
+    last = len(parts) - 1
+    return [_Line(n + 1, part[:-1] if part.endswith("\r") else part, n == last and not ended)
+            for n, part in enumerate(parts)]
+
+
+def _number(text: str) -> Optional[float]:
+    """A decimal field: ``[+-]?(D+(.D*)?|.D+)([eE][+-]?D+)?``, finite; None otherwise."""
+    if _DECIMAL.fullmatch(text) is None:
+        return None
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+# -- RecBole ----------------------------------------------------------------------------------------------
+
+class _Table:
+    """A RecBole file: the header's column names and the rows, each field without its surrounding spaces."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        lines = _lines(path)
+        if lines[0].blank:
+            raise InputError(str(path), 1, "the header is empty")
+        self.names = column_names(lines[0].text)
+        self.lines = lines[1:]
+
+    def column(self, name: str) -> int:
+        if name not in self.names:
+            raise InputError(str(self.path), 1, f"missing column '{name}' (header has {', '.join(self.names)})")
+        return self.names.index(name)
+
+    def optional(self, *names: str) -> Optional[int]:
+        return next((self.names.index(n) for n in names if n in self.names), None)
+
+    def rows(self) -> Iterator[Tuple[int, List[str]]]:
+        for line in self.lines:
+            if line.blank:
+                continue
+            fields = [f.strip(" ") for f in line.text.split("\t")]
+            if len(fields) != len(self.names):
+                raise InputError(str(self.path), line.number, f"expected {len(self.names)} tab-separated fields, "
+                                 f"found {len(fields)}{line.truncation_hint}")
+            yield line.number, fields
 
 
 def column_names(header: str) -> List[str]:
-    """A RecBole header's column names (``user_id:token`` → ``user_id``)."""
-    return [f.split(":", 1)[0] for f in header.rstrip("\r").split("\t")]
-
-
-def _tsv(path: Path) -> Tuple[List[str], List[Tuple[int, List[str]]]]:
-    lines = path.read_text(encoding="utf-8").split("\n")
-    if not lines or not lines[0]:
-        raise InputError(str(path), None, "empty file")
-    names = column_names(lines[0])
-    rows = [(n, line.rstrip("\r").split("\t")) for n, line in enumerate(lines[1:], start=2) if line.rstrip("\r")]
-    return names, rows
+    """A RecBole header's column names (``user_id:token`` → ``user_id``), without surrounding spaces."""
+    return [f.strip(" ").split(":", 1)[0].strip(" ") for f in header.rstrip("\r").split("\t")]
 
 
 def _recbole(inter: Path, rating_threshold: float) -> Log:
-    names, rows = _tsv(inter)
+    table = _Table(inter)
+    user, item, ts = table.column("user_id"), table.column("item_id"), table.column("timestamp")
+    label, rating = table.optional("label"), table.optional("rating")
 
-    def column(name: str) -> int:
-        if name not in names:
-            raise InputError(str(inter), 1, f"missing column '{name}' (header has {', '.join(names)})")
-        return names.index(name)
+    def number(f: List[str], column: int, name: str, n: int) -> float:
+        value = _number(f[column])
+        if value is None:
+            raise InputError(str(inter), n, f"{name} '{f[column]}' is not a number")
+        return value
 
-    user, item, ts = column("user_id"), column("item_id"), column("timestamp")
-    rating = names.index("rating") if "rating" in names else None
-    label = names.index("label") if "label" in names else None
     behaviors = []
-    for n, f in rows:
-        try:
-            t = float(f[ts])
-        except ValueError:
-            raise InputError(str(inter), n, f"timestamp '{f[ts]}' is not a number") from None
-        if not math.isfinite(t):
-            raise InputError(str(inter), n, f"timestamp '{f[ts]}' is not a number")
-        click = None
-        if label is not None:
-            click = float(f[label]) > 0
-        elif rating is not None:
-            click = float(f[rating]) >= rating_threshold
+    for n, f in table.rows():
         if not f[user] or not f[item]:
             raise InputError(str(inter), n, "empty user_id or item_id")
+        t = number(f, ts, "timestamp", n)
+        click = None
+        if label is not None:
+            click = number(f, label, "label", n) > 0
+        elif rating is not None:
+            click = number(f, rating, "rating", n) >= rating_threshold
         behaviors.append(Behavior(f[user], f[item], t, click))
+    if not behaviors:
+        raise InputError(str(inter), None, "no behaviors (only a header)")
+    catalog = inter.with_suffix(".item")
+    return Log(behaviors, _recbole_catalog(catalog) if catalog.is_file() else {})
+
+
+def _recbole_catalog(path: Path) -> Dict[str, Item]:
+    table = _Table(path)
+    iid = table.column("item_id")
+    cat = table.optional("class", "categories", "category", "genre")
+    title = table.optional("title", "movie_title", "name")
+    year = table.optional("release_year", "year")
     items: Dict[str, Item] = {}
-    item_path = inter.with_suffix(".item")
-    if item_path.is_file():
-        names, rows = _tsv(item_path)
-        iid = names.index("item_id")
-        cat = next((names.index(c) for c in ("class", "categories", "category", "genre") if c in names), None)
-        title = next((names.index(c) for c in ("title", "movie_title", "name") if c in names), None)
-        year = next((names.index(c) for c in ("release_year", "year") if c in names), None)
-        for n, f in rows:
-            text = f[title] if title is not None else None
-            if year is not None and f[year] and text is not None:
-                text = f"{text} ({f[year]})"
-            category = f[cat].split(" ")[0] if cat is not None and f[cat].split(" ")[0] else None
-            if f[iid] in items:
-                raise InputError(str(item_path), n, f"item '{f[iid]}' listed twice")
-            items[f[iid]] = Item(category, text)
-    return Log(behaviors, items)
+    for n, f in table.rows():
+        if not f[iid]:
+            raise InputError(str(path), n, "empty item_id")
+        tokens = [t for t in f[cat].split(" ") if t] if cat is not None else []
+        text = f[title] if title is not None and f[title] else None
+        if text is not None and year is not None and f[year]:
+            text = f"{text} ({f[year]})"
+        if f[iid] in items:
+            raise InputError(str(path), n, f"item '{f[iid]}' listed twice")
+        items[f[iid]] = Item(tokens[0] if tokens else None, text)
+    return items
+
+
+# -- JSON Lines -------------------------------------------------------------------------------------------
+
+class _NotJSON(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> None:
+    raise _NotJSON(name)
+
+
+def _too_deep(text: str) -> bool:
+    """Whether brackets outside strings nest deeper than JSON_MAXIMUM_DEPTH."""
+    depth, in_string, escaped = 0, False, False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > JSON_MAXIMUM_DEPTH:
+                return True
+        elif ch in "]}":
+            depth -= 1
+    return False
+
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
+
+
+def _json_object(line: _Line, path: Path) -> dict:
+    """The line as one strict JSON object (RFC 8259: no NaN or Infinity, no lone surrogate escapes, at most
+    JSON_MAXIMUM_DEPTH levels), or the error naming the line."""
+    text = line.text
+    try:
+        if text.count("[") + text.count("{") > JSON_MAXIMUM_DEPTH and _too_deep(text):
+            raise _NotJSON("too deep")
+        value = json.loads(text, parse_constant=_refuse_constant)
+        if not isinstance(value, dict) or ("\\u" in text and _has_surrogate(value)):
+            raise _NotJSON("not an object")
+    except (ValueError, RecursionError):
+        raise InputError(str(path), line.number, f"not a JSON object{line.truncation_hint}") from None
+    return value
+
+
+def _integral_text(v: Any) -> Optional[str]:
+    """A JSON number as an id: an integer as its digits, another integral number below 2^53 as that integer."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float) and math.isfinite(v) and v.is_integer() and abs(v) < _SAFE_INTEGER:
+        return str(int(v))
+    return None
+
+
+def _ident(o: dict, key: str, path: Path, n: int) -> str:
+    v = o.get(key)
+    if isinstance(v, str) and v:
+        return v
+    text = _integral_text(v)
+    if text is None:
+        raise InputError(str(path), n, f'missing or empty "{key}" (a string or an integer)')
+    return text
+
+
+def _finite(v: Any) -> Optional[float]:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _objects(path: Path) -> Iterator[Tuple[int, dict]]:
+    for line in _lines(path):
+        if not line.blank:
+            yield line.number, _json_object(line, path)
 
 
 def _jsonl(path: Path) -> Log:
-    def records(p: Path):
-        for n, line in enumerate(p.read_text(encoding="utf-8").split("\n"), start=1):
-            if line.strip():
-                try:
-                    yield n, json.loads(line)
-                except ValueError as error:
-                    raise InputError(str(p), n, f"not JSON ({error})") from None
-
-    def ident(o: dict, key: str, p: Path, n: int) -> str:
-        v = o.get(key)
-        if isinstance(v, str) and v:
-            return v
-        if isinstance(v, int) and not isinstance(v, bool):
-            return str(v)
-        raise InputError(str(p), n, f'missing or empty "{key}" (a string or an integer)')
-
     behaviors = []
-    for n, o in records(path):
-        t = o.get("timestamp")
-        if not isinstance(t, (int, float)) or isinstance(t, bool) or not math.isfinite(t):
+    for n, o in _objects(path):
+        user, item = _ident(o, "user", path, n), _ident(o, "item", path, n)
+        t = _finite(o.get("timestamp"))
+        if t is None:
             raise InputError(str(path), n, 'missing or non-numeric "timestamp"')
         label = o.get("label")
-        behaviors.append(Behavior(ident(o, "user", path, n), ident(o, "item", path, n), float(t),
-                                  None if label is None else float(label) > 0))
+        if label is not None and not isinstance(label, (bool, int, float)):
+            raise InputError(str(path), n, '"label" is not a number or boolean')
+        behaviors.append(Behavior(user, item, t, None if label is None else label > 0))
+    if not behaviors:
+        raise InputError(str(path), None, "no behaviors (only blank lines)")
+    catalog = path.with_name("items.jsonl")
+    return Log(behaviors, _jsonl_catalog(catalog) if catalog.is_file() else {})
+
+
+def _jsonl_catalog(path: Path) -> Dict[str, Item]:
     items: Dict[str, Item] = {}
-    items_path = path.with_name("items.jsonl")
-    if items_path.is_file():
-        for n, o in records(items_path):
-            c = o.get("category")
-            items[ident(o, "item", items_path, n)] = Item(None if c is None else str(c), o.get("text"))
-    return Log(behaviors, items)
+    for n, o in _objects(path):
+        iid = _ident(o, "item", path, n)
+        c, text = o.get("category"), o.get("text")
+        if c is not None and not isinstance(c, str):
+            c = _integral_text(c)
+            if c is None:
+                raise InputError(str(path), n, '"category" is not a string or an integer')
+        if text is not None and not isinstance(text, str):
+            raise InputError(str(path), n, '"text" is not a string')
+        if iid in items:
+            raise InputError(str(path), n, f"item '{iid}' listed twice")
+        items[iid] = Item(c or None, text or None)
+    return items
 
 
 def ordered(behaviors: List[Behavior]) -> List[Behavior]:

@@ -59,7 +59,7 @@ def test_errors_map_to_exception_classes(quickstart: Path, tmp_path: Path) -> No
     corrupt.mkdir()
     (corrupt / "vocab.tsv").write_bytes((model / "vocab.tsv").read_bytes())
     (corrupt / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}")
-    with pytest.raises(lifelong.ModelIOError, match="model.safetensors"):
+    with pytest.raises(lifelong.DamagedError, match="model.safetensors"):
         lifelong.Scorer(corrupt, store)
     scorer = lifelong.Scorer(model, store)
     with pytest.raises(lifelong.InvalidArgumentError, match="mode"):

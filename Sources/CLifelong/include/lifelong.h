@@ -5,8 +5,10 @@
  * Use:    cc app.c -I Sources/CLifelong/include -L .build/release -llifelong_c -Wl,-rpath,.build/release
  *
  * Conventions
- * - Every function that can fail returns an int status (LIFELONG_OK = 0). On failure it sets a message
- *   for the calling thread, read with lifelong_last_error(); successful calls leave it unchanged.
+ * - Every function that can fail returns a lifelong_status (LIFELONG_OK = 0; compilers warn when it is
+ *   ignored). On failure it sets a message for the calling thread, read with lifelong_last_error();
+ *   successful calls leave it unchanged. The statuses are the kinds of failure of every Lifelong layer
+ *   (the Python package's exception classes follow them).
  * - A lifelong_scorer is an opaque handle. Handles are checked on every call: a closed, never-opened or
  *   made-up handle returns LIFELONG_INVALID_ARGUMENT, never a crash. Closing twice is harmless.
  * - One handle may score from many threads at once; lifelong_append may run while others score (they see
@@ -25,33 +27,55 @@
 extern "C" {
 #endif
 
+/** The version of this header; lifelong_version() gives the library's. */
+#define LIFELONG_VERSION_MAJOR 0
+#define LIFELONG_VERSION_MINOR 3
+#define LIFELONG_VERSION_PATCH 0
+
+/**
+ * The ABI this header describes: the functions, their signatures and the meaning of every status and mode.
+ * It changes whenever any of them does; compare it with lifelong_abi_version() and refuse a library that
+ * speaks another one.
+ */
+#define LIFELONG_ABI_VERSION 2
+
+#if defined(__GNUC__) || defined(__clang__)
+#define LIFELONG_NODISCARD __attribute__((warn_unused_result))
+#else
+#define LIFELONG_NODISCARD
+#endif
+
 /** An open model bundle + store. Opaque. */
 typedef struct lifelong_scorer lifelong_scorer;
 
-/** Statuses. */
-enum {
+/** What a call returns: LIFELONG_OK, or the kind of failure (the message is in lifelong_last_error()). */
+typedef enum lifelong_status {
     LIFELONG_OK = 0,
     LIFELONG_INVALID_ARGUMENT = 1, /* NULL, bad UTF-8, unknown mode, bad handle, read-only append, ... */
-    LIFELONG_NOT_FOUND = 2,        /* the model or store folder (or a file in it) does not exist */
-    LIFELONG_MODEL_MISMATCH = 3,   /* the store was encoded with another model bundle */
-    LIFELONG_STORE_ERROR = 4,      /* LMDB failed, or a store record is damaged */
-    LIFELONG_IO_ERROR = 5,         /* a model file cannot be read or is not a valid bundle */
-    LIFELONG_INTERNAL = 6          /* anything else; the message says what */
-};
+    LIFELONG_NOT_FOUND = 2,        /* the model or store folder, the manifest (or a file in them) does not exist */
+    LIFELONG_MODEL_MISMATCH = 3,   /* the store or manifest was encoded with another model bundle */
+    LIFELONG_DAMAGED = 4,          /* a bundle, store record or manifest is not what its format says */
+    LIFELONG_IO_ERROR = 5,         /* reading or writing failed: permissions, a full disk, an LMDB call */
+    LIFELONG_INTERNAL = 6,         /* anything else; the message says what */
+    LIFELONG_INPUT_ERROR = 7       /* input data (a log or event line) breaks the log rules of docs/FORMATS.md */
+} lifelong_status;
 
 /** How the long-term interest is computed (docs/MODEL.md "Modes"). */
-enum {
+typedef enum lifelong_mode {
     LIFELONG_MODE_BSE = 0,    /* stored bucket sums (SDIM Eq. 12): the serving path */
     LIFELONG_MODE_ONLINE = 1, /* re-hash the stored sequence per request; equals BSE */
     LIFELONG_MODE_FULL = 2,   /* exact target attention over the whole sequence */
     LIFELONG_MODE_SHORT = 3   /* no long-term term */
-};
+} lifelong_mode;
 
 /** Most candidates one call may score (a request is typically about 1,000). */
 #define LIFELONG_MAX_CANDIDATES 100000
 
-/** The library's version, e.g. "0.4.0". Static storage. */
+/** The library's version, "MAJOR.MINOR.PATCH". Static storage. */
 const char *lifelong_version(void);
+
+/** The library's LIFELONG_ABI_VERSION. */
+int lifelong_abi_version(void);
 
 /** The name of a status, e.g. "LIFELONG_NOT_FOUND" ("LIFELONG_UNKNOWN_STATUS" otherwise). Static storage. */
 const char *lifelong_status_name(int status);
@@ -60,7 +84,8 @@ const char *lifelong_status_name(int status);
  * Opens a model bundle folder and a store folder encoded with it. writable != 0 also opens the store for
  * lifelong_append. On success *out is the new handle; on failure *out is set to NULL.
  */
-int lifelong_scorer_open(const char *model_dir, const char *store_dir, int writable, lifelong_scorer **out);
+LIFELONG_NODISCARD lifelong_status lifelong_scorer_open(const char *model_dir, const char *store_dir, int writable,
+                                                        lifelong_scorer **out);
 
 /**
  * Opens a sharded store: the manifest.json of `lifelong manifest` (each shard a store of `encode --shard K/N`)
@@ -68,35 +93,38 @@ int lifelong_scorer_open(const char *model_dir, const char *store_dir, int writa
  * UTF-8 user id, mod the shard count); scores equal those of one store holding every user. A missing shard or
  * a shard of another model is refused, naming the shard.
  */
-int lifelong_scorer_open_manifest(const char *model_dir, const char *manifest, int writable, lifelong_scorer **out);
+LIFELONG_NODISCARD lifelong_status lifelong_scorer_open_manifest(const char *model_dir, const char *manifest,
+                                                                 int writable, lifelong_scorer **out);
 
-/** Closes a handle (NULL, or a handle already closed, is a no-op). Calls already running on it finish normally. */
+/** Closes a handle (NULL, or a handle already closed, is a no-op). Calls already running on it finish. */
 void lifelong_scorer_close(lifelong_scorer *scorer);
 
 /**
  * Probabilities of `user` clicking each of `items[0 .. n_items)`, written to out[0 .. n_items) in input order.
  * n_items = 0 is a valid empty request. mode is one of LIFELONG_MODE_*.
  */
-int lifelong_score(lifelong_scorer *scorer, const char *user, const char *const *items, size_t n_items, int mode,
-                   float *out);
+LIFELONG_NODISCARD lifelong_status lifelong_score(lifelong_scorer *scorer, const char *user, const char *const *items,
+                                                  size_t n_items, lifelong_mode mode, float *out);
 
 /**
  * lifelong_score with the candidate ids packed into one buffer: id i is the bytes
  * ids[offsets[i] .. offsets[i + 1]) (no NUL needed), so `offsets` has n_items + 1 entries, non-decreasing.
  * Saves one C string per candidate for callers that hold ids in bulk (Python, Java).
  */
-int lifelong_score_packed(lifelong_scorer *scorer, const char *user, const char *ids, const size_t *offsets,
-                          size_t n_items, int mode, float *out);
+LIFELONG_NODISCARD lifelong_status lifelong_score_packed(lifelong_scorer *scorer, const char *user, const char *ids,
+                                                         const size_t *offsets, size_t n_items, lifelong_mode mode,
+                                                         float *out);
 
 /** The width d of u_long and of the item vectors (what lifelong_long_term_interest writes per candidate). */
-int lifelong_scorer_dimension(lifelong_scorer *scorer, size_t *out);
+LIFELONG_NODISCARD lifelong_status lifelong_scorer_dimension(lifelong_scorer *scorer, size_t *out);
 
 /**
  * The long-term interest u_long alone: n_items * d floats into out (row i for items[i]), for analysis.
  * mode: LIFELONG_MODE_BSE, _ONLINE, _FULL or _SHORT (zeros).
  */
-int lifelong_long_term_interest(lifelong_scorer *scorer, const char *user, const char *const *items,
-                                size_t n_items, int mode, float *out);
+LIFELONG_NODISCARD lifelong_status lifelong_long_term_interest(lifelong_scorer *scorer, const char *user,
+                                                               const char *const *items, size_t n_items,
+                                                               lifelong_mode mode, float *out);
 
 /**
  * A JSON object describing the handle: {"version", "model", "store" (or "manifest"), "shards", "fingerprint",
@@ -105,14 +133,16 @@ int lifelong_long_term_interest(lifelong_scorer *scorer, const char *user, const
  * *needed (if not NULL) is set to the size including the NUL either way. buf may be NULL with capacity 0 to
  * ask for the size.
  */
-int lifelong_scorer_describe(lifelong_scorer *scorer, char *buf, size_t capacity, size_t *needed);
+LIFELONG_NODISCARD lifelong_status lifelong_scorer_describe(lifelong_scorer *scorer, char *buf, size_t capacity,
+                                                            size_t *needed);
 
 /**
  * Appends one behavior: `user` acted on `item` at `timestamp` (seconds, any epoch, finite). label: -1 unknown,
  * 0 shown and not clicked, 1 clicked. The handle must be writable. A behavior older than the user's last one
  * is refused (LIFELONG_INVALID_ARGUMENT) and nothing is written. Runs in one write transaction.
  */
-int lifelong_append(lifelong_scorer *scorer, const char *user, const char *item, double timestamp, int label);
+LIFELONG_NODISCARD lifelong_status lifelong_append(lifelong_scorer *scorer, const char *user, const char *item,
+                                                   double timestamp, int label);
 
 /** This thread's message for its last failed call ("" if none). Valid until this thread's next failed call. */
 const char *lifelong_last_error(void);

@@ -87,7 +87,7 @@ static void error_paths(const char *model, const char *store, const char *other_
     EXPECT_ERROR(lifelong_scorer_open("/nonexistent/model", store, 0, &s), LIFELONG_NOT_FOUND, "/nonexistent/model");
     EXPECT_ERROR(lifelong_scorer_open(model, "/nonexistent/store", 0, &s), LIFELONG_NOT_FOUND, "/nonexistent/store");
     EXPECT_ERROR(lifelong_scorer_open(other_model, store, 0, &s), LIFELONG_MODEL_MISMATCH, "encoded with model");
-    EXPECT_ERROR(lifelong_scorer_open(corrupt, store, 0, &s), LIFELONG_IO_ERROR, "model.safetensors");
+    EXPECT_ERROR(lifelong_scorer_open(corrupt, store, 0, &s), LIFELONG_DAMAGED, "model.safetensors");
 
     lifelong_scorer *r = NULL;
     EXPECT_OK(lifelong_scorer_open(model, store, 0, &r));
@@ -267,7 +267,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s MODEL STORE OTHER_MODEL CORRUPT_MODEL EXPECTATIONS STORE_W STORE_C\n", argv[0]);
         return 2;
     }
-    CHECK(strlen(lifelong_version()) > 0, "version");
+    char version[32];
+    snprintf(version, sizeof version, "%d.%d.%d", LIFELONG_VERSION_MAJOR, LIFELONG_VERSION_MINOR,
+             LIFELONG_VERSION_PATCH);
+    CHECK(strcmp(lifelong_version(), version) == 0, "library %s, header %s", lifelong_version(), version);
+    CHECK(lifelong_abi_version() == LIFELONG_ABI_VERSION, "ABI %d, header %d", lifelong_abi_version(),
+          LIFELONG_ABI_VERSION);
+    CHECK(strcmp(lifelong_status_name(LIFELONG_DAMAGED), "LIFELONG_DAMAGED") == 0, "status names");
+    CHECK(strcmp(lifelong_status_name(LIFELONG_INPUT_ERROR), "LIFELONG_INPUT_ERROR") == 0, "status names");
     CHECK(strcmp(lifelong_status_name(LIFELONG_MODEL_MISMATCH), "LIFELONG_MODEL_MISMATCH") == 0, "status names");
     CHECK(strcmp(lifelong_last_error(), "") == 0, "no message before any failure");
     lifelong_scorer *s = NULL;

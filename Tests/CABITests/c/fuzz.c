@@ -51,7 +51,7 @@ static const char *random_id(void) {
     return s;
 }
 
-static int known_status(int rc) { return rc >= LIFELONG_OK && rc <= LIFELONG_INTERNAL; }
+static int known_status(int rc) { return rc >= LIFELONG_OK && rc <= LIFELONG_INPUT_ERROR; }
 
 int main(int argc, char **argv) {
     if (argc != 6) {
@@ -67,7 +67,7 @@ int main(int argc, char **argv) {
     char ids[MAX_N * 2048];
     size_t offsets[MAX_N + 1];
     double timestamp = 3e9;
-    long rss_early = 0, ok = 0, failed = 0, opens = 0, counts[7] = {0};
+    long rss_early = 0, ok = 0, failed = 0, opens = 0, counts[8] = {0};
     for (long call = 0; call < calls; call++) {
         if (call == calls / 5) rss_early = rss_anon_kib();
         int slot = below(HANDLES);
@@ -155,17 +155,17 @@ int main(int argc, char **argv) {
         } else {
             failed++;
             if (known_status(rc)) counts[rc]++;
-            if (rc == LIFELONG_STORE_ERROR && counts[rc] <= 3) fprintf(stderr, "store error: %s\n", lifelong_last_error());
+            if (rc == LIFELONG_DAMAGED && counts[rc] <= 3) fprintf(stderr, "damaged: %s\n", lifelong_last_error());
             CHECK(strlen(lifelong_last_error()) > 0, "call %ld failed (%s) without a message", call,
                   lifelong_status_name(rc));
         }
     }
     for (int i = 0; i < HANDLES; i++) lifelong_scorer_close(handles[i]);
     long rss_end = rss_anon_kib();
-    printf("fuzz: %ld calls (%ld ok, %ld failed: invalid %ld, not found %ld, mismatch %ld, store %ld, io %ld, "
-           "internal %ld), %ld opens; anonymous RSS %ld KiB at 20%%, %ld KiB at the end\n",
-           calls, ok, failed, counts[1], counts[2], counts[3], counts[4], counts[5], counts[6], opens, rss_early,
-           rss_end);
+    printf("fuzz: %ld calls (%ld ok, %ld failed: invalid %ld, not found %ld, mismatch %ld, damaged %ld, io %ld, "
+           "internal %ld, input %ld), %ld opens; anonymous RSS %ld KiB at 20%%, %ld KiB at the end\n",
+           calls, ok, failed, counts[1], counts[2], counts[3], counts[4], counts[5], counts[6], counts[7], opens,
+           rss_early, rss_end);
     CHECK(counts[LIFELONG_INTERNAL] == 0, "%ld calls failed with LIFELONG_INTERNAL", counts[LIFELONG_INTERNAL]);
     CHECK(ok > calls / 20, "only %ld calls succeeded", ok);
     CHECK(rss_end - rss_early < 16 * 1024, "anonymous RSS grew by %ld KiB", rss_end - rss_early);

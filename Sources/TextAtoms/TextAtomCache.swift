@@ -1,4 +1,4 @@
-public import BehaviorLog
+import Errors
 import LMDB
 public import Store
 public import TextEncoder
@@ -20,8 +20,8 @@ public struct TextAtomCache {
 
     public init(store: Store, textModel: MiniLM, layers: Int) throws {
         guard store.texts != nil else {
-            throw BehaviorEncoder.EncodeError(
-                .store, message: "store \(store.environment.path): no texts database (opened read-only?)")
+            throw Store.StoreError(
+                .damaged, message: "store \(store.environment.path): no texts database (opened read-only?)")
         }
         self.store = store
         self.textModel = textModel
@@ -61,12 +61,11 @@ public struct TextAtomCache {
         return out
     }
 
-    /// The atom of every item of `items` that has a text, keyed by item id.
-    public func vectors(forItems items: [String: ItemInfo]) throws -> (byItem: [String: [Float]], lookup: Lookup) {
+    /// The atom of every item's text (item id → text), keyed by item id.
+    public func vectors(forTexts texts: [String: String]) throws -> (byItem: [String: [Float]], lookup: Lookup) {
         var textOf: [[UInt8]: String] = [:]
         var hashOf: [String: [UInt8]] = [:]
-        for (id, info) in items {
-            guard let t = info.text else { continue }
+        for (id, t) in texts {
             let h = MiniLM.textHash(t)
             textOf[h] = t
             hashOf[id] = h

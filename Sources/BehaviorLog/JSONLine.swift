@@ -1,0 +1,216 @@
+/// One line of JSON Lines as strict JSON (RFC 8259): a top-level object whose members are read as the log
+/// rules need them — strings, numbers (their literal kept, so integer ids keep every digit), booleans,
+/// null — and whose nested objects and arrays are checked and skipped. A lone surrogate escape, a raw
+/// control character in a string, `NaN`, trailing text or nesting deeper than `maximumDepth` makes the
+/// line not a JSON object. A name given twice means its last value.
+struct JSONLine {
+    static let maximumDepth = 64
+
+    enum Value {
+        case string(String)
+        /// A number's literal (lent: valid while the line is).
+        case number(JSONNumber)
+        case bool(Bool)
+        case null
+        /// An object or an array.
+        case composite
+    }
+
+    /// The top-level object's members in order, or nil when `bytes` are not one JSON object.
+    static func members(_ bytes: UnsafeRawBufferPointer) -> [(name: String, value: Value)]? {
+        var p = JSONLine(bytes: bytes)
+        p.skipSpace()
+        guard p.peek == 0x7B, let members = p.object() else { return nil }
+        p.skipSpace()
+        return p.at == bytes.count ? members : nil
+    }
+
+    /// The last value of member `name`.
+    static func value(_ members: [(name: String, value: Value)], _ name: String) -> Value? {
+        members.last { $0.name == name }?.value
+    }
+
+    private let bytes: UnsafeRawBufferPointer
+    private var at = 0
+    private var depth = 0
+
+    private init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    private var peek: UInt8? { at < bytes.count ? bytes[at] : nil }
+
+    private mutating func skipSpace() {
+        while let b = peek, b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D { at += 1 }
+    }
+
+    private mutating func take(_ b: UInt8) -> Bool {
+        guard peek == b else { return false }
+        at += 1
+        return true
+    }
+
+    private mutating func object() -> [(name: String, value: Value)]? {
+        guard take(0x7B) else { return nil }
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maximumDepth else { return nil }
+        var out: [(name: String, value: Value)] = []
+        skipSpace()
+        if take(0x7D) { return out }
+        while true {
+            skipSpace()
+            guard peek == 0x22, let name = string() else { return nil }
+            skipSpace()
+            guard take(0x3A) else { return nil }
+            skipSpace()
+            guard let v = value() else { return nil }
+            out.append((name, v))
+            skipSpace()
+            if take(0x2C) { continue }
+            return take(0x7D) ? out : nil
+        }
+    }
+
+    private mutating func array() -> Bool {
+        guard take(0x5B) else { return false }
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maximumDepth else { return false }
+        skipSpace()
+        if take(0x5D) { return true }
+        while true {
+            skipSpace()
+            guard value() != nil else { return false }
+            skipSpace()
+            if take(0x2C) { continue }
+            return take(0x5D)
+        }
+    }
+
+    private mutating func value() -> Value? {
+        switch peek {
+        case 0x22: return string().map(Value.string)
+        case 0x7B: return object() == nil ? nil : .composite
+        case 0x5B: return array() ? .composite : nil
+        case 0x74: return literal("true") ? .bool(true) : nil
+        case 0x66: return literal("false") ? .bool(false) : nil
+        case 0x6E: return literal("null") ? .null : nil
+        default: return number().map(Value.number)
+        }
+    }
+
+    private mutating func literal(_ word: StaticString) -> Bool {
+        let n = word.utf8CodeUnitCount
+        guard at + n <= bytes.count else { return false }
+        for k in 0..<n where bytes[at + k] != word.utf8Start[k] { return false }
+        at += n
+        return true
+    }
+
+    /// `-?(0|[1-9]D*)(.D+)?([eE][+-]?D+)?`
+    private mutating func number() -> JSONNumber? {
+        let start = at
+        func digits() -> Int {
+            let from = at
+            while let b = peek, b >= 0x30, b <= 0x39 { at += 1 }
+            return at - from
+        }
+        _ = take(0x2D)
+        guard let first = peek, first >= 0x30, first <= 0x39 else { return nil }
+        if first == 0x30 { at += 1 } else { _ = digits() }
+        var integer = true
+        if take(0x2E) {
+            integer = false
+            guard digits() > 0 else { return nil }
+        }
+        if peek == 0x65 || peek == 0x45 {
+            at += 1
+            integer = false
+            if peek == 0x2B || peek == 0x2D { at += 1 }
+            guard digits() > 0 else { return nil }
+        }
+        return JSONNumber(literal: UnsafeRawBufferPointer(rebasing: bytes[start..<at]), isIntegerLiteral: integer)
+    }
+
+    private mutating func string() -> String? {
+        guard take(0x22) else { return nil }
+        let start = at
+        while let b = peek, b != 0x22, b != 0x5C {
+            guard b >= 0x20 else { return nil }
+            at += 1
+        }
+        if take(0x22) { return UnsafeRawBufferPointer(rebasing: bytes[start..<(at - 1)]).string }
+        var out = Array(bytes[start..<at])  // an escape: decode from here on
+        while let b = peek, b != 0x22 {
+            guard b >= 0x20 else { return nil }
+            at += 1
+            guard b == 0x5C else {
+                out.append(b)
+                continue
+            }
+            guard let e = peek else { return nil }
+            at += 1
+            switch e {
+            case 0x22, 0x5C, 0x2F: out.append(e)
+            case 0x62: out.append(0x08)
+            case 0x66: out.append(0x0C)
+            case 0x6E: out.append(0x0A)
+            case 0x72: out.append(0x0D)
+            case 0x74: out.append(0x09)
+            case 0x75:
+                guard let scalar = unicodeEscape() else { return nil }
+                out.append(contentsOf: Array(String(Character(scalar)).utf8))
+            default: return nil
+            }
+        }
+        guard take(0x22) else { return nil }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// After `\u`: four hex digits, and a second `\uXXXX` for a surrogate pair; a lone surrogate is refused.
+    private mutating func unicodeEscape() -> Unicode.Scalar? {
+        guard let high = hex4() else { return nil }
+        if (0xDC00...0xDFFF).contains(high) { return nil }
+        guard (0xD800...0xDBFF).contains(high) else { return Unicode.Scalar(high) }
+        guard take(0x5C), take(0x75), let low = hex4(), (0xDC00...0xDFFF).contains(low) else { return nil }
+        return Unicode.Scalar(0x1_0000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+    }
+
+    private mutating func hex4() -> UInt32? {
+        guard at + 4 <= bytes.count else { return nil }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let b = bytes[at]
+            let digit: UInt8
+            switch b {
+            case 0x30...0x39: digit = b - 0x30
+            case 0x61...0x66: digit = b - 0x61 + 10
+            case 0x41...0x46: digit = b - 0x41 + 10
+            default: return nil
+            }
+            v = v << 4 | UInt32(digit)
+            at += 1
+        }
+        return v
+    }
+}
+
+/// A JSON number as written: its literal, and whether it is an integer literal (no fraction, no exponent).
+struct JSONNumber {
+    let literal: UnsafeRawBufferPointer
+    let isIntegerLiteral: Bool
+
+    /// The correctly rounded double (±infinity past the double range).
+    var double: Double { Double(literal.string) ?? .nan }
+
+    /// The number as an id (docs/FORMATS.md): an integer literal as its digits (`-0` as `0`), another
+    /// number whose value is an integer of magnitude below 2^53 as that integer; nil otherwise.
+    var idText: String? {
+        if isIntegerLiteral {
+            let text = literal.string
+            return text.utf8.dropFirst(text.hasPrefix("-") ? 1 : 0).allSatisfy({ $0 == 0x30 }) ? "0" : text
+        }
+        let v = double
+        guard v.isFinite, v == v.rounded(), abs(v) < 9_007_199_254_740_992 else { return nil }
+        return String(Int64(v))
+    }
+}

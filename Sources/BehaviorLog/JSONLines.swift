@@ -1,0 +1,80 @@
+import Foundation
+
+/// JSON Lines (docs/FORMATS.md, "Behavior logs"): `behaviors.jsonl` has one object per line, `{"user": "u1",
+/// "item": "i9", "timestamp": 1700000000, "label": 1}` (label optional; ids strings or integers); the sibling
+/// `items.jsonl` (optional) has `{"item": "i9", "category": "c3", "text": "Toy Story (1995)"}`. Blank lines
+/// are skipped; other members are ignored.
+enum JSONLines {
+    static func read(behaviors path: String) throws -> Dataset {
+        let file = try LogFile(path: path)
+        var behaviors: [Behavior] = []
+        try forEachObject(file) { line, o in
+            let user = try id(o, "user", file, line), item = try id(o, "item", file, line)
+            guard case .number(let n)? = JSONLine.value(o, "timestamp"), n.double.isFinite else {
+                throw file.fail(line, "missing or non-numeric \"timestamp\"")
+            }
+            var label: Bool?
+            switch JSONLine.value(o, "label") {
+            case nil, .null?: break
+            case .bool(let b)?: label = b
+            case .number(let v)?: label = v.double > 0
+            default: throw file.fail(line, "\"label\" is not a number or boolean")
+            }
+            behaviors.append(Behavior(user: user, item: item, timestamp: n.double, label: label))
+        }
+        guard !behaviors.isEmpty else { throw file.fail(nil, "no behaviors (only blank lines)") }
+        let catalog = ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("items.jsonl")
+        let items = FileManager.default.fileExists(atPath: catalog) ? try self.catalog(catalog) : [:]
+        return Dataset(behaviors: behaviors, items: items)
+    }
+
+    static func catalog(_ path: String) throws -> [String: ItemInfo] {
+        let file = try LogFile(path: path)
+        var items: [String: ItemInfo] = [:]
+        try forEachObject(file) { line, o in
+            let item = try id(o, "item", file, line)
+            var category: String?
+            switch JSONLine.value(o, "category") {
+            case nil, .null?: break
+            case .string(let s)?: category = s.isEmpty ? nil : s
+            case .number(let n)? where n.idText != nil: category = n.idText
+            default: throw file.fail(line, "\"category\" is not a string or an integer")
+            }
+            var text: String?
+            switch JSONLine.value(o, "text") {
+            case nil, .null?: break
+            case .string(let s)?: text = s.isEmpty ? nil : s
+            default: throw file.fail(line, "\"text\" is not a string")
+            }
+            guard items.updateValue(ItemInfo(category: category, text: text), forKey: item) == nil else {
+                throw file.fail(line, "item '\(item)' listed twice")
+            }
+        }
+        return items
+    }
+
+    /// An id member: a non-empty string, or an integer (`JSONNumber.idText`).
+    private static func id(
+        _ o: [(name: String, value: JSONLine.Value)], _ key: String, _ file: LogFile, _ line: LogFile.Line
+    ) throws -> String {
+        switch JSONLine.value(o, key) {
+        case .string(let s)? where !s.isEmpty: return s
+        case .number(let n)?: if let t = n.idText { return t }
+        default: break
+        }
+        throw file.fail(line, "missing or empty \"\(key)\" (a string or an integer)")
+    }
+
+    /// Each non-blank line as a JSON object, or the error naming the line.
+    private static func forEachObject(
+        _ file: LogFile, _ body: (LogFile.Line, [(name: String, value: JSONLine.Value)]) throws -> Void
+    ) throws {
+        try file.forEachLine { line in
+            guard !line.isBlank else { return }
+            guard let members = JSONLine.members(line.bytes) else {
+                throw file.fail(line, "not a JSON object\(line.truncationHint)")
+            }
+            try body(line, members)
+        }
+    }
+}

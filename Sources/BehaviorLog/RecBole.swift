@@ -1,0 +1,147 @@
+import Foundation
+
+/// RecBole atomic files (docs/FORMATS.md, "Behavior logs"): tab-separated, line 1 a header of `name:type`
+/// fields. `.inter` needs `user_id`, `item_id`, `timestamp` (optional `label`, else `rating`); the sibling
+/// `.item` needs `item_id` and may have a category field (`class`, `categories`, `category`, `genre`: its
+/// first space-separated token) and a text field (`title`, `movie_title`, `name`; with `release_year` or
+/// `year` appended as "Title (1995)"). Every field is taken without the spaces around it.
+enum RecBole {
+    static func read(inter path: String, ratingThreshold: Double) throws -> Dataset {
+        let file = try LogFile(path: path)
+        var behaviors: [Behavior] = []
+        var columns: (user: Int, item: Int, time: Int, label: Int?, rating: Int?)?
+        try Table.forEachRow(of: file) { table in
+            columns = (
+                try table.column("user_id"), try table.column("item_id"), try table.column("timestamp"),
+                table.optionalColumn("label"), table.optionalColumn("rating")
+            )
+        } row: { line, f in
+            let c = columns!
+            let user = f[c.user], item = f[c.item]
+            guard !user.isEmpty, !item.isEmpty else { throw file.fail(line, "empty user_id or item_id") }
+            let timestamp = try number(f[c.time], "timestamp", file, line)
+            var click: Bool?
+            if let label = c.label {
+                click = try number(f[label], "label", file, line) > 0
+            } else if let rating = c.rating {
+                click = try number(f[rating], "rating", file, line) >= ratingThreshold
+            }
+            behaviors.append(Behavior(user: user.string, item: item.string, timestamp: timestamp, label: click))
+        }
+        guard !behaviors.isEmpty else { throw file.fail(nil, "no behaviors (only a header)") }
+        let catalog = (path as NSString).deletingPathExtension + ".item"
+        let items = FileManager.default.fileExists(atPath: catalog) ? try self.catalog(catalog) : [:]
+        return Dataset(behaviors: behaviors, items: items)
+    }
+
+    static func catalog(_ path: String) throws -> [String: ItemInfo] {
+        let file = try LogFile(path: path)
+        var items: [String: ItemInfo] = [:]
+        var columns: (id: Int, category: Int?, title: Int?, year: Int?)?
+        try Table.forEachRow(of: file) { table in
+            func first(_ names: [String]) -> Int? { names.lazy.compactMap(table.optionalColumn).first }
+            columns = (
+                try table.column("item_id"), first(["class", "categories", "category", "genre"]),
+                first(["title", "movie_title", "name"]), first(["release_year", "year"])
+            )
+        } row: { line, f in
+            let c = columns!
+            let id = f[c.id]
+            guard !id.isEmpty else { throw file.fail(line, "empty item_id") }
+            let category = c.category.flatMap { f[$0].split(separator: 0x20).first.map { String(decoding: $0, as: UTF8.self) } }
+            var text = c.title.map { f[$0] }.flatMap { $0.isEmpty ? nil : $0.string }
+            if let title = text, let y = c.year, !f[y].isEmpty { text = "\(title) (\(f[y].string))" }
+            let key = id.string
+            guard items.updateValue(ItemInfo(category: category, text: text), forKey: key) == nil else {
+                throw file.fail(line, "item '\(key)' listed twice")
+            }
+        }
+        return items
+    }
+
+    /// A number field, or the error naming the field, its text and the line.
+    private static func number(
+        _ field: UnsafeRawBufferPointer, _ name: String, _ file: LogFile, _ line: LogFile.Line
+    ) throws -> Double {
+        guard let v = DecimalNumber.parse(field) else {
+            throw file.fail(line, "\(name) '\(field.string)' is not a number")
+        }
+        return v
+    }
+}
+
+/// A RecBole file's header: the column names (the part of each header field before its first `:`).
+struct Table {
+    let path: String
+    let names: [String]
+
+    func column(_ name: String) throws -> Int {
+        guard let i = names.firstIndex(of: name) else {
+            throw Dataset.InputError(
+                file: path, line: 1, reason: "missing column '\(name)' (header has \(names.joined(separator: ", ")))")
+        }
+        return i
+    }
+
+    func optionalColumn(_ name: String) -> Int? { names.firstIndex(of: name) }
+
+    /// Reads the header (line 1) into `header`, then each non-blank line's fields — exactly as many as the
+    /// header has, each without its surrounding spaces — into `row`. Fields are lent to the closure.
+    static func forEachRow(
+        of file: LogFile, header: (Table) throws -> Void,
+        row: (LogFile.Line, Fields) throws -> Void
+    ) throws {
+        var table: Table?
+        var fields = Fields()
+        try file.forEachLine { line in
+            guard let t = table else {
+                guard !line.isBlank else { throw file.fail(line, "the header is empty") }
+                fields.split(line.bytes)
+                let names = (0..<fields.count).map {
+                    String(decoding: fields[$0].split(separator: 0x3A, maxSplits: 1, omittingEmptySubsequences: false)[0],
+                           as: UTF8.self).trimmingCharacters(in: [" "])
+                }
+                let made = Table(path: file.path, names: names)
+                table = made
+                try header(made)
+                return
+            }
+            guard !line.isBlank else { return }
+            fields.split(line.bytes)
+            guard fields.count == t.names.count else {
+                throw file.fail(
+                    line,
+                    "expected \(t.names.count) tab-separated fields, found \(fields.count)\(line.truncationHint)")
+            }
+            try row(line, fields)
+        }
+        guard table != nil else { throw file.fail(nil, "empty file") }
+    }
+}
+
+/// The tab-separated fields of one line, each without its surrounding spaces; reused from line to line.
+struct Fields {
+    private var ranges: [Range<Int>] = []
+    private var line = UnsafeRawBufferPointer(start: nil, count: 0)
+
+    var count: Int { ranges.count }
+
+    subscript(_ i: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: line[ranges[i]]).trimmingSpaces
+    }
+
+    mutating func split(_ bytes: UnsafeRawBufferPointer) {
+        line = bytes
+        ranges.removeAll(keepingCapacity: true)
+        var start = 0
+        for i in 0..<bytes.count where bytes[i] == 0x09 {
+            ranges.append(start..<i)
+            start = i + 1
+        }
+        ranges.append(start..<bytes.count)
+    }
+}
+
+extension LogFile {
+    func fail(_ line: Line, _ reason: String) -> Dataset.InputError { fail(line.number, reason) }
+}
