@@ -123,7 +123,7 @@ let package = Package(
         .target(name: "TestSupport"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB", "Errors"]),
         .testTarget(name: "BehaviorLogTests", dependencies: ["BehaviorLog", "Errors", "Tensors", "TestSupport"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Errors", "Tensors", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Store", "Errors", "Tensors", "TestSupport"]),
         .testTarget(
             name: "OfflineTests",
             dependencies: [

@@ -315,28 +315,31 @@ public struct Vocabulary: Sendable {
         maxCategoryRow = categories.values.max() ?? 0
     }
 
+    /// Parses `vocab.tsv`: lines ended by LF or CRLF, empty lines skipped, each `kind<TAB>raw_id<TAB>row`;
+    /// errors name the line (`python/lifelong/bundle.py` parses by the same rules, Fixtures/bundles tests both).
     public init(data: Data, path: String) throws {
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard String(validating: data, as: UTF8.self) != nil else {
             throw ModelBundle.LoadError(message: "\(path): not valid UTF-8")
         }
-        var lineNumber = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            lineNumber += 1
+        let lines = data.split(separator: 0x0A, omittingEmptySubsequences: false)
+        for (index, raw) in lines.enumerated() {
+            let line = raw.last == 0x0D ? raw.dropLast() : raw
             if line.isEmpty { continue }
-            let f = line.split(separator: "\t", omittingEmptySubsequences: false)
-            func fail(_ m: String) -> ModelBundle.LoadError { .init(message: "\(path):\(lineNumber): \(m)") }
+            let f = line.split(separator: 0x09, omittingEmptySubsequences: false).map {
+                String(decoding: $0, as: UTF8.self)
+            }
+            func fail(_ m: String) -> ModelBundle.LoadError { .init(message: "\(path):\(index + 1): \(m)") }
             guard f.count == 3 else { throw fail("expected kind<TAB>raw_id<TAB>row, found \(f.count) fields") }
             guard let row = Int(f[2]), row >= 1 else {
                 throw fail("row '\(f[2])' is not an integer ≥ 1 (row 0 is reserved)")
             }
-            let id = String(f[1])
             switch f[0] {
             case "item":
-                guard items.updateValue(row, forKey: id) == nil else { throw fail("item '\(id)' listed twice") }
+                guard items.updateValue(row, forKey: f[1]) == nil else { throw fail("item '\(f[1])' listed twice") }
                 maxItemRow = max(maxItemRow, row)
             case "category":
-                guard categories.updateValue(row, forKey: id) == nil else {
-                    throw fail("category '\(id)' listed twice")
+                guard categories.updateValue(row, forKey: f[1]) == nil else {
+                    throw fail("category '\(f[1])' listed twice")
                 }
                 maxCategoryRow = max(maxCategoryRow, row)
             default:

@@ -108,7 +108,9 @@ public struct Safetensors: Sendable {
             }
             tensors[name] = Tensor(name: name, dtype: dtype, shape: shape, range: off[0]..<off[1])
         }
-        let sorted = tensors.values.filter { !$0.range.isEmpty }.sorted { $0.range.lowerBound < $1.range.lowerBound }
+        let sorted = tensors.values.filter { !$0.range.isEmpty }.sorted {
+            ($0.range.lowerBound, $0.name) < ($1.range.lowerBound, $1.name)
+        }
         for (a, b) in zip(sorted, sorted.dropFirst()) where a.range.overlaps(b.range) {
             throw fail("data overlaps tensor '\(a.name)'", b.name)
         }

@@ -31,7 +31,7 @@ class InvalidArgumentError(Error, ValueError):
     kind, status = "invalid_argument", 1
 
 
-class NotFoundError(Error):
+class NotFoundError(Error, FileNotFoundError):
     """The model or store folder, the manifest, or a file in them, does not exist."""
 
     kind, status = "not_found", 2
@@ -49,7 +49,7 @@ class DamagedError(Error, ValueError):
     kind, status = "damaged", 4
 
 
-class InputOutputError(Error):
+class InputOutputError(Error, OSError):
     """Reading or writing failed below the format: permissions, a full disk, an LMDB call."""
 
     kind, status = "io", 5

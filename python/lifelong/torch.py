@@ -14,11 +14,9 @@ mode). Needs ``torch`` (``pip install ./python[torch]``).
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -26,123 +24,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from . import bundle as _bundle
+from .bundle import FEEDBACK_ROWS, TEXT_WIDTH, Config, Vocabulary, gaussian_projection
+
 if False:  # for type checkers only
     from .log import Behavior, Item, Log, Sample, Samples  # noqa: F401
 
 __all__ = ["Config", "Vocabulary", "Batch", "LifelongModel", "save_bundle", "load_bundle", "gaussian_projection",
            "make_batch", "request_batch", "vocabulary_of"]
-
-FORMAT_V1 = "lifelong.model.v1"
-FORMAT_V2 = "lifelong.model.v2"
-FEEDBACK_ROWS = 3  # unknown, not clicked, clicked
-TEXT_WIDTH = 384
-
-
-@dataclass
-class Config:
-    """What a bundle records about the model's shape (docs/MODEL.md "The bundle")."""
-
-    n_items: int  # rows of item_embedding, row 0 = unknown
-    n_categories: int  # rows of category_embedding
-    d_item: int = 32
-    d_cat: int = 16
-    d_text: int = 0
-    m: int = 48
-    tau: int = 3
-    window: int = 50
-    heads: int = 2
-    attention_dim: int = 32
-    hidden: Tuple[int, int] = (200, 80)
-    projection_seed: int = 1
-    feedback: bool = True  # v2: behaviors carry their feedback
-    text_model: str = "all-MiniLM-L6-v2"
-    text_layers: int = 2
-
-    @property
-    def d(self) -> int:
-        return self.d_item + self.d_cat + self.d_text
-
-    @property
-    def signatures(self) -> int:
-        return self.m // self.tau
-
-    def check(self) -> None:
-        if self.m % self.tau != 0:
-            raise ValueError(f"m = {self.m} is not a multiple of tau = {self.tau}")
-        if not 1 <= self.tau <= 8:
-            raise ValueError(f"tau = {self.tau} is outside 1…8")
-        if self.attention_dim % self.heads != 0:
-            raise ValueError(f"attention_dim = {self.attention_dim} is not divisible by heads = {self.heads}")
-        if self.n_items < 1 or self.n_categories < 1:
-            raise ValueError("the tables need at least row 0")
-
-
-@dataclass
-class Vocabulary:
-    """``vocab.tsv``: raw item and category ids → rows (row 0, unknown, is never listed)."""
-
-    items: Dict[str, int] = field(default_factory=dict)
-    categories: Dict[str, int] = field(default_factory=dict)
-
-    @staticmethod
-    def of(items: List[str], categories: List[str]) -> "Vocabulary":
-        """Rows 1… in UTF-8 byte order of the ids, as ``lifelong init-model`` and ``lifelong train`` assign them."""
-        def order(ids: List[str]) -> List[str]:
-            return sorted(set(ids), key=lambda s: s.encode("utf-8"))
-        return Vocabulary({i: r + 1 for r, i in enumerate(order(items))},
-                          {c: r + 1 for r, c in enumerate(order(categories))})
-
-    def item_row(self, item: str) -> int:
-        return self.items.get(item, 0)
-
-    def category_row(self, category: Optional[str]) -> int:
-        return self.categories.get(category, 0) if category is not None else 0
-
-    @property
-    def tsv(self) -> str:
-        lines = [f"item\t{i}\t{r}\n" for i, r in sorted(self.items.items(), key=lambda kv: kv[1])]
-        lines += [f"category\t{c}\t{r}\n" for c, r in sorted(self.categories.items(), key=lambda kv: kv[1])]
-        return "".join(lines)
-
-    @staticmethod
-    def parse(text: str, path: str = "vocab.tsv") -> "Vocabulary":
-        v = Vocabulary()
-        for number, line in enumerate(text.split("\n"), start=1):
-            if not line:
-                continue
-            fields = line.split("\t")
-            if len(fields) != 3 or fields[0] not in ("item", "category") or not fields[2].isdigit() or int(fields[2]) < 1:
-                raise ValueError(f"{path}:{number}: expected kind<TAB>raw_id<TAB>row (row ≥ 1), found {line!r}")
-            (v.items if fields[0] == "item" else v.categories)[fields[1]] = int(fields[2])
-        return v
-
-
-def gaussian_projection(seed: int, m: int, d: int) -> np.ndarray:
-    """``sdim.projection`` as ``lifelong init-model`` draws it: SplitMix64 + Box–Muller from ``seed``."""
-    state = seed & 0xFFFFFFFFFFFFFFFF
-    mask = 0xFFFFFFFFFFFFFFFF
-    out = np.empty(m * d, dtype=np.float32)
-    spare = None
-
-    def bits() -> int:
-        nonlocal state
-        state = (state + 0x9E3779B97F4A7C15) & mask
-        z = state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
-        return z ^ (z >> 31)
-
-    for k in range(m * d):
-        if spare is not None:
-            out[k], spare = spare, None
-            continue
-        u1 = max((bits() >> 11) / float(1 << 53), 1e-300)
-        u2 = (bits() >> 11) / float(1 << 53)
-        r = math.sqrt(-2 * math.log(u1))
-        spare = np.float32(r * math.sin(2 * math.pi * u2))
-        out[k] = np.float32(r * math.cos(2 * math.pi * u2))
-    return out.reshape(m, d)
-
 
 @dataclass
 class Batch:
@@ -336,64 +225,6 @@ class LifelongModel(nn.Module):
 
 # -- bundles ----------------------------------------------------------------------------------------------
 
-def _metadata(c: Config, created_by: str, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    m = {"format": FORMAT_V2 if c.feedback else FORMAT_V1, "tau": str(c.tau), "short_window": str(c.window),
-         "heads": str(c.heads), "projection_seed": str(c.projection_seed), "created_by": created_by}
-    if c.d_text > 0:
-        m["text_model"], m["text_layers"] = c.text_model, str(c.text_layers)
-    for key, value in (extra or {}).items():
-        m.setdefault(key, value)
-    return m
-
-
-def _write_safetensors(path: Path, tensors: Dict[str, np.ndarray], metadata: Dict[str, str]) -> None:
-    """The layout Lifelong writes: keys sorted, compact JSON, space padding to 8 bytes, F32 little-endian."""
-    header: Dict[str, object] = {"__metadata__": metadata}
-    offset = 0
-    for name in sorted(tensors):
-        a = tensors[name]
-        header[name] = {"data_offsets": [offset, offset + 4 * a.size], "dtype": "F32", "shape": list(a.shape)}
-        offset += 4 * a.size
-    # As Foundation's JSONSerialization writes it (sorted keys, compact, "/" escaped), byte for byte.
-    text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).replace("/", "\\/")
-    text = text.encode("utf-8")
-    text += b" " * ((8 - (8 + len(text)) % 8) % 8)
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "wb") as out:
-        out.write(struct.pack("<Q", len(text)))
-        out.write(text)
-        for name in sorted(tensors):
-            out.write(np.ascontiguousarray(tensors[name], dtype="<f4").tobytes())
-    os.replace(partial, path)
-
-
-def _read_safetensors(path: Path) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
-    data = path.read_bytes()
-    if len(data) < 8:
-        raise ValueError(f"{path}: shorter than a safetensors header")
-    (n,) = struct.unpack("<Q", data[:8])
-    if 8 + n > len(data):
-        raise ValueError(f"{path}: header of {n} bytes runs past the end of the file")
-    try:
-        header = json.loads(data[8:8 + n])
-    except ValueError as error:
-        raise ValueError(f"{path}: the header is not JSON ({error})") from None
-    metadata = header.pop("__metadata__", {})
-    dtypes = {"F32": np.dtype("<f4"), "F16": np.dtype("<f2")}
-    tensors = {}
-    for name, info in header.items():
-        start, end = info["data_offsets"]
-        raw = data[8 + n + start:8 + n + end]
-        if info["dtype"] == "BF16":
-            a = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
-        elif info["dtype"] in dtypes:
-            a = np.frombuffer(raw, dtype=dtypes[info["dtype"]]).astype(np.float32)
-        else:
-            raise ValueError(f"{path}: tensor '{name}': dtype {info['dtype']} (F32, F16 or BF16 expected)")
-        tensors[name] = a.reshape(info["shape"])
-    return tensors, metadata
-
-
 def save_bundle(model: LifelongModel, vocabulary: Vocabulary, folder: os.PathLike | str,
                 created_by: Optional[str] = None, metadata: Optional[Dict[str, str]] = None) -> None:
     """Writes ``model.safetensors`` + ``vocab.tsv`` (float32) into ``folder``: a bundle Lifelong serves.
@@ -413,45 +244,20 @@ def save_bundle(model: LifelongModel, vocabulary: Vocabulary, folder: os.PathLik
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {name: t.detach().to(torch.float32).cpu().numpy() for name, t in model.named_bundle_tensors().items()}
-    _write_safetensors(folder / "model.safetensors", tensors, _metadata(c, created_by, metadata))
+    _bundle.write_safetensors(folder / "model.safetensors", tensors, _bundle.metadata(c, created_by, metadata))
     partial = folder / "vocab.tsv.partial"
     partial.write_text(vocabulary.tsv, encoding="utf-8")
     os.replace(partial, folder / "vocab.tsv")
 
 
 def load_bundle(folder: os.PathLike | str, dtype: torch.dtype = torch.float32) -> Tuple[LifelongModel, Vocabulary]:
-    """A bundle folder as a ``LifelongModel`` (in ``dtype``) and its vocabulary."""
-    folder = Path(folder)
-    for name in ("model.safetensors", "vocab.tsv"):
-        if not (folder / name).is_file():
-            raise FileNotFoundError(f"{folder / name}: missing (a bundle folder holds model.safetensors and vocab.tsv)")
-    tensors, meta = _read_safetensors(folder / "model.safetensors")
-    path = folder / "model.safetensors"
-
-    def need(name: str) -> np.ndarray:
-        if name not in tensors:
-            raise ValueError(f"{path}: tensor '{name}' missing")
-        return tensors[name]
-
-    if meta.get("format") not in (FORMAT_V1, FORMAT_V2):
-        raise ValueError(f"{path}: metadata format is {meta.get('format')!r}, expected {FORMAT_V1} or {FORMAT_V2}")
-    item, cat, proj = need("item_embedding"), need("category_embedding"), need("sdim.projection")
-    text = tensors.get("text_projection.weight")
-    config = Config(
-        n_items=item.shape[0], n_categories=cat.shape[0], d_item=item.shape[1], d_cat=cat.shape[1],
-        d_text=0 if text is None else text.shape[0], m=proj.shape[0], tau=int(meta["tau"]),
-        window=int(meta["short_window"]), heads=int(meta["heads"]),
-        attention_dim=need("short_attention.query.weight").shape[0],
-        hidden=(need("mlp.0.weight").shape[0], need("mlp.1.weight").shape[0]),
-        projection_seed=int(meta.get("projection_seed", "0")), feedback=meta["format"] == FORMAT_V2,
-        text_model=meta.get("text_model", "all-MiniLM-L6-v2"), text_layers=int(meta.get("text_layers", "2")))
-    model = LifelongModel(config, projection=torch.from_numpy(proj.copy()))
-    model.bundle_metadata = dict(meta)
+    """A bundle folder as a ``LifelongModel`` (in ``dtype``) and its vocabulary, after every check the Swift
+    loader makes (``lifelong.bundle.load``: a damaged bundle raises ``lifelong.DamagedError`` naming the file
+    and the tensor, a missing file ``lifelong.NotFoundError``)."""
+    loaded = _bundle.load(folder)
+    model = LifelongModel(loaded.config, projection=torch.from_numpy(loaded.tensors["sdim.projection"].copy()))
+    model.bundle_metadata = dict(loaded.metadata)
     with torch.no_grad():
         for name, t in model.named_bundle_tensors().items():
-            a = need(name)
-            if tuple(a.shape) != tuple(t.shape):
-                raise ValueError(f"{path}: tensor '{name}': shape {list(a.shape)}, expected {list(t.shape)}")
-            t.copy_(torch.from_numpy(a.copy()))
-    vocabulary = Vocabulary.parse((folder / "vocab.tsv").read_text(encoding="utf-8"), str(folder / "vocab.tsv"))
-    return model.to(dtype), vocabulary
+            t.copy_(torch.from_numpy(loaded.tensors[name].copy()))
+    return model.to(dtype), loaded.vocabulary

@@ -14,7 +14,7 @@ import pytest
 
 import lifelong
 from conftest import cli, run_cli
-from lifelong.spark.encode import fnv1a64, shard_of
+from lifelong.manifest import shard_of
 
 
 def job(*args: str, env: dict | None = None) -> dict:
@@ -38,13 +38,6 @@ def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_cli("encode", "--model", str(root / "model"), "--data", str(root / "log"), "--store", str(root / "single"),
             "--quiet")
     return root
-
-
-def test_the_hash_is_the_stores() -> None:
-    # FNV-1a 64 reference values, and ids the store routes (non-ASCII: the UTF-8 bytes count).
-    assert fnv1a64("") == 0xCBF29CE484222325 and fnv1a64("a") == 0xAF63DC4C8601EC8C
-    assert fnv1a64("foobar") == 0x85944171F73967E8
-    assert [shard_of(u, 4) for u in ("u1", "é", "e\u0301")] == [fnv1a64(u) % 4 for u in ("u1", "é", "e\u0301")]
 
 
 def test_four_shards_hold_exactly_the_log_and_score_like_one_store(log: Path) -> None:

@@ -38,25 +38,12 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator, List, Tuple
 
+from lifelong import manifest as shard_manifest
 from lifelong.log import InputError, column_names, locate
-
-FNV_OFFSET, FNV_PRIME, MASK = 0xCBF29CE484222325, 0x100000001B3, (1 << 64) - 1
-
-
-def fnv1a64(text: str) -> int:
-    """FNV-1a 64 of the UTF-8 bytes (the store's stable hash)."""
-    h = FNV_OFFSET
-    for byte in text.encode("utf-8"):
-        h = ((h ^ byte) * FNV_PRIME) & MASK
-    return h
-
+from lifelong.manifest import shard_of
 
 DRIVER_USERS = 200_000  # up to this many distinct users the driver hashes them; beyond, the executors do
 BROADCAST_USERS = 5_000_000  # up to this many the (user, shard) table is broadcast: the lines are not shuffled
-
-
-def shard_of(user: str, shards: int) -> int:
-    return fnv1a64(user) % shards
 
 
 # -- the log: lines, and the user id of each ---------------------------------------------------------------
@@ -264,13 +251,9 @@ def write_manifest(run_folder: Path, shards: int) -> dict:
     fingerprints = {w["fingerprint"] for w in winners.values()}
     if len(fingerprints) != 1:
         raise RuntimeError(f"the shards were encoded with different models: {sorted(fingerprints)}")
-    manifest = {"format": "lifelong.manifest.v1", "hash": "fnv1a64-utf8-mod", "shard_count": shards,
-                "fingerprint": fingerprints.pop(),
-                "shards": [{key: w[key] for key in ("shard", "path", "users", "behaviors", "bytes", "sha256",
-                                                     "fingerprint")} for _, w in sorted(winners.items())]}
-    partial = run_folder / "manifest.json.partial"
-    partial.write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    os.replace(partial, run_folder / "manifest.json")
+    rows = [shard_manifest.Shard(**{key: w[key] for key in shard_manifest.Shard.__dataclass_fields__})
+            for _, w in sorted(winners.items())]
+    shard_manifest.write(shard_manifest.Manifest(shards, fingerprints.pop(), rows), run_folder / "manifest.json")
     return winners
 
 
