@@ -122,7 +122,8 @@ bad("st-header-too-long", "damaged", f"{MODEL}: header length 1099511627776 does
     f"{len(good_bytes)} bytes (truncated or not safetensors)", model=struct.pack("<Q", 1 << 40) + good_bytes[8:])
 bad("st-header-not-json", "damaged", f"{MODEL}: header is not valid JSON",
     model=struct.pack("<Q", 8) + b"{not jso")
-bad("st-header-not-object", "damaged", f"{MODEL}: header is not a JSON object", model=struct.pack("<Q", 8) + b"[1,2,3] ")
+bad("st-header-not-object", "damaged", f"{MODEL}: header is not a JSON object",
+    model=struct.pack("<Q", 8) + b"[1,2,3] ")
 bad("st-metadata-not-object", "damaged", f"{MODEL}: __metadata__ is not an object",
     model=safetensors(*base(), header_patch=lambda h: h.update(__metadata__=[1])))
 bad("st-metadata-not-string", "damaged", f"{MODEL}: __metadata__ value for 'tau' is not a string",

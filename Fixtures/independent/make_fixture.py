@@ -31,8 +31,9 @@ T = {
     "category_embedding": rng.normal(0, 1, (n_cats + 1, d_cat)).astype(np.float32),
     "sdim.projection": rng.normal(0, 1, (m, d)).astype(np.float32),
 }
-for name, (o, i) in {"short_attention.query": (d_a, d), "short_attention.key": (d_a, d), "short_attention.value": (d_a, d),
-                     "short_attention.output": (d, d_a), "mlp.0": (h1, 5 * d), "mlp.1": (h2, h1), "mlp.2": (1, h2)}.items():
+layers = {"short_attention.query": (d_a, d), "short_attention.key": (d_a, d), "short_attention.value": (d_a, d),
+          "short_attention.output": (d, d_a), "mlp.0": (h1, 5 * d), "mlp.1": (h2, h1), "mlp.2": (1, h2)}
+for name, (o, i) in layers.items():
     T[name + ".weight"], T[name + ".bias"] = linear(o, i)
 
 os.makedirs(os.path.join(HERE, "model"), exist_ok=True)

@@ -12,9 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-
 import lifelong  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 def p50(body, requests: int) -> float:

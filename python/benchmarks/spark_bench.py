@@ -51,7 +51,7 @@ def main() -> None:
         print(f"{args.users * length:,} behaviors, {args.users:,} users of L = {length:,}, d = 128; {args.master}")
         print("| step | " + " | ".join(f"N = {n}" for n in runs) + " |")
         print("|---|" + "---:|" * len(runs))
-        print(f"| one `lifelong encode` | " + " | ".join(f"{single:.1f}" for _ in runs) + " |")
+        print("| one `lifelong encode` | " + " | ".join(f"{single:.1f}" for _ in runs) + " |")
         for key, name in (("spark_startup_s", "Spark start-up"),
                           ("route_s", "route (read, distinct users, join the user → shard table, write per shard)"),
                           ("encode_stage_s", "encode stage (first encode task start → manifest written)"),

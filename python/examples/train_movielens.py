@@ -84,7 +84,7 @@ def main() -> None:
     model = lt.LifelongModel(config)
     optimiser = torch.optim.Adam(model.parameters(), lr=args.lr)
     valid_y = np.array([s.label for s in samples.valid], dtype=float)
-    best = (-1.0, 0, None)
+    best = (-1.0, 0, {k: v.clone() for k, v in model.state_dict().items()})
     started = time.time()
     for epoch in range(1, args.epochs + 1):
         t0 = time.time()
@@ -116,7 +116,8 @@ def main() -> None:
     if replay.returncode != 0:
         sys.exit(f"lifelong replay failed:\n{replay.stderr}")
     replayed = json.loads((out / "replay" / "report.json").read_text())["modes"][0]["auc"]
-    print(f"lifelong replay of {out / 'model'} (bse): test AUC {replayed:.4f}; difference {abs(replayed - test_auc):.5f}")
+    print(f"lifelong replay of {out / 'model'} (bse): test AUC {replayed:.4f}; "
+          f"difference {abs(replayed - test_auc):.5f}")
 
 
 if __name__ == "__main__":

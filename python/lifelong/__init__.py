@@ -18,8 +18,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._errors import (DamagedError, Error, InputError, InputOutputError, InternalError, InvalidArgumentError,
-                      ModelMismatchError, NotFoundError)
+from ._errors import (
+    DamagedError,
+    Error,
+    InputError,
+    InputOutputError,
+    InternalError,
+    InvalidArgumentError,
+    ModelMismatchError,
+    NotFoundError,
+)
 
 #: The package's version: the library's (``lifelong.h``'s LIFELONG_VERSION_*), checked by the tests.
 __version__ = "0.3.0"

@@ -132,7 +132,7 @@ class Scorer:
         if handle is not None:
             self._lib.lifelong_scorer_close(handle)
 
-    def __enter__(self) -> "Scorer":
+    def __enter__(self) -> Scorer:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -31,8 +31,9 @@ FORMAT_V2 = "lifelong.model.v2"
 FEEDBACK_ROWS = 3  # unknown, not clicked, clicked
 #: The width of a text atom x(text): all-MiniLM-L6-v2's hidden size.
 TEXT_WIDTH = 384
-_DTYPES = {"F32": (np.dtype("<f4"), 4), "F16": (np.dtype("<f2"), 2), "BF16": (np.dtype("<u2"), 2),
-           "I64": (np.dtype("<i8"), 8)}
+_DTYPES: Dict[str, Tuple[np.dtype, int]] = {
+    "F32": (np.dtype("<f4"), 4), "F16": (np.dtype("<f2"), 2), "BF16": (np.dtype("<u2"), 2), "I64": (np.dtype("<i8"), 8),
+}
 
 
 @dataclass
@@ -82,7 +83,7 @@ class Vocabulary:
     categories: Dict[str, int] = field(default_factory=dict)
 
     @staticmethod
-    def of(items: List[str], categories: List[str]) -> "Vocabulary":
+    def of(items: List[str], categories: List[str]) -> Vocabulary:
         """Rows 1… in UTF-8 byte order of the ids, as ``lifelong init-model`` and ``lifelong train`` assign them."""
         def order(ids: List[str]) -> List[str]:
             return sorted(set(ids), key=lambda s: s.encode("utf-8"))
@@ -102,7 +103,7 @@ class Vocabulary:
         return "".join(lines)
 
     @staticmethod
-    def parse(data: bytes, path: str = "vocab.tsv") -> "Vocabulary":
+    def parse(data: bytes, path: str = "vocab.tsv") -> Vocabulary:
         """``kind<TAB>raw_id<TAB>row`` lines (LF or CRLF; empty lines skipped), errors naming the line."""
         try:
             text = data.decode("utf-8")
@@ -114,18 +115,16 @@ class Vocabulary:
             if not line:
                 continue
             f = line.split("\t")
-
-            def fail(m: str) -> DamagedError:
-                return DamagedError(f"{path}:{number}: {m}")
+            where = f"{path}:{number}"
             if len(f) != 3:
-                raise fail(f"expected kind<TAB>raw_id<TAB>row, found {len(f)} fields")
-            if re.fullmatch(r"[+-]?[0-9]+", f[2], re.ASCII) is None or int(f[2]) < 1:
-                raise fail(f"row '{f[2]}' is not an integer ≥ 1 (row 0 is reserved)")
+                raise DamagedError(f"{where}: expected kind<TAB>raw_id<TAB>row, found {len(f)} fields")
+            if re.fullmatch(r"[+-]?[0-9]+", f[2], re.ASCII) is None or not 0 < int(f[2]) < 1 << 63:
+                raise DamagedError(f"{where}: row '{f[2]}' is not an integer ≥ 1 (row 0 is reserved)")
             if f[0] not in ("item", "category"):
-                raise fail(f"kind '{f[0]}' is neither 'item' nor 'category'")
+                raise DamagedError(f"{where}: kind '{f[0]}' is neither 'item' nor 'category'")
             table = v.items if f[0] == "item" else v.categories
             if f[1] in table:
-                raise fail(f"{f[0]} '{f[1]}' listed twice")
+                raise DamagedError(f"{where}: {f[0]} '{f[1]}' listed twice")
             table[f[1]] = int(f[2])
         return v
 
@@ -147,7 +146,8 @@ def _integers(xs: Any) -> Optional[List[int]]:
     return out
 
 
-def read_safetensors(path: os.PathLike | str, data: Optional[bytes] = None) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
+def read_safetensors(path: os.PathLike | str,
+                     data: Optional[bytes] = None) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
     """The tensors (as float32, row-major) and metadata of a safetensors file, with every check and message of
     Lifelong's reader: header length within the file, JSON, known dtypes, offsets inside the data region,
     byte size = element count × dtype size, no two tensors overlapping."""

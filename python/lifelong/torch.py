@@ -18,7 +18,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -27,8 +27,8 @@ from torch import Tensor, nn
 from . import bundle as _bundle
 from .bundle import FEEDBACK_ROWS, TEXT_WIDTH, Config, Vocabulary, gaussian_projection
 
-if False:  # for type checkers only
-    from .log import Behavior, Item, Log, Sample, Samples  # noqa: F401
+if TYPE_CHECKING:
+    from .log import Behavior, Item, Log, Sample, Samples
 
 __all__ = ["Config", "Vocabulary", "Batch", "LifelongModel", "save_bundle", "load_bundle", "gaussian_projection",
            "make_batch", "request_batch", "vocabulary_of"]
@@ -51,14 +51,15 @@ class Batch:
     history_text: Optional[Tensor] = None  # [B, L, 384]
 
 
-def vocabulary_of(log: "Log") -> Vocabulary:
+def vocabulary_of(log: Log) -> Vocabulary:
     """The vocabulary ``lifelong init-model`` and ``lifelong train`` give a log."""
     items, categories = log.vocabulary_ids()
     return Vocabulary.of(items, categories)
 
 
-def make_batch(samples: "Samples", batch: Sequence["Sample"], vocabulary: Vocabulary,
-               texts: Optional[Dict[str, np.ndarray]] = None, dtype: torch.dtype = torch.float32) -> Tuple[Batch, Tensor]:
+def make_batch(samples: Samples, batch: Sequence[Sample], vocabulary: Vocabulary,
+               texts: Optional[Dict[str, np.ndarray]] = None,
+               dtype: torch.dtype = torch.float32) -> Tuple[Batch, Tensor]:
     """The padded batch of ``batch`` (samples of ``samples``) and its labels (0/1): each sample's candidate is
     its behavior, its history every earlier behavior of its user. ``texts``: item id → x (for a model with a
     text projection; an item without one gets zeros, i.e. ``b_t``)."""
@@ -67,14 +68,14 @@ def make_batch(samples: "Samples", batch: Sequence["Sample"], vocabulary: Vocabu
     return _pad(rows, samples.items, vocabulary, texts, dtype), labels
 
 
-def request_batch(history: Sequence["Behavior"], candidates: Sequence[str], vocabulary: Vocabulary,
-                  items: Dict[str, "Item"], texts: Optional[Dict[str, np.ndarray]] = None,
+def request_batch(history: Sequence[Behavior], candidates: Sequence[str], vocabulary: Vocabulary,
+                  items: Dict[str, Item], texts: Optional[Dict[str, np.ndarray]] = None,
                   dtype: torch.dtype = torch.float32) -> Batch:
     """One request as the scorer sees it: ``candidates`` after the user's whole ``history`` (oldest first)."""
     return _pad([(list(history), c) for c in candidates], items, vocabulary, texts, dtype)
 
 
-def _pad(rows: List[Tuple[List["Behavior"], str]], items: Dict[str, "Item"], vocabulary: Vocabulary,
+def _pad(rows: List[Tuple[List[Behavior], str]], items: Dict[str, Item], vocabulary: Vocabulary,
          texts: Optional[Dict[str, np.ndarray]], dtype: torch.dtype) -> Batch:
     from .log import FEEDBACK
 
@@ -94,11 +95,11 @@ def _pad(rows: List[Tuple[List["Behavior"], str]], items: Dict[str, "Item"], voc
 
     for b, (history, candidate) in enumerate(rows):
         ci[b], cc[b] = vocabulary.item_row(candidate), category(candidate)
-        if texts is not None and candidate in texts:
+        if texts is not None and ct is not None and candidate in texts:
             ct[b] = texts[candidate]
         for j, h in enumerate(history):
             hi[b, j], hc[b, j], hf[b, j] = vocabulary.item_row(h.item), category(h.item), FEEDBACK[h.label]
-            if texts is not None and h.item in texts:
+            if texts is not None and ht is not None and h.item in texts:
                 ht[b, j] = texts[h.item]
     t = torch.from_numpy
     return Batch(t(ci), t(cc), t(hi), t(hc), t(lengths), t(hf),
@@ -109,8 +110,13 @@ class LifelongModel(nn.Module):
     """docs/MODEL.md: item vectors, SDIM's Eq. 12 (or full attention, or none), the short-term window's
     target attention and the MLP. Returns logits; ``sdim.projection`` is a buffer, never trained."""
 
+    projection: Tensor
+    #: The metadata a loaded bundle carried (``created_by``, ``long_term``, …), written again by save_bundle.
+    bundle_metadata: Dict[str, str]
+
     def __init__(self, config: Config, projection: Optional[Tensor] = None):
         super().__init__()
+        self.bundle_metadata = {}
         config.check()
         self.config = c = config
         d, da = c.d, c.attention_dim

@@ -7,11 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 import lifelong
 import lifelong.bundle as lb
 import lifelong.torch as lt
+import pytest
 
 CORPUS = Path(__file__).resolve().parents[2] / "Fixtures" / "bundles"
 CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "expected.json").is_file())

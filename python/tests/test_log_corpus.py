@@ -9,10 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import lifelong
 import lifelong.log as ll
+import pytest
 
 CORPUS = Path(__file__).resolve().parents[2] / "Fixtures" / "logs"
 CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "expected.json").is_file())

@@ -10,10 +10,9 @@ import sys
 import threading
 from pathlib import Path
 
+import lifelong
 import numpy as np
 import pytest
-
-import lifelong
 from conftest import ROOT, run_cli
 
 ITEMS = ["242", "302", "377", "51", "346", "1", "1682", "no-such-item"]
@@ -151,7 +150,8 @@ def test_a_sharded_store_scores_like_one_store(quickstart: Path, movielens: Path
         run_cli("encode", "--model", str(model), "--data", str(movielens), "--store", str(shard), "--shard", f"{k}/3",
                 "--quiet")
     run_cli("manifest", "--model", str(model), "--out", str(tmp_path / "manifest.json"), *map(str, shards))
-    with lifelong.Scorer(model, quickstart / "store") as one, lifelong.Scorer(model, manifest=tmp_path / "manifest.json") as sharded:
+    listed = tmp_path / "manifest.json"
+    with lifelong.Scorer(model, quickstart / "store") as one, lifelong.Scorer(model, manifest=listed) as sharded:
         info = sharded.describe()
         assert info["shards"] == 3 and info["users"] == 943 and info["manifest"].endswith("manifest.json")
         for user in ["1", "196", "405", "943", "cold-user"]:

@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-import pytest
-
 import lifelong
 import lifelong.bundle as lb
 import lifelong.manifest as mf
+import numpy as np
+import pytest
 from conftest import run_cli
 
 GOLDEN = Path(__file__).resolve().parents[2] / "Fixtures" / "golden"

@@ -9,10 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import lifelong
 import numpy as np
 import pytest
-
-import lifelong
 from conftest import cli, run_cli
 from lifelong.manifest import shard_of
 
@@ -116,11 +115,11 @@ def test_parquet_input_and_its_catalog(log: Path, tmp_path: Path) -> None:
     folder.mkdir()
     subprocess.run([sys.executable, "-c", PARQUET_FROM_RECBOLE, str(log / "log" / "log.inter"),
                     str(folder / "behaviors.parquet")], check=True, capture_output=True)
-    with open(log / "log" / "log.item") as f, open(folder / "items.jsonl", "w") as out:
+    with open(log / "log" / "log.item") as f, open(folder / "items.jsonl", "w") as items:
         next(f)
         for line in f:
             item, category, title = line.rstrip("\n").split("\t")
-            out.write(json.dumps({"item": item, "category": category, "text": title}) + "\n")
+            items.write(json.dumps({"item": item, "category": category, "text": title}) + "\n")
     out = job("--model", str(log / "model"), "--data", str(folder / "behaviors.parquet"), "--shards", "2", "--out",
               str(tmp_path / "runs"), "--run-id", "p")
     manifest = Path(out["manifest"])
@@ -159,9 +158,8 @@ def test_a_bad_line_is_named_by_its_file_and_text_and_not_retried(log: Path, tmp
 
 
 def test_the_executors_hash_the_users_when_they_are_many(log: Path, tmp_path: Path, monkeypatch) -> None:
-    from pyspark.sql import SparkSession
-
     import lifelong.spark.encode as encode
+    from pyspark.sql import SparkSession
 
     monkeypatch.setattr(encode, "DRIVER_USERS", 10)  # 200 users: the executors' path, then the broadcast
     monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)

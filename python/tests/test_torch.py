@@ -10,13 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import pytest
-import torch
-
 import lifelong
 import lifelong.log as ll
 import lifelong.torch as lt
+import numpy as np
+import pytest
+import torch
 from conftest import DATA, ROOT, run_cli
 
 MODES = {"bse": "sdim", "online": "sdim", "full": "full", "short": "none"}
@@ -61,7 +60,7 @@ def text_atoms(log: ll.Log, layers: int) -> dict[str, np.ndarray]:
     """x(text) of every catalog item with a text, from `lifelong embed-text` (what the encoder caches)."""
     ids = [i for i, info in log.items.items() if info.text]
     out = run_cli("embed-text", "--layers", str(layers), "--model-dir", str(DATA / "all-MiniLM-L6-v2"),
-                  *[log.items[i].text for i in ids])
+                  *[str(log.items[i].text) for i in ids])
     vectors = [np.array(json.loads(line)["vector"], dtype=np.float32) for line in out.splitlines()]
     return dict(zip(ids, vectors))
 

@@ -12,9 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "python"))
 
-import torch  # noqa: E402
-
 import lifelong.torch as lt  # noqa: E402
+import torch  # noqa: E402
 
 
 def main() -> None:

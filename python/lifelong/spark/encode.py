@@ -61,7 +61,7 @@ class Source:
         try:
             self.kind, behaviors = locate(p)
         except InputError as e:
-            raise SystemExit(f"{e}; nor is it a Parquet dataset")
+            raise SystemExit(f"{e}; nor is it a Parquet dataset") from None
         self.lines = str(behaviors)
         if self.kind == "recbole":
             with open(behaviors, encoding="utf-8") as f:
@@ -313,7 +313,9 @@ def main(argv: List[str] | None = None) -> int:
             for k in keys:  # the identity partitioner: partition K holds the key K alone
                 if k != index:
                     raise RuntimeError(f"task for shard {index} was given shard {k}")
-            attempt = TaskContext.get().attemptNumber()
+            context = TaskContext.get()
+            assert context is not None, "a Spark task runs with a TaskContext"
+            attempt = context.attemptNumber()
             return encode_shard(index, routed, model=model, source=source, shards=shards, run_folder=str(run_folder),
                                 cli=cli, attempt=attempt)
 
