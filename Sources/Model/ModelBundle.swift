@@ -54,7 +54,7 @@ public struct ModelBundle: Sendable {
 
     public let itemEmbedding: [Float]  // [n_items, d_item]
     public let categoryEmbedding: [Float]  // [n_categories, d_cat]
-    public let textProjectionWeight: [Float]  // [d_text, 384] or empty
+    public let textProjectionWeight: [Float]  // [d_text, TextVector.width] or empty
     public let textProjectionBias: [Float]  // [d_text] or empty
     public let projection: [Float]  // [m, d]
     public let feedbackEmbedding: [Float]  // [3, d] (v2) or empty (v1)
@@ -144,8 +144,8 @@ public struct ModelBundle: Sendable {
         var dText = 0
         if file.tensors["text_projection.weight"] != nil || file.tensors["text_projection.bias"] != nil {
             let w = try shape("text_projection.weight")
-            guard w.count == 2, w[1] == 384 else {
-                throw fail("shape \(w), expected [d_text, 384]", "text_projection.weight")
+            guard w.count == 2, w[1] == TextVector.width else {
+                throw fail("shape \(w), expected [d_text, \(TextVector.width)]", "text_projection.weight")
             }
             dText = w[0]
             try expect("text_projection.bias", [dText])
@@ -282,7 +282,10 @@ public struct ModelBundle: Sendable {
     public func projectText(_ x: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>) {
         for r in 0..<config.dText {
             var s = textProjectionBias[r]
-            if let x { for k in 0..<384 { s += textProjectionWeight[r * 384 + k] * x[k] } }
+            if let x {
+                let width = TextVector.width
+                for k in 0..<width { s += textProjectionWeight[r * width + k] * x[k] }
+            }
             out[r] = s
         }
     }

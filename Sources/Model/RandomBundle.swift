@@ -7,7 +7,7 @@ extension ModelBundle {
     public struct Shape: Sendable {
         public var dItem = 32, dCat = 16, m = 48, tau = 3, window = 50, heads = 2, attentionDim = 32
         public var hidden = [200, 80]
-        /// A text projection `W_t` (`[dText, 384]`) over the first `textLayers` layers of the text model; 0 = none.
+        /// A text projection `W_t` (`[dText, TextVector.width]`) over the first `textLayers` layers of the text model; 0 = none.
         public var dText = 0, textLayers = 2
         public var textModel = "all-MiniLM-L6-v2"
         /// A v2 bundle: behaviors carry their feedback (`feedback_embedding [3, d]`).
@@ -72,7 +72,7 @@ extension ModelBundle {
         linear("mlp.1", shape.hidden[1], shape.hidden[0])
         linear("mlp.2", 1, shape.hidden[1])
         // Drawn last: bundles without text are unchanged by it.
-        if shape.dText > 0 { linear("text_projection", shape.dText, 384) }
+        if shape.dText > 0 { linear("text_projection", shape.dText, TextVector.width) }
         if shape.feedback {
             tensors.append(("feedback_embedding", [Feedback.count, d], normal(Feedback.count * d, 0.1)))
         }

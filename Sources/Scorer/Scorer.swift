@@ -252,12 +252,12 @@ public final class Scorer: Sendable {
                     + "damaged in) the texts cache"
             )
         }
-        guard atom.vector.count == 384 else {
+        guard atom.vector.count == TextVector.width else {
             throw ScoreError(
                 .damaged,
                 message:
                     "store \(store.path): the text atom of item store id \(r.storeId) has \(atom.vector.count) "
-                    + "floats, not 384"
+                    + "floats, not \(TextVector.width)"
             )
         }
         var part = [Float](repeating: 0, count: c.dText)

@@ -57,7 +57,7 @@ public struct Parameters<T: TrainingScalar>: Sendable {
             [da, d], [da], [da, d], [da], [da, d], [da], [d, da], [d],
             [h1, 5 * d], [h1], [h2, h1], [h2], [1, h2], [1],
         ]
-        shapes += c.dText > 0 ? [[c.dText, 384], [c.dText]] : [[], []]
+        shapes += c.dText > 0 ? [[c.dText, TextVector.width], [c.dText]] : [[], []]
         shapes.append(c.feedback ? [Feedback.count, d] : [])
         self.shapes = shapes
         var offsets: [Int] = [], total = 0

@@ -29,7 +29,7 @@ public struct TrainingSet: Sendable {
     public let categoryOfItem: [Int32]
     /// Text slot of each item row in `texts` (−1: no text, the text part is `b_t`).
     public let textOfItem: [Int32]
-    /// Cached text atoms `x(text)`, 384 floats each.
+    /// Cached text atoms `x(text)`, `TextVector.width` floats each.
     public let texts: [Float]
     public let train: [Sample], valid: [Sample], test: [Sample]
     /// History is everything before `validTime`; valid is [validTime, testTime); test is from `testTime` on.
@@ -108,8 +108,8 @@ public struct TrainingSet: Sendable {
         for (id, row) in vocabulary.items.sorted(by: { $0.value < $1.value }) {
             if let cat = data.items[id]?.category { categoryOfItem[row] = Int32(vocabulary.categoryRow(cat)) }
             if let x = textVectors[id] {
-                precondition(x.count == 384, "text atoms have 384 floats")
-                textOfItem[row] = Int32(texts.count / 384)
+                precondition(x.count == TextVector.width, "text atoms have \(TextVector.width) floats")
+                textOfItem[row] = Int32(texts.count / TextVector.width)
                 texts += x
             }
         }
