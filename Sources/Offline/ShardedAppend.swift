@@ -15,7 +15,8 @@ extension BehaviorEncoder {
             throw Store.StoreError(.notFound, message: "\(folder): no store here (create one with `lifelong encode`)")
         }
         let store = try Store(path: folder)
-        return try BehaviorEncoder(model: model, store: store, precision: try store.meta().precision, textModel: textModel)
+        return try BehaviorEncoder(
+            model: model, store: store, precision: try store.meta().precision, textModel: textModel)
     }
 
     /// Appends `data` to a sharded store: each user's behaviors go to the user's shard (the manifest is read

@@ -203,9 +203,8 @@ final class Verification {
                 ck.count == prefix.count + 4
                 ? ck.loadUnaligned(fromByteOffset: prefix.count, as: UInt32.self).bigEndian : UInt32.max
             if index != chunk {
-                fault(
-                    key,
-                    "sequence chunk \(chunk) is missing (found \(index == .max ? "a malformed key" : "chunk \(index)"))")
+                let found = index == .max ? "a malformed key" : "chunk \(index)"
+                fault(key, "sequence chunk \(chunk) is missing (found \(found))")
             }
             chunk = index &+ 1
             if shortChunk { fault(key, "sequence chunk \(index) follows a chunk that is not full") }
