@@ -104,111 +104,14 @@ public struct ModelBundle: Sendable {
     }
 
     init(file: Safetensors, vocabulary: Vocabulary, fingerprint: [UInt8], folder: String) throws {
-        let path = file.path
-        func fail(_ message: String, _ tensor: String? = nil) -> LoadError {
-            LoadError(message: "\(path): " + (tensor.map { "tensor '\($0)': " } ?? "") + message)
-        }
         let meta = file.metadata
-        guard meta["format"] == Self.format || meta["format"] == Self.feedbackFormat else {
-            throw fail(
-                "metadata format is \(meta["format"].map { "'\($0)'" } ?? "missing"), expected '\(Self.format)' or "
-                    + "'\(Self.feedbackFormat)'"
-            )
-        }
         let feedback = meta["format"] == Self.feedbackFormat
-        func metaInt(_ key: String) throws -> Int {
-            guard let s = meta[key], let v = Int(s), v > 0 else {
-                throw fail("metadata '\(key)' missing or not a positive integer")
-            }
-            return v
-        }
-        func shape(_ name: String) throws -> [Int] {
-            guard let t = file.tensors[name] else { throw fail("missing", name) }
-            return t.shape
-        }
-        func expect(_ name: String, _ want: [Int]) throws {
-            let got = try shape(name)
-            guard got == want else { throw fail("shape \(got), expected \(want)", name) }
-        }
-        let tau = try metaInt("tau"), window = try metaInt("short_window"), heads = try metaInt("heads")
-        guard let seedString = meta["projection_seed"], let seed = UInt64(seedString) else {
-            throw fail("metadata 'projection_seed' missing or not an unsigned integer")
-        }
-        let item = try shape("item_embedding"), cat = try shape("category_embedding")
-        guard item.count == 2, item[0] >= 1 else {
-            throw fail("shape \(item), expected [n_items ≥ 1, d_item]", "item_embedding")
-        }
-        guard cat.count == 2, cat[0] >= 1 else {
-            throw fail("shape \(cat), expected [n_categories ≥ 1, d_cat]", "category_embedding")
-        }
-        var dText = 0
-        if file.tensors["text_projection.weight"] != nil || file.tensors["text_projection.bias"] != nil {
-            let w = try shape("text_projection.weight")
-            guard w.count == 2, w[1] == TextVector.width else {
-                throw fail("shape \(w), expected [d_text, \(TextVector.width)]", "text_projection.weight")
-            }
-            dText = w[0]
-            try expect("text_projection.bias", [dText])
-        }
-        let d = item[1] + cat[1] + dText
-        if feedback {
-            try expect("feedback_embedding", [Feedback.count, d])
-        } else if file.tensors["feedback_embedding"] != nil {
-            throw fail(
-                "present in a '\(Self.format)' bundle (feedback needs format '\(Self.feedbackFormat)')",
-                "feedback_embedding")
-        }
-        let proj = try shape("sdim.projection")
-        guard proj.count == 2, proj[1] == d else {
-            throw fail("shape \(proj), expected [m, d = \(d)]", "sdim.projection")
-        }
-        let m = proj[0]
-        guard m % tau == 0 else { throw fail("m = \(m) is not a multiple of tau = \(tau)", "sdim.projection") }
-        guard tau <= 8 else { throw fail("metadata 'tau' = \(tau) exceeds 8 (buckets are stored as one byte)") }
-        let qShape = try shape("short_attention.query.weight")
-        guard qShape.count == 2, qShape[1] == d else {
-            throw fail("shape \(qShape), expected [d_a, d = \(d)]", "short_attention.query.weight")
-        }
-        let da = qShape[0]
-        guard da % heads == 0 else {
-            throw fail("d_a = \(da) is not divisible by heads = \(heads)", "short_attention.query.weight")
-        }
-        for p in ["query", "key", "value"] {
-            try expect("short_attention.\(p).weight", [da, d])
-            try expect("short_attention.\(p).bias", [da])
-        }
-        try expect("short_attention.output.weight", [d, da])
-        try expect("short_attention.output.bias", [d])
-        let m0 = try shape("mlp.0.weight")
-        guard m0.count == 2, m0[1] == 5 * d else {
-            throw fail("shape \(m0), expected [h_1, 5d = \(5 * d)]", "mlp.0.weight")
-        }
-        let m1 = try shape("mlp.1.weight")
-        guard m1.count == 2, m1[1] == m0[0] else {
-            throw fail("shape \(m1), expected [h_2, h_1 = \(m0[0])]", "mlp.1.weight")
-        }
-        try expect("mlp.2.weight", [1, m1[0]])
-        try expect("mlp.0.bias", [m0[0]])
-        try expect("mlp.1.bias", [m1[0]])
-        try expect("mlp.2.bias", [1])
-        guard vocabulary.maxItemRow < item[0] else {
-            throw fail(
-                "vocab.tsv uses item row \(vocabulary.maxItemRow) but the table has \(item[0]) rows", "item_embedding")
-        }
-        guard vocabulary.maxCategoryRow < cat[0] else {
-            throw fail(
-                "vocab.tsv uses category row \(vocabulary.maxCategoryRow) but the table has \(cat[0]) rows",
-                "category_embedding")
-        }
-
+        config = try BundleShapes(file: file, vocabulary: vocabulary).config()
+        let dText = config.dText
         func linear(_ prefix: String) throws -> Linear {
             let w = try file.floats("\(prefix).weight"), b = try file.floats("\(prefix).bias")
             return Linear(weight: w, bias: b, inputs: w.count / b.count, outputs: b.count)
         }
-        config = Config(
-            dItem: item[1], dCat: cat[1], dText: dText, m: m, tau: tau, window: window, heads: heads,
-            attentionDim: da, hidden: [m0[0], m1[0]], projectionSeed: seed,
-            textModel: meta["text_model"], textLayers: meta["text_layers"].flatMap { Int($0) }, feedback: feedback)
         self.folder = folder
         self.vocabulary = vocabulary
         self.fingerprint = fingerprint
