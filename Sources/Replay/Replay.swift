@@ -62,20 +62,7 @@ public struct Replay {
         model: ModelBundle, data: Dataset, storeFolder: String, options: Options,
         textModel: MiniLM? = nil, progress: Progress? = nil
     ) throws -> ReplayResult {
-        guard !options.modes.isEmpty else { throw ReplayError(message: "no modes to replay") }
-        guard options.candidates >= 1, options.rankEvery >= 1 else {
-            throw ReplayError(message: "candidates and rank-every must be ≥ 1")
-        }
-        if case .quantile(let q) = options.split, !(0..<1).contains(q) {
-            throw ReplayError(message: "split quantile \(q) is outside [0, 1)")
-        }
-        guard !FileManager.default.fileExists(atPath: storeFolder) else {
-            throw ReplayError(
-                message:
-                    "\(storeFolder) already exists; the replay builds its own store (remove it or choose another "
-                    + "folder)"
-            )
-        }
+        try validate(options, storeFolder: storeFolder)
         let started = Date()
         let all = Dataset.ordered(data.behaviors)
         let split = Dataset.splitTime(options.split, ordered: all)
@@ -95,128 +82,53 @@ public struct Replay {
 
         // 2. The replay.
         let scorer = try Scorer(model: model, store: store, writable: true, textModel: textModel)
-        var lengths: [String: Int] = [:]
-        for b in history { lengths[b.user, default: 0] += 1 }
         var catalog = Set(data.items.keys)
         for b in all { catalog.insert(b.item) }
-        let pool = catalog.sorted { $0.precedesInByteOrder($1) }
-        var rng = Gaussian(seed: options.seed)
-
-        let modes = options.modes
-        var requests = modes.map { _ in LatencyTable() }
-        var longTerm = modes.map { _ in LatencyTable() }
-        var appends = LatencyTable()
-        var predictions = modes.map { _ in [Float](repeating: .nan, count: events.count) }
-        var eventLengths = [Int](repeating: 0, count: events.count)
-        var candidates: [String] = []
-        candidates.reserveCapacity(options.candidates)
-        var out = [Float](repeating: 0, count: options.candidates)
-        var longOut = [Float](repeating: 0, count: options.candidates * model.config.d)
-
-        // Events go in groups of consecutive events with distinct users whose items the store already
-        // knows: every event of a group is scored, then the group is appended. A user's scores depend on
-        // their own record only (and an item's category on its record), so each event still sees exactly
-        // the events before it; and the appends run back to back, so their timings measure the append,
-        // not the cache left behind by a full-attention request over a long sequence.
-        var known = Set(data.items.keys)
-        for b in history { known.insert(b.item) }
-        var groupUsers = Set<String>()
-        var rankedPerBucket: [Int: Int] = [:]
-        var next = 0
-        while next < events.count {
-            var end = next
-            groupUsers.removeAll(keepingCapacity: true)
-            while end < events.count, !groupUsers.contains(events[end].user),
-                end == next || known.contains(events[end].item)
-            {
-                groupUsers.insert(events[end].user)
-                end += 1
-            }
-            for index in next..<end {
-                let event = events[index]
-                let length = lengths[event.user, default: 0]
-                eventLengths[index] = length
-                let bucket = LengthBucket.index(length)
-                let ranking =
-                    options.candidates > 1
-                    && (index % options.rankEvery == 0
-                        || rankedPerBucket[bucket, default: 0] < options.minimumRankedPerBucket)
-                if ranking { rankedPerBucket[bucket, default: 0] += 1 }
-                candidates.removeAll(keepingCapacity: true)
-                candidates.append(event.item)
-                if ranking { for _ in 1..<options.candidates { candidates.append(pool.randomElement(using: &rng)!) } }
-                let timed = ranking || options.candidates == 1
-                // Rotate which mode goes first, so no mode always pays for the cold read of the user's record.
-                for k in 0..<modes.count {
-                    let m = (k + index) % modes.count
-                    let t0 = Timing.nanoseconds()
-                    try out.withUnsafeMutableBufferPointer {
-                        try scorer.score(user: event.user, candidates: candidates, mode: modes[m], into: $0)
-                    }
-                    let t1 = Timing.nanoseconds()
-                    predictions[m][index] = out[0]
-                    guard timed else { continue }
-                    requests[m].record(t1 - t0, length: length)
-                    if ranking {
-                        let t2 = Timing.nanoseconds()
-                        try longOut.withUnsafeMutableBufferPointer {
-                            try scorer.longTermInterest(
-                                user: event.user, candidates: candidates, mode: modes[m], into: $0)
-                        }
-                        longTerm[m].record(Timing.nanoseconds() - t2, length: length)
-                    }
-                }
-            }
-            for index in next..<end {
-                let event = events[index]
-                let t0 = Timing.nanoseconds()
-                try scorer.append(
-                    user: event.user, item: event.item, timestamp: event.timestamp, label: event.label,
-                    category: data.items[event.item]?.category)
-                appends.record(Timing.nanoseconds() - t0, length: eventLengths[index])
-                lengths[event.user] = eventLengths[index] + 1
-                known.insert(event.item)
-            }
-            next = end
-            progress?(next, events.count)
-        }
+        let session = ReplaySession(
+            scorer: scorer, data: data, history: history, events: events, options: options,
+            pool: catalog.sorted { $0.precedesInByteOrder($1) })
+        try session.run(progress: progress)
 
         // 3. The figures.
-        let labelled = events.indices.filter { events[$0].label != nil }
-        let labels = labelled.map { events[$0].label! }
-        var modeResults: [ReplayResult.ModeResult] = []
-        for (m, mode) in modes.enumerated() {
-            let p = labelled.map { predictions[m][$0] }
-            modeResults.append(
-                ReplayResult.ModeResult(
-                    mode: mode.rawValue, auc: Metrics.auc(p, labels), logloss: Metrics.logloss(p, labels),
-                    requests: requests[m].summary(), requestsByLength: requests[m].byLength(),
-                    longTerm: longTerm[m].all.totalCount > 0 ? longTerm[m].summary() : nil,
-                    longTermByLength: longTerm[m].all.totalCount > 0 ? longTerm[m].byLength() : nil,
-                    requestsPerSecond: requests[m].all.totalCount > 0 ? 1e9 / requests[m].all.mean : nil,
-                    predictions: predictions[m]))
-        }
-        let storeBytes = store.environment.usedBytes
-        let users = Set(all.map(\.user)).count
         var result = ReplayResult(
             model: .init(
                 folder: model.folder, fingerprint: model.fingerprintHex, createdBy: model.createdBy, d: model.config.d,
                 signatures: model.config.signatures, buckets: model.config.buckets, window: model.config.window),
             data: .init(
-                behaviors: all.count, users: users, items: catalog.count, splitTime: split.isFinite ? split : nil,
-                historyBehaviors: history.count, replayedEvents: events.count, labelledEvents: labelled.count,
+                behaviors: all.count, users: Set(all.map(\.user)).count, items: catalog.count,
+                splitTime: split.isFinite ? split : nil, historyBehaviors: history.count,
+                replayedEvents: events.count, labelledEvents: events.filter { $0.label != nil }.count,
                 encodeSeconds: encodeReport.seconds),
             candidates: options.candidates, rankEvery: options.rankEvery,
             minimumRankedPerBucket: options.minimumRankedPerBucket,
             durability: "\(options.durability)", precision: options.precision.name,
-            modes: modeResults, appends: appends.summary(), appendsByLength: appends.byLength(),
-            storeBytes: storeBytes, peakMemoryBytes: Timing.peakResidentBytes(),
+            modes: session.modeResults(), appends: session.appends.summary(),
+            appendsByLength: session.appends.byLength(),
+            storeBytes: store.environment.usedBytes, peakMemoryBytes: Timing.peakResidentBytes(),
             seconds: Date().timeIntervalSince(started),
             events: .init(
                 user: events.map(\.user), item: events.map(\.item), timestamp: events.map(\.timestamp),
-                label: events.map { $0.label.map { $0 ? 1 : 0 } }, length: eventLengths))
+                label: events.map { $0.label.map { $0 ? 1 : 0 } }, length: session.eventLengths))
         result.ratios = result.measuredRatios()
         return result
+    }
+
+    /// Options the replay cannot run with, and a store folder that exists already.
+    private static func validate(_ options: Options, storeFolder: String) throws {
+        guard !options.modes.isEmpty else { throw ReplayError(message: "no modes to replay") }
+        guard options.candidates >= 1, options.rankEvery >= 1 else {
+            throw ReplayError(message: "candidates and rank-every must be ≥ 1")
+        }
+        if case .quantile(let q) = options.split, !(0..<1).contains(q) {
+            throw ReplayError(message: "split quantile \(q) is outside [0, 1)")
+        }
+        guard !FileManager.default.fileExists(atPath: storeFolder) else {
+            throw ReplayError(
+                message:
+                    "\(storeFolder) already exists; the replay builds its own store (remove it or choose another "
+                    + "folder)"
+            )
+        }
     }
 }
 

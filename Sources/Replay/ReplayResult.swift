@@ -83,7 +83,9 @@ public struct ReplayResult: Codable, Sendable {
 
     // MARK: Ratios
 
-    /// A ratio of two p50 latencies and where they were read.
+    /// A ratio of two p50 latencies and where they were read. `goal` is the scorer's target for it, or "—"
+    /// when the replay's longest bucket is short of L ≈ 10^4, where the targets are set: there the ratio is a
+    /// plain figure.
     public struct Ratio: Codable, Sendable {
         public var name: String
         public var value: Double
@@ -91,12 +93,16 @@ public struct ReplayResult: Codable, Sendable {
         public var meaning: String
     }
 
+    /// The length exponent (L ≈ 10^3.5 and beyond) from which a ratio is held to its target.
+    public static let goalExponent = 3.5
+
     /// The scorer's speed goals, read off this replay. Each ratio compares p50 latencies in the length
     /// buckets nearest 10^4 and 10^2 among those where both of its series have at least 10 samples:
     /// - bse flat in L: bse at the long bucket over bse at the short bucket (goal ≤ 1.10);
     /// - full over bse at the long bucket, for `u_long` alone (goal ≥ 50) and for whole requests;
     /// - bse over short at the long bucket: the long history nearly free (goal ≤ 1.10);
     /// - append: append at the long bucket over the short bucket (goal ≤ 1.2).
+    /// The goals stand only where the long bucket reaches `goalExponent`.
     public func measuredRatios() -> [Ratio] {
         var out: [Ratio] = []
         func p50(_ rows: [BucketLatency], _ index: Int) -> Double? {
@@ -107,21 +113,25 @@ public struct ReplayResult: Codable, Sendable {
             a.filter { $0.bucket.exponent != nil && p50(a, $0.bucket.index) != nil && p50(b, $0.bucket.index) != nil }
                 .min { abs($0.bucket.exponent! - exponent) < abs($1.bucket.exponent! - exponent) }?.bucket.index
         }
+        func goalAt(_ bucket: Int, _ goal: String) -> String {
+            (LengthBucket(index: bucket).exponent ?? 0) >= Self.goalExponent ? goal : "—"
+        }
         /// `a` over `b` at the same (long) bucket, or `a` at the long bucket over `a` at the short one.
         func ratio(_ name: String, _ goal: String, _ a: [BucketLatency]?, over b: [BucketLatency]?, what: String) {
             guard let a else { return }
             if let b {
                 guard let i = nearest(a, b, to: 4), let x = p50(a, i), let y = p50(b, i) else { return }
                 out.append(
-                    Ratio(name: name, value: x / y, goal: goal, meaning: "\(what) at L \(LengthBucket(index: i).label)")
-                )
+                    Ratio(
+                        name: name, value: x / y, goal: goalAt(i, goal),
+                        meaning: "\(what) at L \(LengthBucket(index: i).label)"))
             } else {
                 guard let i = nearest(a, a, to: 4), let j = nearest(a, a, to: 2), i != j, let x = p50(a, i),
                     let y = p50(a, j)
                 else { return }
                 out.append(
                     Ratio(
-                        name: name, value: x / y, goal: goal,
+                        name: name, value: x / y, goal: goalAt(i, goal),
                         meaning: "\(what) at L \(LengthBucket(index: i).label) over L \(LengthBucket(index: j).label)"))
             }
         }
