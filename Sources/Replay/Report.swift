@@ -28,10 +28,18 @@ public enum Report {
 
     // MARK: Markdown
 
+    private static func f(_ v: Double?, _ digits: Int = 4) -> String {
+        v.map { String(format: "%.\(digits)f", $0) } ?? "n/a"
+    }
+    private static func ms(_ us: Double) -> String { String(format: "%.3f", us / 1000) }
+    private static func mib(_ b: Int) -> String { String(format: "%.1f MiB", Double(b) / 1_048_576) }
+
     static func markdown(_ r: ReplayResult) -> String {
-        func f(_ v: Double?, _ digits: Int = 4) -> String { v.map { String(format: "%.\(digits)f", $0) } ?? "n/a" }
-        func ms(_ us: Double) -> String { String(format: "%.3f", us / 1000) }
-        func mib(_ b: Int) -> String { String(format: "%.1f MiB", Double(b) / 1_048_576) }
+        header(r) + modeTables(r) + lengthTables(r) + resources(r)
+    }
+
+    /// What ran: the command, the build, the model, the data and the requests.
+    private static func header(_ r: ReplayResult) -> String {
         var s = "# Lifelong replay report\n\n"
         s += "Command: `\(r.provenance["command"] ?? "?")`  \n"
         s +=
@@ -61,8 +69,12 @@ public enum Report {
                         ? " and every event of a length bucket with fewer than \(r.minimumRankedPerBucket) so far" : "")
                 : " per event")
             + "; one thread; store durability \(r.durability), precision \(r.precision).\n\n"
+        return s
+    }
 
-        s += "## Accuracy and speed per mode\n\n"
+    /// Accuracy and speed per mode, and the speed ratios.
+    private static func modeTables(_ r: ReplayResult) -> String {
+        var s = "## Accuracy and speed per mode\n\n"
         s +=
             "| mode | AUC | logloss | requests | p50 ms | p90 ms | p99 ms | max ms | requests/s "
             + "|\n|---|---|---|---|---|---|---|---|---|\n"
@@ -75,8 +87,12 @@ public enum Report {
         s += "\n## Speed ratios\n\n| ratio | value | goal | what |\n|---|---|---|---|\n"
         for q in r.ratios { s += "| \(q.name) | \(f(q.value, 2)) | \(q.goal) | \(q.meaning) |\n" }
         if r.ratios.isEmpty { s += "| — | | | too few requests near L = 10^2 and 10^4 for the ratios |\n" }
+        return s
+    }
 
-        s +=
+    /// p50 latencies by sequence length: whole requests and appends, then `u_long` alone.
+    private static func lengthTables(_ r: ReplayResult) -> String {
+        var s =
             "\n## p50 request latency (ms) by sequence length L\n\n| L | "
             + r.modes.map(\.mode).joined(separator: " | ") + " | append |\n"
         s += "|---|" + String(repeating: "---|", count: r.modes.count + 1) + "\n"
@@ -104,8 +120,13 @@ public enum Report {
                 s += "| \(LengthBucket(index: i).label) | " + cells.joined(separator: " | ") + " |\n"
             }
         }
+        return s
+    }
+
+    /// Appends, the store's size, memory and time.
+    private static func resources(_ r: ReplayResult) -> String {
         let a = r.appends
-        s += "\n## Appends and resources\n\n"
+        var s = "\n## Appends and resources\n\n"
         s +=
             "Append (through the scorer's writer, one write transaction each): \(a.count) appends, p50 \(ms(a.p50)) "
             + "ms, "
@@ -125,7 +146,6 @@ public enum Report {
     /// Two panels: p50 request latency against L (log–log, one line per mode, appends dashed), and AUC per mode.
     static func svg(_ r: ReplayResult) -> String {
         let width = 960.0, height = 440.0
-        let left = 80.0, top = 50.0, plotW = 560.0, plotH = 320.0
         var s = """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" \
             viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif" font-size="12">
@@ -141,14 +161,24 @@ public enum Report {
         series.append(
             ("append", r.appendsByLength.compactMap { b in b.bucket.exponent.map { ($0, b.latency.p50 / 1000) } }, true)
         )
+        guard !series.flatMap(\.1).isEmpty else {
+            return s + "<text x=\"100\" y=\"100\">no requests</text></svg>\n"
+        }
+        return s + latencyPanel(series) + aucPanel(r) + "</svg>\n"
+    }
+
+    private static let left = 80.0, top = 50.0, plotW = 560.0, plotH = 320.0
+    private static func num(_ v: Double) -> String { String(format: "%.1f", v) }
+
+    /// p50 latency against L, log–log: axes, grid, one line per series (dashed ones dashed) and the legend.
+    private static func latencyPanel(_ series: [(String, [(Double, Double)], Bool)]) -> String {
         let points = series.flatMap(\.1)
-        guard !points.isEmpty else { return s + "<text x=\"100\" y=\"100\">no requests</text></svg>\n" }
+        var s = ""
         let xMin = (points.map(\.0).min()!).rounded(.down), xMax = max((points.map(\.0).max()!).rounded(.up), xMin + 1)
         let logs = points.map { log10(max($0.1, 1e-4)) }
         let yMin = logs.min()!.rounded(.down), yMax = max(logs.max()!.rounded(.up), yMin + 1)
         func px(_ e: Double) -> Double { left + (e - xMin) / (xMax - xMin) * plotW }
         func py(_ ms: Double) -> Double { top + plotH - (log10(max(ms, 1e-4)) - yMin) / (yMax - yMin) * plotH }
-        func num(_ v: Double) -> String { String(format: "%.1f", v) }
 
         // Axes, grid and ticks.
         s +=
@@ -191,9 +221,13 @@ public enum Report {
                 + "stroke-width=\"2\"\(dashed ? " stroke-dasharray=\"6 4\"" : "")/>\n"
             s += "<text x=\"\(num(left + 42))\" y=\"\(num(ly))\">\(name)</text>\n"
         }
+        return s
+    }
 
-        // AUC per mode.
+    /// AUC per mode, one bar each.
+    private static func aucPanel(_ r: ReplayResult) -> String {
         let bx = left + plotW + 90, bw = 200.0
+        var s = ""
         s +=
             "<text x=\"\(num(bx + bw / 2))\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">AUC per "
             + "mode\(r.model.trained ? "" : " (untrained model)")</text>\n"
@@ -229,7 +263,6 @@ public enum Report {
         s +=
             "<text transform=\"translate(\(num(bx - 40)) \(num(top + plotH / 2))) rotate(-90)\" "
             + "text-anchor=\"middle\">AUC (replayed events)</text>\n"
-        s += "</svg>\n"
         return s
     }
 

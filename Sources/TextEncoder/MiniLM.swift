@@ -192,56 +192,16 @@ public final class MiniLM: @unchecked Sendable {
         let c = config, h = c.hidden, dh = h / c.heads
         let n = batch.reduce(0) { $0 + $1.count }
         let maxT = batch.map(\.count).max() ?? 0
-        var x = [Float](repeating: 0, count: n * h)
+        var x = embed(batch, tokens: n)
         var q = x, k = x, v = x, context = x, tmp = x
         var inner = [Float](repeating: 0, count: n * c.intermediate)
         var scores = [Float](repeating: 0, count: maxT * maxT)
-        // Embeddings: word + position + token type 0, then LayerNorm.
-        var row = 0
-        for ids in batch {
-            for (t, id) in ids.enumerated() {
-                let word = Int(id) < c.vocabularySize ? Int(id) : Int(tokenizer.unknown)
-                for j in 0..<h {
-                    x[row * h + j] =
-                        wordEmbeddings[word * h + j] + positionEmbeddings[min(t, c.maxPositions - 1) * h + j]
-                        + typeEmbeddings[j]
-                }
-                row += 1
-            }
-        }
-        Self.layerNorm(&x, rows: n, width: h, weight: embeddingNormWeight, bias: embeddingNormBias, eps: c.layerNormEps)
         let scale = 1 / Float(dh).squareRoot()
         for layer in encoderLayers.prefix(layers) {
             Self.linear(x, rows: n, inWidth: h, weight: layer.query, bias: layer.queryBias, outWidth: h, into: &q)
             Self.linear(x, rows: n, inWidth: h, weight: layer.key, bias: layer.keyBias, outWidth: h, into: &k)
             Self.linear(x, rows: n, inWidth: h, weight: layer.value, bias: layer.valueBias, outWidth: h, into: &v)
-            // Attention per text and head, on the text's own rows.
-            q.withUnsafeBufferPointer { qp in
-                k.withUnsafeBufferPointer { kp in
-                    v.withUnsafeBufferPointer { vp in
-                        context.withUnsafeMutableBufferPointer { cp in
-                            scores.withUnsafeMutableBufferPointer { sp in
-                                var first = 0
-                                for ids in batch {
-                                    let t = ids.count
-                                    for head in 0..<c.heads {
-                                        let offset = first * h + head * dh
-                                        BLAS.gemm(
-                                            t, t, dh, alpha: scale, a: qp.baseAddress! + offset, lda: h,
-                                            b: kp.baseAddress! + offset, ldb: h,
-                                            transposeB: true, into: sp.baseAddress!, ldc: t)
-                                        for i in 0..<t { Self.softmax(sp.baseAddress! + i * t, t) }
-                                        BLAS.gemm(
-                                            t, dh, t, a: sp.baseAddress!, lda: t, b: vp.baseAddress! + offset, ldb: h,
-                                            transposeB: false, into: cp.baseAddress! + offset, ldc: h)
-                                    }
-                                    first += t
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            attend(batch, q: q, k: k, v: v, scale: scale, scores: &scores, into: &context)
             Self.linear(
                 context, rows: n, inWidth: h, weight: layer.attentionOut, bias: layer.attentionOutBias, outWidth: h,
                 into: &tmp)
@@ -273,6 +233,61 @@ public final class MiniLM: @unchecked Sendable {
             first += ids.count
         }
         return means
+    }
+
+    /// The word, position and token-type-0 embeddings of every token of the batch, then LayerNorm.
+    private func embed(_ batch: [[Int32]], tokens n: Int) -> [Float] {
+        let c = config, h = c.hidden
+        var x = [Float](repeating: 0, count: n * h)
+        var row = 0
+        for ids in batch {
+            for (t, id) in ids.enumerated() {
+                let word = Int(id) < c.vocabularySize ? Int(id) : Int(tokenizer.unknown)
+                for j in 0..<h {
+                    x[row * h + j] =
+                        wordEmbeddings[word * h + j] + positionEmbeddings[min(t, c.maxPositions - 1) * h + j]
+                        + typeEmbeddings[j]
+                }
+                row += 1
+            }
+        }
+        Self.layerNorm(&x, rows: n, width: h, weight: embeddingNormWeight, bias: embeddingNormBias, eps: c.layerNormEps)
+        return x
+    }
+
+    /// Self-attention per text and head, on the text's own rows of the packed batch: `context = softmax(q kᵀ ·
+    /// scale) v`.
+    private func attend(
+        _ batch: [[Int32]], q: [Float], k: [Float], v: [Float], scale: Float, scores: inout [Float],
+        into context: inout [Float]
+    ) {
+        let c = config, h = c.hidden, dh = h / c.heads
+        q.withUnsafeBufferPointer { qp in
+            k.withUnsafeBufferPointer { kp in
+                v.withUnsafeBufferPointer { vp in
+                    context.withUnsafeMutableBufferPointer { cp in
+                        scores.withUnsafeMutableBufferPointer { sp in
+                            var first = 0
+                            for ids in batch {
+                                let t = ids.count
+                                for head in 0..<c.heads {
+                                    let offset = first * h + head * dh
+                                    BLAS.gemm(
+                                        t, t, dh, alpha: scale, a: qp.baseAddress! + offset, lda: h,
+                                        b: kp.baseAddress! + offset, ldb: h,
+                                        transposeB: true, into: sp.baseAddress!, ldc: t)
+                                    for i in 0..<t { Self.softmax(sp.baseAddress! + i * t, t) }
+                                    BLAS.gemm(
+                                        t, dh, t, a: sp.baseAddress!, lda: t, b: vp.baseAddress! + offset, ldb: h,
+                                        transposeB: false, into: cp.baseAddress! + offset, ldc: h)
+                                }
+                                first += t
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// `out[rows, outWidth] = input[rows, inWidth] · weightᵀ + bias` (PyTorch Linear layout `[out, in]`).

@@ -30,8 +30,8 @@ public struct WordPieceTokenizer: Sendable {
     public init(vocabularyFile path: String, maxTokens: Int = 256) throws {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw VocabularyError(path: path, reason: "cannot read the vocabulary (\(error.localizedDescription))",
-                kind: .io)
+            throw VocabularyError(
+                path: path, reason: "cannot read the vocabulary (\(error.localizedDescription))", kind: .io)
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw VocabularyError(path: path, reason: "not valid UTF-8")
