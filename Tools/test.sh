@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The README's test command: set-up (Debian packages, the Python virtualenv, data and model files), build,
-# the Swift test suite (which also compiles and runs the C ABI's C programs), then the Python package's
-# tests: the package installed into .venv with pip, over the liblifelong_c.so of this build.
+# The README's test command: set-up (Debian packages, the Python virtualenv, data and model files), the
+# linters (Tools/lint.sh: swift-format, ruff, mypy, sizes, imports, the module table), build, the Swift test
+# suite (which also compiles and runs the C ABI's C programs), then the Python package's tests: the package
+# installed into .venv with pip, over the liblifelong_c.so of this build.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 Tools/setup.sh
+Tools/lint.sh
 swift build --build-tests
 swift test --skip-build
 bin=$(swift build --show-bin-path)

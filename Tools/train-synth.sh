@@ -11,7 +11,8 @@ swift build -c release --product lifelong
 bin=.build/release/lifelong
 rm -rf "$out" && mkdir -p "$out"
 for seed in $seeds; do
-    "$bin" synth --out "$out/synth-$seed" --users "${USERS:-200}" --length "${LENGTH:-300,3000}" --seed "$seed" >/dev/null
+    "$bin" synth --out "$out/synth-$seed" --users "${USERS:-200}" --length "${LENGTH:-300,3000}" \
+        --seed "$seed" >/dev/null
     for variant in sdim full none; do
         "$bin" train --data "$out/synth-$seed" --out "$out/$variant-$seed" --long "$variant" --seed "$seed" --quiet \
             > "$out/$variant-$seed.txt"
@@ -23,9 +24,11 @@ echo "|---:|---:|---:|---:|---:|---:|---|"
 ok=1
 for seed in $seeds; do
     s=$(cat "$out/sdim-$seed.auc"); f=$(cat "$out/full-$seed.auc"); n=$(cat "$out/none-$seed.auc")
-    secs=$(for v in sdim full none; do sed -n 's/.*"seconds" : \([0-9.]*\),*$/\1/p' "$out/$v-$seed/training.json" | tail -1; done \
-        | xargs printf '%.0f / ' | sed 's| / $||')
-    read -r dsf dsn pass <<<"$(python3 -c "s,f,n=$s,$f,$n; print(f'{s-f:+.4f} {s-n:+.4f} {int(s >= f - 0.002 and s >= n + 0.01)}')")"
+    secs=$(for v in sdim full none; do
+            sed -n 's/.*"seconds" : \([0-9.]*\),*$/\1/p' "$out/$v-$seed/training.json" | tail -1
+        done | xargs printf '%.0f / ' | sed 's| / $||')
+    check="s,f,n=$s,$f,$n; print(f'{s-f:+.4f} {s-n:+.4f} {int(s >= f - 0.002 and s >= n + 0.01)}')"
+    read -r dsf dsn pass <<<"$(python3 -c "$check")"
     [ "$pass" = 1 ] || ok=0
     echo "| $seed | $s | $f | $n | $dsf | $dsn | $secs |"
 done

@@ -49,7 +49,8 @@ struct LogFile {
         try data.withUnsafeBytes { (all: UnsafeRawBufferPointer) in
             let base = all.baseAddress!, end = all.count
             if start == end {
-                return try body(Line(number: 1, bytes: UnsafeRawBufferPointer(rebasing: all[end...]), isUnterminatedLast: true))
+                let empty = UnsafeRawBufferPointer(rebasing: all[end...])
+                return try body(Line(number: 1, bytes: empty, isUnterminatedLast: true))
             }
             var at = start, number = 1
             while at < end {

@@ -48,7 +48,9 @@ enum RecBole {
             let c = columns!
             let id = f[c.id]
             guard !id.isEmpty else { throw file.fail(line, "empty item_id") }
-            let category = c.category.flatMap { f[$0].split(separator: 0x20).first.map { String(decoding: $0, as: UTF8.self) } }
+            let category = c.category.flatMap {
+                f[$0].split(separator: 0x20).first.map { String(decoding: $0, as: UTF8.self) }
+            }
             var text = c.title.map { f[$0] }.flatMap { $0.isEmpty ? nil : $0.string }
             if let title = text, let y = c.year, !f[y].isEmpty { text = "\(title) (\(f[y].string))" }
             let key = id.string
@@ -98,8 +100,8 @@ struct Table {
                 guard !line.isBlank else { throw file.fail(line, "the header is empty") }
                 fields.split(line.bytes)
                 let names = (0..<fields.count).map {
-                    String(decoding: fields[$0].split(separator: 0x3A, maxSplits: 1, omittingEmptySubsequences: false)[0],
-                           as: UTF8.self).trimmingCharacters(in: [" "])
+                    let name = fields[$0].split(separator: 0x3A, maxSplits: 1, omittingEmptySubsequences: false)[0]
+                    return String(decoding: name, as: UTF8.self).trimmingCharacters(in: [" "])
                 }
                 let made = Table(path: file.path, names: names)
                 table = made

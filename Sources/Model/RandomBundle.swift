@@ -7,7 +7,8 @@ extension ModelBundle {
     public struct Shape: Sendable {
         public var dItem = 32, dCat = 16, m = 48, tau = 3, window = 50, heads = 2, attentionDim = 32
         public var hidden = [200, 80]
-        /// A text projection `W_t` (`[dText, TextVector.width]`) over the first `textLayers` layers of the text model; 0 = none.
+        /// A text projection `W_t` (`[dText, TextVector.width]`) over the first `textLayers` layers of the text
+        /// model; 0 = none.
         public var dText = 0, textLayers = 2
         public var textModel = "all-MiniLM-L6-v2"
         /// A v2 bundle: behaviors carry their feedback (`feedback_embedding [3, d]`).
@@ -36,7 +37,9 @@ extension ModelBundle {
         }
         guard shape.tau >= 1, shape.tau <= 8 else { throw LoadError(.invalidArgument, message: "--tau must be 1…8") }
         guard shape.attentionDim % shape.heads == 0 else {
-            throw LoadError(.invalidArgument, message: "--attention-dim \(shape.attentionDim) is not divisible by --heads \(shape.heads)")
+            throw LoadError(
+                .invalidArgument,
+                message: "--attention-dim \(shape.attentionDim) is not divisible by --heads \(shape.heads)")
         }
         guard shape.hidden.count == 2, shape.hidden.allSatisfy({ $0 > 0 }) else {
             throw LoadError(.invalidArgument, message: "--hidden needs two positive sizes, e.g. 200,80")

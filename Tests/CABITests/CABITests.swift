@@ -105,7 +105,7 @@ struct CABITests {
     static let fixture = Result { try CFixture() }
 
     @Test(
-        "scores equal the Swift scorer in every mode; bad arguments give a status and a message; two threads score while one appends"
+        "scores equal the Swift scorer in every mode; bad arguments give status and message; 2 threads score, 1 appends"
     )
     func cProgram() throws {
         let f = try Self.fixture.get()

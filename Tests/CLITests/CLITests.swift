@@ -90,7 +90,7 @@ struct EncoderCLITests {
     func folder() -> String { temporaryFolder("cli") }
 
     @Test(
-        "embed-text prints ids and the K-layer vector of each text (the golden sentence embedding at K = 6); encode reports cached texts"
+        "embed-text prints each text's ids and K-layer vector (golden at K = 6); encode reports cached texts"
     )
     func embedText() throws {
         let modelDir = Repository.miniLM
@@ -121,9 +121,10 @@ struct EncoderCLITests {
         try FileManager.default.createDirectory(atPath: ds, withIntermediateDirectories: true)
         try "user_id:token\titem_id:token\ttimestamp:float\n1\t1\t10\n1\t2\t11\n2\t3\t12\n".write(
             toFile: ds + "/tiny.inter", atomically: true, encoding: .utf8)
-        try
-            "item_id:token\tmovie_title:token_seq\trelease_year:token\n1\tToy Story\t1995\n2\tHeat\t1995\n3\tHeat\t1995\n"
-            .write(toFile: ds + "/tiny.item", atomically: true, encoding: .utf8)
+        let catalog =
+            "item_id:token\tmovie_title:token_seq\trelease_year:token\n"
+            + "1\tToy Story\t1995\n2\tHeat\t1995\n3\tHeat\t1995\n"
+        try catalog.write(toFile: ds + "/tiny.item", atomically: true, encoding: .utf8)
         let initModel = try CLI.run([
             "init-model", "--data", ds, "--out", root + "/model", "--d-item", "4", "--d-cat", "2", "--d-text", "3",
             "--text-layers", "2",

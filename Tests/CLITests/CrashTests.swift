@@ -55,7 +55,7 @@ func writeRecBole(_ behaviors: [Behavior], items: [String: ItemInfo], to folder:
 @Suite("Crash safety: SIGKILL during encode and append")
 struct CrashTests {
     @Test(
-        "killed ≥ 20 times at random moments: every record valid, every user absent or complete, a re-run gives the uninterrupted store"
+        "killed ≥ 20 times at random: records valid, users absent or complete, a re-run gives the uninterrupted store"
     )
     func sigkill() throws {
         let root = temporaryFolder("crash")
@@ -103,7 +103,8 @@ struct CrashTests {
             do { s = try Store(path: store, readOnly: true) } catch let e as Store.StoreError
                 where e.message.contains("no 'meta' database")
             {
-                return  // killed before the store's databases were created (they are created all at once, or not at all)
+                // Killed before the store's databases were created (they are created all at once, or not at all).
+                return
             }
             guard (try s.metaValues())["fingerprint"] != nil else { return }  // killed before the meta commit
             let summary = try StoreVerifier(store: s, model: model).verify()

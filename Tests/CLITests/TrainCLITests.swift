@@ -5,7 +5,7 @@ import TestSupport
 @Suite("lifelong train")
 struct TrainCLITests {
     @Test(
-        "trains a bundle with text atoms, writes training.json, embeds each distinct text once across runs; refuses bad options"
+        "trains a bundle with text atoms, writes training.json, embeds each text once across runs; refuses bad flags"
     )
     func train() throws {
         let modelDir = Repository.miniLM

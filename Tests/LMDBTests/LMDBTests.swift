@@ -365,7 +365,7 @@ struct LMDBTests {
     }
 
     @Test(
-        "a folder opened twice in one process shares one environment: reads of either survive the other's open and close"
+        "a folder opened twice in one process shares one environment: reads of either survive the other's open, close"
     )
     func openTwiceInOneProcess() throws {
         try withTemporaryStore { path in

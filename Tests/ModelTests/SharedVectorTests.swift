@@ -11,7 +11,8 @@ import TestSupport
 @Suite("Shared vectors: FNV-1a, the projection draw, the safetensors writer, the manifest")
 struct SharedVectorTests {
     func json(_ name: String) throws -> [String: Any] {
-        try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: Repository.golden(name))) as? [String: Any])
+        let data = try Data(contentsOf: Repository.golden(name))
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 
     @Test("FNV-1a-64 and the shard of an id equal Fixtures/golden/fnv1a64.json (the specification's vectors)")
@@ -20,7 +21,8 @@ struct SharedVectorTests {
         #expect(vectors.count >= 10)
         for v in vectors {
             let text = try #require(v["text"] as? String)
-            #expect(Hashing.hex(withUnsafeBytes(of: Hashing.fnv1a64(text).bigEndian, Array.init)) == v["fnv1a64"] as? String)
+            let hash = withUnsafeBytes(of: Hashing.fnv1a64(text).bigEndian, Array.init)
+            #expect(Hashing.hex(hash) == v["fnv1a64"] as? String)
             #expect(ShardManifest.shard(of: text, count: 4) == (v["shard_of_4"] as? Int))
             #expect(ShardManifest.shard(of: text, count: 7) == (v["shard_of_7"] as? Int))
         }
@@ -55,7 +57,8 @@ struct SharedVectorTests {
         let path = temporaryFolder("writer") + ".safetensors"
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Safetensors.write(tensors, metadata: metadata, to: path)
-        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(contentsOf: Repository.golden("writer.safetensors")))
+        let golden = try Data(contentsOf: Repository.golden("writer.safetensors"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == golden)
     }
 
     @Test("a manifest written by Python (Fixtures/golden/manifest.json) reads as written, and back")

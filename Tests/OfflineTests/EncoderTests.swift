@@ -136,7 +136,7 @@ struct BuildingBlockTests {
     }
 
     @Test(
-        "Rows.add (the kernel chosen at load, AVX2 here) and the baseline kernel equal a row-order scalar sum, bit for bit"
+        "Rows.add (the kernel chosen at load) and the baseline kernel equal a row-order scalar sum, bit for bit"
     )
     func rowsAdd() {
         var g = Gaussian(seed: 9)
@@ -156,7 +156,7 @@ struct BuildingBlockTests {
     }
 
     @Test(
-        "the item interner gives dense first-seen indices keyed by UTF-8 bytes (like the store), through growth and non-ASCII ids"
+        "the item interner gives dense first-seen indices keyed by UTF-8 bytes (like the store), through growth"
     )
     func interner() {
         var g = Gaussian(seed: 21)
@@ -350,11 +350,12 @@ struct EncoderTests {
     }
 
     @Test(
-        "v2 (feedback): sums add e(item) + F[feedback] under e(item)'s signatures; window and sequence keep the feedback"
+        "v2 (feedback): sums add e(item) + F[feedback] under e(item)'s signatures; window and sequence keep feedback"
     )
     func feedbackBruteForce() throws {
         var data = syntheticDataset()
-        for j in stride(from: 0, to: data.behaviors.count, by: 5) { data.behaviors[j].label = nil }  // unknown feedback too
+        // Unknown feedback too.
+        for j in stride(from: 0, to: data.behaviors.count, by: 5) { data.behaviors[j].label = nil }
         let root = temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let model = try makeBundle(data, folder: root + "/model", feedback: true)
@@ -498,7 +499,7 @@ struct TextAtomTests {
     static let minilm = Result { try MiniLM(folder: minilmFolder) }
 
     @Test(
-        "each distinct text is embedded once per store: a second encode computes 0; sums equal a brute force with x(text)"
+        "each distinct text is embedded once per store: a second encode computes 0; sums equal a brute force, x(text)"
     )
     func cache() throws {
         let textModel = try Self.minilm.get()

@@ -82,7 +82,8 @@ struct FuzzTests {
                 "{\"user\": \"u\(k % 4)\", \"item\": \(k % 5), \"timestamp\": \(1000 + k), \"label\": \(k % 2)}\n"
         }
         let item =
-            "item_id:token\tclass:token_seq\tmovie_title:token_seq\trelease_year:token\n0\tA B\tToy Story\t1995\n1\tB\tHeat\t1995\n"
+            "item_id:token\tclass:token_seq\tmovie_title:token_seq\trelease_year:token\n"
+            + "0\tA B\tToy Story\t1995\n1\tB\tHeat\t1995\n"
         let items = "{\"item\": \"0\", \"category\": \"A\", \"text\": \"Toy\"}\n{\"item\": 1, \"category\": \"B\"}\n"
         var m = Mutator(rng: Gaussian(seed: 101))
         var parsed = 0, refused = 0, bad: [String] = []

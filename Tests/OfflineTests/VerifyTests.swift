@@ -55,7 +55,7 @@ struct VerifyFixture {
 @Suite("lifelong verify")
 struct VerifyTests {
     @Test(
-        "a freshly encoded store, and one built by encode + append, verify clean with every sum recomputed (v1 and v2 bundles)"
+        "a fresh store, and one built by encode + append, verify clean with every sum recomputed (v1 and v2 bundles)"
     )
     func clean() throws {
         for (split, feedback) in [(false, false), (true, false), (false, true), (true, true)] {
@@ -169,7 +169,7 @@ struct VerifyTests {
 @Suite("Resource faults during encode")
 struct EncodeFaultTests {
     @Test(
-        "disk full at the 4th commit: a clear error, only whole batches of whole users stored, the process alive; a re-run completes"
+        "disk full at the 4th commit: a clear error, only whole batches of whole users stored, alive; a re-run ends"
     )
     func diskFull() throws {
         let fixture = try EncoderFixture(syntheticDataset(users: 30))

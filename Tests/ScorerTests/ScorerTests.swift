@@ -201,7 +201,7 @@ struct ScorerTests {
     }
 
     @Test(
-        "a v2 bundle (behaviors carry their feedback): every mode equals the float64 brute force; appends carry the label"
+        "a v2 bundle (behaviors carry their feedback): every mode equals the float64 brute force; appends carry labels"
     )
     func feedback() throws {
         let f = try ScoringFixture(feedback: true)
@@ -367,7 +367,7 @@ struct ScorerTests {
     }
 
     @Test(
-        "a store of the previous format (lifelong.store.v1, no feedback in its entries) is refused by the scorer and the encoder"
+        "a lifelong.store.v1 store (no feedback in its entries) is refused by the scorer and the encoder"
     )
     func oldStoreFormat() throws {
         let f = try ScoringFixture()

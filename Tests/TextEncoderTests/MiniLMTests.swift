@@ -44,7 +44,7 @@ struct MiniLMGoldenTests {
     }
 
     @Test(
-        "mean and normalized match the goldens within 1e-5 for every case and every K in 0…6, one batch or one text at a time"
+        "mean and normalized match the goldens within 1e-5 for every case and K in 0…6, one batch or one text at a time"
     )
     func layers() throws {
         let model = try sharedModel.get()

@@ -233,6 +233,7 @@ struct AdamTests {
         // First step: m̂ = g, v̂ = g², so the move is lr · g/(|g| + ε) = ±lr, after shrinking by 1 − lr·wd.
         let expected: [Double] = [1 * 0.95 - 0.1, 2 * 0.95 + 0.1, 3 * 0.95 - 0.1, 4]
         for k in 0..<4 { #expect(abs(w[k] - expected[k]) < 1e-6, "w[\(k)] = \(w[k])") }
-        #expect(g[0] == 0 && g[1] == 0 && g[2] == 0 && g[3] == 9)  // read gradients are cleared, the untouched row's kept
+        // Read gradients are cleared, the untouched row's kept.
+        #expect(g[0] == 0 && g[1] == 0 && g[2] == 0 && g[3] == 9)
     }
 }

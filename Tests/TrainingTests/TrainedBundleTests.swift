@@ -33,7 +33,8 @@ func train(
     shape.feedback = feedback
     shape.dItem = 8; shape.dCat = 4; shape.window = 10; shape.attentionDim = 8; shape.hidden = [16, 8]
     if textModel != nil { shape.dText = 4; shape.textLayers = 1 }
-    let initial = try ModelBundle.writeRandom(to: folder + "/initial", vocabulary: data.vocabularyIds, shape: shape, seed: 5)
+    let initial = try ModelBundle.writeRandom(
+        to: folder + "/initial", vocabulary: data.vocabularyIds, shape: shape, seed: 5)
     var atoms: [String: [Float]] = [:]
     if let textModel {
         try FileManager.default.createDirectory(atPath: folder + "/texts", withIntermediateDirectories: true)
@@ -77,7 +78,9 @@ struct TrainedBundleTests {
         let root = temporaryFolder("replay-\(long)")
         defer { try? FileManager.default.removeItem(atPath: root) }
         var data = syntheticLog()
-        if feedback { for j in stride(from: 0, to: data.behaviors.count, by: 7) { data.behaviors[j].label = nil } }  // unknown feedback too
+        if feedback {  // unknown feedback too
+            for j in stride(from: 0, to: data.behaviors.count, by: 7) { data.behaviors[j].label = nil }
+        }
         let (trainer, report) = try train(
             data, long: long, epochs: 2, folder: root, textModel: textModel, feedback: feedback)
         try trainer.writeBundle(to: root + "/trained")
@@ -126,7 +129,8 @@ struct TrainedBundleTests {
         let (_, sdim) = try train(data, long: .sdim, epochs: 6, folder: root + "/sdim")
         let (_, none) = try train(data, long: .none, epochs: 6, folder: root + "/none")
         let summary =
-            "sdim valid \(sdim.epochs.map { $0.valid.auc ?? 0 }) test \(sdim.test?.auc ?? 0); none test \(none.test?.auc ?? 0)"
+            "sdim valid \(sdim.epochs.map { $0.valid.auc ?? 0 }) test \(sdim.test?.auc ?? 0); "
+            + "none test \(none.test?.auc ?? 0)"
         #expect(sdim.epochs[0].trainLoss > sdim.epochs.last!.trainLoss, "\(summary)")
         #expect(try #require(sdim.test?.auc) > 0.6, "\(summary)")
         #expect(try #require(sdim.test?.auc) > #require(none.test?.auc) + 0.01, "\(summary)")

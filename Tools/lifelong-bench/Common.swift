@@ -29,6 +29,9 @@ func median(_ xs: [Double]) -> Double {
 
 func fmt(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
 
+/// One Markdown table row of the given cells.
+func tableRow(_ cells: String...) -> String { "| " + cells.joined(separator: " | ") + " |" }
+
 /// A random v1 bundle for the benchmarks: `items` items "i0"… in 50 categories "c0"…, d = d_item + d_cat
 /// with d_cat = d/4, other shapes at their defaults. Returns the bundle and the ids.
 func syntheticBundle(

@@ -97,8 +97,18 @@ struct EmbedBench: ParsableCommand {
         // Two threads on one handle over one thread, through the C ABI.
         let perThread = requests
         let one = try time { for _ in 0..<perThread { try cRequest() } }
+        let shared = SharedRequest(handle: handle, items: cItems)  // read-only from both threads
+        let two = try twoThreads(abi, shared, user: user, perThread: perThread)
+        let scaling = (2 * Double(perThread) / two) / (Double(perThread) / one)
+
+        try report(
+            swift: median(swiftTimes), c: median(cTimes), python: pythonP50, pythonCall: pythonCallP50,
+            scaling: scaling, d: model.config.d)
+    }
+
+    /// Seconds for `perThread` requests on each of two threads at once, on one C handle.
+    func twoThreads(_ abi: CLibrary, _ request: SharedRequest, user: String, perThread: Int) throws -> Double {
         let failures = Mutex<Int>(0)
-        let request = SharedRequest(handle: handle, items: cItems)  // read-only from both threads
         let two = time {
             DispatchQueue.concurrentPerform(iterations: 2) { [candidates] _ in
                 var local = [Float](repeating: 0, count: candidates)
@@ -114,11 +124,16 @@ struct EmbedBench: ParsableCommand {
             }
         }
         guard failures.withLock({ $0 }) == 0 else { throw ValidationError("C ABI calls failed in the 2-thread phase") }
-        let scaling = (2 * Double(perThread) / two) / (Double(perThread) / one)
+        return two
+    }
 
-        let swiftP50 = median(swiftTimes), cP50 = median(cTimes)
+    /// The tables and the JSON line.
+    func report(
+        swift swiftP50: Double, c cP50: Double, python pythonP50: Double, pythonCall pythonCallP50: Double,
+        scaling: Double, d: Int
+    ) throws {
         print(
-            "One bse request — d = \(model.config.d), B = \(candidates), L = \(length); \(2 * requests) requests "
+            "One bse request — d = \(d), B = \(candidates), L = \(length); \(2 * requests) requests "
                 + "each through Swift and the C ABI (interleaved), \(requests) through Python; 1 BLAS thread")
         print("| path | p50 ms |")
         print("|---|---:|")

@@ -50,22 +50,15 @@ struct EncodeBench: ParsableCommand {
 
         print(
             "BSE encode vs floor — d = \(d), m = \(shape.m), τ = \(shape.tau), K = \(shape.window), \(items) items, "
-                + "~\(behaviors) behaviors per row, f32 sums, no fsync, 1 BLAS thread, median of \(repeats), bucket-add kernel \(Rows.usesAVX2 ? "AVX2" : "x86-64 baseline")"
+                + "~\(behaviors) behaviors per row, f32 sums, no fsync, 1 BLAS thread, median of \(repeats), "
+                + "bucket-add kernel \(Rows.usesAVX2 ? "AVX2" : "x86-64 baseline")"
         )
         print("| L | users | encode beh/s | sgemm-hash beh/s | raw-LMDB-write beh/s | encode / floor |")
         print("|---:|---:|---:|---:|---:|---:|")
         var json: [String: Double] = [:]
         for length in parsedLengths {
             let users = max(1, behaviors / length)
-            var rng = Gaussian(seed: UInt64(length))
-            var log: [Behavior] = []
-            log.reserveCapacity(users * length)
-            for u in 0..<users {
-                for t in 0..<length {
-                    log.append(
-                        Behavior(user: "u\(u)", item: itemIds[Int(rng.bits() % UInt64(items))], timestamp: Double(t)))
-                }
-            }
+            let log = syntheticLog(users: users, length: length, itemIds: itemIds)
             let data = Dataset(behaviors: log, items: catalog)
             let total = Double(users * length)
 
@@ -81,7 +74,9 @@ struct EncodeBench: ParsableCommand {
                 encodeTimes.append(report.itemsSeconds + report.usersSeconds)
                 totalTimes.append(report.seconds)
                 print(
-                    "  L=\(length) grouping \(fmt(report.groupingSeconds, 3)) s, items \(fmt(report.itemsSeconds, 3)) s, users \(fmt(report.usersSeconds, 3)) s"
+                    "  L=\(length) grouping \(fmt(report.groupingSeconds, 3)) s, "
+                        + "items \(fmt(report.itemsSeconds, 3)) s, "
+                        + "users \(fmt(report.usersSeconds, 3)) s"
                 )
 
                 // 2. The same writes with raw C calls: same keys, same value sizes, same batching (256 users/txn).
@@ -104,13 +99,35 @@ struct EncodeBench: ParsableCommand {
             let enc = median(encodeTimes), gemm = median(gemmTimes), write = median(writeTimes)
             let floor = max(gemm, write)
             print(
-                "| \(length) | \(users) | \(fmt(total / enc, 0)) | \(fmt(total / gemm, 0)) | \(fmt(total / write, 0)) | \(fmt(enc / floor, 2)) |"
-            )
+                tableRow(
+                    "\(length)", "\(users)", fmt(total / enc, 0), fmt(total / gemm, 0), fmt(total / write, 0),
+                    fmt(enc / floor, 2)))
             json["L\(length)_encode_behaviors_per_s"] = total / enc
             json["L\(length)_floor_behaviors_per_s"] = total / floor
             json["L\(length)_encode_over_floor"] = enc / floor
             json["record_bytes_f32"] = Double(recordBytes)
         }
+        json["record_bytes_f16"] = Double(printRecordSizes(model))
+        let out = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
+        print(String(decoding: out, as: UTF8.self))
+    }
+
+    /// `users` users of `length` behaviors each, items drawn uniformly, timestamps 0 ..< length.
+    func syntheticLog(users: Int, length: Int, itemIds: [String]) -> [Behavior] {
+        var rng = Gaussian(seed: UInt64(length))
+        var log: [Behavior] = []
+        log.reserveCapacity(users * length)
+        for u in 0..<users {
+            for t in 0..<length {
+                log.append(
+                    Behavior(user: "u\(u)", item: itemIds[Int(rng.bits() % UInt64(items))], timestamp: Double(t)))
+            }
+        }
+        return log
+    }
+
+    /// Prints the user record's size at both precisions; returns the f16 size.
+    func printRecordSizes(_ model: ModelBundle) -> Int {
         let c = model.config
         let f16 = UserRecord(
             nSig: c.signatures, buckets: c.buckets, d: c.d, windowCapacity: c.window, fingerprint: model.fingerprint)
@@ -120,11 +137,11 @@ struct EncodeBench: ParsableCommand {
         print(
             "user record bytes at d = \(c.d), full window: f32 \(full.encodedSize(precision: .f32)), "
                 + "f16 \(full.encodedSize(precision: .f16)) (sums alone 16·8·\(c.d)·2 = \(bound); header+counts+window "
-                + "\(full.encodedSize(precision: .f16) - bound)); plus \(Store.sequenceEntrySize) bytes per behavior in `sequences`"
+                + "\(full.encodedSize(precision: .f16) - bound)); "
+                + "plus \(Store.sequenceEntrySize) bytes per behavior in "
+                + "`sequences`"
         )
-        json["record_bytes_f16"] = Double(full.encodedSize(precision: .f16))
-        let out = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
-        print(String(decoding: out, as: UTF8.self))
+        return full.encodedSize(precision: .f16)
     }
 
     /// Seconds to write `users` and `chunks` with raw mdb_put into a fresh environment, 256 users per transaction.

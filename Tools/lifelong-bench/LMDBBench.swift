@@ -32,15 +32,35 @@ struct LMDBBench: ParsableCommand {
         options.mapSize = max(64 << 20, keys * (valueSize + 64) * 4)
         options.durability = .noSync  // measure CPU cost, not fsync
         let env = try Environment(path: dir, options: options)
-        let wrapped = try env.database("wrapped")!
-        let raw = try env.database("raw")!
-
         var rng = Gaussian(seed: 42)  // the project's seeded generator
-        let order = (0..<UInt64(keys)).shuffled(using: &rng)
-        let value = [UInt8](repeating: 0x5A, count: valueSize)
-        let rawEnv = env.unsafeRawHandle
+        let f = Fixture(
+            env: env, wrapped: try env.database("wrapped")!, raw: try env.database("raw")!,
+            order: (0..<UInt64(keys)).shuffled(using: &rng), value: [UInt8](repeating: 0x5A, count: valueSize),
+            rawEnv: env.unsafeRawHandle)
+        var sink = 0
+        let (putWrapped, putRaw) = try puts(f)
+        let (getWrapped, getRaw) = try gets(f, sink: &sink)
+        let (txnWrapped, txnRaw) = try readsPerRequest(f, sink: &sink)
+        precondition(sink != 0)
+        try report([
+            ("put (1 write txn, random order)", putWrapped, putRaw),
+            ("get (1 read txn, random order)", getWrapped, getRaw),
+            ("read txn + get (per request)", txnWrapped, txnRaw),
+        ])
+    }
 
-        // Puts: one write transaction of `keys` puts, random key order, into an emptied database.
+    /// The store and the keys every measurement shares.
+    struct Fixture {
+        let env: Environment
+        let wrapped: Database, raw: Database
+        let order: [UInt64]
+        let value: [UInt8]
+        let rawEnv: OpaquePointer
+    }
+
+    /// Puts: one write transaction of `keys` puts, random key order, into an emptied database.
+    func puts(_ f: Fixture) throws -> ([Double], [Double]) {
+        let env = f.env, wrapped = f.wrapped, raw = f.raw, order = f.order, value = f.value, rawEnv = f.rawEnv
         var putWrapped: [Double] = [], putRaw: [Double] = []
         for _ in 0..<repeats {
             try env.write { txn in
@@ -72,9 +92,13 @@ struct LMDBBench: ParsableCommand {
                 } / Double(keys))
         }
 
-        // Gets inside one read transaction (the scorer's pattern: many lookups per snapshot).
+        return (putWrapped, putRaw)
+    }
+
+    /// Gets inside one read transaction (the scorer's pattern: many lookups per snapshot).
+    func gets(_ f: Fixture, sink: inout Int) throws -> ([Double], [Double]) {
+        let env = f.env, wrapped = f.wrapped, raw = f.raw, order = f.order, rawEnv = f.rawEnv
         var getWrapped: [Double] = [], getRaw: [Double] = []
-        var sink = 0
         for _ in 0..<repeats {
             getWrapped.append(
                 try time {
@@ -102,7 +126,12 @@ struct LMDBBench: ParsableCommand {
                 } / Double(keys))
         }
 
-        // One read transaction per get (a request that reads one record).
+        return (getWrapped, getRaw)
+    }
+
+    /// One read transaction per get (a request that reads one record).
+    func readsPerRequest(_ f: Fixture, sink: inout Int) throws -> ([Double], [Double]) {
+        let env = f.env, wrapped = f.wrapped, raw = f.raw, order = f.order, rawEnv = f.rawEnv
         let single = min(keys, 50_000)
         var txnWrapped: [Double] = [], txnRaw: [Double] = []
         for _ in 0..<repeats {
@@ -133,13 +162,11 @@ struct LMDBBench: ParsableCommand {
                     mdb_txn_abort(txn)
                 } / Double(single))
         }
-        precondition(sink != 0)
+        return (txnWrapped, txnRaw)
+    }
 
-        let rows: [(String, [Double], [Double])] = [
-            ("put (1 write txn, random order)", putWrapped, putRaw),
-            ("get (1 read txn, random order)", getWrapped, getRaw),
-            ("read txn + get (per request)", txnWrapped, txnRaw),
-        ]
+    /// The table (median ns per operation, wrapper over raw C) and the JSON line.
+    func report(_ rows: [(String, [Double], [Double])]) throws {
         print("LMDB wrapper vs raw C — \(keys) keys × \(valueSize)-byte values, median of \(repeats), ns/op")
         print("| operation | wrapper ns | raw C ns | wrapper / raw |")
         print("|---|---:|---:|---:|")

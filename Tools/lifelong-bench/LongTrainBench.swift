@@ -41,7 +41,8 @@ struct LongTrainBench: ParsableCommand {
         let ls = parse(lengths), ds = parse(dims)
         var rate: [String: Double] = [:], peak: [String: Double] = [:]
         print(
-            "Trainer step, v2 bundles (m = 48, τ = 3, K = 50, MLP 5d→200→80→1), batches of whole users (≤ \(batch) samples), 1 BLAS thread"
+            "Trainer step, v2 bundles (m = 48, τ = 3, K = 50, MLP 5d→200→80→1), batches of whole users "
+                + "(≤ \(batch) samples), 1 BLAS thread"
         )
         print("| d | L | users | variant | samples timed | samples/s | peak RSS MiB |")
         print("|---:|---:|---:|---|---:|---:|---:|")
@@ -56,7 +57,8 @@ struct LongTrainBench: ParsableCommand {
                 shape.dCat = max(1, d / 4)
                 shape.dItem = d - shape.dCat
                 shape.feedback = true
-                let bundle = try ModelBundle.writeRandom(to: folder + "/d\(d)-L\(L)", vocabulary: log.vocabularyIds, shape: shape, seed: 1)
+                let bundle = try ModelBundle.writeRandom(
+                    to: folder + "/d\(d)-L\(L)", vocabulary: log.vocabularyIds, shape: shape, seed: 1)
                 let set = try TrainingSet(log, vocabulary: bundle.vocabulary)
                 for variant in LongTerm.allCases {
                     var options = TrainingOptions()

@@ -9,13 +9,14 @@ import Model
 import Scorer
 import Store
 
-/// Per-request latency of every scoring mode over sequence lengths, and the speed ratios (flat in L, full over bse, bse over short, FLOP efficiency),
-/// all measured in one run on one synthetic store.
+/// Per-request latency of every scoring mode over sequence lengths, and the speed ratios (flat in L, full over
+/// bse, bse over short, FLOP efficiency), all measured in one run on one synthetic store.
 struct ScoreBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "score",
         abstract:
-            "Scorer p50/p99 per mode and L (d = 128, B = 1000), the speed ratios (flat in L, full over bse, bse over short, FLOP efficiency), and allocations per warm request."
+            "Scorer p50/p99 per mode and L (d = 128, B = 1000), the speed ratios (flat in L, full over bse, bse over "
+            + "short, FLOP efficiency), and allocations per warm request."
     )
 
     @Option(help: "Sequence lengths L (comma-separated).") var lengths = "100,1000,10000,100000"
@@ -44,43 +45,8 @@ struct ScoreBench: ParsableCommand {
         var rng = Gaussian(seed: 17)
         let scorer = try Scorer(model: model, store: store)
         let batch = (0..<candidates).map { _ in itemIds[Int(rng.bits() % UInt64(items))] }
-        var out = [Float](repeating: 0, count: candidates)
         var long = [Float](repeating: 0, count: candidates * c.d)
-
-        func measure(_ body: () throws -> Void) rethrows -> [Double] {
-            try body(); try body()  // warm-up: scratch buffers grow to size
-            var times: [Double] = []
-            let start = DispatchTime.now().uptimeNanoseconds
-            while times.count < requests {
-                times.append(try time(body))
-                if times.count >= 3, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 > seconds { break }
-            }
-            return times.sorted()
-        }
-        func percentile(_ sorted: [Double], _ p: Double) -> Double {
-            sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
-        }
-
-        print(
-            "Scorer — d = \(c.d), B = \(candidates), m = \(c.m), τ = \(c.tau), K = \(c.window), H = \(c.heads), d_a = \(c.attentionDim), "
-                + "MLP \(5 * c.d)→\(c.hidden[0])→\(c.hidden[1])→1, 1 BLAS thread, one request at a time")
-        print("| L | mode | requests | p50 ms | p99 ms |")
-        print("|---:|---|---:|---:|---:|")
-        var p50: [String: Double] = [:]
-        for length in parsedLengths {
-            let user = "L\(length)"
-            for mode in Scorer.Mode.allCases {
-                let t = try measure {
-                    try out.withUnsafeMutableBufferPointer {
-                        try scorer.score(user: user, candidates: batch, mode: mode, into: $0)
-                    }
-                }
-                p50["\(mode)@\(length)"] = percentile(t, 0.5)
-                print(
-                    "| \(length) | \(mode) | \(t.count) | \(fmt(percentile(t, 0.5) * 1e3, 3)) | \(fmt(percentile(t, 0.99) * 1e3, 3)) |"
-                )
-            }
-        }
+        let p50 = try latencyTable(scorer, c, candidates: batch)
 
         // The long-term term alone, full vs bse, at L = 10^4 (or the largest L below it).
         let l4 = parsedLengths.filter { $0 <= 10_000 }.max() ?? parsedLengths[0]
@@ -95,28 +61,11 @@ struct ScoreBench: ParsableCommand {
         }
         let longBSE = try longOnly(.bse), longFull = try longOnly(.full)
 
-        // Allocations per warm bse request.
-        try out.withUnsafeMutableBufferPointer {
-            try scorer.score(user: user4, candidates: batch, mode: .bse, into: $0)
-        }
         let counted = 50
-        lifelong_allocations_start()
-        for _ in 0..<counted {
-            try out.withUnsafeMutableBufferPointer {
-                try scorer.score(user: user4, candidates: batch, mode: .bse, into: $0)
-            }
-        }
-        let allocations = lifelong_allocations_stop()
+        let allocations = try allocations(scorer, user: user4, candidates: batch, requests: counted)
 
-        // FLOPs of one bse request (multiply-adds count 2) and single-thread sgemm peak, same run.
-        let B = Double(candidates), dd = Double(c.d), da = Double(c.attentionDim), w = Double(min(c.window, l4))
-        let h1 = Double(c.hidden[0]), h2 = Double(c.hidden[1])
-        let flops =
-            2 * B * dd * Double(c.m)  // candidate projections
-            + 2 * B * dd * da + 2 * 2 * w * dd * da  // queries; window keys and values
-            + 2 * 2 * B * w * da + 2 * B * da * dd  // scores and weighted values; W_o
-            + 2 * B * 5 * dd * h1 + 2 * B * h1 * h2 + 2 * B * h2  // MLP
-            + B * Double(c.signatures) * dd  // bucket gather
+        // FLOPs of one bse request and single-thread sgemm peak, same run.
+        let flops = bseFlops(c, length: l4)
         let peak = try bestSgemmPeak(), loadedPeak = BLAS.info.isBest ? peak : loadedSgemmPeak()
         let bseL4 = p50["bse@\(l4)"] ?? .nan
         let results: [(String, Double, String)] = [
@@ -133,26 +82,108 @@ struct ScoreBench: ParsableCommand {
                 "goal ≥ 0.50"
             ),
         ]
+        printRatios(results)
+        print(
+            "long-term term p50: bse \(fmt(longBSE * 1e3, 3)) ms, full \(fmt(longFull * 1e3, 3)) ms; "
+                + "bse request \(fmt(flops / 1e6, 1)) MFLOP at \(fmt(flops / bseL4 / 1e9, 1)) GFLOP/s, "
+                + "best sgemm \(fmt(peak / 1e9, 1)) GFLOP/s, "
+                + "loaded kernels' sgemm \(fmt(loadedPeak / 1e9, 1)) GFLOP/s"
+        )
+        print(
+            "heap allocations per warm bse request: \(fmt(Double(allocations) / Double(counted), 2)) "
+                + "(\(allocations) in \(counted) requests)"
+        )
+        try printJSON(results, allocationsPerRequest: Double(allocations) / Double(counted), p50: p50)
+    }
+
+    func printRatios(_ results: [(String, Double, String)]) {
         print("")
         print("| ratio | value | |")
         print("|---|---:|---|")
         for (name, value, goal) in results { print("| \(name) | \(fmt(value, 3)) | \(goal) |") }
         print("")
-        print(
-            "long-term term p50: bse \(fmt(longBSE * 1e3, 3)) ms, full \(fmt(longFull * 1e3, 3)) ms; "
-                + "bse request \(fmt(flops / 1e6, 1)) MFLOP at \(fmt(flops / bseL4 / 1e9, 1)) GFLOP/s, best sgemm \(fmt(peak / 1e9, 1)) GFLOP/s, "
-                + "loaded kernels' sgemm \(fmt(loadedPeak / 1e9, 1)) GFLOP/s"
-        )
-        print(
-            "heap allocations per warm bse request: \(fmt(Double(allocations) / Double(counted), 2)) (\(allocations) in \(counted) requests)"
-        )
+    }
+
+    /// The figures as one JSON line: the ratios, allocations per request and every p50 in ms.
+    func printJSON(_ results: [(String, Double, String)], allocationsPerRequest: Double, p50: [String: Double]) throws {
         var json: [String: Double] = [
             "bse_flat_in_L": results[0].1, "full_over_bse_long": results[1].1, "full_over_bse_request": results[2].1,
             "bse_over_short": results[3].1,
-            "flop_efficiency": results[4].1, "allocations_per_request": Double(allocations) / Double(counted),
+            "flop_efficiency": results[4].1, "allocations_per_request": allocationsPerRequest,
         ]
         for (k, v) in p50 { json["p50_ms_\(k)"] = v * 1e3 }
         let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
+    }
+
+    /// p50 and p99 of every mode at every length, printed as a table; returns the p50s by "mode@L".
+    func latencyTable(
+        _ scorer: Scorer, _ c: ModelBundle.Config, candidates batch: [String]
+    ) throws -> [String: Double] {
+        var out = [Float](repeating: 0, count: batch.count)
+        print(
+            "Scorer — d = \(c.d), B = \(candidates), m = \(c.m), τ = \(c.tau), K = \(c.window), H = \(c.heads), "
+                + "d_a = \(c.attentionDim), "
+                + "MLP \(5 * c.d)→\(c.hidden[0])→\(c.hidden[1])→1, 1 BLAS thread, one request at a time")
+        print("| L | mode | requests | p50 ms | p99 ms |")
+        print("|---:|---|---:|---:|---:|")
+        var p50: [String: Double] = [:]
+        for length in parsedLengths {
+            let user = "L\(length)"
+            for mode in Scorer.Mode.allCases {
+                let t = try measure {
+                    try out.withUnsafeMutableBufferPointer {
+                        try scorer.score(user: user, candidates: batch, mode: mode, into: $0)
+                    }
+                }
+                p50["\(mode)@\(length)"] = percentile(t, 0.5)
+                print(
+                    tableRow(
+                        "\(length)", "\(mode)", "\(t.count)", fmt(percentile(t, 0.5) * 1e3, 3),
+                        fmt(percentile(t, 0.99) * 1e3, 3)))
+            }
+        }
+        return p50
+    }
+
+    func measure(_ body: () throws -> Void) rethrows -> [Double] {
+        try body(); try body()  // warm-up: scratch buffers grow to size
+        var times: [Double] = []
+        let start = DispatchTime.now().uptimeNanoseconds
+        while times.count < requests {
+            times.append(try time(body))
+            if times.count >= 3, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 > seconds { break }
+        }
+        return times.sorted()
+    }
+
+    func percentile(_ sorted: [Double], _ p: Double) -> Double {
+        sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+    }
+
+    /// Heap allocations of `requests` warm bse requests (after one more to warm up).
+    func allocations(_ scorer: Scorer, user: String, candidates batch: [String], requests: Int) throws -> Int {
+        var out = [Float](repeating: 0, count: batch.count)
+        try out.withUnsafeMutableBufferPointer {
+            try scorer.score(user: user, candidates: batch, mode: .bse, into: $0)
+        }
+        lifelong_allocations_start()
+        for _ in 0..<requests {
+            try out.withUnsafeMutableBufferPointer {
+                try scorer.score(user: user, candidates: batch, mode: .bse, into: $0)
+            }
+        }
+        return Int(lifelong_allocations_stop())
+    }
+
+    /// FLOPs of one bse request at sequence length `length` (multiply-adds count 2).
+    func bseFlops(_ c: ModelBundle.Config, length: Int) -> Double {
+        let B = Double(candidates), dd = Double(c.d), da = Double(c.attentionDim), w = Double(min(c.window, length))
+        let h1 = Double(c.hidden[0]), h2 = Double(c.hidden[1])
+        return 2 * B * dd * Double(c.m)  // candidate projections
+            + 2 * B * dd * da + 2 * 2 * w * dd * da  // queries; window keys and values
+            + 2 * 2 * B * w * da + 2 * B * da * dd  // scores and weighted values; W_o
+            + 2 * B * 5 * dd * h1 + 2 * B * h1 * h2 + 2 * B * h2  // MLP
+            + B * Double(c.signatures) * dd  // bucket gather
     }
 }

@@ -27,7 +27,8 @@ struct TextBench: ParsableCommand {
         let titles = Array(Set(try Dataset.load(data).items.values.compactMap(\.text))).sorted()
         let tokens = titles.reduce(0) { $0 + model.tokenizer.ids($1).count }
         print(
-            "all-MiniLM-L6-v2 on \(titles.count) distinct MovieLens titles (\(tokens) tokens, \(fmt(Double(tokens) / Double(titles.count), 1)) per title), 1 BLAS thread"
+            "all-MiniLM-L6-v2 on \(titles.count) distinct MovieLens titles (\(tokens) tokens, "
+                + "\(fmt(Double(tokens) / Double(titles.count), 1)) per title), 1 BLAS thread"
         )
         print("| K | batched texts/s | one-at-a-time texts/s | speed-up |")
         print("|---:|---:|---:|---:|")
@@ -36,8 +37,9 @@ struct TextBench: ParsableCommand {
             let batched = time { _ = try? model.embed(titles, layers: k, batchTokens: batchTokens) }
             let single = time { for t in titles { _ = try? model.embed([t], layers: k) } }
             print(
-                "| \(k) | \(fmt(Double(titles.count) / batched, 0)) | \(fmt(Double(titles.count) / single, 0)) | \(fmt(single / batched, 2)) |"
-            )
+                tableRow(
+                    "\(k)", fmt(Double(titles.count) / batched, 0), fmt(Double(titles.count) / single, 0),
+                    fmt(single / batched, 2)))
             json["K\(k)_batched_texts_per_s"] = Double(titles.count) / batched
             json["K\(k)_single_texts_per_s"] = Double(titles.count) / single
             json["K\(k)_speedup"] = single / batched

@@ -17,7 +17,8 @@ struct TrainBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train-text",
         abstract:
-            "Training samples/s with cached text atoms vs re-encoding every behavior occurrence's text (BAHE), MovieLens titles."
+            "Training samples/s with cached text atoms vs re-encoding every behavior occurrence's text (BAHE), "
+            + "MovieLens titles."
     )
     @Option(help: "MovieLens-100K folder (from Tools/setup.sh).") var data = MiniLM.setupFolder("ml-100k")
     @Option(help: "all-MiniLM-L6-v2 folder.") var modelDir = MiniLM.defaultFolder
@@ -45,7 +46,8 @@ struct TrainBench: ParsableCommand {
         var shape = ModelBundle.Shape()
         shape.dText = dText
         shape.textLayers = textLayers
-        let bundle = try ModelBundle.writeRandom(to: folder + "/model", vocabulary: log.vocabularyIds, shape: shape, seed: 1)
+        let bundle = try ModelBundle.writeRandom(
+            to: folder + "/model", vocabulary: log.vocabularyIds, shape: shape, seed: 1)
 
         // Cached: every distinct text through the language model once, into an empty cache.
         try FileManager.default.createDirectory(atPath: folder + "/cache", withIntermediateDirectories: true)
@@ -60,13 +62,7 @@ struct TrainBench: ParsableCommand {
         var options = TrainingOptions()
         options.long = LongTerm(rawValue: long)!
         options.batch = batch
-        // Batches of samples drawn at random from the train period (both paths see the same kind of histories).
-        var samples = set.train
-        var rng = Gaussian(seed: 3)
-        rng.shuffle(&samples)
-        let batches = stride(from: 0, to: samples.count, by: batch).map {
-            Array(samples[$0..<min($0 + batch, samples.count)])
-        }
+        let batches = shuffledBatches(set)
         let n = min(cachedBatches, batches.count)
 
         let cachedTrainer = Trainer(initial: bundle, data: set, options: options)
@@ -82,13 +78,7 @@ struct TrainBench: ParsableCommand {
         var lmCalls = 0, encodedSamples = 0, worst: Float = 0
         let encodedSeconds = try time {
             for b in batches.prefix(min(encodedBatches, batches.count)) {
-                var texts: [String] = [], ids: [String] = []
-                for s in b {
-                    let userItems = set.items[set.start[Int(s.user)]...(set.start[Int(s.user)] + Int(s.position))]
-                    for row in userItems {
-                        let id = idOfRow[Int(row)]; if let t = log.items[id]?.text { texts.append(t); ids.append(id) }
-                    }
-                }
+                let (texts, ids) = occurrenceTexts(b, set, log: log, idOfRow: idOfRow)
                 let embedded = try textModel.embed(texts, layers: textLayers)
                 lmCalls += texts.count
                 // The re-encoded atoms are the cached ones (same model, same text): the training math is the same.
@@ -102,17 +92,20 @@ struct TrainBench: ParsableCommand {
 
         let cachedRate = Double(cachedSamples) / cachedSeconds, encodedRate = Double(encodedSamples) / encodedSeconds
         print(
-            "BAHE on MovieLens-100K: \(long) model, d_text = \(dText), text layers K = \(textLayers), batches of \(batch), 1 BLAS thread"
+            "BAHE on MovieLens-100K: \(long) model, d_text = \(dText), text layers K = \(textLayers), "
+                + "batches of \(batch), 1 BLAS thread"
         )
         print(
-            "language-model calls with the cache: \(atoms.lookup.computed) (distinct texts: \(distinctTexts)), \(fmt(cacheSeconds, 2)) s once"
+            "language-model calls with the cache: \(atoms.lookup.computed) (distinct texts: \(distinctTexts)), "
+                + "\(fmt(cacheSeconds, 2)) s once"
         )
         print("| path | samples timed | LM calls | samples/s |")
         print("|---|---:|---:|---:|")
         print("| cached atoms | \(cachedSamples) | 0 | \(fmt(cachedRate, 0)) |")
         print("| re-encode every occurrence | \(encodedSamples) | \(lmCalls) | \(fmt(encodedRate, 1)) |")
         print(
-            "speed-up (cached / re-encoded): \(fmt(cachedRate / encodedRate, 0))×; re-encoded atoms differ from the cached ones by at most \(worst)"
+            "speed-up (cached / re-encoded): \(fmt(cachedRate / encodedRate, 0))×; re-encoded atoms differ from the "
+                + "cached ones by at most \(worst)"
         )
         let json: [String: Double] = [
             "cached_samples_per_s": cachedRate, "reencoded_samples_per_s": encodedRate,
@@ -121,5 +114,33 @@ struct TrainBench: ParsableCommand {
             "lm_calls_reencoded": Double(lmCalls),
         ]
         print(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
+    }
+
+    /// Batches of samples drawn at random from the train period (both paths see the same kind of histories).
+    func shuffledBatches(_ set: TrainingSet) -> [[TrainingSet.Sample]] {
+        var samples = set.train
+        var rng = Gaussian(seed: 3)
+        rng.shuffle(&samples)
+        return stride(from: 0, to: samples.count, by: batch).map {
+            Array(samples[$0..<min($0 + batch, samples.count)])
+        }
+    }
+
+    /// The text of every behavior occurrence a batch reads (history and candidate), with its item id.
+    func occurrenceTexts(
+        _ b: [TrainingSet.Sample], _ set: TrainingSet, log: Dataset, idOfRow: [String]
+    ) -> (texts: [String], ids: [String]) {
+        var texts: [String] = [], ids: [String] = []
+        for s in b {
+            let userItems = set.items[set.start[Int(s.user)]...(set.start[Int(s.user)] + Int(s.position))]
+            for row in userItems {
+                let id = idOfRow[Int(row)]
+                if let t = log.items[id]?.text {
+                    texts.append(t)
+                    ids.append(id)
+                }
+            }
+        }
+        return (texts, ids)
     }
 }

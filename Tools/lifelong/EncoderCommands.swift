@@ -19,7 +19,8 @@ struct InitModel: ParsableCommand {
 
     func run() throws {
         let data = try Dataset.load(input.data, ratingThreshold: input.ratingThreshold)
-        let bundle = try ModelBundle.writeRandom(to: out, vocabulary: data.vocabularyIds, shape: shape.shape, seed: seed)
+        let bundle = try ModelBundle.writeRandom(
+            to: out, vocabulary: data.vocabularyIds, shape: shape.shape, seed: seed)
         print(
             "wrote \(out): \(bundle.vocabulary.items.count) items, \(bundle.vocabulary.categories.count) categories, "
                 + "d = \(bundle.config.d), fingerprint \(bundle.fingerprintHex)")

@@ -11,13 +11,15 @@ import TextEncoder
 struct Synth: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Write a seeded synthetic RecBole dataset with long sequences and a hidden click model in which old behaviors matter.",
+            "Write a seeded synthetic RecBole dataset with long sequences and a hidden click model in which old "
+            + "behaviors matter.",
         discussion: """
             Items sit in clusters (cluster = item mod clusters; category c(cluster mod categories)); each user has \
             core interests, fixed and rarely browsed, and current interests that drift. Each behavior is from a \
             core cluster (--core-rate), a current one (--current-rate) or a random item. Click probability: \
             σ(bias + quality(item) + affinity-weight·√a), a = the share of the user's whole earlier history in the \
-            item's cluster, so interests that drifted out of the recent window still drive clicks. Lengths are log-uniform in \
+            item's cluster, so interests that drifted out of the recent window still drive clicks. Lengths are \
+            log-uniform in \
             --length and every user's behaviors spread over the same --span-days, so a split by time cuts every \
             user at about the same fraction. The same parameters and seed always give the same files. \
             Output: OUT/NAME.inter (user_id, item_id, timestamp, label) and OUT/NAME.item (item_id, class, title), \
@@ -74,7 +76,8 @@ struct ReplayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract:
-            "Replay a log in time order through the scorer: score every event in each mode, then append it; report accuracy and speed.",
+            "Replay a log in time order through the scorer: score every event in each mode, then append it; report "
+            + "accuracy and speed.",
         discussion: """
             The log before the split is encoded into REPORT/store; every later event, in (timestamp, item id, \
             user id) order, is scored in each mode before its label is used (prequential), then appended through \
@@ -88,10 +91,8 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Modes, comma-separated: bse, online, full, short (default: all four).", transform: Scorer.Mode.list)
     var modes: [Scorer.Mode] = Scorer.Mode.allCases
     @Option(help: "Candidates per ranking request: the event's item + B−1 sampled items.") var candidates = 1
-    @Option(
-        help:
-            "With --candidates > 1, send the ranking request on every Nth event (the others score the event's item alone)."
-    ) var rankEvery = 1
+    @Option(help: "With --candidates > 1, the ranking request on every Nth event (others score their item alone).")
+    var rankEvery = 1
     @Option(help: "…and on every event of a sequence-length bucket that has had fewer ranking requests than this.")
     var minRankedPerBucket = 30
     @Option(help: "History = the log before this fraction of its events in time order (0 = start empty).") var split =
@@ -114,7 +115,8 @@ struct ReplayCommand: ParsableCommand {
     func run() throws {
         #if DEBUG
         throw ValidationError(
-            "replay refuses to report from a debug build (its timings would mislead): build with `swift build -c release` and run .build/release/lifelong"
+            "replay refuses to report from a debug build (its timings would mislead): build with "
+                + "`swift build -c release` and run .build/release/lifelong"
         )
         #else
         let bundle = try ModelBundle(folder: model)
@@ -133,21 +135,23 @@ struct ReplayCommand: ParsableCommand {
         var result = try Replay.run(
             model: bundle, data: data, storeFolder: storeFolder, options: options,
             textModel: try text.load(for: bundle), progress: progress.update)
+        let info = ProcessInfo.processInfo
         result.provenance = [
             "command": CommandLine.arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " "),
             "build": "release, lifelong \(LifelongVersion.string)",
-            "machine":
-                "\(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB",
+            "machine": "\(info.activeProcessorCount) cores, \(info.physicalMemory >> 30) GiB",
             "date": ISO8601DateFormatter().string(from: Date()),
         ]
         try Report.write(result, to: report)
         for m in result.modes {
             print(
-                "\(m.mode): AUC \(m.auc.map { String(format: "%.4f", $0) } ?? "n/a"), p50 \(String(format: "%.3f", m.requests.p50 / 1000)) ms"
+                "\(m.mode): AUC \(m.auc.map { String(format: "%.4f", $0) } ?? "n/a"), "
+                    + "p50 \(String(format: "%.3f", m.requests.p50 / 1000)) ms"
             )
         }
         for r in result.ratios {
-            print("\(r.name) = \(String(format: "%.2f", r.value)) (goal \(r.goal)): \(r.meaning)")
+            let goal = r.goal == "—" ? "" : " (goal \(r.goal))"
+            print("\(r.name) = \(String(format: "%.2f", r.value))\(goal): \(r.meaning)")
         }
         print("report: \(report)/report.md, report.json, latency.svg")
         #endif

@@ -12,7 +12,8 @@ import Training
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Train a bundle on a behavior log (v2, whose history behaviors carry their feedback, when the log has labels; v1 with --no-feedback): time split 80/10/10, Adam, early stopping on the valid AUC.",
+            "Train a bundle on a behavior log (v2, whose history behaviors carry their feedback, when the log has "
+            + "labels; v1 with --no-feedback): time split 80/10/10, Adam, early stopping on the valid AUC.",
         discussion: """
             Samples are the log's labelled behaviors; each one's history is every earlier behavior of its user in \
             (timestamp, item id) order — what the store and the replay see. The log is split by time: train before \

@@ -279,89 +279,125 @@ def load(folder: os.PathLike | str) -> Bundle:
 
 def _check(path: str, tensors: Dict[str, np.ndarray], meta: Dict[str, str], vocabulary: Vocabulary) -> Config:
     """The bundle's config, or the first error ModelBundle would report (same order, same words)."""
-    def fail(message: str, tensor: Optional[str] = None) -> DamagedError:
-        return DamagedError(f"{path}: " + (f"tensor '{tensor}': " if tensor is not None else "") + message)
+    return _BundleShapes(path, tensors, meta, vocabulary).config()
 
-    def shape(name: str) -> List[int]:
-        if name not in tensors:
-            raise fail("missing", name)
-        return list(tensors[name].shape)
 
-    def expect(name: str, want: List[int]) -> None:
-        got = shape(name)
+class _BundleShapes:
+    """The metadata and tensor shapes checked against each other, part by part, as Swift's BundleShapes does."""
+
+    def __init__(self, path: str, tensors: Dict[str, np.ndarray], meta: Dict[str, str], vocabulary: Vocabulary):
+        self.path, self.tensors, self.meta, self.vocabulary = path, tensors, meta, vocabulary
+
+    def fail(self, message: str, tensor: Optional[str] = None) -> DamagedError:
+        return DamagedError(f"{self.path}: " + (f"tensor '{tensor}': " if tensor is not None else "") + message)
+
+    def shape(self, name: str) -> List[int]:
+        if name not in self.tensors:
+            raise self.fail("missing", name)
+        return list(self.tensors[name].shape)
+
+    def expect(self, name: str, want: List[int]) -> None:
+        got = self.shape(name)
         if got != want:
-            raise fail(f"shape {got}, expected {want}", name)
+            raise self.fail(f"shape {got}, expected {want}", name)
 
-    def meta_int(key: str) -> int:
-        text = meta.get(key)
+    def meta_int(self, key: str) -> int:
+        text = self.meta.get(key)
         if text is None or re.fullmatch(r"[+-]?[0-9]+", text, re.ASCII) is None or not 0 < int(text) < 1 << 63:
-            raise fail(f"metadata '{key}' missing or not a positive integer")
+            raise self.fail(f"metadata '{key}' missing or not a positive integer")
         return int(text)
 
-    form = meta.get("format")
-    if form not in (FORMAT_V1, FORMAT_V2):
-        raise fail(f"metadata format is {'missing' if form is None else repr(form)}, expected '{FORMAT_V1}' or "
-                   f"'{FORMAT_V2}'")
-    feedback = form == FORMAT_V2
-    tau, window, heads = meta_int("tau"), meta_int("short_window"), meta_int("heads")
-    seed = meta.get("projection_seed")
-    if seed is None or re.fullmatch(r"\+?[0-9]+", seed, re.ASCII) is None or int(seed) >= 1 << 64:
-        raise fail("metadata 'projection_seed' missing or not an unsigned integer")
-    item, cat = shape("item_embedding"), shape("category_embedding")
-    if len(item) != 2 or item[0] < 1:
-        raise fail(f"shape {item}, expected [n_items ≥ 1, d_item]", "item_embedding")
-    if len(cat) != 2 or cat[0] < 1:
-        raise fail(f"shape {cat}, expected [n_categories ≥ 1, d_cat]", "category_embedding")
-    d_text = 0
-    if "text_projection.weight" in tensors or "text_projection.bias" in tensors:
-        w = shape("text_projection.weight")
-        if len(w) != 2 or w[1] != TEXT_WIDTH:
-            raise fail(f"shape {w}, expected [d_text, {TEXT_WIDTH}]", "text_projection.weight")
-        d_text = w[0]
-        expect("text_projection.bias", [d_text])
-    d = item[1] + cat[1] + d_text
-    if feedback:
-        expect("feedback_embedding", [FEEDBACK_ROWS, d])
-    elif "feedback_embedding" in tensors:
-        raise fail(f"present in a '{FORMAT_V1}' bundle (feedback needs format '{FORMAT_V2}')", "feedback_embedding")
-    proj = shape("sdim.projection")
-    if len(proj) != 2 or proj[1] != d:
-        raise fail(f"shape {proj}, expected [m, d = {d}]", "sdim.projection")
-    m = proj[0]
-    if m % tau != 0:
-        raise fail(f"m = {m} is not a multiple of tau = {tau}", "sdim.projection")
-    if tau > 8:
-        raise fail(f"metadata 'tau' = {tau} exceeds 8 (buckets are stored as one byte)")
-    q = shape("short_attention.query.weight")
-    if len(q) != 2 or q[1] != d:
-        raise fail(f"shape {q}, expected [d_a, d = {d}]", "short_attention.query.weight")
-    da = q[0]
-    if da % heads != 0:
-        raise fail(f"d_a = {da} is not divisible by heads = {heads}", "short_attention.query.weight")
-    for p in ("query", "key", "value"):
-        expect(f"short_attention.{p}.weight", [da, d])
-        expect(f"short_attention.{p}.bias", [da])
-    expect("short_attention.output.weight", [d, da])
-    expect("short_attention.output.bias", [d])
-    m0 = shape("mlp.0.weight")
-    if len(m0) != 2 or m0[1] != 5 * d:
-        raise fail(f"shape {m0}, expected [h_1, 5d = {5 * d}]", "mlp.0.weight")
-    m1 = shape("mlp.1.weight")
-    if len(m1) != 2 or m1[1] != m0[0]:
-        raise fail(f"shape {m1}, expected [h_2, h_1 = {m0[0]}]", "mlp.1.weight")
-    expect("mlp.2.weight", [1, m1[0]])
-    expect("mlp.0.bias", [m0[0]])
-    expect("mlp.1.bias", [m1[0]])
-    expect("mlp.2.bias", [1])
-    max_item, max_cat = max(vocabulary.items.values(), default=0), max(vocabulary.categories.values(), default=0)
-    if max_item >= item[0]:
-        raise fail(f"vocab.tsv uses item row {max_item} but the table has {item[0]} rows", "item_embedding")
-    if max_cat >= cat[0]:
-        raise fail(f"vocab.tsv uses category row {max_cat} but the table has {cat[0]} rows", "category_embedding")
-    return Config(n_items=item[0], n_categories=cat[0], d_item=item[1], d_cat=cat[1], d_text=d_text, m=m, tau=tau,
-                  window=window, heads=heads, attention_dim=da, hidden=(m0[0], m1[0]), projection_seed=int(seed),
-                  feedback=feedback, text_model=meta.get("text_model", "all-MiniLM-L6-v2"),
-                  text_layers=_integer(meta.get("text_layers"), 2))
+    def config(self) -> Config:
+        meta = self.meta
+        form = meta.get("format")
+        if form not in (FORMAT_V1, FORMAT_V2):
+            raise self.fail(f"metadata format is {'missing' if form is None else repr(form)}, expected '{FORMAT_V1}' "
+                            f"or '{FORMAT_V2}'")
+        feedback = form == FORMAT_V2
+        tau, window, heads = self.meta_int("tau"), self.meta_int("short_window"), self.meta_int("heads")
+        seed = meta.get("projection_seed")
+        if seed is None or re.fullmatch(r"\+?[0-9]+", seed, re.ASCII) is None or int(seed) >= 1 << 64:
+            raise self.fail("metadata 'projection_seed' missing or not an unsigned integer")
+        item, cat, d_text = self.embeddings(feedback)
+        d = item[1] + cat[1] + d_text
+        m = self.projection(d, tau)
+        da = self.attention(d, heads)
+        hidden = self.mlp(d)
+        self.vocabulary_rows(item[0], cat[0])
+        return Config(n_items=item[0], n_categories=cat[0], d_item=item[1], d_cat=cat[1], d_text=d_text, m=m,
+                      tau=tau, window=window, heads=heads, attention_dim=da, hidden=hidden,
+                      projection_seed=int(seed), feedback=feedback,
+                      text_model=meta.get("text_model", "all-MiniLM-L6-v2"),
+                      text_layers=_integer(meta.get("text_layers"), 2))
+
+    def embeddings(self, feedback: bool) -> Tuple[List[int], List[int], int]:
+        item, cat = self.shape("item_embedding"), self.shape("category_embedding")
+        if len(item) != 2 or item[0] < 1:
+            raise self.fail(f"shape {item}, expected [n_items ≥ 1, d_item]", "item_embedding")
+        if len(cat) != 2 or cat[0] < 1:
+            raise self.fail(f"shape {cat}, expected [n_categories ≥ 1, d_cat]", "category_embedding")
+        d_text = 0
+        if "text_projection.weight" in self.tensors or "text_projection.bias" in self.tensors:
+            w = self.shape("text_projection.weight")
+            if len(w) != 2 or w[1] != TEXT_WIDTH:
+                raise self.fail(f"shape {w}, expected [d_text, {TEXT_WIDTH}]", "text_projection.weight")
+            d_text = w[0]
+            self.expect("text_projection.bias", [d_text])
+        d = item[1] + cat[1] + d_text
+        if feedback:
+            self.expect("feedback_embedding", [FEEDBACK_ROWS, d])
+        elif "feedback_embedding" in self.tensors:
+            raise self.fail(f"present in a '{FORMAT_V1}' bundle (feedback needs format '{FORMAT_V2}')",
+                            "feedback_embedding")
+        return item, cat, d_text
+
+    def projection(self, d: int, tau: int) -> int:
+        proj = self.shape("sdim.projection")
+        if len(proj) != 2 or proj[1] != d:
+            raise self.fail(f"shape {proj}, expected [m, d = {d}]", "sdim.projection")
+        m = proj[0]
+        if m % tau != 0:
+            raise self.fail(f"m = {m} is not a multiple of tau = {tau}", "sdim.projection")
+        if tau > 8:
+            raise self.fail(f"metadata 'tau' = {tau} exceeds 8 (buckets are stored as one byte)")
+        return m
+
+    def attention(self, d: int, heads: int) -> int:
+        q = self.shape("short_attention.query.weight")
+        if len(q) != 2 or q[1] != d:
+            raise self.fail(f"shape {q}, expected [d_a, d = {d}]", "short_attention.query.weight")
+        da = q[0]
+        if da % heads != 0:
+            raise self.fail(f"d_a = {da} is not divisible by heads = {heads}", "short_attention.query.weight")
+        for p in ("query", "key", "value"):
+            self.expect(f"short_attention.{p}.weight", [da, d])
+            self.expect(f"short_attention.{p}.bias", [da])
+        self.expect("short_attention.output.weight", [d, da])
+        self.expect("short_attention.output.bias", [d])
+        return da
+
+    def mlp(self, d: int) -> Tuple[int, int]:
+        m0 = self.shape("mlp.0.weight")
+        if len(m0) != 2 or m0[1] != 5 * d:
+            raise self.fail(f"shape {m0}, expected [h_1, 5d = {5 * d}]", "mlp.0.weight")
+        m1 = self.shape("mlp.1.weight")
+        if len(m1) != 2 or m1[1] != m0[0]:
+            raise self.fail(f"shape {m1}, expected [h_2, h_1 = {m0[0]}]", "mlp.1.weight")
+        self.expect("mlp.2.weight", [1, m1[0]])
+        self.expect("mlp.0.bias", [m0[0]])
+        self.expect("mlp.1.bias", [m1[0]])
+        self.expect("mlp.2.bias", [1])
+        return m0[0], m1[0]
+
+    def vocabulary_rows(self, items: int, categories: int) -> None:
+        vocabulary = self.vocabulary
+        max_item = max(vocabulary.items.values(), default=0)
+        max_cat = max(vocabulary.categories.values(), default=0)
+        if max_item >= items:
+            raise self.fail(f"vocab.tsv uses item row {max_item} but the table has {items} rows", "item_embedding")
+        if max_cat >= categories:
+            raise self.fail(f"vocab.tsv uses category row {max_cat} but the table has {categories} rows",
+                            "category_embedding")
 
 
 def _integer(text: Optional[str], default: int) -> int:

@@ -91,10 +91,12 @@ int main(int argc, char **argv) {
         case 0:  // open (read-only or writable), replacing the slot's handle
         case 1: {
             lifelong_scorer *fresh = NULL;
-            if (below(6) == 0)  // a manifest that is missing, or not a manifest (a store folder, random text)
-                rc = lifelong_scorer_open_manifest(model, below(2) ? random_string() : stores[below(2)], below(2), &fresh);
-            else
+            if (below(6) == 0) {  // a manifest that is missing, or not a manifest (a store folder, random text)
+                const char *where = below(2) ? random_string() : stores[below(2)];
+                rc = lifelong_scorer_open_manifest(model, where, below(2), &fresh);
+            } else {
                 rc = lifelong_scorer_open(below(8) == 0 ? random_string() : model, stores[below(2)], below(2), &fresh);
+            }
             CHECK((rc == LIFELONG_OK) == (fresh != NULL), "open: status %d with handle %p", rc, (void *)fresh);
             if (rc == LIFELONG_OK) {
                 lifelong_scorer_close(handles[slot]);

@@ -264,7 +264,18 @@ def local_master(master: str, max_failures: int) -> str:
     return master
 
 
-def main(argv: List[str] | None = None) -> int:
+def _publish(run_folder: Path, winners: dict) -> None:
+    """Marks the run's manifest current, then removes the losing attempts."""
+    (run_folder / "_CURRENT.partial").write_text("manifest.json\n")
+    os.replace(run_folder / "_CURRENT.partial", run_folder / "_CURRENT")
+    for k, w in winners.items():
+        for attempt in (run_folder / f"shard-{k}").glob("attempt-*"):
+            if f"shard-{k}/{attempt.name}" != w["path"]:
+                shutil.rmtree(attempt, ignore_errors=True)
+
+
+def _arguments(argv: List[str] | None) -> argparse.Namespace:
+    """The command line, checked: the paths exist, the CLI and mdb_copy are found."""
     a = argparse.ArgumentParser(prog="python -m lifelong.spark.encode", description=__doc__.split("\n")[0])
     a.add_argument("--model", required=True, help="model bundle folder")
     a.add_argument("--data", required=True, help="RecBole folder/.inter, JSON Lines, or Parquet")
@@ -284,6 +295,11 @@ def main(argv: List[str] | None = None) -> int:
         a.error(f"--cli {args.cli}: not found (build it: swift build -c release --product lifelong)")
     if shutil.which("mdb_copy") is None:
         a.error("mdb_copy not found (Debian: lmdb-utils; Tools/setup.sh installs it)")
+    return args
+
+
+def main(argv: List[str] | None = None) -> int:
+    args = _arguments(argv)
     source = Source(args.data)
     run_id = args.run_id or time.strftime("run-%Y%m%d-%H%M%S")
     run_folder = Path(args.out).resolve() / run_id
@@ -337,12 +353,7 @@ def main(argv: List[str] | None = None) -> int:
     finally:
         spark.stop()
         shutil.rmtree(routed, ignore_errors=True)
-    (run_folder / "_CURRENT.partial").write_text("manifest.json\n")
-    os.replace(run_folder / "_CURRENT.partial", run_folder / "_CURRENT")
-    for k, w in winners.items():  # the losing attempts
-        for attempt in (run_folder / f"shard-{k}").glob("attempt-*"):
-            if f"shard-{k}/{attempt.name}" != w["path"]:
-                shutil.rmtree(attempt, ignore_errors=True)
+    _publish(run_folder, winners)
     ran_rows = [r for r in rows if not r.get("skipped")]
     ran = sorted({r["shard"] for r in ran_rows})
     print(json.dumps({"run": str(run_folder), "manifest": str(run_folder / "manifest.json"), "shards": shards,
