@@ -123,7 +123,8 @@ extension ShardManifest {
             let stored = try store.meta().fingerprint ?? "?"
             guard stored == fingerprint else {
                 throw Store.StoreError(
-                    .modelMismatch, message: "shard \(k) (\(folder)) was encoded with model \(stored), not \(fingerprint)")
+                    .modelMismatch,
+                    message: "shard \(k) (\(folder)) was encoded with model \(stored), not \(fingerprint)")
             }
             let routing = try store.routing(shard: k, of: stores.count)
             if let stray = routing.strays.first {

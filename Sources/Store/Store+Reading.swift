@@ -16,7 +16,7 @@ extension UserRecord.Precision {
 extension Store {
     /// A consistent read snapshot of the store (an LMDB read transaction). Hand it to the store's
     /// accessors; it lives only inside the `read` closure.
-    public typealias Snapshot = Transaction
+    package typealias Snapshot = Transaction
 
     /// The `meta` database as a typed value.
     public struct Meta: Sendable, Equatable {
@@ -78,10 +78,10 @@ extension Store {
     public func meta() throws -> Meta { Meta(values: try metaValues()) }
 
     /// Reader slots this process cleared when it opened the store: left by processes killed inside a read.
-    public var staleReadersCleared: Int { environment.staleReadersCleared }
+    package var staleReadersCleared: Int { environment.staleReadersCleared }
 
     /// Runs `body` on one read snapshot: everything it reads is from the same committed state.
-    public func read<R>(_ body: (borrowing Snapshot) throws -> R) throws -> R { try environment.read(body) }
+    package func read<R>(_ body: (borrowing Snapshot) throws -> R) throws -> R { try environment.read(body) }
 
     /// The store folder.
     public var path: String { environment.path }
@@ -89,7 +89,7 @@ extension Store {
     /// `user`'s record, read in place (zero-copy: `body` must not keep the bytes); nil for a user not in the
     /// store. The view's header checks (magic, version, sizes) are done; a failure is `StoreError`
     /// `.damagedRecord` naming the user.
-    public func withUserRecord<R>(
+    package func withUserRecord<R>(
         _ snapshot: borrowing Snapshot, user: String,
         _ body: (UserRecord.View) throws -> R
     ) throws -> R? {
@@ -103,7 +103,7 @@ extension Store {
     }
 
     /// `user`'s record, decoded and verified (checksum included); nil for a user not in the store.
-    public func userRecord(_ snapshot: borrowing Snapshot, user: String) throws -> UserRecord? {
+    package func userRecord(_ snapshot: borrowing Snapshot, user: String) throws -> UserRecord? {
         try snapshot.get(users, user) { bytes in
             do { return try UserRecord(decoding: bytes) } catch {
                 throw StoreError(message: "store \(path): user '\(user)': \(error)")
@@ -112,14 +112,14 @@ extension Store {
     }
 
     /// One `sequences` value read in place: up to `chunkCapacity` entries.
-    public struct SequenceChunk {
-        public let bytes: UnsafeRawBufferPointer
-        public var count: Int { bytes.count / Store.sequenceEntrySize }
-        @inlinable public subscript(_ e: Int) -> SequenceEntry { Store.sequenceEntry(bytes, e) }
+    package struct SequenceChunk {
+        package let bytes: UnsafeRawBufferPointer
+        package var count: Int { bytes.count / Store.sequenceEntrySize }
+        @inlinable package subscript(_ e: Int) -> SequenceEntry { Store.sequenceEntry(bytes, e) }
     }
 
     /// Every chunk of `user`'s sequence in order (zero-copy; `body` must not keep a chunk).
-    public func forEachSequenceChunk(
+    package func forEachSequenceChunk(
         _ snapshot: borrowing Snapshot, user: String,
         _ body: (SequenceChunk) throws -> Void
     ) throws {
@@ -130,22 +130,22 @@ extension Store {
     }
 
     /// The item record of a raw item id; nil when the store has none. A damaged record throws.
-    public func itemRecord(_ snapshot: borrowing Snapshot, item: String) throws -> ItemRecord? {
+    package func itemRecord(_ snapshot: borrowing Snapshot, item: String) throws -> ItemRecord? {
         try snapshot.get(items, item) { try ItemRecord(decoding: $0) }
     }
 
     /// How many users and items the store holds (two B-tree stats, no scan).
-    public func counts(_ snapshot: borrowing Snapshot) throws -> (users: Int, items: Int) {
+    package func counts(_ snapshot: borrowing Snapshot) throws -> (users: Int, items: Int) {
         (try snapshot.count(users), try snapshot.count(items))
     }
 
     /// The raw item id of a store item id; nil when unknown.
-    public func itemId(_ snapshot: borrowing Snapshot, storeId: UInt32) throws -> String? {
+    package func itemId(_ snapshot: borrowing Snapshot, storeId: UInt32) throws -> String? {
         try snapshot.get(itemIds, storeId) { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Every user id and its history length L, in byte order (one scan of `users`, records not decoded).
-    public func forEachUser(_ snapshot: borrowing Snapshot, _ body: (String, UInt64) throws -> Void) throws {
+    package func forEachUser(_ snapshot: borrowing Snapshot, _ body: (String, UInt64) throws -> Void) throws {
         try snapshot.scan(users) { k, v in
             // L is the u64 at offset 24 (UserRecord's layout).
             let length = v.count >= UserRecord.headerSize ? v.littleEndian(UInt64.self, at: 24) : 0
@@ -155,7 +155,7 @@ extension Store {
     }
 
     /// Every item record in raw-id byte order.
-    public func forEachItem(_ snapshot: borrowing Snapshot, _ body: (String, ItemRecord) throws -> Void) throws {
+    package func forEachItem(_ snapshot: borrowing Snapshot, _ body: (String, ItemRecord) throws -> Void) throws {
         try snapshot.scan(items) { k, v in
             try body(String(decoding: k, as: UTF8.self), try ItemRecord(decoding: v))
             return .next
@@ -163,7 +163,7 @@ extension Store {
     }
 
     /// The `sequences` key prefix of one user: the user id and a 0 byte (chunk keys append the chunk index).
-    public static func sequencePrefix(user: String) -> [UInt8] {
+    package static func sequencePrefix(user: String) -> [UInt8] {
         var k = Array(user.utf8)
         k.append(0)
         return k

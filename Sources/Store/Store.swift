@@ -15,18 +15,18 @@ import Foundation
 public final class Store: @unchecked Sendable {
     /// v2: behaviors carry their feedback (sequence and window entries); v1 stores are re-encoded.
     public static let format = "lifelong.store.v2"
-    public static let chunkCapacity = 256
+    package static let chunkCapacity = 256
     /// Bytes of one `sequences` entry: u32 store item id + f64 timestamp + u8 feedback.
-    public static let sequenceEntrySize = 13
+    @usableFromInline package static let sequenceEntrySize = 13
 
     /// One behavior of a stored sequence. `feedback` is `Model.Feedback`'s raw value: 0 unknown, 1 not
     /// clicked, 2 clicked (what the log's label said).
-    public struct SequenceEntry: Equatable, Sendable {
-        public var item: UInt32
-        public var timestamp: Double
-        public var feedback: UInt8
+    @usableFromInline package struct SequenceEntry: Equatable, Sendable {
+        @usableFromInline package var item: UInt32
+        @usableFromInline package var timestamp: Double
+        @usableFromInline package var feedback: UInt8
         @inlinable
-        public init(item: UInt32, timestamp: Double, feedback: UInt8) {
+        package init(item: UInt32, timestamp: Double, feedback: UInt8) {
             self.item = item
             self.timestamp = timestamp
             self.feedback = feedback
@@ -90,11 +90,11 @@ public final class Store: @unchecked Sendable {
     }
 
     /// The `texts` key of a text embedded with the first `layers` layers.
-    public static func textKey(hash: [UInt8], layers: Int) -> [UInt8] { hash + [UInt8(layers)] }
+    package static func textKey(hash: [UInt8], layers: Int) -> [UInt8] { hash + [UInt8(layers)] }
 
     // MARK: Meta
 
-    public func metaValues() throws -> [String: String] {
+    package func metaValues() throws -> [String: String] {
         var out: [String: String] = [:]
         try environment.read { txn in
             try txn.scan(metaDatabase) { k, v in
@@ -106,7 +106,7 @@ public final class Store: @unchecked Sendable {
     }
 
     /// Sequence chunk key: user id, a 0 byte, the chunk index big-endian.
-    public static func chunkKey(user: String, chunk: UInt32) -> [UInt8] {
+    package static func chunkKey(user: String, chunk: UInt32) -> [UInt8] {
         var k = sequencePrefix(user: user)
         withUnsafeBytes(of: chunk.bigEndian) { k += $0 }
         return k
@@ -115,7 +115,7 @@ public final class Store: @unchecked Sendable {
     /// Entry `e` of a `sequences` value: (u32 store item id, f64 timestamp, u8 feedback), little-endian.
     /// Inlinable: the scorer's `online`/`full` modes read every entry of a sequence per request.
     @inlinable
-    public static func sequenceEntry(_ chunk: UnsafeRawBufferPointer, _ e: Int) -> SequenceEntry {
+    package static func sequenceEntry(_ chunk: UnsafeRawBufferPointer, _ e: Int) -> SequenceEntry {
         SequenceEntry(
             item: chunk.littleEndian(UInt32.self, at: e * sequenceEntrySize),
             timestamp: Double(bitPattern: chunk.littleEndian(UInt64.self, at: e * sequenceEntrySize + 4)),
@@ -123,7 +123,7 @@ public final class Store: @unchecked Sendable {
     }
 
     /// Writes entry `e` of a `sequences` value (the layout `sequenceEntry` reads).
-    public static func storeSequenceEntry(_ entry: SequenceEntry, into chunk: UnsafeMutableRawBufferPointer, at e: Int)
+    package static func storeSequenceEntry(_ entry: SequenceEntry, into chunk: UnsafeMutableRawBufferPointer, at e: Int)
     {
         let offset = e * sequenceEntrySize
         chunk.storeBytes(of: entry.item.littleEndian, toByteOffset: offset, as: UInt32.self)
@@ -132,7 +132,7 @@ public final class Store: @unchecked Sendable {
     }
 
     /// The entries at `positions` of `user`'s sequence, one read per chunk; nil when a chunk is missing or short.
-    public func sequenceEntries(
+    package func sequenceEntries(
         _ txn: borrowing Transaction, user: String, _ positions: Range<Int>
     ) throws -> [SequenceEntry]? {
         var out: [SequenceEntry] = []
@@ -152,7 +152,7 @@ public final class Store: @unchecked Sendable {
     }
 
     /// The cached text atom of the text with SHA-256 `hash` at `layers` layers; nil when absent or damaged.
-    public func textAtom(_ txn: borrowing Transaction, hash: [UInt8], layers: Int) throws -> TextVectorRecord? {
+    package func textAtom(_ txn: borrowing Transaction, hash: [UInt8], layers: Int) throws -> TextVectorRecord? {
         guard let texts else { return nil }
         return try txn.get(texts, Self.textKey(hash: hash, layers: layers)) { try? TextVectorRecord(decoding: $0) }
             ?? nil
@@ -168,17 +168,17 @@ public final class Store: @unchecked Sendable {
 /// none)
 /// 88 n_sig signature bytes | u16 length + UTF-8 category raw id
 /// ```
-public struct ItemRecord: Equatable, Sendable {
-    public static let magic: [UInt8] = Array("LLI1".utf8)
-    public var storeId: UInt32
-    public var itemRow: UInt32
-    public var categoryRow: UInt32
-    public var fingerprint: [UInt8]
-    public var textHash: [UInt8]?
-    public var signature: [UInt8]
-    public var category: String?
+package struct ItemRecord: Equatable, Sendable {
+    package static let magic: [UInt8] = Array("LLI1".utf8)
+    package var storeId: UInt32
+    package var itemRow: UInt32
+    package var categoryRow: UInt32
+    package var fingerprint: [UInt8]
+    package var textHash: [UInt8]?
+    package var signature: [UInt8]
+    package var category: String?
 
-    public init(
+    package init(
         storeId: UInt32, itemRow: UInt32, categoryRow: UInt32, fingerprint: [UInt8], textHash: [UInt8]?,
         signature: [UInt8], category: String?
     ) {
@@ -191,7 +191,7 @@ public struct ItemRecord: Equatable, Sendable {
         self.category = category
     }
 
-    public func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         let cat = Array((category ?? "").utf8)
         var out = [UInt8](repeating: 0, count: 88 + signature.count + 2 + cat.count)
         out.withUnsafeMutableBytes { buf in
@@ -207,7 +207,7 @@ public struct ItemRecord: Equatable, Sendable {
         return out
     }
 
-    public init(decoding bytes: UnsafeRawBufferPointer) throws {
+    package init(decoding bytes: UnsafeRawBufferPointer) throws {
         func fail(_ m: String) -> UserRecord.DecodeError { .init(message: m) }
         guard bytes.count >= 90, Array(bytes[0..<4]) == Self.magic else { throw fail("not an item record") }
         var r = ByteReader(bytes)
@@ -233,22 +233,22 @@ public struct ItemRecord: Equatable, Sendable {
 ///  0 "LLT1" | 4 u8 layers K | 5 u8 reserved | 6 u16 width (384) | 8 u32 CRC-32C (zeroed while computing)
 /// 12 32-byte text model fingerprint (SHA-256 of its model.safetensors then vocab.txt) | 44 width × f32
 /// ```
-public struct TextVectorRecord: Equatable, Sendable {
-    public static let magic: [UInt8] = Array("LLT1".utf8)
-    public static let headerSize = 44
-    public var layers: Int
-    public var modelFingerprint: [UInt8]
-    public var vector: [Float]
+package struct TextVectorRecord: Equatable, Sendable {
+    package static let magic: [UInt8] = Array("LLT1".utf8)
+    package static let headerSize = 44
+    package var layers: Int
+    package var modelFingerprint: [UInt8]
+    package var vector: [Float]
 
-    public init(layers: Int, modelFingerprint: [UInt8], vector: [Float]) {
+    package init(layers: Int, modelFingerprint: [UInt8], vector: [Float]) {
         self.layers = layers
         self.modelFingerprint = modelFingerprint
         self.vector = vector
     }
 
-    public var encodedSize: Int { Self.headerSize + 4 * vector.count }
+    package var encodedSize: Int { Self.headerSize + 4 * vector.count }
 
-    public func encode(into buf: UnsafeMutableRawBufferPointer) {
+    package func encode(into buf: UnsafeMutableRawBufferPointer) {
         precondition(buf.count == encodedSize && modelFingerprint.count == 32)
         var w = ByteWriter(buf)
         w.bytes(Self.magic); w.u8(UInt8(layers)); w.u8(0); w.u16(UInt16(vector.count)); w.u32(0)
@@ -258,7 +258,7 @@ public struct TextVectorRecord: Equatable, Sendable {
         buf.storeBytes(of: crc.littleEndian, toByteOffset: 8, as: UInt32.self)
     }
 
-    public init(decoding bytes: UnsafeRawBufferPointer) throws {
+    package init(decoding bytes: UnsafeRawBufferPointer) throws {
         func fail(_ m: String) -> UserRecord.DecodeError { .init(message: m) }
         guard bytes.count >= Self.headerSize, Array(bytes[0..<4]) == Self.magic else {
             throw fail("not a text vector record")

@@ -24,23 +24,23 @@ import Tensors
 ///     window: w × (u32 store item id, u32 item row, u32 category row, u8 feedback, 3 bytes 0), oldest first
 /// ```
 public struct UserRecord: Equatable, Sendable {
-    public static let magic: [UInt8] = Array("LLU1".utf8)
-    public static let version: UInt16 = 2
-    public static let headerSize = 80
-    public static let windowEntrySize = 16
+    package static let magic: [UInt8] = Array("LLU1".utf8)
+    package static let version: UInt16 = 2
+    package static let headerSize = 80
+    package static let windowEntrySize = 16
 
     public enum Precision: UInt8, Sendable, CaseIterable {
         case f32 = 0, f16 = 1
-        public var size: Int { self == .f32 ? 4 : 2 }
+        package var size: Int { self == .f32 ? 4 : 2 }
     }
 
-    public struct WindowEntry: Equatable, Sendable {
-        public var item: UInt32  // store item id
-        public var itemRow: UInt32  // model row of the item
-        public var categoryRow: UInt32
+    package struct WindowEntry: Equatable, Sendable {
+        package var item: UInt32  // store item id
+        package var itemRow: UInt32  // model row of the item
+        package var categoryRow: UInt32
         /// `Model.Feedback` raw value: 0 unknown, 1 not clicked, 2 clicked.
-        public var feedback: UInt8
-        public init(item: UInt32, itemRow: UInt32, categoryRow: UInt32, feedback: UInt8 = 0) {
+        package var feedback: UInt8
+        package init(item: UInt32, itemRow: UInt32, categoryRow: UInt32, feedback: UInt8 = 0) {
             self.item = item
             self.itemRow = itemRow
             self.categoryRow = categoryRow
@@ -48,18 +48,18 @@ public struct UserRecord: Equatable, Sendable {
         }
     }
 
-    public var nSig: Int
-    public var buckets: Int
-    public var d: Int
-    public var windowCapacity: Int
-    public var length: UInt64 = 0
-    public var lastTimestamp: Double = -.infinity
-    public var fingerprint: [UInt8]
-    public var counts: [UInt32]
-    public var sums: [Float]
-    public var window: [WindowEntry] = []
+    package var nSig: Int
+    package var buckets: Int
+    package var d: Int
+    package var windowCapacity: Int
+    package var length: UInt64 = 0
+    package var lastTimestamp: Double = -.infinity
+    package var fingerprint: [UInt8]
+    package var counts: [UInt32]
+    package var sums: [Float]
+    package var window: [WindowEntry] = []
 
-    public init(nSig: Int, buckets: Int, d: Int, windowCapacity: Int, fingerprint: [UInt8]) {
+    package init(nSig: Int, buckets: Int, d: Int, windowCapacity: Int, fingerprint: [UInt8]) {
         self.nSig = nSig
         self.buckets = buckets
         self.d = d
@@ -71,7 +71,7 @@ public struct UserRecord: Equatable, Sendable {
 
     /// Adds one behavior: `vector` (d floats) into the bucket of each signature, slides the window.
     /// - Complexity: O(n_sig · d + K).
-    public mutating func append(
+    package mutating func append(
         vector: UnsafePointer<Float>, signature: UnsafePointer<UInt8>, entry: WindowEntry, timestamp: Double
     ) {
         withUnsafePointer(to: 0) { zero in
@@ -86,7 +86,7 @@ public struct UserRecord: Equatable, Sendable {
     /// then each bucket row takes its members' vectors through register accumulators (one store per row
     /// slice instead of one read-modify-write per behavior).
     /// - Complexity: O(count · n_sig · d + K).
-    public mutating func append(
+    package mutating func append(
         count: Int, vectors: UnsafePointer<Float>, signatures: UnsafePointer<UInt8>, rows: UnsafePointer<Int>,
         timestamp: Double, entry: (Int) -> WindowEntry
     ) {
@@ -108,12 +108,12 @@ public struct UserRecord: Equatable, Sendable {
         lastTimestamp = timestamp
     }
 
-    public func encodedSize(precision: Precision) -> Int {
+    package func encodedSize(precision: Precision) -> Int {
         Self.headerSize + 4 * counts.count + precision.size * sums.count + Self.windowEntrySize * window.count
     }
 
     /// Writes the record into `out` (exactly `encodedSize(precision:)` bytes), checksum included.
-    public func encode(precision: Precision, into out: UnsafeMutableRawBufferPointer) {
+    package func encode(precision: Precision, into out: UnsafeMutableRawBufferPointer) {
         precondition(out.count == encodedSize(precision: precision))
         var w = ByteWriter(out)
         w.bytes(Self.magic)
@@ -133,7 +133,7 @@ public struct UserRecord: Equatable, Sendable {
         out.storeBytes(of: crc.littleEndian, toByteOffset: 40, as: UInt32.self)
     }
 
-    public func encoded(precision: Precision) -> [UInt8] {
+    package func encoded(precision: Precision) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: encodedSize(precision: precision))
         bytes.withUnsafeMutableBytes { encode(precision: precision, into: $0) }
         return bytes
@@ -148,15 +148,15 @@ public struct UserRecord: Equatable, Sendable {
     /// A stored record read in place, without copying: the header's fields and where each section starts.
     /// Opening checks magic, version, precision and that the size matches the header — not the checksum
     /// (`init(decoding:)` does; the scorer skips it per request). The one place that knows the layout.
-    public struct View {
-        public let bytes: UnsafeRawBufferPointer
-        public let precision: Precision
-        public let nSig: Int, buckets: Int, d: Int, windowCapacity: Int, windowCount: Int
-        public let length: UInt64
-        public let lastTimestamp: Double
+    package struct View {
+        package let bytes: UnsafeRawBufferPointer
+        package let precision: Precision
+        package let nSig: Int, buckets: Int, d: Int, windowCapacity: Int, windowCount: Int
+        package let length: UInt64
+        package let lastTimestamp: Double
         static let checksumOffset = 40, fingerprintOffset = 48
 
-        public init(_ bytes: UnsafeRawBufferPointer) throws {
+        package init(_ bytes: UnsafeRawBufferPointer) throws {
             func fail(_ m: String) -> DecodeError { DecodeError(message: m) }
             guard bytes.count >= UserRecord.headerSize else {
                 throw fail("record of \(bytes.count) bytes is shorter than its header")
@@ -194,12 +194,12 @@ public struct UserRecord: Equatable, Sendable {
             }
         }
 
-        public var countsOffset: Int { UserRecord.headerSize }
-        public var sumsOffset: Int { countsOffset + 4 * nSig * buckets }
-        public var windowOffset: Int { sumsOffset + precision.size * nSig * buckets * d }
+        package var countsOffset: Int { UserRecord.headerSize }
+        package var sumsOffset: Int { countsOffset + 4 * nSig * buckets }
+        package var windowOffset: Int { sumsOffset + precision.size * nSig * buckets * d }
 
         /// Whether the record carries this model fingerprint (32 bytes).
-        public func hasFingerprint(_ fingerprint: [UInt8]) -> Bool {
+        package func hasFingerprint(_ fingerprint: [UInt8]) -> Bool {
             fingerprint.count == 32
                 && fingerprint.withUnsafeBytes { f in
                     memcmp(f.baseAddress!, bytes.baseAddress! + Self.fingerprintOffset, 32) == 0
@@ -207,7 +207,7 @@ public struct UserRecord: Equatable, Sendable {
         }
 
         /// The bucket sums as f32 into `out` (`n_sig · buckets · d` floats), converting f16.
-        public func copySums(into out: UnsafeMutablePointer<Float>) {
+        package func copySums(into out: UnsafeMutablePointer<Float>) {
             let n = nSig * buckets * d
             switch precision {
             case .f32: bytes.copyFloats(at: sumsOffset, count: n, into: out)
@@ -219,7 +219,7 @@ public struct UserRecord: Equatable, Sendable {
         }
 
         /// Window entry `j`, oldest first.
-        public func windowEntry(_ j: Int) -> WindowEntry {
+        package func windowEntry(_ j: Int) -> WindowEntry {
             let at = windowOffset + UserRecord.windowEntrySize * j
             return WindowEntry(
                 item: bytes.littleEndian(UInt32.self, at: at), itemRow: bytes.littleEndian(UInt32.self, at: at + 4),
@@ -228,7 +228,7 @@ public struct UserRecord: Equatable, Sendable {
     }
 
     /// Decodes and verifies (magic, version, sizes, checksum) a stored record.
-    public init(decoding bytes: UnsafeRawBufferPointer) throws {
+    package init(decoding bytes: UnsafeRawBufferPointer) throws {
         let view = try View(bytes)
         nSig = view.nSig; buckets = view.buckets; d = view.d
         windowCapacity = view.windowCapacity

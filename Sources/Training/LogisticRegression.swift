@@ -6,11 +6,11 @@ public import Evaluation
 /// The id baseline of the trainer's report: logistic regression on one-hot user and item ids,
 /// `p = σ(b + w_user + w_item)`, trained on the same train period with Adam and early stopping on the valid
 /// AUC. A user or item first seen after the train period keeps weight 0.
-public struct LogisticRegression: Sendable {
-    public private(set) var weights: [Float]  // [bias, users…, item rows…]
+package struct LogisticRegression: Sendable {
+    package private(set) var weights: [Float]  // [bias, users…, item rows…]
     let users: Int
 
-    public init(_ data: TrainingSet) {
+    package init(_ data: TrainingSet) {
         users = data.users.count
         weights = [Float](repeating: 0, count: 1 + users + data.categoryOfItem.count)
     }
@@ -20,7 +20,7 @@ public struct LogisticRegression: Sendable {
         (1 + Int(s.user), 1 + users + Int(data.candidate(s)))
     }
 
-    public func predict(_ samples: [TrainingSet.Sample], _ data: TrainingSet) -> [Float] {
+    package func predict(_ samples: [TrainingSet.Sample], _ data: TrainingSet) -> [Float] {
         samples.map { s in
             let (u, i) = features(s, data)
             return 1 / (1 + expf(-(weights[0] + weights[u] + weights[i])))
@@ -28,7 +28,7 @@ public struct LogisticRegression: Sendable {
     }
 
     /// Trains and returns the valid/test figures of the best epoch.
-    public mutating func fit(
+    package mutating func fit(
         _ data: TrainingSet, epochs: Int = 30, batch: Int = 256, learningRate: Float = 0.01,
         patience: Int = 2, seed: UInt64 = 1
     ) -> (valid: Metrics.Summary, test: Metrics.Summary) {

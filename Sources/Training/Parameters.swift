@@ -4,16 +4,16 @@ public import Model
 /// gradient
 /// checks and the gradients themselves treat them alike. `sdim.projection` is not among them: SDIM's
 /// projection is drawn once and never trained.
-public struct Parameters<T: TrainingScalar>: Sendable {
+package struct Parameters<T: TrainingScalar>: Sendable {
     /// The tensors in their fixed order; `name` is the safetensors name.
-    public enum Tensor: Int, CaseIterable, Sendable {
+    package enum Tensor: Int, CaseIterable, Sendable {
         case item, category
         case queryWeight, queryBias, keyWeight, keyBias, valueWeight, valueBias, outputWeight, outputBias
         case mlp0Weight, mlp0Bias, mlp1Weight, mlp1Bias, mlp2Weight, mlp2Bias
         case textWeight, textBias
         case feedback
 
-        public var name: String {
+        package var name: String {
             switch self {
             case .item: "item_embedding"
             case .category: "category_embedding"
@@ -38,15 +38,15 @@ public struct Parameters<T: TrainingScalar>: Sendable {
         }
     }
 
-    public let config: ModelBundle.Config
-    public let itemRows: Int, categoryRows: Int
+    package let config: ModelBundle.Config
+    package let itemRows: Int, categoryRows: Int
     /// Every tensor's shape (`[]` for the text projection of a bundle without one) and offset in `values`.
-    public let shapes: [[Int]]
-    public let offsets: [Int]
-    public var values: [T]
+    package let shapes: [[Int]]
+    package let offsets: [Int]
+    package var values: [T]
 
     /// The tensors of `bundle`, converted to `T`.
-    public init(_ bundle: ModelBundle) {
+    package init(_ bundle: ModelBundle) {
         let c = bundle.config
         config = c
         itemRows = bundle.itemRows
@@ -81,16 +81,16 @@ public struct Parameters<T: TrainingScalar>: Sendable {
         self.values = values
     }
 
-    public func offset(_ t: Tensor) -> Int { offsets[t.rawValue] }
-    public func count(_ t: Tensor) -> Int { shapes[t.rawValue].isEmpty ? 0 : shapes[t.rawValue].reduce(1, *) }
+    package func offset(_ t: Tensor) -> Int { offsets[t.rawValue] }
+    package func count(_ t: Tensor) -> Int { shapes[t.rawValue].isEmpty ? 0 : shapes[t.rawValue].reduce(1, *) }
     /// The tensors present in this bundle (no text projection without `d_text`, no feedback in v1).
-    public var tensors: [Tensor] { Tensor.allCases.filter { count($0) > 0 } }
+    package var tensors: [Tensor] { Tensor.allCases.filter { count($0) > 0 } }
 
     /// One tensor's values as `Float`, for writing the bundle.
-    public func floats(_ t: Tensor) -> [Float] { values[offset(t)..<(offset(t) + count(t))].map { Float($0) } }
+    package func floats(_ t: Tensor) -> [Float] { values[offset(t)..<(offset(t) + count(t))].map { Float($0) } }
 
     /// The tensors as safetensors entries (`sdim.projection` is added by the writer).
-    public var namedTensors: [(name: String, shape: [Int], values: [Float])] {
+    package var namedTensors: [(name: String, shape: [Int], values: [Float])] {
         tensors.map { ($0.name, shapes[$0.rawValue], floats($0)) }
     }
 }

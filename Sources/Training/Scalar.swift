@@ -3,7 +3,7 @@ import Foundation
 
 /// The number type the trainer runs in: `Float` for training, `Double` for the finite-difference gradient
 /// checks. The same generic code serves both, so the checks test the code that trains.
-public protocol TrainingScalar: BinaryFloatingPoint, BitwiseCopyable, Sendable {
+package protocol TrainingScalar: BinaryFloatingPoint, BitwiseCopyable, Sendable {
     static func exp(_ x: Self) -> Self
     static func log(_ x: Self) -> Self
     /// `C[m, n] = op(A) × op(B) + beta · C`, row-major; `op(A)` is `[m, k]`, `op(B)` is `[k, n]`.
@@ -14,9 +14,9 @@ public protocol TrainingScalar: BinaryFloatingPoint, BitwiseCopyable, Sendable {
 }
 
 extension Float: TrainingScalar {
-    @inline(__always) public static func exp(_ x: Float) -> Float { expf(x) }
-    @inline(__always) public static func log(_ x: Float) -> Float { logf(x) }
-    public static func gemm(
+    @inline(__always) package static func exp(_ x: Float) -> Float { expf(x) }
+    @inline(__always) package static func log(_ x: Float) -> Float { logf(x) }
+    package static func gemm(
         transposeA: Bool, transposeB: Bool, _ m: Int, _ n: Int, _ k: Int,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
@@ -29,9 +29,9 @@ extension Float: TrainingScalar {
 }
 
 extension Double: TrainingScalar {
-    @inline(__always) public static func exp(_ x: Double) -> Double { Foundation.exp(x) }
-    @inline(__always) public static func log(_ x: Double) -> Double { Foundation.log(x) }
-    public static func gemm(
+    @inline(__always) package static func exp(_ x: Double) -> Double { Foundation.exp(x) }
+    @inline(__always) package static func log(_ x: Double) -> Double { Foundation.log(x) }
+    package static func gemm(
         transposeA: Bool, transposeB: Bool, _ m: Int, _ n: Int, _ k: Int,
         a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
         beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int

@@ -47,11 +47,11 @@ public struct TrainingReport: Codable, Sendable {
 
 /// Trains the v1 model (MODEL.md) on a `TrainingSet`: mini-batch Adam on the train period, the valid AUC
 /// after every epoch, early stopping, and the best epoch's weights kept.
-public final class Trainer {
-    public let initial: ModelBundle
-    public let data: TrainingSet
-    public let options: TrainingOptions
-    public private(set) var parameters: Parameters<Float>
+package final class Trainer {
+    package let initial: ModelBundle
+    package let data: TrainingSet
+    package let options: TrainingOptions
+    package private(set) var parameters: Parameters<Float>
     private let network: Network<Float>
     private var adam: Adam<Float>
     private var gradients: [Float]
@@ -59,10 +59,10 @@ public final class Trainer {
     private let denseRanges: [Range<Int>]
 
     /// Progress inside an epoch: (epoch, samples done, samples in the epoch, running mean loss).
-    public typealias Progress = (_ epoch: Int, _ done: Int, _ total: Int, _ loss: Double) -> Void
+    package typealias Progress = (_ epoch: Int, _ done: Int, _ total: Int, _ loss: Double) -> Void
 
     /// `initial`: the bundle to start from (its vocabulary, shape, projection and initial weights).
-    public init(initial: ModelBundle, data: TrainingSet, options: TrainingOptions) {
+    package init(initial: ModelBundle, data: TrainingSet, options: TrainingOptions) {
         self.initial = initial
         self.data = data
         self.options = options
@@ -84,7 +84,7 @@ public final class Trainer {
     ///
     /// A batch is a group of whole users with about `options.batch` samples between them (a user with more
     /// is a batch alone), so the SDIM pass reads each user's history once per batch, not once per sample.
-    public func trainEpoch(_ epoch: Int, progress: Progress? = nil) -> Double {
+    package func trainEpoch(_ epoch: Int, progress: Progress? = nil) -> Double {
         let batches = nextEpochBatches()
         var total = 0.0, done = 0
         for batch in batches {
@@ -98,7 +98,7 @@ public final class Trainer {
     /// The batches of the next epoch: the users with train samples in a seeded random order (advancing the
     /// seed), packed into groups of whole users of at most `options.batch` samples (a user with more is a
     /// batch alone), each user's samples by position.
-    public func nextEpochBatches() -> [[TrainingSet.Sample]] {
+    package func nextEpochBatches() -> [[TrainingSet.Sample]] {
         var users = trainUsers
         rng.shuffle(&users)
         var batches: [[TrainingSet.Sample]] = [[]]
@@ -125,7 +125,7 @@ public final class Trainer {
 
     /// One Adam step on `batch`; returns its mean loss before the step.
     @discardableResult
-    public func step(_ batch: UnsafeBufferPointer<TrainingSet.Sample>) -> Double {
+    package func step(_ batch: UnsafeBufferPointer<TrainingSet.Sample>) -> Double {
         let c = initial.config
         let itemOffset = parameters.offset(.item), categoryOffset = parameters.offset(.category)
         return parameters.values.withUnsafeMutableBufferPointer { w in
@@ -144,7 +144,7 @@ public final class Trainer {
 
     /// σ(logit) for each sample, in order. Samples are run grouped by user (each batch reads a user's history
     /// once), then put back in the given order.
-    public func predict(_ samples: [TrainingSet.Sample], batch: Int = 1024) -> [Float] {
+    package func predict(_ samples: [TrainingSet.Sample], batch: Int = 1024) -> [Float] {
         let order = samples.indices.sorted {
             let a = samples[$0], b = samples[$1]
             return a.user != b.user ? a.user < b.user : a.position < b.position
@@ -163,12 +163,12 @@ public final class Trainer {
         return out
     }
 
-    public func evaluate(_ samples: [TrainingSet.Sample]) -> Metrics.Summary {
+    package func evaluate(_ samples: [TrainingSet.Sample]) -> Metrics.Summary {
         Metrics.Summary(predict(samples), samples)
     }
 
     /// Epochs with early stopping on the valid AUC; ends with the best epoch's weights and every period's figures.
-    public func run(progress: Progress? = nil, epochDone: ((TrainingReport.Epoch) -> Void)? = nil) -> TrainingReport {
+    package func run(progress: Progress? = nil, epochDone: ((TrainingReport.Epoch) -> Void)? = nil) -> TrainingReport {
         let started = Date()
         var report = TrainingReport(long: options.long.rawValue, validTime: data.validTime, testTime: data.testTime)
         report.options = [
@@ -200,7 +200,7 @@ public final class Trainer {
     }
 
     /// Writes the trained bundle (`model.safetensors` + `vocab.tsv`, MODEL.md v1) into `folder`.
-    public func writeBundle(to folder: String) throws {
+    package func writeBundle(to folder: String) throws {
         let c = initial.config
         var tensors = parameters.namedTensors
         tensors.append(("sdim.projection", [c.m, c.d], initial.projection))

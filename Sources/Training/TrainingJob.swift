@@ -43,7 +43,7 @@ public struct TrainingJob: Sendable {
     /// Events as they happen: a line for the log, and the trainer's progress.
     public struct Observer {
         public var log: (String) -> Void = { _ in }
-        public var progress: Trainer.Progress?
+        public var progress: ((_ epoch: Int, _ done: Int, _ total: Int, _ loss: Double) -> Void)?
         public var epochDone: ((TrainingReport.Epoch) -> Void)?
         public init() {}
     }

@@ -7,33 +7,33 @@ public import Model
 ///
 /// A sample is one labelled behavior; its history is every earlier behavior of the same user — exactly what
 /// the store holds, and what the replay has appended, when that behavior is scored.
-public struct TrainingSet: Sendable {
-    public struct Sample: Sendable {
-        public var user: Int32
+package struct TrainingSet: Sendable {
+    package struct Sample: Sendable {
+        package var user: Int32
         /// The behavior's index in its user's sequence = the length of its history.
-        public var position: Int32
-        public var label: Bool
+        package var position: Int32
+        package var label: Bool
         /// The behavior's index in the whole log in replay order (timestamp, item id, user id).
-        public var order: Int
+        package var order: Int
     }
 
     /// Item rows of every user's sequence, users one after another; user `u` is `items[start[u] ..< start[u + 1]]`.
-    public let items: [Int32]
+    package let items: [Int32]
     /// `Feedback` of every behavior, parallel to `items` (what a v2 bundle adds to the behavior's vector).
-    public let feedback: [UInt8]
-    public let start: [Int]
-    public let users: [String]
+    package let feedback: [UInt8]
+    package let start: [Int]
+    package let users: [String]
     /// The log in replay order (`Sample.order` indexes it).
-    public let ordered: [Behavior]
+    package let ordered: [Behavior]
     /// Category row of each item row (0 = unknown).
-    public let categoryOfItem: [Int32]
+    package let categoryOfItem: [Int32]
     /// Text slot of each item row in `texts` (−1: no text, the text part is `b_t`).
-    public let textOfItem: [Int32]
+    package let textOfItem: [Int32]
     /// Cached text atoms `x(text)`, `TextVector.width` floats each.
-    public let texts: [Float]
-    public let train: [Sample], valid: [Sample], test: [Sample]
+    package let texts: [Float]
+    package let train: [Sample], valid: [Sample], test: [Sample]
     /// History is everything before `validTime`; valid is [validTime, testTime); test is from `testTime` on.
-    public let validTime: Double, testTime: Double
+    package let validTime: Double, testTime: Double
 
     /// A log that cannot be split for training (a period without both labels): `input`.
     public struct SplitError: LifelongError {
@@ -43,7 +43,7 @@ public struct TrainingSet: Sendable {
 
     /// `textVectors` maps an item id to its cached text atom (only for bundles with a text projection).
     /// `validFraction`/`testFraction`: the split points as fractions of the log in time order (0.8, 0.9).
-    public init(
+    package init(
         _ data: Dataset, vocabulary: Vocabulary, textVectors: [String: [Float]] = [:],
         validFraction: Double = 0.8, testFraction: Double = 0.9
     ) throws {
@@ -123,7 +123,7 @@ public struct TrainingSet: Sendable {
     func history(_ s: Sample) -> Range<Int> { start[Int(s.user)]..<(start[Int(s.user)] + Int(s.position)) }
 
     /// The behavior a sample is.
-    public func behavior(_ s: Sample) -> Behavior { ordered[s.order] }
+    package func behavior(_ s: Sample) -> Behavior { ordered[s.order] }
 
     /// The sample's own item row (the candidate).
     @inline(__always)
