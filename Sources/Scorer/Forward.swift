@@ -73,9 +73,9 @@ extension Scorer {
         for i in candidates.indices {
             let row = rows + Self.rowStride * i
             if let r = byId[candidates[i]] {
-                row[0] = r.x
-                row[1] = r.y
-                row[2] = r.z
+                row[0] = r.item
+                row[1] = r.category
+                row[2] = r.textSlot
             } else {
                 row[0] = Int32(model.vocabulary.itemRow(candidates[i]))
                 row[1] = 0
@@ -136,7 +136,7 @@ extension Scorer {
                     // Only the text slot comes from the catalog; an item newer than it is resolved below.
                     if c.dText > 0 {
                         if Int(e.item) < byStoreId.count {
-                            rows[Self.rowStride * j + 2] = byStoreId[Int(e.item)].z
+                            rows[Self.rowStride * j + 2] = byStoreId[Int(e.item)].textSlot
                         } else {
                             newer.append((j, e.item))
                         }
@@ -196,9 +196,9 @@ extension Scorer {
                 guard entry.feedback < Feedback.count else { throw damagedFeedback(user, entry.feedback) }
                 rows[Self.rowStride * n + 3] = Int32(entry.feedback)
                 if Int(id) < byStoreId.count {
-                    rows[Self.rowStride * n] = byStoreId[Int(id)].x
-                    rows[Self.rowStride * n + 1] = byStoreId[Int(id)].y
-                    rows[Self.rowStride * n + 2] = byStoreId[Int(id)].z
+                    rows[Self.rowStride * n] = byStoreId[Int(id)].item
+                    rows[Self.rowStride * n + 1] = byStoreId[Int(id)].category
+                    rows[Self.rowStride * n + 2] = byStoreId[Int(id)].textSlot
                 } else {
                     unknown.append((n, id))  // an item added after this scorer loaded its catalog
                 }
@@ -232,13 +232,13 @@ extension Scorer {
                 )
             }
             let part = try Self.textPart(of: r, model: model, store: store, txn)
-            let stored = catalog.withLock { c -> SIMD4<Int32> in
+            let stored = catalog.withLock { c -> Catalog.Rows in
                 c.insert(raw, r, textPart: part)
                 return c.byStoreId[Int(r.storeId)]
             }
-            rows[Self.rowStride * position] = stored.x
-            rows[Self.rowStride * position + 1] = stored.y
-            rows[Self.rowStride * position + 2] = stored.z
+            rows[Self.rowStride * position] = stored.item
+            rows[Self.rowStride * position + 1] = stored.category
+            rows[Self.rowStride * position + 2] = stored.textSlot
         }
     }
 

@@ -76,20 +76,26 @@ public final class Scorer: Sendable {
     /// Rows are (item row, category row, text slot); for a bundle with a text projection, `textParts` holds
     /// each stored item's `W_t · x(text) + b_t` at slot store id + 1, and `b_t` at slot 0 (no text).
     struct Catalog: Sendable {
-        var byId: [String: SIMD4<Int32>] = [:]
-        var byStoreId: [SIMD4<Int32>] = []
+        /// One item's rows: its model rows and its slot in `textParts` (0: no text).
+        struct Rows: Sendable, Equatable {
+            var item: Int32, category: Int32, textSlot: Int32
+            static let zero = Rows(item: 0, category: 0, textSlot: 0)
+        }
+
+        var byId: [String: Rows] = [:]
+        var byStoreId: [Rows] = []
         var textParts: [Float] = []
         var dText = 0
 
         mutating func insert(_ id: String, _ r: ItemRecord, textPart: [Float]?) {
-            var rows = SIMD4(Int32(r.itemRow), Int32(r.categoryRow), 0, 0)
+            var rows = Rows(item: Int32(r.itemRow), category: Int32(r.categoryRow), textSlot: 0)
             if let textPart, dText > 0 {
                 let slot = Int(r.storeId) + 1
                 if textParts.count < (slot + 1) * dText {
                     textParts += Array(repeating: 0, count: (slot + 1) * dText - textParts.count)
                 }
                 textParts.replaceSubrange((slot * dText)..<((slot + 1) * dText), with: textPart)
-                rows.z = Int32(slot)
+                rows.textSlot = Int32(slot)
             }
             byId[id] = rows
             if Int(r.storeId) >= byStoreId.count {
