@@ -163,6 +163,25 @@ rb_error("rb-behaviors-checked-first", INTER + "1\t2\t4\tsoon\n", 2, "timestamp 
 
 # ---- JSON Lines: valid --------------------------------------------------------------------------------
 
+# ---- One normalization form per id (Swift's String equates NFC and NFD spellings; bytes do not) ------------
+
+NFC, NFD = "caf\u00e9", "cafe\u0301"
+FORMS = "in another Unicode normalization form: write every id in one form (NFC)"
+rb_error("rb-forms-users", INTER + f"{NFC}\t1\t4\t1\n{NFD}\t2\t4\t2\n", 3,
+         f"user '{NFD}' is '{NFC}' (line 2 of rb-forms-users.inter) {FORMS}")
+rb_error("rb-forms-items", INTER + f"1\t{NFD}\t4\t1\n2\t{NFC}\t4\t2\n", 3,
+         f"item '{NFC}' is '{NFD}' (line 2 of rb-forms-items.inter) {FORMS}")
+rb_error("rb-forms-catalog", INTER + f"1\t{NFC}\t4\t1\n", 2,
+         f"item '{NFD}' is '{NFC}' (line 2 of rb-forms-catalog.inter) {FORMS}",
+         item_file=f"item_id:token\tclass:token\n{NFD}\tA\n", file="rb-forms-catalog.item")
+rb_error("rb-forms-categories", INTER + "1\t2\t4\t1\n", 3,
+         f"category '{NFD}' is '{NFC}' (line 2 of rb-forms-categories.item) {FORMS}",
+         item_file=f"item_id:token\tclass:token_seq\n2\t{NFC} A\n3\t{NFD}\n", file="rb-forms-categories.item")
+recbole("rb-forms-one-spelling", INTER + f"{NFD}\t{NFD}\t4\t1\n{NFD}\t{NFD}\t2\t2\n",
+        f"item_id:token\tclass:token\n{NFD}\t{NFD}\n",
+        parse={"behaviors": [b(NFD, NFD, 1, True), b(NFD, NFD, 2, False)], "items": {NFD: item(NFD)}})
+
+
 def jsonl(name, behaviors, items=None, **kw):
     files = {"behaviors.jsonl": behaviors}
     if items is not None:
@@ -276,6 +295,16 @@ case("path-unknown-extension", {"log.csv": "user,item,timestamp\n"}, data="log.c
      error=("log.csv", None, "unknown input format (expected a .inter or .jsonl file, or a dataset folder)"))
 case("path-recbole-before-jsonl", {"path-recbole-before-jsonl.inter": INTER + "1\t2\t4\t3\n", "behaviors.jsonl": OK},
      parse={"behaviors": [b("1", "2", 3, True)], "items": {}})
+
+
+jl_error("jl-forms-users", f'{{"user": "{NFC}", "item": "i", "timestamp": 1}}\n{{"user": "{NFD}", "item": "i", '
+         f'"timestamp": 2}}\n', 2, f"user '{NFD}' is '{NFC}' (line 1 of behaviors.jsonl) {FORMS}")
+jl_error("jl-forms-catalog", f'{{"user": "u", "item": "{NFC}", "timestamp": 1}}\n', 1,
+         f"item '{NFD}' is '{NFC}' (line 1 of behaviors.jsonl) {FORMS}",
+         items=f'{{"item": "{NFD}"}}\n', file="items.jsonl")
+jl_error("jl-forms-categories", '{"user": "u", "item": "i", "timestamp": 1}\n', 2,
+         f"category '{NFC}' is '{NFD}' (line 1 of items.jsonl) {FORMS}",
+         items=f'{{"item": "i", "category": "{NFD}"}}\n{{"item": "j", "category": "{NFC}"}}\n', file="items.jsonl")
 
 
 def main():

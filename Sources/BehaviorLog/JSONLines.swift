@@ -8,6 +8,7 @@ enum JSONLines {
     static func read(behaviors path: String) throws -> Dataset {
         let file = try LogFile(path: path)
         var behaviors: [Behavior] = []
+        var users = IdentifierForms(), items = IdentifierForms()
         try forEachObject(file) { line, o in
             let user = try id(o, "user", file, line), item = try id(o, "item", file, line)
             guard case .number(let n)? = JSONLine.value(o, "timestamp"), n.double.isFinite else {
@@ -20,17 +21,20 @@ enum JSONLines {
             case .number(let v)?: label = v.double > 0
             default: throw file.fail(line, "\"label\" is not a number or boolean")
             }
+            try users.check(user, "user", file: file, line: line.number)
+            try items.check(item, "item", file: file, line: line.number)
             behaviors.append(Behavior(user: user, item: item, timestamp: n.double, label: label))
         }
         guard !behaviors.isEmpty else { throw file.fail(nil, "no behaviors (only blank lines)") }
         let catalog = ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("items.jsonl")
-        let items = FileManager.default.fileExists(atPath: catalog) ? try self.catalog(catalog) : [:]
-        return Dataset(behaviors: behaviors, items: items)
+        let known = FileManager.default.fileExists(atPath: catalog) ? try self.catalog(catalog, ids: &items) : [:]
+        return Dataset(behaviors: behaviors, items: known)
     }
 
-    static func catalog(_ path: String) throws -> [String: ItemInfo] {
+    /// `items.jsonl`; `ids` holds the behaviors' item ids, so the catalog's are checked against them too.
+    static func catalog(_ path: String, ids: inout IdentifierForms) throws -> [String: ItemInfo] {
         let file = try LogFile(path: path)
-        var items: [String: ItemInfo] = [:]
+        var items: [String: ItemInfo] = [:], categories = IdentifierForms()
         try forEachObject(file) { line, o in
             let item = try id(o, "item", file, line)
             var category: String?
@@ -46,6 +50,8 @@ enum JSONLines {
             case .string(let s)?: text = s.isEmpty ? nil : s
             default: throw file.fail(line, "\"text\" is not a string")
             }
+            try ids.check(item, "item", file: file, line: line.number)
+            if let category { try categories.check(category, "category", file: file, line: line.number) }
             guard items.updateValue(ItemInfo(category: category, text: text), forKey: item) == nil else {
                 throw file.fail(line, "item '\(item)' listed twice")
             }

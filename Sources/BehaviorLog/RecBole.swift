@@ -9,6 +9,7 @@ enum RecBole {
     static func read(inter path: String, ratingThreshold: Double) throws -> Dataset {
         let file = try LogFile(path: path)
         var behaviors: [Behavior] = []
+        var users = IdentifierForms(), items = IdentifierForms()
         var columns: (user: Int, item: Int, time: Int, label: Int?, rating: Int?)?
         try Table.forEachRow(of: file) { table in
             columns = (
@@ -26,17 +27,21 @@ enum RecBole {
             } else if let rating = c.rating {
                 click = try number(f[rating], "rating", file, line) >= ratingThreshold
             }
-            behaviors.append(Behavior(user: user.string, item: item.string, timestamp: timestamp, label: click))
+            let b = Behavior(user: user.string, item: item.string, timestamp: timestamp, label: click)
+            try users.check(b.user, "user", file: file, line: line.number)
+            try items.check(b.item, "item", file: file, line: line.number)
+            behaviors.append(b)
         }
         guard !behaviors.isEmpty else { throw file.fail(nil, "no behaviors (only a header)") }
         let catalog = (path as NSString).deletingPathExtension + ".item"
-        let items = FileManager.default.fileExists(atPath: catalog) ? try self.catalog(catalog) : [:]
-        return Dataset(behaviors: behaviors, items: items)
+        let known = FileManager.default.fileExists(atPath: catalog) ? try self.catalog(catalog, ids: &items) : [:]
+        return Dataset(behaviors: behaviors, items: known)
     }
 
-    static func catalog(_ path: String) throws -> [String: ItemInfo] {
+    /// The `.item` file; `ids` holds the behaviors' item ids, so the catalog's are checked against them too.
+    static func catalog(_ path: String, ids: inout IdentifierForms) throws -> [String: ItemInfo] {
         let file = try LogFile(path: path)
-        var items: [String: ItemInfo] = [:]
+        var items: [String: ItemInfo] = [:], categories = IdentifierForms()
         var columns: (id: Int, category: Int?, title: Int?, year: Int?)?
         try Table.forEachRow(of: file) { table in
             func first(_ names: [String]) -> Int? { names.lazy.compactMap(table.optionalColumn).first }
@@ -54,6 +59,8 @@ enum RecBole {
             var text = c.title.map { f[$0] }.flatMap { $0.isEmpty ? nil : $0.string }
             if let title = text, let y = c.year, !f[y].isEmpty { text = "\(title) (\(f[y].string))" }
             let key = id.string
+            try ids.check(key, "item", file: file, line: line.number)
+            if let category { try categories.check(category, "category", file: file, line: line.number) }
             guard items.updateValue(ItemInfo(category: category, text: text), forKey: key) == nil else {
                 throw file.fail(line, "item '\(key)' listed twice")
             }

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
@@ -131,6 +132,25 @@ def _lines(path: Path) -> List[_Line]:
             for n, part in enumerate(parts)]
 
 
+class _Forms:
+    """One Unicode normalization form per id, as Swift's IdentifierForms: ids are bytes to the store and here,
+    text to Swift's String, where NFC and NFD spellings are equal; a log with both spellings is refused."""
+
+    def __init__(self) -> None:
+        self.first: Dict[str, Tuple[str, str, int]] = {}
+
+    def check(self, ident: str, kind: str, path: Path, line: int) -> None:
+        if ident.isascii():
+            return
+        key = unicodedata.normalize("NFC", ident)
+        prior = self.first.get(key)
+        if prior is None:
+            self.first[key] = (ident, path.name, line)
+        elif prior[0] != ident:
+            raise InputError(str(path), line, f"{kind} '{ident}' is '{prior[0]}' (line {prior[2]} of {prior[1]}) in "
+                             "another Unicode normalization form: write every id in one form (NFC)")
+
+
 def _number(text: str) -> Optional[float]:
     """A decimal field: ``[+-]?(D+(.D*)?|.D+)([eE][+-]?D+)?``, finite; None otherwise."""
     if _DECIMAL.fullmatch(text) is None:
@@ -188,6 +208,7 @@ def _recbole(inter: Path, rating_threshold: float) -> Log:
         return value
 
     behaviors = []
+    users, items = _Forms(), _Forms()
     for n, f in table.rows():
         if not f[user] or not f[item]:
             raise InputError(str(inter), n, "empty user_id or item_id")
@@ -197,20 +218,23 @@ def _recbole(inter: Path, rating_threshold: float) -> Log:
             click = number(f, label, "label", n) > 0
         elif rating is not None:
             click = number(f, rating, "rating", n) >= rating_threshold
+        users.check(f[user], "user", inter, n)
+        items.check(f[item], "item", inter, n)
         behaviors.append(Behavior(f[user], f[item], t, click))
     if not behaviors:
         raise InputError(str(inter), None, "no behaviors (only a header)")
     catalog = inter.with_suffix(".item")
-    return Log(behaviors, _recbole_catalog(catalog) if catalog.is_file() else {})
+    return Log(behaviors, _recbole_catalog(catalog, items) if catalog.is_file() else {})
 
 
-def _recbole_catalog(path: Path) -> Dict[str, Item]:
+def _recbole_catalog(path: Path, ids: _Forms) -> Dict[str, Item]:
     table = _Table(path)
     iid = table.column("item_id")
     cat = table.optional("class", "categories", "category", "genre")
     title = table.optional("title", "movie_title", "name")
     year = table.optional("release_year", "year")
     items: Dict[str, Item] = {}
+    categories = _Forms()
     for n, f in table.rows():
         if not f[iid]:
             raise InputError(str(path), n, "empty item_id")
@@ -218,6 +242,9 @@ def _recbole_catalog(path: Path) -> Dict[str, Item]:
         text = f[title] if title is not None and f[title] else None
         if text is not None and year is not None and f[year]:
             text = f"{text} ({f[year]})"
+        ids.check(f[iid], "item", path, n)
+        if tokens:
+            categories.check(tokens[0], "category", path, n)
         if f[iid] in items:
             raise InputError(str(path), n, f"item '{f[iid]}' listed twice")
         items[f[iid]] = Item(tokens[0] if tokens else None, text)
@@ -320,6 +347,7 @@ def _objects(path: Path) -> Iterator[Tuple[int, dict]]:
 
 def _jsonl(path: Path) -> Log:
     behaviors = []
+    users, items = _Forms(), _Forms()
     for n, o in _objects(path):
         user, item = _ident(o, "user", path, n), _ident(o, "item", path, n)
         t = _finite(o.get("timestamp"))
@@ -328,15 +356,18 @@ def _jsonl(path: Path) -> Log:
         label = o.get("label")
         if label is not None and not isinstance(label, (bool, int, float)):
             raise InputError(str(path), n, '"label" is not a number or boolean')
+        users.check(user, "user", path, n)
+        items.check(item, "item", path, n)
         behaviors.append(Behavior(user, item, t, None if label is None else label > 0))
     if not behaviors:
         raise InputError(str(path), None, "no behaviors (only blank lines)")
     catalog = path.with_name("items.jsonl")
-    return Log(behaviors, _jsonl_catalog(catalog) if catalog.is_file() else {})
+    return Log(behaviors, _jsonl_catalog(catalog, items) if catalog.is_file() else {})
 
 
-def _jsonl_catalog(path: Path) -> Dict[str, Item]:
+def _jsonl_catalog(path: Path, ids: _Forms) -> Dict[str, Item]:
     items: Dict[str, Item] = {}
+    categories = _Forms()
     for n, o in _objects(path):
         iid = _ident(o, "item", path, n)
         c, text = o.get("category"), o.get("text")
@@ -346,6 +377,9 @@ def _jsonl_catalog(path: Path) -> Dict[str, Item]:
                 raise InputError(str(path), n, '"category" is not a string or an integer')
         if text is not None and not isinstance(text, str):
             raise InputError(str(path), n, '"text" is not a string')
+        ids.check(iid, "item", path, n)
+        if c:
+            categories.check(c, "category", path, n)
         if iid in items:
             raise InputError(str(path), n, f"item '{iid}' listed twice")
         items[iid] = Item(c or None, text or None)
