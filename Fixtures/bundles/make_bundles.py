@@ -228,6 +228,9 @@ bad("vocab-kind", "damaged", f"{VOCAB_PATH}:1: kind 'user' is neither 'item' nor
 bad("vocab-duplicate", "damaged", f"{VOCAB_PATH}:2: item 'a' listed twice", vocab="item\ta\t1\nitem\ta\t2\n")
 bad("vocab-duplicate-category", "damaged", f"{VOCAB_PATH}:3: category 'x' listed twice",
     vocab="category\tx\t1\nitem\ta\t1\ncategory\tx\t1\n")
+bad("vocab-two-spellings", "damaged",
+    f"{VOCAB_PATH}:2: item 'cafe\u0301' is 'caf\u00e9' in another Unicode normalization form: write every id "
+    "in one form (NFC)", vocab="item\tcaf\u00e9\t1\nitem\tcafe\u0301\t2\n")
 bad("vocab-invalid-utf8", "damaged", f"{VOCAB_PATH}: not valid UTF-8", vocab=b"item\t\xff\t1\n")
 
 

@@ -223,6 +223,14 @@ public struct Vocabulary: Sendable {
 
     /// Parses `vocab.tsv`: lines ended by LF or CRLF, empty lines skipped, each `kind<TAB>raw_id<TAB>row`;
     /// errors name the line (`python/lifelong/bundle.py` parses by the same rules, Fixtures/bundles tests both).
+    /// An id given twice: the same bytes, or — Swift's `String` equating them — the same text in another
+    /// Unicode normalization form, which the store and Python would take for another id.
+    private static func twice(_ kind: String, _ id: String, _ prior: String) -> String {
+        prior.utf8.elementsEqual(id.utf8)
+            ? "\(kind) '\(id)' listed twice"
+            : "\(kind) '\(id)' is '\(prior)' in another Unicode normalization form: write every id in one form (NFC)"
+    }
+
     public init(data: Data, path: String) throws {
         guard String(validating: data, as: UTF8.self) != nil else {
             throw ModelBundle.LoadError(message: "\(path): not valid UTF-8")
@@ -241,12 +249,14 @@ public struct Vocabulary: Sendable {
             }
             switch f[0] {
             case "item":
-                guard items.updateValue(row, forKey: f[1]) == nil else { throw fail("item '\(f[1])' listed twice") }
+                if let prior = items.index(forKey: f[1]) { throw fail(Self.twice("item", f[1], items[prior].key)) }
+                items[f[1]] = row
                 maxItemRow = max(maxItemRow, row)
             case "category":
-                guard categories.updateValue(row, forKey: f[1]) == nil else {
-                    throw fail("category '\(f[1])' listed twice")
+                if let prior = categories.index(forKey: f[1]) {
+                    throw fail(Self.twice("category", f[1], categories[prior].key))
                 }
+                categories[f[1]] = row
                 maxCategoryRow = max(maxCategoryRow, row)
             default:
                 throw fail("kind '\(f[0])' is neither 'item' nor 'category'")

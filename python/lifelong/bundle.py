@@ -15,6 +15,7 @@ import math
 import os
 import re
 import struct
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -110,6 +111,7 @@ class Vocabulary:
         except UnicodeDecodeError:
             raise DamagedError(f"{path}: not valid UTF-8") from None
         v = Vocabulary()
+        spellings: Dict[Tuple[str, str], str] = {}  # (kind, NFC form) → the id as written
         for number, line in enumerate(text.split("\n"), start=1):
             line = line[:-1] if line.endswith("\r") else line
             if not line:
@@ -125,6 +127,11 @@ class Vocabulary:
             table = v.items if f[0] == "item" else v.categories
             if f[1] in table:
                 raise DamagedError(f"{where}: {f[0]} '{f[1]}' listed twice")
+            if not f[1].isascii():  # Swift's String equates NFC and NFD spellings; bytes do not
+                prior = spellings.setdefault((f[0], unicodedata.normalize("NFC", f[1])), f[1])
+                if prior != f[1]:
+                    raise DamagedError(f"{where}: {f[0]} '{f[1]}' is '{prior}' in another Unicode normalization "
+                                       "form: write every id in one form (NFC)")
             table[f[1]] = int(f[2])
         return v
 
