@@ -127,8 +127,8 @@ let package = Package(
         .testTarget(
             name: "OfflineTests",
             dependencies: [
-                "BehaviorLog", "Model", "Store", "TextEncoder", "TextAtoms", "Offline", "LMDB", "Tensors", "CKernels",
-                "Errors", "TestSupport",
+                "BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "TextAtoms", "Offline", "LMDB", "Tensors",
+                "CKernels", "Errors", "TestSupport",
             ]
         ),
         .testTarget(

@@ -154,6 +154,41 @@ public func lifelong_append(
     }
 }
 
+@c @implementation
+public func lifelong_append_batch(
+    _ scorer: OpaquePointer?, _ n: Int, _ users: UnsafePointer<UnsafePointer<CChar>?>?,
+    _ items: UnsafePointer<UnsafePointer<CChar>?>?, _ timestamps: UnsafePointer<Double>?,
+    _ labels: UnsafePointer<Int32>?, _ outStatus: UnsafeMutablePointer<lifelong_status>?
+) -> lifelong_status {
+    guarded {
+        let open = try Handles.shared.scorer(scorer)
+        guard n >= 0 else { throw CallFailure.invalidArgument("n is \(n)") }
+        guard n == 0 || (users != nil && items != nil && timestamps != nil) else {
+            throw CallFailure.invalidArgument("users, items or timestamps is NULL with n = \(n)")
+        }
+        // Each behavior's arguments checked alone: a bad one is refused in its slot, the others go on.
+        var status = [lifelong_status](repeating: LIFELONG_OK, count: n)
+        var events: [Scorer.Event] = [], slots: [Int] = []
+        for i in 0..<n {
+            let user = users![i].flatMap { String(validatingCString: $0) }
+            let item = items![i].flatMap { String(validatingCString: $0) }
+            let label = labels?[i] ?? -1
+            guard let user, let item, timestamps![i].isFinite, (-1...1).contains(label) else {
+                status[i] = LIFELONG_INVALID_ARGUMENT
+                continue
+            }
+            events.append(
+                .init(user: user, item: item, timestamp: timestamps![i], label: label == -1 ? nil : label == 1))
+            slots.append(i)
+        }
+        let results = try Scorer.append(events: events, routedTo: open.shards)
+        for (slot, result) in zip(slots, results) {
+            if case .refused = result { status[slot] = LIFELONG_INVALID_ARGUMENT }
+        }
+        if let outStatus { for i in 0..<n { outStatus[i] = status[i] } }
+    }
+}
+
 // MARK: Arguments
 
 /// The checked arguments every scoring call shares.

@@ -145,7 +145,7 @@ public final class BehaviorEncoder {
         let groups = Self.grouped(data.behaviors, shard: shard)
         report.groupingSeconds = Date().timeIntervalSince(start)
         try writeUsers(
-            groups, catalog: data.items, batch: batch, progress: progress, report: &report, existing: [:], replace: true
+            groups, catalog: data.items, batch: batch, progress: progress, report: &report, existing: [], replace: true
         )
         report.users = groups.count
         report.seconds = Date().timeIntervalSince(start)
@@ -202,7 +202,8 @@ public final class BehaviorEncoder {
         report.usersAlreadyAppended = applied.count
         report.groupingSeconds = grouped.timeIntervalSince(start)
         try writeUsers(
-            groups, catalog: data.items, batch: batch, progress: progress, report: &report, existing: existing,
+            groups, catalog: data.items, batch: batch, progress: progress, report: &report,
+            existing: groups.map { existing[$0.0] },
             replace: false)
         report.users = groups.count
         report.seconds = Date().timeIntervalSince(start)
@@ -228,24 +229,27 @@ public final class BehaviorEncoder {
     }
 
     /// Resolves the groups' items, then writes the users `batch` per write transaction: each user's record
-    /// starts from `existing[user]` (or empty) and gets its behaviors appended; with `replace`, the user's
-    /// old sequence is deleted first (a fresh encode).
-    private func writeUsers(
+    /// starts from `existing[k]` for group k (or empty) and gets its behaviors appended; with `replace`, the
+    /// user's old sequence is deleted first (a fresh encode). `itemOrder`: items whose new store ids follow
+    /// this order (a batch append's arrival order) rather than the byte order of their ids.
+    func writeUsers(
         _ groups: [(String, [Behavior])], catalog: [String: ItemInfo], batch: Int, progress: Progress?,
-        report: inout Report, existing: [String: UserRecord], replace: Bool
+        report: inout Report, existing: [UserRecord?], replace: Bool, itemOrder: [String] = []
     ) throws {
         let itemsStart = Date()
         // One pass gives every distinct item a run-local index and every behavior its item's index: the only
         // hashing of an item id per behavior in the whole run. Catalog items are resolved too, so the store
         // knows every item's category when it is a candidate.
         var interner = Interner(capacity: catalog.count)
+        for id in itemOrder { _ = interner.index(of: id) }
         var rows: [Int] = []
         rows.reserveCapacity(groups.reduce(0) { $0 + $1.1.count })
         for (_, behaviors) in groups {
             for b in behaviors { rows.append(interner.index(of: b.item)) }
         }
         for id in catalog.keys where !id.isEmpty && id.utf8.count <= 400 { _ = interner.index(of: id) }
-        let items = try resolveItems(interner.ids, catalog: catalog, report: &report)
+        let items = try resolveItems(
+            interner.ids, catalog: catalog, report: &report, newIdsInGivenOrder: !itemOrder.isEmpty)
         let c = model.config
         // What the buckets add: behavior j is row `atomRows[j]` of the behavior table — its item's row in v1, its
         // (item, feedback) row in v2 (docs/MODEL.md).
@@ -272,9 +276,9 @@ public final class BehaviorEncoder {
             try store.environment.write { txn in
                 // `write` runs this again after growing a full map: start the slice over.
                 first = sliceFirst
-                for (user, behaviors) in slice {
+                for (k, (user, behaviors)) in zip(slice.indices, slice) {
                     var record =
-                        existing[user]
+                        (k < existing.count ? existing[k] : nil)
                         ?? UserRecord(
                             nSig: c.signatures, buckets: c.buckets, d: c.d, windowCapacity: c.window,
                             fingerprint: model.fingerprint)

@@ -19,7 +19,11 @@ extension BehaviorEncoder {
     /// Embeds and hashes every distinct item of `ids` once — all of them in one BLAS product — reusing the
     /// store's records made with this model, and writes new item records. New items get store ids in the
     /// byte order of their raw ids, so the ids do not depend on the order of the log.
-    func resolveItems(_ ids: [String], catalog: [String: ItemInfo], report: inout Report) throws -> ResolvedItems {
+    /// With `newIdsInGivenOrder`, new store ids follow the order of `ids` instead (what one append per
+    /// behavior gives).
+    func resolveItems(
+        _ ids: [String], catalog: [String: ItemInfo], report: inout Report, newIdsInGivenOrder: Bool = false
+    ) throws -> ResolvedItems {
         let c = model.config
         let n = ids.count
         let byteOrder = ids.byteOrderPermutation()
@@ -67,8 +71,8 @@ extension BehaviorEncoder {
         }
         r.signatures = model.signatures(ofRows: r.vectors, count: n)
         try writeItems(
-            ids, byteOrder: byteOrder, existing: existing, textHashes: textHashes, categories: categories,
-            nextId: nextId, into: &r, report: &report)
+            ids, byteOrder: newIdsInGivenOrder ? Array(ids.indices) : byteOrder, existing: existing,
+            textHashes: textHashes, categories: categories, nextId: nextId, into: &r, report: &report)
         return r
     }
 

@@ -12,6 +12,9 @@ import Tensors
 public protocol BehaviorWriter: AnyObject {
     /// Appends one behavior of `user` in one write transaction (refusing one older than the user's last).
     func append(user: String, item: String, timestamp: Double, label: Bool?, category: String?) throws
+    /// Appends `events` as one `append` each in order would, each user's record read and written once;
+    /// an event the one-by-one append would refuse is refused alone, with its reason.
+    func append(events: [Scorer.Event]) throws -> [Scorer.EventStatus]
 }
 
 /// The embedded scorer: probabilities for one user against a batch of candidate items, MODEL.md v1 exactly

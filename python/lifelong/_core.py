@@ -202,6 +202,41 @@ class Scorer:
             raise InvalidArgumentError(f"timestamp {t} is not finite")
         _check(self._lib.lifelong_append(handle, _utf8(user, "user"), _utf8(item, "item"), t, code))
 
+    def append_many(self, users: Sequence[str], items: Sequence[str], timestamps: Any,
+                    labels: Optional[Sequence[Optional[bool]]] = None) -> np.ndarray:
+        """Appends behaviors ``(users[i], items[i], timestamps[i], labels[i])`` in order, exactly as one
+        ``append`` each would, with each user's record written once, all in one write transaction.
+
+        Returns one status per behavior (``numpy.int32``): 0 appended (or already the user's last behavior),
+        else the status of its refusal, alone (``lifelong.InvalidArgumentError.status``: an older behavior than
+        the user's last, a non-finite timestamp). ``labels``: None, or None / False / True per behavior.
+        Raises, writing nothing, when the batch cannot be written (read-only scorer, lengths that differ).
+        """
+        handle = self._open_handle()
+        n = len(users)
+        if len(items) != n or len(timestamps) != n or (labels is not None and len(labels) != n):
+            raise InvalidArgumentError(
+                f"users, items, timestamps{', labels' if labels is not None else ''} have different lengths")
+        try:
+            times = np.ascontiguousarray(timestamps, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError("timestamps must be numbers") from None
+        codes = np.full(n, -1, dtype=np.intc)
+        for i, label in enumerate(labels if labels is not None else ()):
+            if label is None:
+                continue
+            if label is True or label is False or label in (0, 1):
+                codes[i] = int(label)
+            else:
+                raise InvalidArgumentError(f"labels[{i}] is {label!r}; expected None, False or True")
+        user_ids = (c_char_p * n)(*[_utf8(u, f"users[{i}]") for i, u in enumerate(users)])
+        item_ids = (c_char_p * n)(*[_utf8(v, f"items[{i}]") for i, v in enumerate(items)])
+        status = np.zeros(n, dtype=np.intc)
+        _check(self._lib.lifelong_append_batch(
+            handle, n, user_ids, item_ids, times.ctypes.data_as(POINTER(ctypes.c_double)),
+            codes.ctypes.data_as(POINTER(ctypes.c_int)), status.ctypes.data_as(POINTER(ctypes.c_int))))
+        return status.astype(np.int32)
+
     # -- information ------------------------------------------------------------------------------------
 
     def describe(self) -> dict:

@@ -73,3 +73,7 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.lifelong_scorer_describe.restype = c_int
     lib.lifelong_append.argtypes = [scorer, c_char_p, c_char_p, c_double, c_int]
     lib.lifelong_append.restype = c_int
+    lib.lifelong_append_batch.argtypes = [
+        scorer, c_size_t, POINTER(c_char_p), POINTER(c_char_p), POINTER(c_double), POINTER(c_int), POINTER(c_int)
+    ]
+    lib.lifelong_append_batch.restype = c_int

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -105,6 +106,42 @@ def test_append_changes_the_user_and_refuses_the_past(quickstart: Path, store_co
         assert scorer.describe()["users"] == 944
     # What was appended is in the store (and only that): the command-line tool sees it.
     assert length() == length_before + 2
+
+
+def test_append_many_equals_one_append_each(quickstart: Path, store_copy: Path, tmp_path: Path) -> None:
+    batch_store = tmp_path / "batch"
+    batch_store.mkdir()
+    shutil.copy(store_copy / "data.mdb", batch_store / "data.mdb")
+    rng = np.random.default_rng(5)
+    users = [str(u) for u in rng.integers(1, 40, size=300)] + ["new-user"]
+    items = [str(i) for i in rng.integers(1, 1700, size=300)] + ["no-such-item"]
+    times = [2e9 + float(t) for t in np.sort(rng.integers(0, 50, size=300))] + [2e9]
+    labels = [[None, False, True][k % 3] for k in range(301)]
+    times[17], times[40] = 1.0, float("inf")  # older than the user's last; not finite
+    one = []
+    with lifelong.Scorer(quickstart / "model", store_copy, writable=True) as scorer:
+        for u, i, t, label in zip(users, items, times, labels):
+            try:
+                scorer.append(u, i, t, label)
+                one.append(0)
+            except lifelong.InvalidArgumentError as error:
+                one.append(error.status)
+        expected = {u: scorer.score(u, ITEMS) for u in ("1", "7", "new-user")}
+    with lifelong.Scorer(quickstart / "model", batch_store, writable=True) as scorer:
+        status = np.concatenate([scorer.append_many(users[:120], items[:120], times[:120], labels[:120]),
+                                 scorer.append_many(users[120:], items[120:], np.array(times[120:]), labels[120:])])
+        assert status.dtype == np.int32 and status.tolist() == one
+        assert status[17] == status[40] == lifelong.InvalidArgumentError.status and (status == 0).sum() == 299
+        for u, p in expected.items():
+            np.testing.assert_array_equal(scorer.score(u, ITEMS), p)
+        with pytest.raises(lifelong.InvalidArgumentError, match="different lengths"):
+            scorer.append_many(["1"], ["2", "3"], [2e9])
+        with pytest.raises(lifelong.InvalidArgumentError, match="labels"):
+            scorer.append_many(["1"], ["2"], [3e9], [2])
+    assert (store_copy / "data.mdb").read_bytes() != b""
+    with lifelong.Scorer(quickstart / "model", quickstart / "store") as read_only:
+        with pytest.raises(lifelong.InvalidArgumentError, match="read-only"):
+            read_only.append_many(["1"], ["2"], [3e9])
 
 
 def test_two_threads_score_one_scorer_at_once(quickstart: Path) -> None:

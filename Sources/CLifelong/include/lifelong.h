@@ -144,6 +144,21 @@ LIFELONG_NODISCARD lifelong_status lifelong_scorer_describe(lifelong_scorer *sco
 LIFELONG_NODISCARD lifelong_status lifelong_append(lifelong_scorer *scorer, const char *user, const char *item,
                                                    double timestamp, int label);
 
+/**
+ * Appends n behaviors in order, exactly as n calls of lifelong_append would, with each user's record read and
+ * written once and every user in one write transaction (one per shard of a manifest's handle). Behavior i is
+ * users[i], items[i], timestamps[i] and labels[i] (labels NULL: all unknown). out_status (NULL: not wanted)
+ * receives each behavior's status: LIFELONG_OK when appended, or when it is already the user's last behavior
+ * (the same item, time and label, as after a batch that is sent again); LIFELONG_INVALID_ARGUMENT when refused
+ * alone (a NULL or invalid id, a non-finite timestamp, a label other than -1/0/1, older than the user's last).
+ * Returns LIFELONG_OK when every behavior got its status, and another status when the batch could not be
+ * written (a bad or read-only handle, NULL arrays with n > 0, a store failure): then nothing of it was (on a
+ * manifest's handle, the shards before the failing one keep theirs).
+ */
+LIFELONG_NODISCARD lifelong_status lifelong_append_batch(lifelong_scorer *scorer, size_t n, const char *const *users,
+                                                         const char *const *items, const double *timestamps,
+                                                         const int *labels, lifelong_status *out_status);
+
 /** This thread's message for its last failed call ("" if none). Valid until this thread's next failed call. */
 const char *lifelong_last_error(void);
 

@@ -166,6 +166,21 @@ static void error_paths(const char *model, const char *store, const char *other_
     EXPECT_ERROR(lifelong_append(w, "1", "\xff", 2e9, 1), LIFELONG_INVALID_ARGUMENT, "item is not valid UTF-8");
     EXPECT_ERROR(lifelong_append(w, "1", "", 2e9, 1), LIFELONG_INVALID_ARGUMENT, "item id");
     EXPECT_ERROR(lifelong_append(w, "1", "1", 1.0, 1), LIFELONG_INVALID_ARGUMENT, "older than");
+    {  // A batch: each bad behavior refused in its slot, the good ones appended.
+        const char *users[] = {"batch-a", "batch-a", NULL, "batch-b", "batch-b"};
+        const char *ids[] = {"1", "2", "3", "4", "\xff"};
+        double times[] = {3e9, 1.0, 3e9, 3e9, 3e9};
+        int labels[] = {1, 0, -1, 7, 1};
+        lifelong_status st[5];
+        EXPECT_OK(lifelong_append_batch(w, 5, users, ids, times, labels, st));
+        CHECK(st[0] == LIFELONG_OK && st[1] == LIFELONG_INVALID_ARGUMENT && st[2] == LIFELONG_INVALID_ARGUMENT &&
+                  st[3] == LIFELONG_INVALID_ARGUMENT && st[4] == LIFELONG_INVALID_ARGUMENT,
+              "batch statuses %d %d %d %d %d", st[0], st[1], st[2], st[3], st[4]);
+        EXPECT_OK(lifelong_append_batch(w, 0, NULL, NULL, NULL, NULL, NULL));
+        EXPECT_ERROR(lifelong_append_batch(w, 2, NULL, ids, times, labels, st), LIFELONG_INVALID_ARGUMENT, "NULL");
+        EXPECT_ERROR(lifelong_append_batch(NULL, 1, users, ids, times, labels, st), LIFELONG_INVALID_ARGUMENT,
+                     "scorer is NULL");
+    }
     EXPECT_OK(lifelong_score(w, "1", items, 3, LIFELONG_MODE_BSE, after));
     CHECK(memcmp(before, after, sizeof before) == 0, "a refused append changed the scores");
     lifelong_scorer_close(w);

@@ -114,10 +114,25 @@ int main(int argc, char **argv) {
             }
             rc = LIFELONG_OK;
             break;
-        case 3 ... 9: {  // append
+        case 3 ... 7: {  // append
             int label = below(10) == 0 ? below(7) - 3 : below(3) - 1;
             double t = below(10) == 0 ? (below(2) ? NAN : 1.0) : (timestamp += 1);
             rc = lifelong_append(h, random_string(), random_string(), t, label);
+            break;
+        }
+        case 8 ... 9: {  // a batch of appends: bad behaviors among good ones, arrays sometimes NULL
+            const char *users[MAX_N];
+            double times[MAX_N];
+            int labels[MAX_N];
+            lifelong_status status[MAX_N];
+            for (int i = 0; i < n; i++) {
+                users[i] = below(10) == 0 ? random_string() : random_id();
+                times[i] = below(20) == 0 ? (below(2) ? NAN : 1.0) : (timestamp += 1);
+                labels[i] = below(20) == 0 ? below(7) - 3 : below(3) - 1;
+            }
+            rc = lifelong_append_batch(h, (size_t)n, below(30) == 0 ? NULL : users, item_arg,
+                                       below(30) == 0 ? NULL : times, below(4) == 0 ? NULL : labels,
+                                       below(4) == 0 ? NULL : status);
             break;
         }
         case 10 ... 19: {  // packed ids, offsets sometimes decreasing

@@ -1,0 +1,78 @@
+public import Errors
+import Store
+import Synchronization
+
+extension Scorer {
+    /// One behavior of a batch append: what `append(user:item:timestamp:label:category:)` takes.
+    public struct Event: Sendable, Equatable {
+        public var user: String
+        public var item: String
+        public var timestamp: Double
+        /// The click: nil unknown, false shown and not clicked, true clicked.
+        public var label: Bool?
+        /// The item's category, for an item the store has not seen (the last event of an item says it).
+        public var category: String?
+
+        public init(user: String, item: String, timestamp: Double, label: Bool? = nil, category: String? = nil) {
+            self.user = user
+            self.item = item
+            self.timestamp = timestamp
+            self.label = label
+            self.category = category
+        }
+    }
+
+    /// What became of one event of a batch append.
+    public enum EventStatus: Sendable, Equatable {
+        case appended
+        /// The event is its user's last behavior already (same item, timestamp and feedback), as after an
+        /// interrupted append that is run again: skipped, as `append(user:…)` skips it, and not an error.
+        case alreadyApplied
+        /// Refused alone (an invalid id or timestamp, older than the user's last behavior): nothing of it was
+        /// written; `kind` is `invalidArgument`.
+        case refused(kind: ErrorKind, reason: String)
+    }
+
+    /// Appends `events` in order — the same records, bytes and refusals as one `append` per event — with each
+    /// user's record read once and written once, all users in one write transaction. Refused events are
+    /// reported in their slot and skipped; a failure of the store itself throws and writes no user.
+    public func append(events: [Event]) throws -> [EventStatus] {
+        try writer.withLock { writer in
+            guard let writer else {
+                throw ScoreError(
+                    .invalidArgument,
+                    message: "\(store.path): the scorer was opened read-only; open it with writable: true to append")
+            }
+            let status = try writer.append(events: events)
+            var refreshed = Set<String>()
+            for (event, s) in zip(events, status) where s == .appended && refreshed.insert(event.item).inserted {
+                try refreshCatalog(event.item)
+            }
+            return status
+        }
+    }
+}
+
+extension Scorer {
+    /// `events` appended to `shards`, each to its user's shard (`ShardManifest.shard(of:count:)`), one batch
+    /// per shard in shard order. A shard that fails throws after the shards before it have committed.
+    public static func append(events: [Event], routedTo shards: [Scorer]) throws -> [EventStatus] {
+        guard shards.count > 1 else { return try shards[0].append(events: events) }
+        var byShard = [[Int]](repeating: [], count: shards.count)
+        for (k, e) in events.enumerated() { byShard[ShardManifest.shard(of: e.user, count: shards.count)].append(k) }
+        var status = [EventStatus](repeating: .appended, count: events.count)
+        for (s, indices) in byShard.enumerated() where !indices.isEmpty {
+            for (k, result) in zip(indices, try shards[s].append(events: indices.map { events[$0] })) {
+                status[k] = result
+            }
+        }
+        return status
+    }
+}
+
+extension ShardedScorer {
+    /// `Scorer.append(events:)` over the shards: each event goes to its user's shard.
+    public func append(events: [Scorer.Event]) throws -> [Scorer.EventStatus] {
+        try Scorer.append(events: events, routedTo: shards)
+    }
+}
