@@ -10,7 +10,7 @@ enum JSONLines {
         var behaviors: [Behavior] = []
         var users = IdentifierForms(), items = IdentifierForms()
         try forEachObject(file) { line, o in
-            let user = try id(o, "user", file, line), item = try id(o, "item", file, line)
+            let user = try id(o, "user") { file.fail(line, $0) }, item = try id(o, "item") { file.fail(line, $0) }
             guard case .number(let n)? = JSONLine.value(o, "timestamp"), n.double.isFinite else {
                 throw file.fail(line, "missing or non-numeric \"timestamp\"")
             }
@@ -36,7 +36,7 @@ enum JSONLines {
         let file = try LogFile(path: path)
         var items: [String: ItemInfo] = [:], categories = IdentifierForms()
         try forEachObject(file) { line, o in
-            let item = try id(o, "item", file, line)
+            let item = try id(o, "item") { file.fail(line, $0) }
             var category: String?
             switch JSONLine.value(o, "category") {
             case nil, .null?: break
@@ -60,15 +60,15 @@ enum JSONLines {
     }
 
     /// An id member: a non-empty string, or an integer (`JSONNumber.idText`).
-    private static func id(
-        _ o: [(name: String, value: JSONLine.Value)], _ key: String, _ file: LogFile, _ line: LogFile.Line
+    static func id(
+        _ o: [(name: String, value: JSONLine.Value)], _ key: String, _ fail: (String) -> Dataset.InputError
     ) throws -> String {
         switch JSONLine.value(o, key) {
         case .string(let s)? where !s.isEmpty: return s
         case .number(let n)?: if let t = n.idText { return t }
         default: break
         }
-        throw file.fail(line, "missing or empty \"\(key)\" (a string or an integer)")
+        throw fail("missing or empty \"\(key)\" (a string or an integer)")
     }
 
     /// Each non-blank line as a JSON object, or the error naming the line.

@@ -12,6 +12,12 @@ extension BehaviorEncoder {
     /// once and written once, every user in one write transaction. Users are told apart by their bytes, as the
     /// store keys them. New items get store ids in the order they arrive, as one append per event gives them.
     public func append(events: [Scorer.Event]) throws -> [Scorer.EventStatus] {
+        try append(events: events, source: nil)
+    }
+
+    /// `append(events:)`, with `source`'s offset written in the users' write transaction (in a transaction of
+    /// its own when no behavior of the batch is appended).
+    public func append(events: [Scorer.Event], source: Scorer.SourcePosition?) throws -> [Scorer.EventStatus] {
         var status = [Scorer.EventStatus](repeating: .appended, count: events.count)
         for (k, e) in events.enumerated() {
             if let reason = Self.invalidity(of: e) { status[k] = .refused(kind: .invalidArgument, reason: reason) }
@@ -68,11 +74,17 @@ extension BehaviorEncoder {
             if seen.insert(Array(e.item.utf8)).inserted { itemOrder.append(e.item) }
         }
         let written = groups.indices.filter { !groups[$0].1.isEmpty }
-        guard !written.isEmpty else { return status }
+        guard !written.isEmpty else {
+            if let source { try store.environment.write { try store.putSourceOffset($0, source.name, source.offset) } }
+            return status
+        }
         var report = Report()
         try writeUsers(
             written.map { groups[$0] }, catalog: catalog, batch: written.count, progress: nil, report: &report,
-            existing: written.map { existing[$0] }, replace: false, itemOrder: itemOrder)
+            existing: written.map { existing[$0] }, replace: false, itemOrder: itemOrder
+        ) { txn in
+            if let source { try self.store.putSourceOffset(txn, source.name, source.offset) }
+        }
         return status
     }
 

@@ -234,7 +234,8 @@ public final class BehaviorEncoder {
     /// this order (a batch append's arrival order) rather than the byte order of their ids.
     func writeUsers(
         _ groups: [(String, [Behavior])], catalog: [String: ItemInfo], batch: Int, progress: Progress?,
-        report: inout Report, existing: [UserRecord?], replace: Bool, itemOrder: [String] = []
+        report: inout Report, existing: [UserRecord?], replace: Bool, itemOrder: [String] = [],
+        lastTransaction: ((borrowing Transaction) throws -> Void)? = nil
     ) throws {
         let itemsStart = Date()
         // One pass gives every distinct item a run-local index and every behavior its item's index: the only
@@ -255,16 +256,7 @@ public final class BehaviorEncoder {
         // (item, feedback) row in v2 (docs/MODEL.md).
         let table = model.behaviorTable(
             vectors: items.vectors, signatures: items.signatures, count: items.storeIds.count)
-        var atomRows = rows
-        if c.feedback {
-            var j = 0
-            for (_, behaviors) in groups {
-                for b in behaviors {
-                    atomRows[j] = table.row(item: rows[j], feedback: Feedback(b.label).rawValue)
-                    j += 1
-                }
-            }
-        }
+        let atomRows = c.feedback ? Self.feedbackRows(groups, rows, table) : rows
         report.itemsSeconds = Date().timeIntervalSince(itemsStart)
         let usersStart = Date()
         defer { report.usersSeconds = Date().timeIntervalSince(usersStart) }
@@ -306,11 +298,24 @@ public final class BehaviorEncoder {
                     if replace { try deleteSequence(txn, user) }
                     try appendSequence(txn, user, from: before, behaviors, userRows, items)
                 }
+                if chunk + max(batch, 1) >= groups.count { try lastTransaction?(txn) }
             }
             done += slice.count
             report.behaviors += slice.reduce(0) { $0 + $1.1.count }
             progress?(done, groups.count, report.behaviors)
         }
+    }
+
+    /// Behavior j's row of the v2 behavior table: its item's row and its feedback.
+    private static func feedbackRows(_ groups: [(String, [Behavior])], _ rows: [Int], _ table: BehaviorTable) -> [Int] {
+        var out = rows, j = 0
+        for (_, behaviors) in groups {
+            for b in behaviors {
+                out[j] = table.row(item: rows[j], feedback: Feedback(b.label).rawValue)
+                j += 1
+            }
+        }
+        return out
     }
 
     private func writeUser(_ txn: borrowing Transaction, _ user: String, _ record: UserRecord) throws {

@@ -35,6 +35,9 @@ final class Verification {
         if meta["format"] != Store.format {
             fault("meta/format", "is \(meta["format"].map { "'\($0)'" } ?? "missing"), expected '\(Store.format)'")
         }
+        for (key, value) in meta where key.hasPrefix("source/") && (Int64(value) ?? -1) < 0 {
+            fault("meta/\(key)", "is '\(value)', not the offset (an integer ≥ 0) of the source's last applied event")
+        }
         guard let hex = meta["fingerprint"], let fingerprint = StoreVerifier.bytes(hex: hex) else {
             fault("meta/fingerprint", "missing or not 64 hex digits")
             return nil

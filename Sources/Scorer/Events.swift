@@ -22,6 +22,16 @@ extension Scorer {
         }
     }
 
+    /// An input stream and the offset of the last event of a batch from it (`lifelong ingest`).
+    public struct SourcePosition: Sendable, Equatable {
+        public var name: String
+        public var offset: Int64
+        public init(name: String, offset: Int64) {
+            self.name = name
+            self.offset = offset
+        }
+    }
+
     /// What became of one event of a batch append.
     public enum EventStatus: Sendable, Equatable {
         case appended
@@ -36,14 +46,18 @@ extension Scorer {
     /// Appends `events` in order — the same records, bytes and refusals as one `append` per event — with each
     /// user's record read once and written once, all users in one write transaction. Refused events are
     /// reported in their slot and skipped; a failure of the store itself throws and writes no user.
-    public func append(events: [Event]) throws -> [EventStatus] {
+    public func append(events: [Event]) throws -> [EventStatus] { try append(events: events, source: nil) }
+
+    /// `append(events:)`, and in the same write transaction the source's offset (`Store.sourceOffset`): after
+    /// a crash the store holds either the batch and its offset or neither.
+    public func append(events: [Event], source: SourcePosition?) throws -> [EventStatus] {
         try writer.withLock { writer in
             guard let writer else {
                 throw ScoreError(
                     .invalidArgument,
                     message: "\(store.path): the scorer was opened read-only; open it with writable: true to append")
             }
-            let status = try writer.append(events: events)
+            let status = try writer.append(events: events, source: source)
             var refreshed = Set<String>()
             for (event, s) in zip(events, status) where s == .appended && refreshed.insert(event.item).inserted {
                 try refreshCatalog(event.item)

@@ -15,6 +15,8 @@ public protocol BehaviorWriter: AnyObject {
     /// Appends `events` as one `append` each in order would, each user's record read and written once;
     /// an event the one-by-one append would refuse is refused alone, with its reason.
     func append(events: [Scorer.Event]) throws -> [Scorer.EventStatus]
+    /// `append(events:)`, recording in the same write transaction that source `name` is applied up to `offset`.
+    func append(events: [Scorer.Event], source: Scorer.SourcePosition?) throws -> [Scorer.EventStatus]
 }
 
 /// The embedded scorer: probabilities for one user against a batch of candidate items, MODEL.md v1 exactly

@@ -178,6 +178,8 @@ extension Store {
         public var bytes: Int
         public var format: String, fingerprint: String, precision: String
         public var m: Int?, tau: Int?, d: Int?, window: Int?
+        /// Each ingested source's committed offset (`lifelong ingest`).
+        public var sources: [String: Int64] = [:]
     }
 
     /// The store's summary, read in one snapshot.
@@ -192,7 +194,11 @@ extension Store {
             return Summary(
                 users: users, behaviors: Int(behaviors), items: items, bytes: bytes, format: meta.format ?? "?",
                 fingerprint: meta.fingerprint ?? "?", precision: meta.values["precision"] ?? "?", m: meta.m,
-                tau: meta.tau, d: meta.d, window: meta.window)
+                tau: meta.tau, d: meta.d, window: meta.window,
+                sources: meta.values.reduce(into: [:]) { out, entry in
+                    guard entry.key.hasPrefix("source/") else { return }
+                    out[String(entry.key.dropFirst("source/".count))] = Int64(entry.value) ?? -1
+                })
         }
     }
 }

@@ -115,6 +115,9 @@ struct Inspect: ParsableCommand {
             return print(String(decoding: try encoder.encode(summary), as: UTF8.self))
         }
         let object = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(summary)) as? [String: Any] ?? [:]
-        for k in object.keys.sorted() { print("\(k): \(object[k]!)") }
+        for k in object.keys.sorted() where k != "sources" { print("\(k): \(object[k]!)") }
+        for (name, offset) in summary.sources.sorted(by: { $0.key < $1.key }) {
+            print("source \(name): offset \(offset)")
+        }
     }
 }

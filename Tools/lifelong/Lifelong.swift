@@ -14,7 +14,7 @@ struct Lifelong: ParsableCommand {
         version: LifelongVersion.full,
         subcommands: [
             InitModel.self, Encode.self, Append.self, Inspect.self, Score.self, EmbedText.self, Train.self, Verify.self,
-            Synth.self, ReplayCommand.self, Manifest.self,
+            Synth.self, ReplayCommand.self, Manifest.self, IngestCommand.self,
         ]
     )
 }

@@ -174,10 +174,10 @@ extension Scorer.Mode {
 
 /// `--durability`: how the replay's store commits reach the disk.
 enum DurabilityOption: String, ExpressibleByArgument, CaseIterable, Sendable {
-    case full, nometasync, nosync
+    case full, sync, nometasync, nosync
     var durability: Environment.Durability {
         switch self {
-        case .full: .full
+        case .full, .sync: .full
         case .nometasync: .noMetaSync
         case .nosync: .noSync
         }

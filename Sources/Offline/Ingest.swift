@@ -1,0 +1,196 @@
+public import BehaviorLog
+import Errors
+import Foundation
+public import Scorer
+import Store
+import Tensors
+
+/// `lifelong ingest`: a stream of events (`EventLine`, one JSON object per line) into the store through the
+/// scorer's batch append, exactly once per source.
+///
+/// - Group commit: events are gathered into batches of up to `maxBatch` events or `maxDelay` seconds after
+///   the batch's first event, whichever comes first; each batch is one write transaction holding its
+///   behaviors and the source's offset (the last event's), so a crash leaves a batch wholly in or wholly out.
+/// - Exactly once: on start, every event at or below the source's committed offset is skipped; an input
+///   read again from its start after a crash therefore applies each event once.
+/// - A malformed line ends the run with its line number, after committing the events before it: the offset
+///   never passes it. A refused event (older than its user's last behavior) is reported with its offset
+///   through `refused` and skipped, never silently.
+public struct Ingest {
+    public struct Options: Sendable {
+        /// The source's name in the store (`Store.sourceOffset`).
+        public var source: String
+        public var maxBatch = 1000
+        /// Seconds from a batch's first event to its commit, at the latest.
+        public var maxDelay = 0.1
+        /// At the end of a regular file, wait for more (`tail -F`) instead of finishing.
+        public var follow = false
+        public init(source: String) { self.source = source }
+    }
+
+    public struct Report: Sendable, Codable, Equatable {
+        public var source = ""
+        /// Events appended, refused, found to be their user's last behavior already, and skipped as at or
+        /// below the offset the store had committed before the run.
+        public var appended = 0, refused = 0, alreadyApplied = 0, skipped = 0
+        public var batches = 0
+        /// The source's committed offset at the end (nil: nothing of it applied yet).
+        public var offset: Int64?
+        public var seconds = 0.0
+    }
+
+    public let scorer: Scorer
+    public let options: Options
+    /// Called for each refused event: its offset and the reason.
+    public var refused: (Int64, String) -> Void = { _, _ in }
+
+    public init(scorer: Scorer, options: Options) throws {
+        guard Store.isValidSourceName(options.source) else {
+            throw Scorer.ScoreError(
+                .invalidArgument,
+                message: "source name '\(options.source)' must be 1–200 bytes without NUL or '/'")
+        }
+        guard options.maxBatch >= 1, options.maxDelay >= 0, options.maxDelay.isFinite else {
+            throw Scorer.ScoreError(.invalidArgument, message: "max-batch must be ≥ 1 and max-delay ≥ 0")
+        }
+        self.scorer = scorer
+        self.options = options
+    }
+
+    /// Reads `fd` (named `path` in errors) to its end — or, with `follow`, until the process is stopped.
+    public func run(fd: Int32, path: String) throws -> Report {
+        let started = Date()
+        var run = Run(ingest: self, committed: try scorer.store.sourceOffset(options.source))
+        run.report.source = options.source
+        run.report.offset = run.committed
+        var reader = LineReader(fd: fd)
+        var lineNumber = 0
+        while true {
+            let wait = run.pendingSince.map { max(0, options.maxDelay - Date().timeIntervalSince($0)) }
+            switch try reader.next(waitingAtMost: wait, follow: options.follow) {
+            case .line(let bytes):
+                lineNumber += 1
+                do {
+                    try bytes.withUnsafeBytes { raw in
+                        guard let event = try EventLine.parse(raw, file: path, line: lineNumber) else { return }
+                        try run.take(event, file: path, line: lineNumber)
+                    }
+                } catch {
+                    try run.flush()  // the events before the bad line are in; the offset stops before it
+                    throw error
+                }
+            case .idle: try run.flush()
+            case .end:
+                try run.flush()
+                run.report.seconds = Date().timeIntervalSince(started)
+                return run.report
+            }
+            if let since = run.pendingSince, Date().timeIntervalSince(since) >= options.maxDelay { try run.flush() }
+        }
+    }
+
+    /// The run's state: the pending batch and the counts.
+    struct Run {
+        let ingest: Ingest
+        let committed: Int64?
+        var report = Report()
+        var pending: [Scorer.Event] = [], offsets: [Int64] = []
+        var pendingSince: Date?
+        var previous: Int64?
+
+        mutating func take(_ e: EventLine, file: String, line: Int) throws {
+            if let previous, e.offset <= previous {
+                throw Dataset.InputError(
+                    file: file, line: line, reason: "offset \(e.offset) is not above the previous event's \(previous)")
+            }
+            previous = e.offset
+            if let committed, e.offset <= committed {
+                report.skipped += 1
+                return
+            }
+            let b = e.behavior
+            pending.append(
+                .init(user: b.user, item: b.item, timestamp: b.timestamp, label: b.label, category: e.category))
+            offsets.append(e.offset)
+            if pendingSince == nil { pendingSince = Date() }
+            if pending.count >= ingest.options.maxBatch { try flush() }
+        }
+
+        mutating func flush() throws {
+            guard let last = offsets.last else { return }
+            let status = try ingest.scorer.append(
+                events: pending, source: .init(name: ingest.options.source, offset: last))
+            for (k, s) in status.enumerated() {
+                switch s {
+                case .appended: report.appended += 1
+                case .alreadyApplied: report.alreadyApplied += 1
+                case .refused(_, let reason):
+                    report.refused += 1
+                    ingest.refused(offsets[k], reason)
+                }
+            }
+            report.batches += 1
+            report.offset = last
+            pending.removeAll(keepingCapacity: true)
+            offsets.removeAll(keepingCapacity: true)
+            pendingSince = nil
+        }
+    }
+}
+
+/// Lines of a file descriptor, read in blocks; waits for input with `poll` so that a pending batch can be
+/// committed on time while a pipe is quiet.
+struct LineReader {
+    enum Next { case line(Data), idle, end }
+    let fd: Int32
+    private var buffer = Data()
+    private var atEnd = false
+
+    init(fd: Int32) { self.fd = fd }
+
+    /// The next line (without its LF or CRLF); `.idle` when nothing came within `wait` seconds; `.end` at the
+    /// end of the input (never for a regular file being followed).
+    mutating func next(waitingAtMost wait: Double?, follow: Bool) throws -> Next {
+        while true {
+            if let nl = buffer.firstIndex(of: 0x0A) {
+                var line = buffer[buffer.startIndex..<nl]
+                if line.last == 0x0D { line = line.dropLast() }
+                let out = Data(line)
+                buffer.removeSubrange(buffer.startIndex...nl)
+                return .line(out)
+            }
+            if atEnd {
+                guard !buffer.isEmpty else { return .end }
+                defer { buffer.removeAll() }
+                return .line(buffer)
+            }
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ms = wait.map { Int32(min($0 * 1000, 60_000).rounded(.up)) } ?? -1
+            let ready = poll(&p, 1, ms)
+            if ready == 0 { return .idle }
+            if ready < 0 {
+                if errno == EINTR { continue }
+                throw Scorer.ScoreError(.io, message: "poll failed: \(String(cString: strerror(errno)))")
+            }
+            var chunk = [UInt8](repeating: 0, count: 1 << 16)
+            let n = read(fd, &chunk, chunk.count)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Scorer.ScoreError(.io, message: "read failed: \(String(cString: strerror(errno)))")
+            }
+            if n > 0 {
+                buffer.append(contentsOf: chunk[0..<n])
+                continue
+            }
+            // The end of what is there: a followed regular file may grow; anything else is finished.
+            var info = stat()
+            guard follow, fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+                atEnd = true
+                continue
+            }
+            if let wait, wait <= 0.01 { return .idle }
+            usleep(10_000)
+            if wait != nil { return .idle }
+        }
+    }
+}

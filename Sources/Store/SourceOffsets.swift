@@ -1,0 +1,26 @@
+package import LMDB
+
+/// Where each input stream stands (docs/FORMATS.md, "Sources"): `meta` key `source/NAME`, value the decimal
+/// offset of the last event of that source the store applied. It is written in the same write transaction
+/// as the behaviors it covers, so after any crash it says exactly which events are in the store.
+extension Store {
+    /// The `meta` key of source `name`.
+    package static func sourceKey(_ name: String) -> String { "source/" + name }
+
+    /// A source name: 1–200 bytes of UTF-8 without NUL or `/`.
+    public static func isValidSourceName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 200 && !name.utf8.contains(0) && !name.contains("/")
+    }
+
+    /// Source `name`'s committed offset, or nil when the store has applied nothing of it.
+    public func sourceOffset(_ name: String) throws -> Int64? {
+        try environment.read { txn in
+            try txn.get(metaDatabase, Self.sourceKey(name)) { Int64(String(decoding: $0, as: UTF8.self)) }
+        } ?? nil
+    }
+
+    /// Writes source `name`'s offset inside the caller's write transaction.
+    package func putSourceOffset(_ txn: borrowing Transaction, _ name: String, _ offset: Int64) throws {
+        try txn.put(metaDatabase, Self.sourceKey(name), String(offset))
+    }
+}
