@@ -19,6 +19,26 @@ extension Store {
         } ?? nil
     }
 
+    /// Every key and value of the five databases a store always has (meta included), for comparing two
+    /// stores byte for byte.
+    package func contents() throws -> [String: [[UInt8]: [UInt8]]] {
+        var out: [String: [[UInt8]: [UInt8]]] = [:]
+        try environment.read { txn in
+            for (name, db) in [
+                ("meta", metaDatabase), ("items", items), ("item_ids", itemIds), ("users", users),
+                ("sequences", sequences),
+            ] {
+                var d: [[UInt8]: [UInt8]] = [:]
+                try txn.scan(db) { k, v in
+                    d[Array(k)] = Array(v)
+                    return .next
+                }
+                out[name] = d
+            }
+        }
+        return out
+    }
+
     /// Writes source `name`'s offset inside the caller's write transaction.
     package func putSourceOffset(_ txn: borrowing Transaction, _ name: String, _ offset: Int64) throws {
         try txn.put(metaDatabase, Self.sourceKey(name), String(offset))

@@ -21,21 +21,7 @@ func launch(_ arguments: [String]) throws -> Process {
 
 /// Every key and value of every database of a store (meta included), for comparing two stores.
 func contents(_ path: String) throws -> [String: [[UInt8]: [UInt8]]] {
-    let store = try Store(path: path, readOnly: true)
-    var out: [String: [[UInt8]: [UInt8]]] = [:]
-    try store.environment.read { txn in
-        for (name, db) in [
-            ("meta", store.metaDatabase), ("items", store.items), ("item_ids", store.itemIds), ("users", store.users),
-            ("sequences", store.sequences),
-        ] {
-            var d: [[UInt8]: [UInt8]] = [:]
-            try txn.scan(db) { k, v in
-                d[Array(k)] = Array(v); return .next
-            }
-            out[name] = d
-        }
-    }
-    return out
+    try Store(path: path, readOnly: true).contents()
 }
 
 /// Writes a RecBole dataset folder holding `behaviors` (and the catalog as NAME.item).

@@ -9,24 +9,7 @@ import Scorer
 import Tensors
 import Testing
 
-/// Every key and value of every database of a store, for comparing two stores byte for byte.
-private func databases(_ store: Store) throws -> [String: [[UInt8]: [UInt8]]] {
-    var out: [String: [[UInt8]: [UInt8]]] = [:]
-    try store.environment.read { txn in
-        for (name, db) in [
-            ("meta", store.metaDatabase), ("items", store.items), ("item_ids", store.itemIds), ("users", store.users),
-            ("sequences", store.sequences),
-        ] {
-            var d: [[UInt8]: [UInt8]] = [:]
-            try txn.scan(db) { k, v in
-                d[Array(k)] = Array(v)
-                return .next
-            }
-            out[name] = d
-        }
-    }
-    return out
-}
+private func databases(_ store: Store) throws -> [String: [[UInt8]: [UInt8]]] { try store.contents() }
 
 @Suite("Batch append: the store one append per event gives")
 struct BatchAppendTests {

@@ -29,6 +29,20 @@ func median(_ xs: [Double]) -> Double {
 
 func fmt(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
 
+/// `users` users "u0"… of `length` behaviors each, items drawn uniformly from `itemIds`, timestamps 0 ..< length.
+func uniformLog(users: Int, length: Int, itemIds: [String], seed: UInt64) -> [Behavior] {
+    var rng = Gaussian(seed: seed)
+    var log: [Behavior] = []
+    log.reserveCapacity(users * length)
+    for u in 0..<users {
+        for t in 0..<length {
+            log.append(
+                Behavior(user: "u\(u)", item: itemIds[Int(rng.bits() % UInt64(itemIds.count))], timestamp: Double(t)))
+        }
+    }
+    return log
+}
+
 /// One Markdown table row of the given cells.
 func tableRow(_ cells: String...) -> String { "| " + cells.joined(separator: " | ") + " |" }
 

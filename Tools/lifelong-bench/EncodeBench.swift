@@ -58,7 +58,7 @@ struct EncodeBench: ParsableCommand {
         var json: [String: Double] = [:]
         for length in parsedLengths {
             let users = max(1, behaviors / length)
-            let log = syntheticLog(users: users, length: length, itemIds: itemIds)
+            let log = uniformLog(users: users, length: length, itemIds: itemIds, seed: UInt64(length))
             let data = Dataset(behaviors: log, items: catalog)
             let total = Double(users * length)
 
@@ -110,20 +110,6 @@ struct EncodeBench: ParsableCommand {
         json["record_bytes_f16"] = Double(printRecordSizes(model))
         let out = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
         print(String(decoding: out, as: UTF8.self))
-    }
-
-    /// `users` users of `length` behaviors each, items drawn uniformly, timestamps 0 ..< length.
-    func syntheticLog(users: Int, length: Int, itemIds: [String]) -> [Behavior] {
-        var rng = Gaussian(seed: UInt64(length))
-        var log: [Behavior] = []
-        log.reserveCapacity(users * length)
-        for u in 0..<users {
-            for t in 0..<length {
-                log.append(
-                    Behavior(user: "u\(u)", item: itemIds[Int(rng.bits() % UInt64(items))], timestamp: Double(t)))
-            }
-        }
-        return log
     }
 
     /// Prints the user record's size at both precisions; returns the f16 size.

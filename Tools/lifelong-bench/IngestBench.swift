@@ -77,15 +77,7 @@ struct IngestBench: ParsableCommand {
 
     /// `users` users "u0"… with `length` behaviors each, encoded into a fresh store at `folder`.
     func encodeBase(_ model: ModelBundle, _ itemIds: [String], into folder: String) throws {
-        var rng = Gaussian(seed: 9)
-        var log: [Behavior] = []
-        log.reserveCapacity(users * length)
-        for u in 0..<users {
-            for t in 0..<length {
-                log.append(
-                    Behavior(user: "u\(u)", item: itemIds[Int(rng.bits() % UInt64(items))], timestamp: Double(t)))
-            }
-        }
+        let log = uniformLog(users: users, length: length, itemIds: itemIds, seed: 9)
         let store = try Store(path: folder, durability: .noSync)
         _ = try BehaviorEncoder(model: model, store: store).encode(Dataset(behaviors: log, items: [:]))
         try store.environment.sync()
