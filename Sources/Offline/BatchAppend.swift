@@ -20,23 +20,27 @@ extension BehaviorEncoder {
     public func append(events: [Scorer.Event], source: Scorer.SourcePosition?) throws -> [Scorer.EventStatus] {
         var status = [Scorer.EventStatus](repeating: .appended, count: events.count)
         for (k, e) in events.enumerated() {
-            if let reason = Self.invalidity(of: e) { status[k] = .refused(kind: .invalidArgument, reason: reason) }
+            if let reason = Self.invalidity(user: e.user, item: e.item, timestamp: e.timestamp) {
+                status[k] = .refused(kind: .invalidArgument, reason: reason)
+            }
         }
-        // The users' stored records, one read each; `slot[bytes]` is the user's place in `groups`.
-        var slot: [[UInt8]: Int] = [:]
+        // The users' stored records, one read each; `groupOf[k]` is event k's user's place in `groups`.
+        var slot: [[UInt8]: Int] = [:], groupOf = [Int](repeating: -1, count: events.count)
         var groups: [(String, [Behavior])] = [], existing: [UserRecord?] = [], last: [Double] = []
         var lastBehavior: [(item: [UInt8], timestamp: Double, feedback: UInt8)?] = []
-        for (k, e) in events.enumerated() where status[k] == .appended && slot[Array(e.user.utf8)] == nil {
-            slot[Array(e.user.utf8)] = groups.count
-            groups.append((e.user, []))
+        for (k, e) in events.enumerated() where status[k] == .appended {
+            let key = Array(e.user.utf8)
+            if let g = slot[key] {
+                groupOf[k] = g
+            } else {
+                groupOf[k] = groups.count
+                slot[key] = groups.count
+                groups.append((e.user, []))
+            }
         }
         try store.environment.read { txn in
             for (user, _) in groups {
-                let record = try txn.get(store.users, user) { try UserRecord(decoding: $0) }
-                if let record, record.fingerprint != model.fingerprint {
-                    throw EncodeError(
-                        .modelMismatch, message: "user '\(user)' was encoded with another model; re-encode the store")
-                }
+                let record = try storedRecord(txn, user)
                 existing.append(record)
                 last.append(record?.lastTimestamp ?? -.infinity)
                 let length = Int(record?.length ?? 0)
@@ -51,7 +55,7 @@ extension BehaviorEncoder {
         }
         var catalog: [String: ItemInfo] = [:], itemOrder: [String] = [], seen = Set<[UInt8]>()
         for (k, e) in events.enumerated() where status[k] == .appended {
-            let g = slot[Array(e.user.utf8)]!
+            let g = groupOf[k]
             guard e.timestamp >= last[g] else {
                 status[k] = .refused(
                     kind: .invalidArgument,
@@ -71,7 +75,7 @@ extension BehaviorEncoder {
             last[g] = e.timestamp
             groups[g].1.append(Behavior(user: e.user, item: e.item, timestamp: e.timestamp, label: e.label))
             if let category = e.category { catalog[e.item] = ItemInfo(category: category) }
-            if seen.insert(Array(e.item.utf8)).inserted { itemOrder.append(e.item) }
+            if seen.insert(item).inserted { itemOrder.append(e.item) }
         }
         let written = groups.indices.filter { !groups[$0].1.isEmpty }
         guard !written.isEmpty else {
@@ -86,15 +90,5 @@ extension BehaviorEncoder {
             if let source { try self.store.putSourceOffset(txn, source.name, source.offset) }
         }
         return status
-    }
-
-    /// Why one event cannot be appended whatever the store holds, or nil.
-    static func invalidity(of e: Scorer.Event) -> String? {
-        for (what, id) in [("user", e.user), ("item", e.item)] where !Store.isValidId(id) {
-            return "\(what) id '\(id.prefix(64))\(id.utf8.count > 64 ? "…" : "")' is empty, contains a NUL byte or "
-                + "is longer than \(Store.maxIdBytes) bytes (the store's key limit)"
-        }
-        guard e.timestamp.isFinite else { return "user '\(e.user)': timestamp \(e.timestamp) is not a finite number" }
-        return nil
     }
 }

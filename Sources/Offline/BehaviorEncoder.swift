@@ -117,21 +117,24 @@ public final class BehaviorEncoder {
     }
 
     private func validateIds(_ data: Dataset) throws {
-        func invalid(_ what: String, _ id: String) -> EncodeError {
-            EncodeError(
-                .invalidArgument,
-                message:
-                    "\(what) id '\(id.prefix(64))\(id.utf8.count > 64 ? "…" : "")' is empty, contains a NUL byte "
-                    + "or is longer than \(Store.maxIdBytes) bytes (the store's key limit)")
-        }
         for b in data.behaviors {
-            guard Store.isValidId(b.user) else { throw invalid("user", b.user) }
-            guard Store.isValidId(b.item) else { throw invalid("item", b.item) }
-            guard b.timestamp.isFinite else {
-                throw EncodeError(
-                    .invalidArgument, message: "user '\(b.user)': timestamp \(b.timestamp) is not a finite number")
+            if let reason = Self.invalidity(user: b.user, item: b.item, timestamp: b.timestamp) {
+                throw EncodeError(.invalidArgument, message: reason)
             }
         }
+    }
+
+    /// Why a behavior cannot be stored whatever the store holds (an id the store cannot key, a timestamp that
+    /// is not finite), or nil.
+    static func invalidity(user: String, item: String, timestamp: Double) -> String? {
+        func invalid(_ what: String, _ id: String) -> String {
+            "\(what) id '\(id.prefix(64))\(id.utf8.count > 64 ? "…" : "")' is empty, contains a NUL byte or is "
+                + "longer than \(Store.maxIdBytes) bytes (the store's key limit)"
+        }
+        guard Store.isValidId(user) else { return invalid("user", user) }
+        guard Store.isValidId(item) else { return invalid("item", item) }
+        guard timestamp.isFinite else { return "user '\(user)': timestamp \(timestamp) is not a finite number" }
+        return nil
     }
 
     /// Encodes every user of `data` from scratch (replacing users already in the store), `batch` users per
@@ -164,20 +167,7 @@ public final class BehaviorEncoder {
         var applied = Set<String>()
         try store.environment.read { txn in
             for (user, behaviors) in groups {
-                guard
-                    let r = try txn.get(
-                        store.users, user,
-                        { bytes in
-                            Result { try UserRecord(decoding: bytes) }
-                        })
-                else { continue }
-                let record = try r.mapError {
-                    EncodeError(.damaged, message: "store \(store.environment.path): user '\(user)': \($0)")
-                }.get()
-                guard record.fingerprint == model.fingerprint else {
-                    throw EncodeError(
-                        .modelMismatch, message: "user '\(user)' was encoded with another model; re-encode the store")
-                }
+                guard let record = try storedRecord(txn, user) else { continue }
                 if let first = behaviors.first, first.timestamp <= record.lastTimestamp,
                     try sequence(txn, user, length: Int(record.length), endsWith: behaviors)
                 {
@@ -208,6 +198,22 @@ public final class BehaviorEncoder {
         report.users = groups.count
         report.seconds = Date().timeIntervalSince(start)
         return report
+    }
+
+    /// The user's stored record, if any, for appending to: one that does not decode is `damaged` (naming
+    /// the store and the user), one of another model a `modelMismatch`.
+    func storedRecord(_ txn: borrowing Transaction, _ user: String) throws -> UserRecord? {
+        guard let r = try txn.get(store.users, user, { bytes in Result { try UserRecord(decoding: bytes) } }) else {
+            return nil
+        }
+        let record = try r.mapError {
+            EncodeError(.damaged, message: "store \(store.environment.path): user '\(user)': \($0)")
+        }.get()
+        guard record.fingerprint == model.fingerprint else {
+            throw EncodeError(
+                .modelMismatch, message: "user '\(user)' was encoded with another model; re-encode the store")
+        }
+        return record
     }
 
     /// Whether the user's stored sequence (`length` behaviors) ends with exactly `behaviors` (same item ids,
