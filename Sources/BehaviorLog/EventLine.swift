@@ -16,20 +16,7 @@ public struct EventLine: Sendable, Equatable {
         guard case .number(let n)? = JSONLine.value(o, "timestamp"), n.double.isFinite else {
             throw fail("missing or non-numeric \"timestamp\"")
         }
-        var label: Bool?
-        switch JSONLine.value(o, "label") {
-        case nil, .null?: break
-        case .bool(let b)?: label = b
-        case .number(let v)?: label = v.double > 0
-        default: throw fail("\"label\" is not a number or boolean")
-        }
-        var category: String?
-        switch JSONLine.value(o, "category") {
-        case nil, .null?: break
-        case .string(let s)?: category = s.isEmpty ? nil : s
-        case .number(let c)? where c.idText != nil: category = c.idText
-        default: throw fail("\"category\" is not a string or an integer")
-        }
+        let label = try JSONLines.label(o, fail), category = try JSONLines.category(o, fail)
         var offset = Int64(line)
         switch JSONLine.value(o, "offset") {
         case nil, .null?: break

@@ -14,13 +14,7 @@ enum JSONLines {
             guard case .number(let n)? = JSONLine.value(o, "timestamp"), n.double.isFinite else {
                 throw file.fail(line, "missing or non-numeric \"timestamp\"")
             }
-            var label: Bool?
-            switch JSONLine.value(o, "label") {
-            case nil, .null?: break
-            case .bool(let b)?: label = b
-            case .number(let v)?: label = v.double > 0
-            default: throw file.fail(line, "\"label\" is not a number or boolean")
-            }
+            let label = try self.label(o) { file.fail(line, $0) }
             try users.check(user, "user", file: file, line: line.number)
             try items.check(item, "item", file: file, line: line.number)
             behaviors.append(Behavior(user: user, item: item, timestamp: n.double, label: label))
@@ -37,13 +31,7 @@ enum JSONLines {
         var items: [String: ItemInfo] = [:], categories = IdentifierForms()
         try forEachObject(file) { line, o in
             let item = try id(o, "item") { file.fail(line, $0) }
-            var category: String?
-            switch JSONLine.value(o, "category") {
-            case nil, .null?: break
-            case .string(let s)?: category = s.isEmpty ? nil : s
-            case .number(let n)? where n.idText != nil: category = n.idText
-            default: throw file.fail(line, "\"category\" is not a string or an integer")
-            }
+            let category = try self.category(o) { file.fail(line, $0) }
             var text: String?
             switch JSONLine.value(o, "text") {
             case nil, .null?: break
@@ -69,6 +57,30 @@ enum JSONLines {
         default: break
         }
         throw fail("missing or empty \"\(key)\" (a string or an integer)")
+    }
+
+    /// The `label` member: absent or null (unknown), a boolean, or a number (> 0 is a click).
+    static func label(
+        _ o: [(name: String, value: JSONLine.Value)], _ fail: (String) -> Dataset.InputError
+    ) throws -> Bool? {
+        switch JSONLine.value(o, "label") {
+        case nil, .null?: return nil
+        case .bool(let b)?: return b
+        case .number(let v)?: return v.double > 0
+        default: throw fail("\"label\" is not a number or boolean")
+        }
+    }
+
+    /// The `category` member: absent, null or empty (none), a string, or an integer (`JSONNumber.idText`).
+    static func category(
+        _ o: [(name: String, value: JSONLine.Value)], _ fail: (String) -> Dataset.InputError
+    ) throws -> String? {
+        switch JSONLine.value(o, "category") {
+        case nil, .null?: return nil
+        case .string(let s)?: return s.isEmpty ? nil : s
+        case .number(let n)? where n.idText != nil: return n.idText
+        default: throw fail("\"category\" is not a string or an integer")
+        }
     }
 
     /// Each non-blank line as a JSON object, or the error naming the line.
