@@ -51,12 +51,7 @@ extension Scorer {
     /// `append(events:)`, and in the same write transaction the source's offset (`Store.sourceOffset`): after
     /// a crash the store holds either the batch and its offset or neither.
     public func append(events: [Event], source: SourcePosition?) throws -> [EventStatus] {
-        try writer.withLock { writer in
-            guard let writer else {
-                throw ScoreError(
-                    .invalidArgument,
-                    message: "\(store.path): the scorer was opened read-only; open it with writable: true to append")
-            }
+        try withWriter { writer in
             let status = try writer.append(events: events, source: source)
             var refreshed = Set<String>()
             for (event, s) in zip(events, status) where s == .appended && refreshed.insert(event.item).inserted {

@@ -12,10 +12,9 @@ import Tensors
 public protocol BehaviorWriter: AnyObject {
     /// Appends one behavior of `user` in one write transaction (refusing one older than the user's last).
     func append(user: String, item: String, timestamp: Double, label: Bool?, category: String?) throws
-    /// Appends `events` as one `append` each in order would, each user's record read and written once;
-    /// an event the one-by-one append would refuse is refused alone, with its reason.
-    func append(events: [Scorer.Event]) throws -> [Scorer.EventStatus]
-    /// `append(events:)`, recording in the same write transaction that source `name` is applied up to `offset`.
+    /// Appends `events` as one `append` each in order would, each user's record read and written once (an
+    /// event the one-by-one append would refuse is refused alone, with its reason), and records in the same
+    /// write transaction that `source` is applied up to its offset.
     func append(events: [Scorer.Event], source: Scorer.SourcePosition?) throws -> [Scorer.EventStatus]
 }
 
@@ -227,14 +226,21 @@ public final class Scorer: Sendable {
     public func append(
         user: String, item: String, timestamp: Double, label: Bool? = nil, category: String? = nil
     ) throws {
+        try withWriter { writer in
+            try writer.append(user: user, item: item, timestamp: timestamp, label: label, category: category)
+            try refreshCatalog(item)
+        }
+    }
+
+    /// `body` with the writer, one append at a time; refused on a scorer opened read-only.
+    func withWriter<R: Sendable>(_ body: sending (any BehaviorWriter) throws -> R) throws -> R {
         try writer.withLock { writer in
             guard let writer else {
                 throw ScoreError(
                     .invalidArgument,
                     message: "\(store.path): the scorer was opened read-only; open it with writable: true to append")
             }
-            try writer.append(user: user, item: item, timestamp: timestamp, label: label, category: category)
-            try refreshCatalog(item)
+            return try body(writer)
         }
     }
 
