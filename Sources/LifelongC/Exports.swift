@@ -143,12 +143,8 @@ public func lifelong_append(
         let s = open.scorer(for: user)
         let item = try text(item, "item")
         guard timestamp.isFinite else { throw CallFailure.invalidArgument("timestamp \(timestamp) is not finite") }
-        let clicked: Bool?
-        switch label {
-        case -1: clicked = nil
-        case 0: clicked = false
-        case 1: clicked = true
-        default: throw CallFailure.invalidArgument("label is \(label); expected -1 (unknown), 0 or 1")
+        guard let clicked = click(label) else {
+            throw CallFailure.invalidArgument("label is \(label); expected -1 (unknown), 0 or 1")
         }
         try s.append(user: user, item: item, timestamp: timestamp, label: clicked)
     }
@@ -172,13 +168,11 @@ public func lifelong_append_batch(
         for i in 0..<n {
             let user = users![i].flatMap { String(validatingCString: $0) }
             let item = items![i].flatMap { String(validatingCString: $0) }
-            let label = labels?[i] ?? -1
-            guard let user, let item, timestamps![i].isFinite, (-1...1).contains(label) else {
+            guard let user, let item, timestamps![i].isFinite, let clicked = click(labels?[i] ?? -1) else {
                 status[i] = LIFELONG_INVALID_ARGUMENT
                 continue
             }
-            events.append(
-                .init(user: user, item: item, timestamp: timestamps![i], label: label == -1 ? nil : label == 1))
+            events.append(.init(user: user, item: item, timestamp: timestamps![i], label: clicked))
             slots.append(i)
         }
         let results = try Scorer.append(events: events, routedTo: open.shards)
@@ -190,6 +184,16 @@ public func lifelong_append_batch(
 }
 
 // MARK: Arguments
+
+/// A C label (-1 unknown, 0, 1) as the click; nil for any other value.
+private func click(_ label: Int32) -> Bool?? {
+    switch label {
+    case -1: .some(nil)
+    case 0: false
+    case 1: true
+    default: nil
+    }
+}
 
 /// The checked arguments every scoring call shares.
 private struct Request {

@@ -46,6 +46,15 @@ def _check(status: int) -> None:
         raise error_for_status(status, message)
 
 
+def _label_code(label: Any, name: str) -> int:
+    """A label as the C ABI's code: None → -1 (unknown), False → 0, True → 1."""
+    if label is None:
+        return -1
+    if label is True or label is False or label in (0, 1):
+        return int(label)
+    raise InvalidArgumentError(f"{name} is {label!r}; expected None, False or True")
+
+
 def _utf8(value: Any, name: str) -> bytes:
     """A str (or path) argument as NUL-free UTF-8."""
     if isinstance(value, os.PathLike):
@@ -188,12 +197,7 @@ class Scorer:
         (InvalidArgumentError) and nothing is written. Needs ``writable=True``.
         """
         handle = self._open_handle()
-        if label is None:
-            code = -1
-        elif label is True or label is False or label in (0, 1):
-            code = int(label)
-        else:
-            raise InvalidArgumentError(f"label is {label!r}; expected None, False or True")
+        code = _label_code(label, "label")
         try:
             t = float(timestamp)
         except (TypeError, ValueError):
@@ -223,12 +227,7 @@ class Scorer:
             raise TypeError("timestamps must be numbers") from None
         codes = np.full(n, -1, dtype=np.intc)
         for i, label in enumerate(labels if labels is not None else ()):
-            if label is None:
-                continue
-            if label is True or label is False or label in (0, 1):
-                codes[i] = int(label)
-            else:
-                raise InvalidArgumentError(f"labels[{i}] is {label!r}; expected None, False or True")
+            codes[i] = _label_code(label, f"labels[{i}]")
         user_ids = (c_char_p * n)(*[_utf8(u, f"users[{i}]") for i, u in enumerate(users)])
         item_ids = (c_char_p * n)(*[_utf8(v, f"items[{i}]") for i, v in enumerate(items)])
         status = np.zeros(n, dtype=np.intc)
