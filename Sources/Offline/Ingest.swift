@@ -144,6 +144,7 @@ struct LineReader {
     enum Next { case line(Data), idle, end }
     let fd: Int32
     private var buffer = Data()
+    private var chunk = [UInt8](repeating: 0, count: 1 << 16)  // one read's bytes, reused
     private var atEnd = false
 
     init(fd: Int32) { self.fd = fd }
@@ -172,8 +173,7 @@ struct LineReader {
                 if errno == EINTR { continue }
                 throw Scorer.ScoreError(.io, message: "poll failed: \(String(cString: strerror(errno)))")
             }
-            var chunk = [UInt8](repeating: 0, count: 1 << 16)
-            let n = read(fd, &chunk, chunk.count)
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw Scorer.ScoreError(.io, message: "read failed: \(String(cString: strerror(errno)))")
@@ -188,8 +188,7 @@ struct LineReader {
                 atEnd = true
                 continue
             }
-            if let wait, wait <= 0.01 { return .idle }
-            usleep(10_000)
+            usleep(UInt32(min(wait ?? 0.01, 0.01) * 1e6))  // poll again in 10 ms, or sooner for a pending batch
             if wait != nil { return .idle }
         }
     }

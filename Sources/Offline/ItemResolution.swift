@@ -71,7 +71,7 @@ extension BehaviorEncoder {
         }
         r.signatures = model.signatures(ofRows: r.vectors, count: n)
         try writeItems(
-            ids, byteOrder: newIdsInGivenOrder ? Array(ids.indices) : byteOrder, existing: existing,
+            ids, order: newIdsInGivenOrder ? Array(ids.indices) : byteOrder, existing: existing,
             textHashes: textHashes, categories: categories, nextId: nextId, into: &r, report: &report)
         return r
     }
@@ -91,16 +91,16 @@ extension BehaviorEncoder {
     }
 
     /// Gives each item its store id — its stored record's, when that was made with this model and the same rows
-    /// and text — and writes the records of the others; new ids follow the raw ids' byte order from `nextId`.
+    /// and text — and writes the records of the others; new ids follow `order` (indices into `ids`) from `nextId`.
     private func writeItems(
-        _ ids: [String], byteOrder: [Int], existing: [ItemRecord?], textHashes: [[UInt8]?], categories: [String?],
+        _ ids: [String], order: [Int], existing: [ItemRecord?], textHashes: [[UInt8]?], categories: [String?],
         nextId first: UInt32, into r: inout ResolvedItems, report: inout Report
     ) throws {
         let c = model.config
         var nextId = first
         r.storeIds = [UInt32](repeating: 0, count: ids.count)
         var toWrite: [(String, ItemRecord)] = []
-        for i in byteOrder {
+        for i in order {
             if let e = existing[i], e.fingerprint == model.fingerprint, e.itemRow == r.itemRows[i],
                 e.categoryRow == r.categoryRows[i],
                 e.textHash == textHashes[i]

@@ -35,7 +35,7 @@ final class Verification {
         if meta["format"] != Store.format {
             fault("meta/format", "is \(meta["format"].map { "'\($0)'" } ?? "missing"), expected '\(Store.format)'")
         }
-        for (key, value) in meta where key.hasPrefix("source/") && (Int64(value) ?? -1) < 0 {
+        for (key, value) in meta where key.hasPrefix(Store.sourcePrefix) && (Int64(value) ?? -1) < 0 {
             fault("meta/\(key)", "is '\(value)', not the offset (an integer ≥ 0) of the source's last applied event")
         }
         guard let hex = meta["fingerprint"], let fingerprint = StoreVerifier.bytes(hex: hex) else {

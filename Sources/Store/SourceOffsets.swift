@@ -4,8 +4,11 @@ package import LMDB
 /// offset of the last event of that source the store applied. It is written in the same write transaction
 /// as the behaviors it covers, so after any crash it says exactly which events are in the store.
 extension Store {
+    /// What the `meta` keys of sources begin with.
+    package static let sourcePrefix = "source/"
+
     /// The `meta` key of source `name`.
-    package static func sourceKey(_ name: String) -> String { "source/" + name }
+    package static func sourceKey(_ name: String) -> String { sourcePrefix + name }
 
     /// A source name: 1–200 bytes of UTF-8 without NUL or `/`.
     public static func isValidSourceName(_ name: String) -> Bool {

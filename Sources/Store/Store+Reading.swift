@@ -196,8 +196,8 @@ extension Store {
                 fingerprint: meta.fingerprint ?? "?", precision: meta.values["precision"] ?? "?", m: meta.m,
                 tau: meta.tau, d: meta.d, window: meta.window,
                 sources: meta.values.reduce(into: [:]) { out, entry in
-                    guard entry.key.hasPrefix("source/") else { return }
-                    out[String(entry.key.dropFirst("source/".count))] = Int64(entry.value) ?? -1
+                    guard entry.key.hasPrefix(Store.sourcePrefix) else { return }
+                    out[String(entry.key.dropFirst(Store.sourcePrefix.count))] = Int64(entry.value) ?? -1
                 })
         }
     }
