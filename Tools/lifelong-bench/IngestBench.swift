@@ -97,12 +97,19 @@ struct IngestBench: ParsableCommand {
         try FileManager.default.copyItem(atPath: base + "/data.mdb", toPath: folder + "/data.mdb")
     }
 
+    /// A writable scorer over a copy of the store at `base`.
+    func writableCopy(
+        _ model: ModelBundle, of base: String, at folder: String, _ durability: Environment.Durability
+    ) throws -> Scorer {
+        try copy(base, to: folder)
+        return try Scorer(model: model, store: try Store(path: folder, durability: durability), writable: true)
+    }
+
     func batchRate(
         _ model: ModelBundle, _ stream: [Scorer.Event], copyOf base: String, _ folder: String,
         _ durability: Environment.Durability
     ) throws -> Double {
-        try copy(base, to: folder)
-        let scorer = try Scorer(model: model, store: try Store(path: folder, durability: durability), writable: true)
+        let scorer = try writableCopy(model, of: base, at: folder, durability)
         let seconds = try time {
             for first in stride(from: 0, to: stream.count, by: batch) {
                 let status = try scorer.append(events: Array(stream[first..<min(first + batch, stream.count)]))
@@ -116,8 +123,7 @@ struct IngestBench: ParsableCommand {
         _ model: ModelBundle, _ stream: [Scorer.Event], copyOf base: String, _ folder: String,
         _ durability: Environment.Durability
     ) throws -> Double {
-        try copy(base, to: folder)
-        let scorer = try Scorer(model: model, store: try Store(path: folder, durability: durability), writable: true)
+        let scorer = try writableCopy(model, of: base, at: folder, durability)
         let n = min(single, stream.count)
         let seconds = try time {
             for e in stream.prefix(n) {
