@@ -35,6 +35,10 @@ public struct Transaction: ~Copyable {
         }
     }
 
+    /// `mdb_txn_id`: a write transaction's id is the one `Environment.info.lastTransaction` shows once it has
+    /// committed (until another write commits).
+    public var id: Int { mdb_txn_id(txn) }
+
     // MARK: Reading
 
     /// Lends the value stored under `key` to `body`, zero-copy; `nil` if there is none.

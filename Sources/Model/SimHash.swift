@@ -81,7 +81,7 @@ extension SimHash {
         count: Int, vectors: UnsafePointer<Float>, signatures: UnsafePointer<UInt8>, rows: UnsafePointer<Int>,
         nSig: Int, buckets: Int, d: Int, counts: UnsafeMutablePointer<UInt32>, sums: UnsafeMutablePointer<Float>
     ) {
-        let block = 128
+        let block = 96  // with the bucket starts ≤ 1 KiB: the scratch stays on the stack (no heap allocation)
         withUnsafeTemporaryAllocation(of: Int.self, capacity: block + buckets + 1) { scratch in
             let order = scratch.baseAddress!, start = order + block
             for first in stride(from: 0, to: count, by: block) {

@@ -8,9 +8,9 @@ import Store
 
 extension BehaviorEncoder {
     /// `Scorer.append(events:)`: the events in order, as one `append` each would apply them — an invalid id or
-    /// timestamp, or a behavior older than its user's last one, is refused alone — with each user's record read
-    /// once and written once, every user in one write transaction. Users are told apart by their bytes, as the
-    /// store keys them. New items get store ids in the order they arrive, as one append per event gives them.
+    /// timestamp, or a behavior older than its user's last one, is refused alone — with each user's stored state
+    /// read once and written once, every user in one write transaction. Users are told apart by their bytes, as
+    /// the store keys them. New items get store ids in the order they arrive, as one append per event gives them.
     public func append(events: [Scorer.Event]) throws -> [Scorer.EventStatus] {
         try append(events: events, source: nil)
     }
@@ -18,17 +18,55 @@ extension BehaviorEncoder {
     /// `append(events:)`, with `source`'s offset written in the users' write transaction (in a transaction of
     /// its own when no behavior of the batch is appended).
     public func append(events: [Scorer.Event], source: Scorer.SourcePosition?) throws -> [Scorer.EventStatus] {
-        var status = [Scorer.EventStatus](repeating: .appended, count: events.count)
-        for (k, e) in events.enumerated() {
-            if let reason = Self.invalidity(user: e.user, item: e.item, timestamp: e.timestamp) {
-                status[k] = .refused(kind: .invalidArgument, reason: reason)
+        var batch = EventBatch(events)
+        try store.environment.read { txn in
+            for (user, _) in batch.groups { batch.stored.append(try storedUser(txn, user)) }
+            try batch.classify { try store.itemId(txn, storeId: $0) }
+            batch.writes = try batch.groups.indices.filter { !batch.groups[$0].1.isEmpty }.map { g in
+                // Pending behaviors (the stored tail, then these) fold into the record in whole multiples of
+                // `Store.foldEvery`, as they would one event at a time; a new user gets its record now.
+                let (user, behaviors) = batch.groups[g], stored = batch.stored[g]
+                let fold = Store.folded(pending: (stored?.pending ?? 0) + behaviors.count)
+                let tail = try fold > 0 ? stored.map { try tailBehaviors(txn, user, $0) } ?? [] : []
+                return UserWrite(user: user, stored: stored, tail: tail, behaviors: behaviors, fold: fold)
             }
         }
-        // The users' stored records, one read each; `groupOf[k]` is event k's user's place in `groups`.
-        var slot: [[UInt8]: Int] = [:], groupOf = [Int](repeating: -1, count: events.count)
-        var groups: [(String, [Behavior])] = [], existing: [UserRecord?] = [], last: [Double] = []
-        var lastBehavior: [(item: [UInt8], timestamp: Double, feedback: UInt8)?] = []
-        for (k, e) in events.enumerated() where status[k] == .appended {
+        guard !batch.writes.isEmpty else {
+            if let source { try store.environment.write { try store.putSourceOffset($0, source.name, source.offset) } }
+            return batch.status
+        }
+        var report = Report()
+        try writeUsers(
+            batch.writes, catalog: batch.catalog, batch: batch.writes.count, progress: nil, report: &report,
+            replace: false, itemOrder: batch.itemOrder
+        ) { txn in
+            if let source { try self.store.putSourceOffset(txn, source.name, source.offset) }
+        }
+        return batch.status
+    }
+}
+
+/// One batch of events on its way to `writeUsers`: their statuses, grouped by user (by the bytes of the id).
+private struct EventBatch {
+    let events: [Scorer.Event]
+    var status: [Scorer.EventStatus]
+    /// Each user once, with the behaviors it gets; `groupOf[k]` is event k's user's place here.
+    var groups: [(String, [Behavior])] = []
+    var groupOf: [Int]
+    var stored: [BehaviorEncoder.StoredUser?] = []
+    var catalog: [String: ItemInfo] = [:], itemOrder: [String] = []
+    var writes: [BehaviorEncoder.UserWrite] = []
+
+    init(_ events: [Scorer.Event]) {
+        self.events = events
+        status = [Scorer.EventStatus](repeating: .appended, count: events.count)
+        groupOf = [Int](repeating: -1, count: events.count)
+        var slot: [[UInt8]: Int] = [:]
+        for (k, e) in events.enumerated() {
+            if let reason = BehaviorEncoder.invalidity(user: e.user, item: e.item, timestamp: e.timestamp) {
+                status[k] = .refused(kind: .invalidArgument, reason: reason)
+                continue
+            }
             let key = Array(e.user.utf8)
             if let g = slot[key] {
                 groupOf[k] = g
@@ -38,22 +76,15 @@ extension BehaviorEncoder {
                 groups.append((e.user, []))
             }
         }
-        try store.environment.read { txn in
-            for (user, _) in groups {
-                let record = try storedRecord(txn, user)
-                existing.append(record)
-                last.append(record?.lastTimestamp ?? -.infinity)
-                let length = Int(record?.length ?? 0)
-                if length > 0, let entry = try store.sequenceEntries(txn, user: user, (length - 1)..<length)?.first,
-                    let raw = try txn.get(store.itemIds, entry.item, { Array($0) })
-                {
-                    lastBehavior.append((raw, entry.timestamp, entry.feedback))
-                } else {
-                    lastBehavior.append(nil)
-                }
-            }
-        }
-        var catalog: [String: ItemInfo] = [:], itemOrder: [String] = [], seen = Set<[UInt8]>()
+    }
+
+    /// Refuses the events older than their user's last behavior, skips the ones that are that behavior again,
+    /// and gives the rest to their groups. `rawId` names a store item id (for the stored last behavior, read
+    /// only when an event ties with its time).
+    mutating func classify(rawId: (UInt32) throws -> String?) throws {
+        var last = stored.map { $0?.lastTimestamp ?? -.infinity }
+        var previous: [(item: String, feedback: UInt8)?] = Array(repeating: nil, count: groups.count)
+        var seen = Set<[UInt8]>()
         for (k, e) in events.enumerated() where status[k] == .appended {
             let g = groupOf[k]
             guard e.timestamp >= last[g] else {
@@ -66,29 +97,21 @@ extension BehaviorEncoder {
             }
             // The user's last behavior again (same item, time and feedback): what one `append` takes for an
             // earlier run of itself and skips, reporting success.
-            let feedback = Feedback(e.label).rawValue, item = Array(e.item.utf8)
-            if let l = lastBehavior[g], l.item == item, l.timestamp == e.timestamp, l.feedback == feedback {
-                status[k] = .alreadyApplied
-                continue
+            let feedback = Feedback(e.label).rawValue
+            if e.timestamp == last[g] {
+                if previous[g] == nil, let entry = stored[g]?.last, let raw = try rawId(entry.item) {
+                    previous[g] = (raw, entry.feedback)
+                }
+                if let p = previous[g], p.feedback == feedback, p.item.utf8.elementsEqual(e.item.utf8) {
+                    status[k] = .alreadyApplied
+                    continue
+                }
             }
-            lastBehavior[g] = (item, e.timestamp, feedback)
+            previous[g] = (e.item, feedback)
             last[g] = e.timestamp
             groups[g].1.append(Behavior(user: e.user, item: e.item, timestamp: e.timestamp, label: e.label))
             if let category = e.category { catalog[e.item] = ItemInfo(category: category) }
-            if seen.insert(item).inserted { itemOrder.append(e.item) }
+            if seen.insert(Array(e.item.utf8)).inserted { itemOrder.append(e.item) }
         }
-        let written = groups.indices.filter { !groups[$0].1.isEmpty }
-        guard !written.isEmpty else {
-            if let source { try store.environment.write { try store.putSourceOffset($0, source.name, source.offset) } }
-            return status
-        }
-        var report = Report()
-        try writeUsers(
-            written.map { groups[$0] }, catalog: catalog, batch: written.count, progress: nil, report: &report,
-            existing: written.map { existing[$0] }, replace: false, itemOrder: itemOrder
-        ) { txn in
-            if let source { try self.store.putSourceOffset(txn, source.name, source.offset) }
-        }
-        return status
     }
 }

@@ -19,6 +19,8 @@ public final class BehaviorEncoder {
     public let precision: UserRecord.Precision
     /// The text atom encoder, for a bundle with a text projection (`text_layers` layers of it are run).
     public let textModel: MiniLM?
+    /// Items resolved by earlier event appends (`resolveItems`).
+    var itemCache = ItemCache()
 
     public struct Report: Sendable, CustomStringConvertible {
         public var users = 0
@@ -148,43 +150,44 @@ public final class BehaviorEncoder {
         let groups = Self.grouped(data.behaviors, shard: shard)
         report.groupingSeconds = Date().timeIntervalSince(start)
         try writeUsers(
-            groups, catalog: data.items, batch: batch, progress: progress, report: &report, existing: [], replace: true
-        )
+            groups.map { .bulk($0.0, nil, tail: [], $0.1) }, catalog: data.items, batch: batch, progress: progress,
+            report: &report, replace: true)
         report.users = groups.count
         report.seconds = Date().timeIntervalSince(start)
         return report
     }
 
     /// Appends new behaviors to existing users (or creates them) without re-reading their history:
-    /// O(n_sig · d) per behavior plus the last sequence chunk. A behavior older than the user's stored last
-    /// timestamp rejects the whole input before anything is written.
+    /// O(n_sig · d) per behavior plus the last sequence chunk; each written user's pending tail is folded into
+    /// its record. A behavior older than the user's stored last timestamp rejects the whole input before
+    /// anything is written.
     public func append(_ data: Dataset, batch: Int = 256, progress: Progress? = nil) throws -> Report {
         let start = Date()
         try validateIds(data)
         var groups = Self.grouped(data.behaviors, shard: nil)
         let grouped = Date()
-        var existing: [String: UserRecord] = [:]
+        var existing: [String: (StoredUser, [Behavior])] = [:]
         var applied = Set<String>()
         try store.environment.read { txn in
             for (user, behaviors) in groups {
-                guard let record = try storedRecord(txn, user) else { continue }
-                if let first = behaviors.first, first.timestamp <= record.lastTimestamp,
-                    try sequence(txn, user, length: Int(record.length), endsWith: behaviors)
+                guard let stored = try storedUser(txn, user) else { continue }
+                if let first = behaviors.first, first.timestamp <= stored.lastTimestamp,
+                    try sequence(txn, user, length: stored.length, endsWith: behaviors)
                 {
                     applied.insert(user)  // an earlier run of this append got this far
                     continue
                 }
-                if let first = behaviors.first, first.timestamp < record.lastTimestamp {
+                if let first = behaviors.first, first.timestamp < stored.lastTimestamp {
                     throw EncodeError(
                         .invalidArgument,
                         message:
                             "user '\(user)': behavior (item '\(first.item)', timestamp "
                             + "\(Behavior.text(ofTimestamp: first.timestamp))) is older than the stored last "
-                            + "timestamp \(Behavior.text(ofTimestamp: record.lastTimestamp)); nothing was "
+                            + "timestamp \(Behavior.text(ofTimestamp: stored.lastTimestamp)); nothing was "
                             + "appended"
                     )
                 }
-                existing[user] = record
+                existing[user] = (stored, try tailBehaviors(txn, user, stored))
             }
         }
         groups.removeAll { applied.contains($0.0) }
@@ -192,28 +195,12 @@ public final class BehaviorEncoder {
         report.usersAlreadyAppended = applied.count
         report.groupingSeconds = grouped.timeIntervalSince(start)
         try writeUsers(
-            groups, catalog: data.items, batch: batch, progress: progress, report: &report,
-            existing: groups.map { existing[$0.0] },
-            replace: false)
+            groups.map { user, behaviors in
+                .bulk(user, existing[user]?.0, tail: existing[user]?.1 ?? [], behaviors)
+            }, catalog: data.items, batch: batch, progress: progress, report: &report, replace: false)
         report.users = groups.count
         report.seconds = Date().timeIntervalSince(start)
         return report
-    }
-
-    /// The user's stored record, if any, for appending to: one that does not decode is `damaged` (naming
-    /// the store and the user), one of another model a `modelMismatch`.
-    func storedRecord(_ txn: borrowing Transaction, _ user: String) throws -> UserRecord? {
-        guard let r = try txn.get(store.users, user, { bytes in Result { try UserRecord(decoding: bytes) } }) else {
-            return nil
-        }
-        let record = try r.mapError {
-            EncodeError(.damaged, message: "store \(store.environment.path): user '\(user)': \($0)")
-        }.get()
-        guard record.fingerprint == model.fingerprint else {
-            throw EncodeError(
-                .modelMismatch, message: "user '\(user)' was encoded with another model; re-encode the store")
-        }
-        return record
     }
 
     /// Whether the user's stored sequence (`length` behaviors) ends with exactly `behaviors` (same item ids,
@@ -232,139 +219,5 @@ public final class BehaviorEncoder {
             else { return false }
         }
         return true
-    }
-
-    /// Resolves the groups' items, then writes the users `batch` per write transaction: each user's record
-    /// starts from `existing[k]` for group k (or empty) and gets its behaviors appended; with `replace`, the
-    /// user's old sequence is deleted first (a fresh encode). `itemOrder`: items whose new store ids follow
-    /// this order (a batch append's arrival order) rather than the byte order of their ids.
-    func writeUsers(
-        _ groups: [(String, [Behavior])], catalog: [String: ItemInfo], batch: Int, progress: Progress?,
-        report: inout Report, existing: [UserRecord?], replace: Bool, itemOrder: [String] = [],
-        lastTransaction: ((borrowing Transaction) throws -> Void)? = nil
-    ) throws {
-        let itemsStart = Date()
-        // One pass gives every distinct item a run-local index and every behavior its item's index: the only
-        // hashing of an item id per behavior in the whole run. Catalog items are resolved too, so the store
-        // knows every item's category when it is a candidate.
-        var interner = Interner(capacity: catalog.count)
-        for id in itemOrder { _ = interner.index(of: id) }
-        var rows: [Int] = []
-        rows.reserveCapacity(groups.reduce(0) { $0 + $1.1.count })
-        for (_, behaviors) in groups {
-            for b in behaviors { rows.append(interner.index(of: b.item)) }
-        }
-        for id in catalog.keys where !id.isEmpty && id.utf8.count <= 400 { _ = interner.index(of: id) }
-        let items = try resolveItems(
-            interner.ids, catalog: catalog, report: &report, newIdsInGivenOrder: !itemOrder.isEmpty)
-        let c = model.config
-        // What the buckets add: behavior j is row `atomRows[j]` of the behavior table — its item's row in v1, its
-        // (item, feedback) row in v2 (docs/MODEL.md).
-        let table = model.behaviorTable(
-            vectors: items.vectors, signatures: items.signatures, count: items.storeIds.count)
-        let atomRows = c.feedback ? Self.feedbackRows(groups, rows, table) : rows
-        report.itemsSeconds = Date().timeIntervalSince(itemsStart)
-        let usersStart = Date()
-        defer { report.usersSeconds = Date().timeIntervalSince(usersStart) }
-        var done = 0
-        var first = 0  // where the current user's behaviors start in `rows`
-        for chunk in stride(from: 0, to: groups.count, by: max(batch, 1)) {
-            let slice = groups[chunk..<min(chunk + max(batch, 1), groups.count)]
-            let sliceFirst = first
-            try store.environment.write { txn in
-                // `write` runs this again after growing a full map: start the slice over.
-                first = sliceFirst
-                for (k, (user, behaviors)) in zip(slice.indices, slice) {
-                    var record =
-                        (k < existing.count ? existing[k] : nil)
-                        ?? UserRecord(
-                            nSig: c.signatures, buckets: c.buckets, d: c.d, windowCapacity: c.window,
-                            fingerprint: model.fingerprint)
-                    let before = record.length
-                    let userRows = rows[first..<(first + behaviors.count)]
-                    table.vectors.withUnsafeBufferPointer { v in
-                        table.signatures.withUnsafeBufferPointer { s in
-                            atomRows[first..<(first + behaviors.count)].withUnsafeBufferPointer { r in
-                                record.append(
-                                    count: r.count, vectors: v.baseAddress!, signatures: s.baseAddress!,
-                                    rows: r.baseAddress!,
-                                    timestamp: behaviors.last!.timestamp
-                                ) { j in
-                                    let i = userRows[userRows.startIndex + j]
-                                    return .init(
-                                        item: items.storeIds[i], itemRow: items.itemRows[i],
-                                        categoryRow: items.categoryRows[i],
-                                        feedback: Feedback(behaviors[j].label).rawValue)
-                                }
-                            }
-                        }
-                    }
-                    first += behaviors.count
-                    try writeUser(txn, user, record)
-                    if replace { try deleteSequence(txn, user) }
-                    try appendSequence(txn, user, from: before, behaviors, userRows, items)
-                }
-                if chunk + max(batch, 1) >= groups.count { try lastTransaction?(txn) }
-            }
-            done += slice.count
-            report.behaviors += slice.reduce(0) { $0 + $1.1.count }
-            progress?(done, groups.count, report.behaviors)
-        }
-    }
-
-    /// Behavior j's row of the v2 behavior table: its item's row and its feedback.
-    private static func feedbackRows(_ groups: [(String, [Behavior])], _ rows: [Int], _ table: BehaviorTable) -> [Int] {
-        var out = rows, j = 0
-        for (_, behaviors) in groups {
-            for b in behaviors {
-                out[j] = table.row(item: rows[j], feedback: Feedback(b.label).rawValue)
-                j += 1
-            }
-        }
-        return out
-    }
-
-    private func writeUser(_ txn: borrowing Transaction, _ user: String, _ record: UserRecord) throws {
-        let size = record.encodedSize(precision: precision)
-        try txn.put(store.users, user, reserving: size) { record.encode(precision: precision, into: $0) }
-    }
-
-    private func deleteSequence(_ txn: borrowing Transaction, _ user: String) throws {
-        let prefix = Store.sequencePrefix(user: user)
-        var keys: [[UInt8]] = []
-        try txn.scan(store.sequences, prefix: prefix) { k, _ in
-            keys.append(Array(k)); return .next
-        }
-        for k in keys { try txn.delete(store.sequences, k) }
-    }
-
-    /// Appends (store item id, timestamp, feedback) entries to the user's sequence, whose length before is `length`:
-    /// only the last, partly filled chunk is rewritten.
-    private func appendSequence(
-        _ txn: borrowing Transaction, _ user: String, from length: UInt64, _ behaviors: [Behavior],
-        _ rows: ArraySlice<Int>, _ items: ResolvedItems
-    ) throws {
-        let cap = Store.chunkCapacity, entry = Store.sequenceEntrySize
-        var position = Int(length)
-        var next = 0
-        while next < behaviors.count {
-            let chunk = UInt32(position / cap)
-            let key = Store.chunkKey(user: user, chunk: chunk)
-            let old = try txn.get(store.sequences, key) ?? []
-            let take = min(cap - position % cap, behaviors.count - next)
-            try txn.put(store.sequences, key, reserving: old.count + take * entry) { out in
-                out.copyBytes(from: old)
-                let first = old.count / entry
-                for k in 0..<take {
-                    let b = behaviors[next + k]
-                    Store.storeSequenceEntry(
-                        .init(
-                            item: items.storeIds[rows[rows.startIndex + next + k]], timestamp: b.timestamp,
-                            feedback: Feedback(b.label).rawValue), into: out, at: first + k)
-                }
-            }
-            position += take
-            next += take
-        }
     }
 }

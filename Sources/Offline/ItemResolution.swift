@@ -5,6 +5,18 @@ import Store
 import TextAtoms
 import TextEncoder
 
+/// Items event appends resolved before, by raw id (no text projection): valid while the store's last write
+/// transaction is this encoder's own (`validAt`); any other writer's commit, or a bulk write, empties it.
+struct ItemCache {
+    struct Entry {
+        var storeId: UInt32, itemRow: UInt32, categoryRow: UInt32
+        var vector: [Float], signature: [UInt8]
+    }
+    static let capacity = 1 << 18
+    var validAt = -1
+    var entries: [String: Entry] = [:]
+}
+
 /// The encoder's items: every distinct item embedded and hashed once per run, its record reused or written.
 extension BehaviorEncoder {
     /// The run's distinct items, in flat tables indexed like the id list given to `resolveItems`.
@@ -19,10 +31,45 @@ extension BehaviorEncoder {
     /// Embeds and hashes every distinct item of `ids` once — all of them in one BLAS product — reusing the
     /// store's records made with this model, and writes new item records. New items get store ids in the
     /// byte order of their raw ids, so the ids do not depend on the order of the log.
-    /// With `newIdsInGivenOrder`, new store ids follow the order of `ids` instead (what one append per
-    /// behavior gives).
+    /// With `newIdsInGivenOrder` (event appends), new store ids follow the order of `ids` instead (what one
+    /// append per behavior gives), and items resolved by an earlier batch come from `itemCache`.
     func resolveItems(
         _ ids: [String], catalog: [String: ItemInfo], report: inout Report, newIdsInGivenOrder: Bool = false
+    ) throws -> ResolvedItems {
+        guard newIdsInGivenOrder, textModel == nil else {
+            itemCache.entries.removeAll()  // a bulk write may rewrite any item record
+            return try resolveFromStore(ids, catalog: catalog, report: &report, newIdsInGivenOrder: newIdsInGivenOrder)
+        }
+        if itemCache.validAt != store.environment.info.lastTransaction { itemCache.entries.removeAll() }
+        // An event naming a category may change its item's record: those are read again.
+        let missing = ids.filter { itemCache.entries[$0] == nil || catalog[$0]?.category != nil }
+        let fresh = try resolveFromStore(missing, catalog: catalog, report: &report, newIdsInGivenOrder: true)
+        if itemCache.entries.count + missing.count > ItemCache.capacity { itemCache.entries.removeAll() }
+        let c = model.config
+        for (i, id) in missing.enumerated() {
+            itemCache.entries[id] = ItemCache.Entry(
+                storeId: fresh.storeIds[i], itemRow: fresh.itemRows[i], categoryRow: fresh.categoryRows[i],
+                vector: Array(fresh.vectors[(i * c.d)..<((i + 1) * c.d)]),
+                signature: Array(fresh.signatures[(i * c.signatures)..<((i + 1) * c.signatures)]))
+        }
+        report.itemsReused += ids.count - missing.count
+        var r = ResolvedItems()
+        r.vectors.reserveCapacity(ids.count * c.d)
+        r.signatures.reserveCapacity(ids.count * c.signatures)
+        for id in ids {
+            let e = itemCache.entries[id]!
+            r.storeIds.append(e.storeId)
+            r.itemRows.append(e.itemRow)
+            r.categoryRows.append(e.categoryRow)
+            r.vectors += e.vector
+            r.signatures += e.signature
+        }
+        return r
+    }
+
+    /// `resolveItems` from the store's records alone.
+    private func resolveFromStore(
+        _ ids: [String], catalog: [String: ItemInfo], report: inout Report, newIdsInGivenOrder: Bool
     ) throws -> ResolvedItems {
         let c = model.config
         let n = ids.count

@@ -156,9 +156,9 @@ final class Verification {
                 fault(key, "\(error)")
                 return .next
             }
-            summary.behaviors += Int(record.length)
             checkRecord(record, key: key, fingerprint: fingerprint, model: model)
             let sequence = try readSequence(txn, user: user, key: key)
+            summary.behaviors += sequence.items.count
             checkSequence(sequence, of: record, key: key)
             if let model, items(of: sequence, canBeRecomputedFor: record) {
                 let precision = (try? UserRecord.View(v))?.precision ?? .f32
@@ -191,8 +191,7 @@ final class Verification {
 
     /// A user's behaviors as its sequence chunks hold them, and whether they were in time order.
     struct Sequence {
-        var items: [UInt32] = [], feedback: [UInt8] = []
-        var last = -Double.infinity
+        var items: [UInt32] = [], feedback: [UInt8] = [], timestamps: [Double] = []
         var ordered = true
     }
 
@@ -218,35 +217,40 @@ final class Verification {
             shortChunk = entries < Store.chunkCapacity
             for e in 0..<entries {
                 let entry = Store.sequenceEntry(cv, e)
+                if let last = sequence.timestamps.last, entry.timestamp < last { sequence.ordered = false }
                 sequence.items.append(entry.item)
                 sequence.feedback.append(entry.feedback)
-                if entry.timestamp < sequence.last { sequence.ordered = false }
-                sequence.last = entry.timestamp
+                sequence.timestamps.append(entry.timestamp)
             }
             return .next
         }
         return sequence
     }
 
-    /// The sequence against the record: exactly L behaviors in time order ending at the last timestamp, every
-    /// item known, feedback in range, the window the last K of the sequence with its items' rows.
+    /// The sequence against the record: the record's L behaviors and a pending tail shorter than
+    /// `Store.foldEvery`, in time order, the L-th at the record's last timestamp, every item known, feedback in
+    /// range, the window the last K of the first L with its items' rows.
     private func checkSequence(_ sequence: Sequence, of record: UserRecord, key: String) {
-        let items = sequence.items, feedback = sequence.feedback
-        if items.count != Int(record.length) {
-            fault(key, "the record says L = \(record.length), the sequence holds \(items.count)")
+        let covered = min(Int(record.length), sequence.items.count)
+        let items = sequence.items[..<covered], feedback = sequence.feedback[..<covered]
+        if sequence.items.count < Int(record.length) || sequence.items.count - covered >= Store.foldEvery {
+            fault(
+                key,
+                "the record covers L = \(record.length), the sequence holds \(sequence.items.count) (the pending "
+                    + "tail must be shorter than \(Store.foldEvery))")
         }
         if !sequence.ordered { fault(key, "the sequence is not in time order") }
-        if !items.isEmpty, sequence.last != record.lastTimestamp {
+        if covered > 0, sequence.timestamps[covered - 1] != record.lastTimestamp {
             fault(
                 key,
                 "last timestamp \(Behavior.text(ofTimestamp: record.lastTimestamp)) differs from the "
-                    + "sequence's \(Behavior.text(ofTimestamp: sequence.last))")
+                    + "sequence's \(Behavior.text(ofTimestamp: sequence.timestamps[covered - 1])) at L")
         }
         // `index(forKey:)`, not `itemById[id]`: a lookup per behavior must not copy the item's record.
-        if let unknown = items.first(where: { itemById.index(forKey: $0) == nil }) {
+        if let unknown = sequence.items.first(where: { itemById.index(forKey: $0) == nil }) {
             fault(key, "the sequence names store item \(unknown), which has no item record")
         }
-        if let bad = feedback.first(where: { Feedback(rawValue: $0) == nil }) {
+        if let bad = sequence.feedback.first(where: { Feedback(rawValue: $0) == nil }) {
             fault(key, "the sequence holds feedback \(bad) (0 unknown, 1 not clicked, 2 clicked)")
         }
         let tail = zip(items, feedback).suffix(record.windowCapacity)
@@ -261,10 +265,10 @@ final class Verification {
         }
     }
 
-    /// Whether the sums can be recomputed: the model's table is ready, the sequence is whole and every one of its
-    /// items and feedback values is known.
+    /// Whether the sums can be recomputed: the model's table is ready, the sequence holds the record's L and every
+    /// one of its items and feedback values is known.
     private func items(of sequence: Sequence, canBeRecomputedFor record: UserRecord) -> Bool {
-        table != nil && sequence.items.count == Int(record.length)
+        table != nil && sequence.items.count >= Int(record.length)
             && sequence.items.allSatisfy({ vectorOf[$0] != nil })
             && sequence.feedback.allSatisfy({ Feedback(rawValue: $0) != nil })
     }
@@ -278,7 +282,9 @@ final class Verification {
         let c = model.config
         var fresh = UserRecord(
             nSig: c.signatures, buckets: c.buckets, d: c.d, windowCapacity: 0, fingerprint: fingerprint)
-        let rows = zip(sequence.items, sequence.feedback).map { table.row(item: vectorOf[$0.0]!, feedback: $0.1) }
+        let rows = zip(sequence.items, sequence.feedback).prefix(Int(record.length)).map {
+            table.row(item: vectorOf[$0.0]!, feedback: $0.1)
+        }
         table.vectors.withUnsafeBufferPointer { v in
             table.signatures.withUnsafeBufferPointer { sig in
                 rows.withUnsafeBufferPointer { r in

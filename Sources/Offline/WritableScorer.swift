@@ -1,16 +1,16 @@
-import BehaviorLog
 public import Model
 public import Scorer
 public import Store
 public import TextEncoder
 
 extension BehaviorEncoder: BehaviorWriter {
-    /// One behavior through `append(_:)`: the same checks, the same single write transaction.
+    /// One behavior as a batch of one (`append(events:)`: the same checks, one write transaction); a refused
+    /// behavior throws its reason.
     public func append(user: String, item: String, timestamp: Double, label: Bool?, category: String?) throws {
-        let data = Dataset(
-            behaviors: [Behavior(user: user, item: item, timestamp: timestamp, label: label)],
-            items: category.map { [item: ItemInfo(category: $0)] } ?? [:])
-        _ = try append(data)
+        let event = Scorer.Event(user: user, item: item, timestamp: timestamp, label: label, category: category)
+        if case .refused(let kind, let reason) = try append(events: [event])[0] {
+            throw EncodeError(kind, message: reason)
+        }
     }
 }
 

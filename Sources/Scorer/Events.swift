@@ -53,10 +53,14 @@ extension Scorer {
     public func append(events: [Event], source: SourcePosition?) throws -> [EventStatus] {
         try withWriter { writer in
             let status = try writer.append(events: events, source: source)
-            var refreshed = Set<String>()
-            for (event, s) in zip(events, status) where s == .appended && refreshed.insert(event.item).inserted {
-                try refreshCatalog(event.item)
+            // Items the catalog lacks, or whose event named a category (their record may have changed).
+            var stale = Set<String>()
+            catalog.withLock { c in
+                for (e, s) in zip(events, status) where s == .appended && (e.category != nil || c.byId[e.item] == nil) {
+                    stale.insert(e.item)
+                }
             }
+            try refreshCatalog(stale)
             return status
         }
     }

@@ -228,7 +228,7 @@ public final class Scorer: Sendable {
     ) throws {
         try withWriter { writer in
             try writer.append(user: user, item: item, timestamp: timestamp, label: label, category: category)
-            try refreshCatalog(item)
+            try refreshCatalog(CollectionOfOne(item))
         }
     }
 
@@ -244,14 +244,16 @@ public final class Scorer: Sendable {
         }
     }
 
-    /// Reads `item`'s record after an append that may have created it.
-    func refreshCatalog(_ item: String) throws {
-        let found = try store.read { snapshot -> (ItemRecord, [Float]?)? in
-            guard let r = try store.itemRecord(snapshot, item: item) else { return nil }
-            return (r, try Self.textPart(of: r, model: model, store: store, snapshot))
+    /// Reads the records of `items` after an append that may have created or changed them (one snapshot).
+    func refreshCatalog<Items: Collection<String>>(_ items: Items) throws {
+        guard !items.isEmpty else { return }
+        let found = try store.read { snapshot -> [(String, ItemRecord, [Float]?)] in
+            try items.compactMap { item in
+                guard let r = try store.itemRecord(snapshot, item: item) else { return nil }
+                return (item, r, try Self.textPart(of: r, model: model, store: store, snapshot))
+            }
         }
-        guard let (r, part) = found else { return }
-        catalog.withLock { $0.insert(item, r, textPart: part) }
+        catalog.withLock { c in for (item, r, part) in found { c.insert(item, r, textPart: part) } }
     }
 
     /// `W_t · x(text) + b_t` for an item whose text atom is in the store's cache (nil without a text projection,

@@ -24,7 +24,7 @@ extension Store {
         /// from its own.
         public static let identityKeys = ["format", "fingerprint", "m", "tau", "d", "window", "precision"]
 
-        /// `lifelong.store.v2` for this build; an older store says so here.
+        /// `lifelong.store.v3` for this build; an older store says so here.
         public var format: String?
         /// Hex SHA-256 of the model the store was encoded with.
         public var fingerprint: String?
@@ -144,12 +144,15 @@ extension Store {
         try snapshot.get(itemIds, storeId) { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// Every user id and its history length L, in byte order (one scan of `users`, records not decoded).
+    /// Every user id and its history length (the record's L and the pending tail), in byte order (one scan of
+    /// `users`, records not decoded, and the sequence chunks from L on).
     package func forEachUser(_ snapshot: borrowing Snapshot, _ body: (String, UInt64) throws -> Void) throws {
         try snapshot.scan(users) { k, v in
             // L is the u64 at offset 24 (UserRecord's layout).
-            let length = v.count >= UserRecord.headerSize ? v.littleEndian(UInt64.self, at: 24) : 0
-            try body(String(decoding: k, as: UTF8.self), length)
+            let covered = v.count >= UserRecord.headerSize ? v.littleEndian(UInt64.self, at: 24) : 0
+            let user = String(decoding: k, as: UTF8.self)
+            let tail = try sequenceTailLength(snapshot, user: user, from: Int(clamping: covered))
+            try body(user, covered + UInt64(tail))
             return .next
         }
     }

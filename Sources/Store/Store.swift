@@ -1,6 +1,7 @@
 public import Errors
 public import LMDB
 import Foundation
+import Tensors
 
 /// The Lifelong store: one LMDB environment (a folder) with six named databases.
 ///
@@ -10,12 +11,13 @@ import Foundation
 /// | `items` | raw item id (UTF-8) | `ItemRecord` |
 /// | `item_ids` | store item id (u32 BE) | raw item id (UTF-8) |
 /// | `users` | raw user id (UTF-8) | `UserRecord` |
-/// | `sequences` | raw user id + 0x00 + chunk (u32 BE) | up to 256 × (u32 store item id, f64 timestamp, u8 feedback) |
+/// | `sequences` | raw user id + 0x00 + chunk (u32 BE) | up to 64 × (u32 store item id, f64 timestamp, u8 feedback) |
 /// | `texts` | SHA-256 of the UTF-8 text + u8 text layers K | `TextVectorRecord` (BAHE text atom cache) |
 public final class Store: @unchecked Sendable {
-    /// v2: behaviors carry their feedback (sequence and window entries); v1 stores are re-encoded.
-    public static let format = "lifelong.store.v2"
-    package static let chunkCapacity = 256
+    /// v3: a user's record covers a prefix of its sequence, the rest (the pending tail, fewer than
+    /// `foldEvery`) is added by readers; v2 added the feedback byte. Older stores are re-encoded.
+    public static let format = "lifelong.store.v3"
+    package static let chunkCapacity = 64
     /// Bytes of one `sequences` entry: u32 store item id + f64 timestamp + u8 feedback.
     @usableFromInline package static let sequenceEntrySize = 13
 

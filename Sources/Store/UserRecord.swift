@@ -4,13 +4,14 @@ import LMDB
 public import Model
 import Tensors
 
-/// One user's encoded state (MODEL.md): length, last timestamp, the `n_sig × 2^τ` bucket **sums**
-/// (unnormalised) and counts, and the last-K window. The full sequence lives in the `sequences` database.
+/// One user's encoded state (MODEL.md) over the first L behaviors of its sequence: L, their last timestamp, the
+/// `n_sig × 2^τ` bucket **sums** (unnormalised) and counts, and the last-K window. The full sequence lives in
+/// the `sequences` database; the behaviors past L (fewer than `Store.foldEvery`) are the pending tail.
 ///
 /// Byte layout of a `users` value (little-endian; docs/FORMATS.md):
 /// ```
 ///  0  "LLU1"            magic
-///  4  u16 version = 2
+///  4  u16 version = 3
 ///  6  u8  precision      0 = f32 sums, 1 = f16 sums
 ///  7  u8  reserved = 0
 ///  8  u16 n_sig        10  u16 buckets      12  u32 d
@@ -25,7 +26,7 @@ import Tensors
 /// ```
 public struct UserRecord: Equatable, Sendable {
     package static let magic: [UInt8] = Array("LLU1".utf8)
-    package static let version: UInt16 = 2
+    package static let version: UInt16 = 3
     package static let headerSize = 80
     package static let windowEntrySize = 16
 
@@ -125,7 +126,7 @@ public struct UserRecord: Equatable, Sendable {
         w.bytes(fingerprint)
         for c in counts { w.u32(c) }
         switch precision {
-        case .f32: for s in sums { w.u32(s.bitPattern) }
+        case .f32: w.floats(sums)
         case .f16: for s in sums { w.u16(Float16(s).bitPattern) }
         }
         for e in window { w.u32(e.item); w.u32(e.itemRow); w.u32(e.categoryRow); w.u8(e.feedback); w.zeros(3) }
@@ -272,6 +273,13 @@ struct ByteWriter {
         }
         offset += b.count
     }
+    /// `values` as little-endian f32, one copy (every platform Swift runs this on is little-endian).
+    mutating func floats(_ values: [Float]) {
+        let n = 4 * values.count
+        precondition(offset + n <= out.count)
+        values.withUnsafeBytes { (out.baseAddress! + offset).copyMemory(from: $0.baseAddress!, byteCount: n) }
+        offset += n
+    }
     mutating func zeros(_ n: Int) {
         precondition(offset + n <= out.count)
         UnsafeMutableRawBufferPointer(rebasing: out[offset..<(offset + n)]).initializeMemory(
@@ -288,55 +296,4 @@ struct ByteReader {
     mutating func u16() -> UInt16 { defer { offset += 2 }; return bytes.littleEndian(UInt16.self, at: offset) }
     mutating func u32() -> UInt32 { defer { offset += 4 }; return bytes.littleEndian(UInt32.self, at: offset) }
     mutating func bytes(_ n: Int) -> [UInt8] { defer { offset += n }; return Array(bytes[offset..<(offset + n)]) }
-}
-
-/// CRC-32C (Castagnoli), slicing-by-8: eight 256-entry tables, 8 bytes per step.
-enum CRC32C {
-    static let tables: [UInt32] = {
-        var t = [UInt32](repeating: 0, count: 8 * 256)
-        for i in 0..<256 {
-            var c = UInt32(i)
-            for _ in 0..<8 { c = c & 1 != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
-            t[i] = c
-        }
-        for k in 1..<8 {
-            for i in 0..<256 { t[k * 256 + i] = (t[(k - 1) * 256 + i] >> 8) ^ t[Int(t[(k - 1) * 256 + i] & 0xFF)] }
-        }
-        return t
-    }()
-
-    /// The checksum of `bytes`, with the bytes in `skip` read as zero (where the checksum itself is stored).
-    static func checksum(_ bytes: UnsafeRawBufferPointer, zeroing skip: Range<Int> = 0..<0) -> UInt32 {
-        tables.withUnsafeBufferPointer { t in
-            var c: UInt32 = 0xFFFF_FFFF
-            let lo = min(skip.lowerBound, bytes.count), hi = min(max(skip.upperBound, lo), bytes.count)
-            c = update(c, UnsafeRawBufferPointer(rebasing: bytes[0..<lo]), t)
-            for _ in lo..<hi { c = t[Int(c & 0xFF)] ^ (c >> 8) }
-            c = update(c, UnsafeRawBufferPointer(rebasing: bytes[hi...]), t)
-            return ~c
-        }
-    }
-
-    private static func update(
-        _ crc: UInt32, _ bytes: UnsafeRawBufferPointer, _ t: UnsafeBufferPointer<UInt32>
-    ) -> UInt32 {
-        var c = crc
-        var i = 0
-        let n = bytes.count
-        while i + 8 <= n {
-            let lo = bytes.loadUnaligned(fromByteOffset: i, as: UInt32.self).littleEndian ^ c
-            let hi = bytes.loadUnaligned(fromByteOffset: i + 4, as: UInt32.self).littleEndian
-            c =
-                t[7 * 256 + Int(lo & 0xFF)] ^ t[6 * 256 + Int((lo >> 8) & 0xFF)]
-                ^ t[5 * 256 + Int((lo >> 16) & 0xFF)] ^ t[4 * 256 + Int(lo >> 24)]
-                ^ t[3 * 256 + Int(hi & 0xFF)] ^ t[2 * 256 + Int((hi >> 8) & 0xFF)]
-                ^ t[256 + Int((hi >> 16) & 0xFF)] ^ t[Int(hi >> 24)]
-            i += 8
-        }
-        while i < n {
-            c = t[Int((c ^ UInt32(bytes[i])) & 0xFF)] ^ (c >> 8)
-            i += 1
-        }
-        return c
-    }
 }

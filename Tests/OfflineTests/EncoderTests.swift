@@ -112,7 +112,7 @@ struct GoldenTests {
 
 @Suite("Building blocks: CRC-32C, batched signatures, batched aggregation")
 struct BuildingBlockTests {
-    @Test("CRC-32C gives the standard check value and reads skipped bytes as zero")
+    @Test("CRC-32C, hardware and table variants, gives the standard check value and reads skipped bytes as zero")
     func crc() {
         let check = Array("123456789".utf8)
         #expect(check.withUnsafeBytes { CRC32C.checksum($0) } == 0xE306_9283)
@@ -132,6 +132,11 @@ struct BuildingBlockTests {
             var zeroed = bytes
             for i in 40..<44 where i < n { zeroed[i] = 0 }
             #expect(bytes.withUnsafeBytes { CRC32C.checksum($0, zeroing: 40..<44) } == reference(zeroed), "n = \(n)")
+            #expect(bytes.withUnsafeBytes { CRC32C.portableChecksum($0) } == reference(bytes), "n = \(n)")
+            #expect(
+                bytes.withUnsafeBytes { CRC32C.portableChecksum($0, zeroing: 3..<30) }
+                    == reference(bytes.enumerated().map { (3..<30).contains($0.offset) ? 0 : $0.element }),
+                "n = \(n)")
         }
     }
 

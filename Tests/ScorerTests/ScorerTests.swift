@@ -15,7 +15,7 @@ import TextEncoder
 /// The repository root, found from this file's path.
 let repositoryRoot = Repository.root
 
-/// A bundle + store made from a synthetic log whose users cross the window (K = 6) and chunk (256) sizes.
+/// A bundle + store made from a synthetic log whose users cross the window (K = 6) and chunk (64) sizes.
 final class ScoringFixture: @unchecked Sendable {
     let root = temporaryFolder("score")
     let data: Dataset
@@ -376,7 +376,7 @@ struct ScorerTests {
             "\($0)".contains("lifelong.store.v1") && "\($0)".contains("re-encode")
         }
         #expect { try BehaviorEncoder(model: f.model, store: f.store) } throws: {
-            "\($0)".contains("lifelong.store.v1") && "\($0)".contains("lifelong.store.v2")
+            "\($0)".contains("lifelong.store.v1") && "\($0)".contains("lifelong.store.v3")
         }
     }
 

@@ -95,14 +95,23 @@ struct Inspect: ParsableCommand {
     func run() throws {
         let s = try Store(path: store, readOnly: true)
         if let user {
-            guard let r = try s.read({ try s.userRecord($0, user: user) }) else {
+            guard
+                let (r, pending, last) = try s.read({ txn -> (UserRecord, Int, Double)? in
+                    guard let r = try s.userRecord(txn, user: user) else { return nil }
+                    var last = r.lastTimestamp
+                    let pending = try s.forEachSequenceEntry(txn, user: user, from: Int(r.length)) {
+                        last = $0.timestamp
+                    }
+                    return (r, pending, last)
+                })
+            else {
                 throw ValidationError("user '\(user)' is not in \(store)")
             }
             let counts = stride(from: 0, to: r.counts.count, by: r.buckets).map {
                 Array(r.counts[$0..<($0 + r.buckets)])
             }
             let object: [String: Any] = [
-                "user": user, "length": r.length, "last_timestamp": r.lastTimestamp,
+                "user": user, "length": Int(r.length) + pending, "pending": pending, "last_timestamp": last,
                 "bucket_counts": counts, "window": r.window.map { $0.item },
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
