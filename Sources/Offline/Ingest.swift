@@ -5,14 +5,16 @@ public import Scorer
 import Store
 import Tensors
 
-/// `lifelong ingest`: a stream of events (`EventLine`, one JSON object per line) into the store through the
-/// scorer's batch append, exactly once per source.
+/// `lifelong ingest`: a stream of events (`EventLine`, one JSON object per line) into the store — or the shards
+/// of a sharded store, each event to its user's shard — through the scorers' batch append, exactly once per
+/// source.
 ///
 /// - Group commit: events are gathered into batches of up to `maxBatch` events or `maxDelay` seconds after
 ///   the batch's first event, whichever comes first; each batch is one write transaction holding its
 ///   behaviors and the source's offset (the last event's), so a crash leaves a batch wholly in or wholly out.
 /// - Exactly once: on start, every event at or below the source's committed offset is skipped; an input
-///   read again from its start after a crash therefore applies each event once.
+///   read again from its start after a crash therefore applies each event once. With shards, each shard keeps
+///   its own offset, committed with its part of each batch, and an event is skipped by its user's shard's.
 /// - A malformed line ends the run with its line number, after committing the events before it: the offset
 ///   never passes it. A refused event (older than its user's last behavior) is reported with its offset
 ///   through `refused` and skipped, never silently.
@@ -39,12 +41,15 @@ public struct Ingest {
         public var seconds = 0.0
     }
 
-    public let scorer: Scorer
+    /// The store's scorer, or the shards' in shard order (events routed by `ShardManifest.shard(of:count:)`).
+    public let shards: [Scorer]
     public let options: Options
     /// Called for each refused event: its offset and the reason.
     public var refused: (Int64, String) -> Void = { _, _ in }
 
-    public init(scorer: Scorer, options: Options) throws {
+    public init(scorer: Scorer, options: Options) throws { try self.init(shards: [scorer], options: options) }
+
+    public init(shards: [Scorer], options: Options) throws {
         guard Store.isValidSourceName(options.source) else {
             throw Scorer.ScoreError(
                 .invalidArgument,
@@ -53,16 +58,18 @@ public struct Ingest {
         guard options.maxBatch >= 1, options.maxDelay >= 0, options.maxDelay.isFinite else {
             throw Scorer.ScoreError(.invalidArgument, message: "max-batch must be ≥ 1 and max-delay ≥ 0")
         }
-        self.scorer = scorer
+        precondition(!shards.isEmpty)
+        self.shards = shards
         self.options = options
     }
 
     /// Reads `fd` (named `path` in errors) to its end — or, with `follow`, until the process is stopped.
     public func run(fd: Int32, path: String) throws -> Report {
         let started = Date()
-        var run = Run(ingest: self, committed: try scorer.store.sourceOffset(options.source))
+        var run = Run(ingest: self, committed: try shards.map { try $0.store.sourceOffset(options.source) })
         run.report.source = options.source
-        run.report.offset = run.committed
+        // Every event at or below the least committed offset is in (nil: some shard has applied none yet).
+        run.report.offset = run.committed.contains(nil) ? nil : run.committed.compactMap { $0 }.min()
         var reader = LineReader(fd: fd)
         var lineNumber = 0
         while true {
@@ -77,11 +84,13 @@ public struct Ingest {
                     }
                 } catch {
                     try run.flush()  // the events before the bad line are in; the offset stops before it
+                    try run.settle()
                     throw error
                 }
             case .idle: try run.flush()
             case .end:
                 try run.flush()
+                try run.settle()
                 run.report.seconds = Date().timeIntervalSince(started)
                 return run.report
             }
@@ -89,14 +98,45 @@ public struct Ingest {
         }
     }
 
-    /// The run's state: the pending batch and the counts.
+    /// One batch: to the store, or to each shard its users' events with the batch's offset (shards in order; one
+    /// that fails throws after the ones before it committed, and their offsets say so on the next run).
+    static func append(
+        _ events: [Scorer.Event], to shards: [Scorer], source: Scorer.SourcePosition
+    ) throws -> [Scorer.EventStatus] {
+        guard shards.count > 1 else { return try shards[0].append(events: events, source: source) }
+        var byShard = [[Int]](repeating: [], count: shards.count)
+        for (k, e) in events.enumerated() { byShard[ShardManifest.shard(of: e.user, count: shards.count)].append(k) }
+        var status = [Scorer.EventStatus](repeating: .appended, count: events.count)
+        for (s, indices) in byShard.enumerated() where !indices.isEmpty {
+            let result = try shards[s].append(events: indices.map { events[$0] }, source: source)
+            for (k, r) in zip(indices, result) { status[k] = r }
+        }
+        return status
+    }
+
+    /// A batch committing on the commit thread while the next one is read (double buffering).
+    final class InFlight: @unchecked Sendable {
+        let offsets: [Int64], last: Int64
+        let done = DispatchSemaphore(value: 0)
+        var result: Result<[Scorer.EventStatus], any Error> = .success([])  // written before `done` is signalled
+        init(offsets: [Int64], last: Int64) {
+            self.offsets = offsets
+            self.last = last
+        }
+    }
+
+    /// The run's state: the batch being read, the one committing, and the counts.
     struct Run {
         let ingest: Ingest
-        let committed: Int64?
+        let committed: [Int64?]
         var report = Report()
         var pending: [Scorer.Event] = [], offsets: [Int64] = []
         var pendingSince: Date?
         var previous: Int64?
+        /// At most one batch commits while the next is read; after a failed commit nothing more is.
+        var inFlight: InFlight?
+        var failed = false
+        let commits = DispatchQueue(label: "lifelong.ingest.commit")
 
         mutating func take(_ e: EventLine, file: String, line: Int) throws {
             if let previous, e.offset <= previous {
@@ -104,7 +144,9 @@ public struct Ingest {
                     file: file, line: line, reason: "offset \(e.offset) is not above the previous event's \(previous)")
             }
             previous = e.offset
-            if let committed, e.offset <= committed {
+            let shard =
+                ingest.shards.count == 1 ? 0 : ShardManifest.shard(of: e.behavior.user, count: ingest.shards.count)
+            if let committed = committed[shard], e.offset <= committed {
                 report.skipped += 1
                 return
             }
@@ -116,24 +158,44 @@ public struct Ingest {
             if pending.count >= ingest.options.maxBatch { try flush() }
         }
 
+        /// Hands the pending batch to the commit thread (after the one before it has committed).
         mutating func flush() throws {
-            guard let last = offsets.last else { return }
-            let status = try ingest.scorer.append(
-                events: pending, source: .init(name: ingest.options.source, offset: last))
+            guard let last = offsets.last, !failed else { return }
+            try settle()
+            let batch = InFlight(offsets: offsets, last: last)
+            let events = pending, shards = ingest.shards
+            let source = Scorer.SourcePosition(name: ingest.options.source, offset: last)
+            commits.async {
+                batch.result = Result { try Ingest.append(events, to: shards, source: source) }
+                batch.done.signal()
+            }
+            inFlight = batch
+            pending.removeAll(keepingCapacity: true)
+            offsets.removeAll(keepingCapacity: true)
+            pendingSince = nil
+        }
+
+        /// Waits for the batch in flight and counts what became of its events; its failure is thrown here.
+        mutating func settle() throws {
+            guard let batch = inFlight else { return }
+            inFlight = nil
+            batch.done.wait()
+            let status: [Scorer.EventStatus]
+            do { status = try batch.result.get() } catch {
+                failed = true
+                throw error
+            }
             for (k, s) in status.enumerated() {
                 switch s {
                 case .appended: report.appended += 1
                 case .alreadyApplied: report.alreadyApplied += 1
                 case .refused(_, let reason):
                     report.refused += 1
-                    ingest.refused(offsets[k], reason)
+                    ingest.refused(batch.offsets[k], reason)
                 }
             }
             report.batches += 1
-            report.offset = last
-            pending.removeAll(keepingCapacity: true)
-            offsets.removeAll(keepingCapacity: true)
-            pendingSince = nil
+            report.offset = batch.last
         }
     }
 }
@@ -144,8 +206,12 @@ struct LineReader {
     enum Next { case line(Data), idle, end }
     let fd: Int32
     private var buffer = Data()
+    private var start = 0  // where the unread bytes of `buffer` begin (consumed lines are dropped in bulk)
     private var chunk = [UInt8](repeating: 0, count: 1 << 16)  // one read's bytes, reused
     private var atEnd = false
+
+    /// Seconds between two looks at the end of a followed file.
+    static let followPoll = 0.001
 
     init(fd: Int32) { self.fd = fd }
 
@@ -153,12 +219,15 @@ struct LineReader {
     /// end of the input (never for a regular file being followed).
     mutating func next(waitingAtMost wait: Double?, follow: Bool) throws -> Next {
         while true {
-            if let nl = buffer.firstIndex(of: 0x0A) {
-                var line = buffer[buffer.startIndex..<nl]
+            if let nl = buffer[(buffer.startIndex + start)...].firstIndex(of: 0x0A) {
+                var line = buffer[(buffer.startIndex + start)..<nl]
                 if line.last == 0x0D { line = line.dropLast() }
-                let out = Data(line)
-                buffer.removeSubrange(buffer.startIndex...nl)
-                return .line(out)
+                start = nl + 1 - buffer.startIndex
+                return .line(Data(line))
+            }
+            if start > 0 {  // only a partial line is left: drop the consumed bytes once per read
+                buffer.removeSubrange(buffer.startIndex..<(buffer.startIndex + start))
+                start = 0
             }
             if atEnd {
                 guard !buffer.isEmpty else { return .end }
@@ -188,7 +257,8 @@ struct LineReader {
                 atEnd = true
                 continue
             }
-            usleep(UInt32(min(wait ?? 0.01, 0.01) * 1e6))  // poll again in 10 ms, or sooner for a pending batch
+            // Poll again in 1 ms (or sooner for a pending batch): what a line waits for at most before it is read.
+            usleep(UInt32(min(wait ?? Self.followPoll, Self.followPoll) * 1e6))
             if wait != nil { return .idle }
         }
     }

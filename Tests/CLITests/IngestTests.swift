@@ -2,6 +2,7 @@ import Foundation
 import LMDB
 import Model
 import Offline
+import Scorer
 import Store
 import Testing
 import TestSupport
@@ -101,6 +102,45 @@ struct IngestTests {
         #expect(verify.status != 0 && verify.stdout.contains("meta/source/broken"), "\(verify.stdout)")
     }
 
+    @Test("with --manifest each event goes to its user's shard: scores as one store, an offset per shard, once")
+    func manifest() throws {
+        let root = temporaryFolder("ingest-manifest")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let f = try Self.fixture(root, count: 300)
+        try Self.copy(f.store, to: root + "/one")
+        let ingest = [
+            "ingest", "--model", f.model, "--source", "clicks", "--from", f.events, "--max-batch", "23",
+            "--durability", "nosync",
+        ]
+        #expect(try CLI.run(ingest + ["--store", root + "/one"]).status == 0)
+        var shards: [String] = []
+        for k in 0..<2 {
+            shards.append(root + "/shard-\(k)")
+            let encode = [
+                "encode", "--model", f.model, "--data", root + "/syn", "--store", shards[k], "--shard", "\(k)/2",
+            ]
+            #expect(try CLI.run(encode).status == 0)
+        }
+        let manifest = root + "/manifest.json"
+        #expect(try CLI.run(["manifest", "--model", f.model, "--out", manifest] + shards).status == 0)
+        let run = try CLI.run(ingest + ["--manifest", manifest])
+        #expect(run.status == 0 && run.stderr.contains("offset 97: refused:"), "\(run.stderr)")
+        let one = try Scorer(modelFolder: f.model, storeFolder: root + "/one", writable: false)
+        let sharded = try ShardedScorer(modelFolder: f.model, manifestPath: manifest)
+        let candidates = (0..<40).map { "\($0 * 7)" }
+        for u in 0..<53 {
+            for mode in Scorer.Mode.allCases {
+                let want = try one.score(user: "u\(u)", candidates: candidates, mode: mode)
+                #expect(try sharded.score(user: "u\(u)", candidates: candidates, mode: mode) == want, "u\(u) \(mode)")
+            }
+        }
+        // Each shard's offset is the last batch's that had one of its users (the last batch: 300 alone).
+        let offsets = try shards.map { try Store(path: $0, readOnly: true).sourceOffset("clicks") ?? -1 }
+        #expect(offsets.max() == 300 && offsets.allSatisfy { $0 >= 300 - 23 }, "\(offsets)")
+        let again = try CLI.run(ingest + ["--manifest", manifest])
+        #expect(again.stdout.contains("\"appended\":0") && again.stdout.contains("\"skipped\":300"), "\(again.stdout)")
+    }
+
     @Test("a second ingest of the same source is refused, naming the process that holds it")
     func oneWriterPerSource() throws {
         let root = temporaryFolder("ingest-lock")
@@ -112,11 +152,17 @@ struct IngestTests {
             kill(first.processIdentifier, SIGKILL)
             first.waitUntilExit()
         }
-        var second = try CLI.run(follow)
-        for _ in 0..<100 where !second.stderr.contains("being ingested") {  // until the first holds the lock
-            usleep(50_000)
-            second = try CLI.run(follow)
+        // Until the first holds the lock: its process id is in the lock file.
+        func held() -> Bool {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: f.store)) ?? []
+            return files.contains { name in
+                name.hasPrefix("ingest-")
+                    && (try? String(contentsOfFile: f.store + "/" + name, encoding: .utf8))?
+                        .hasPrefix("\(first.processIdentifier)\n") == true
+            }
         }
+        for _ in 0..<200 where !held() { usleep(50_000) }
+        let second = try CLI.run(follow)
         let holder = "by process \(first.processIdentifier)"
         #expect(second.status != 0 && second.stderr.contains(holder), "\(second.stderr)")
         let other = try CLI.run(follow.map { $0 == "s" ? "t" : $0 })

@@ -8,7 +8,9 @@ import Store
 struct IngestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ingest",
-        abstract: "Append a stream of events (JSON Lines) to a store exactly once per source, in group commits.",
+        abstract:
+            "Append a stream of events (JSON Lines) to a store, or a sharded store's shards, exactly once per "
+            + "source, in group commits.",
         discussion: """
             Each line is {"user", "item", "timestamp", "label"?, "category"?, "offset"?} (the offset, an \
             integer that grows from line to line, is the line number when absent). Events go into batches of \
@@ -16,12 +18,13 @@ struct IngestCommand: ParsableCommand {
             transaction that also records the source's offset, so after a crash (even SIGKILL) running the same \
             input again applies every event once: events at or below the committed offset are skipped. An event \
             older than its user's last behavior is reported on stderr with its offset and skipped; a malformed \
-            line stops the run with its line number, the events before it committed. One ingest per source \
-            and store at a time. Prints a JSON summary at the end.
+            line stops the run with its line number, the events before it committed. With --manifest, each \
+            event goes to its user's shard (FNV-1a-64 of the user id mod the shard count), each shard keeps its \
+            own offset, committed with its part of each batch. One ingest per source and store at a time. \
+            Prints a JSON summary at the end.
             """)
 
-    @Option(help: "Model bundle folder (model.safetensors + vocab.tsv).") var model: String
-    @Option(help: "Store folder, encoded with the model.") var store: String
+    @OptionGroup var folders: ModelStoreOptions
     @Option(help: "The source's name (1–200 bytes, no '/'); the store keeps the offset of its last event.")
     var source: String
     @Option(help: "The events file (default: standard input).") var from: String?
@@ -43,16 +46,23 @@ struct IngestCommand: ParsableCommand {
     }
 
     func run() throws {
-        let bundle = try ModelBundle(folder: model)
-        let opened = try Store(path: store, durability: durability.durability)
-        let lock = try SourceLock(store: opened, source: source)
-        defer { withExtendedLifetime(lock) {} }
-        let scorer = try Scorer(model: bundle, store: opened, writable: true, textModel: try text.load(for: bundle))
+        let bundle = try ModelBundle(folder: folders.model)
+        let textModel = try text.load(for: bundle)
+        var locks: [SourceLock] = []
+        defer { withExtendedLifetime(locks) {} }
+        let openShard = { (model: ModelBundle, folder: String) throws -> Scorer in
+            let opened = try Store(path: folder, durability: durability.durability)
+            locks.append(try SourceLock(store: opened, source: source))
+            return try Scorer(model: model, store: opened, writable: true, textModel: textModel)
+        }
+        let shards =
+            try folders.manifest.map { try ShardedScorer(model: bundle, manifestPath: $0, open: openShard).shards }
+            ?? [openShard(bundle, try folders.single("ingest"))]
         var options = Ingest.Options(source: source)
         options.maxBatch = maxBatch
         options.maxDelay = maxDelay / 1000
         options.follow = follow
-        var ingest = try Ingest(scorer: scorer, options: options)
+        var ingest = try Ingest(shards: shards, options: options)
         ingest.refused = { offset, reason in
             FileHandle.standardError.write(Data("offset \(offset): refused: \(reason)\n".utf8))
         }
