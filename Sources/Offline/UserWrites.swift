@@ -193,11 +193,15 @@ extension BehaviorEncoder {
     /// Behavior j's row of the v2 behavior table: its item's row and its feedback.
     private static func feedbackRows(_ writes: [UserWrite], _ rows: [Int], _ table: BehaviorTable) -> [Int] {
         var out = rows, j = 0
-        for w in writes {
-            for b in w.tail + w.behaviors {
+        func take(_ behaviors: [Behavior]) {
+            for b in behaviors {
                 out[j] = table.row(item: rows[j], feedback: Feedback(b.label).rawValue)
                 j += 1
             }
+        }
+        for w in writes {
+            take(w.tail)
+            take(w.behaviors)
         }
         return out
     }
