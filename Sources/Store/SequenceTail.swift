@@ -23,15 +23,13 @@ extension Store {
     ) throws -> Int {
         var chunk = position / Self.chunkCapacity, first = position % Self.chunkCapacity, visited = 0
         while true {
-            let full = try ChunkKey(user: user, chunk: UInt32(chunk)).withByteView { key in
-                try txn.get(sequences, key) { v -> Bool in
-                    let n = v.count / Self.sequenceEntrySize
-                    if first < n {
-                        for e in first..<n { try body(Self.sequenceEntry(v, e)) }
-                        visited += n - first
-                    }
-                    return n == Self.chunkCapacity
+            let full = try txn.get(sequences, Self.chunkKey(user: user, chunk: UInt32(chunk))) { v -> Bool in
+                let n = v.count / Self.sequenceEntrySize
+                if first < n {
+                    for e in first..<n { try body(Self.sequenceEntry(v, e)) }
+                    visited += n - first
                 }
+                return n == Self.chunkCapacity
             }
             guard full == true else { return visited }
             chunk += 1
@@ -45,12 +43,12 @@ extension Store {
     }
 }
 
-/// A `sequences` key — user id, a 0 byte, the chunk index big-endian — built on the stack.
-struct ChunkKey: ByteView {
+/// A `sequences` key — user id, a 0 byte, the chunk index big-endian — built on the stack when it is lent.
+package struct ChunkKey: ByteView {
     let user: String
     let chunk: UInt32
 
-    func withByteView<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    package func withByteView<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try user.withByteView { id in
             try withUnsafeTemporaryAllocation(byteCount: id.count + 5, alignment: 1) { k in
                 k.copyMemory(from: id)

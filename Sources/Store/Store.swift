@@ -107,12 +107,8 @@ public final class Store: @unchecked Sendable {
         return out
     }
 
-    /// Sequence chunk key: user id, a 0 byte, the chunk index big-endian.
-    package static func chunkKey(user: String, chunk: UInt32) -> [UInt8] {
-        var k = sequencePrefix(user: user)
-        withUnsafeBytes(of: chunk.bigEndian) { k += $0 }
-        return k
-    }
+    /// Sequence chunk key: user id, a 0 byte, the chunk index big-endian (built on the stack when used).
+    package static func chunkKey(user: String, chunk: UInt32) -> ChunkKey { ChunkKey(user: user, chunk: chunk) }
 
     /// Entry `e` of a `sequences` value: (u32 store item id, f64 timestamp, u8 feedback), little-endian.
     /// Inlinable: the scorer's `online`/`full` modes read every entry of a sequence per request.
