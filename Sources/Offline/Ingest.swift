@@ -98,22 +98,6 @@ public struct Ingest {
         }
     }
 
-    /// One batch: to the store, or to each shard its users' events with the batch's offset (shards in order; one
-    /// that fails throws after the ones before it committed, and their offsets say so on the next run).
-    static func append(
-        _ events: [Scorer.Event], to shards: [Scorer], source: Scorer.SourcePosition
-    ) throws -> [Scorer.EventStatus] {
-        guard shards.count > 1 else { return try shards[0].append(events: events, source: source) }
-        var byShard = [[Int]](repeating: [], count: shards.count)
-        for (k, e) in events.enumerated() { byShard[ShardManifest.shard(of: e.user, count: shards.count)].append(k) }
-        var status = [Scorer.EventStatus](repeating: .appended, count: events.count)
-        for (s, indices) in byShard.enumerated() where !indices.isEmpty {
-            let result = try shards[s].append(events: indices.map { events[$0] }, source: source)
-            for (k, r) in zip(indices, result) { status[k] = r }
-        }
-        return status
-    }
-
     /// A batch committing on the commit thread while the next one is read (double buffering).
     final class InFlight: @unchecked Sendable {
         let offsets: [Int64], last: Int64
@@ -166,7 +150,7 @@ public struct Ingest {
             let events = pending, shards = ingest.shards
             let source = Scorer.SourcePosition(name: ingest.options.source, offset: last)
             commits.async {
-                batch.result = Result { try Ingest.append(events, to: shards, source: source) }
+                batch.result = Result { try Scorer.append(events: events, routedTo: shards, source: source) }
                 batch.done.signal()
             }
             inFlight = batch
