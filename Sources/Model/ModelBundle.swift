@@ -10,6 +10,8 @@ public enum Feedback: UInt8, Sendable, CaseIterable {
     /// The rows of `feedback_embedding`.
     public static let count = 3
     public init(_ label: Bool?) { self = label.map { $0 ? .positive : .negative } ?? .unknown }
+    /// The label it was made from: nil unknown, false not clicked, true clicked.
+    public var label: Bool? { self == .unknown ? nil : self == .positive }
 }
 
 /// A model bundle in format `lifelong.model.v1` (MODEL.md) or `lifelong.model.v2` (v1 with behavior feedback,

@@ -51,11 +51,17 @@ extension BehaviorEncoder {
         guard let header else { return nil }
         let (covered, sameModel) = try header.mapError(damaged(user)).get()
         guard sameModel else { throw mismatch(user) }
+        // From the record's last behavior on: one pass gives the tail's length and the sequence's last entry.
         var last: Store.SequenceEntry?
-        let tail = try store.forEachSequenceEntry(txn, user: user, from: covered) { last = $0 }
-        let length = covered + tail
-        if last == nil, length > 0 { last = try store.sequenceEntries(txn, user: user, (length - 1)..<length)?.first }
-        return StoredUser(covered: covered, length: length, last: last)
+        let from = max(covered - 1, 0)
+        let visited = try store.forEachSequenceEntry(txn, user: user, from: from) { last = $0 }
+        guard covered == 0 || visited > 0 else {
+            throw EncodeError(
+                .damaged,
+                message: "store \(store.path): user '\(user)': the record covers \(covered) behaviors, the "
+                    + "sequence has fewer")
+        }
+        return StoredUser(covered: covered, length: from + visited, last: last)
     }
 
     /// The user's stored record, decoded and checked (checksum included), for a write that folds into it.
@@ -83,8 +89,8 @@ extension BehaviorEncoder {
         var missing: UInt32?
         try store.forEachSequenceEntry(txn, user: user, from: stored.covered) { e in
             guard let raw = try store.itemId(txn, storeId: e.item) else { missing = e.item; return }
-            let label: Bool? = e.feedback == Feedback.unknown.rawValue ? nil : e.feedback == Feedback.positive.rawValue
-            out.append(Behavior(user: user, item: raw, timestamp: e.timestamp, label: label))
+            out.append(
+                Behavior(user: user, item: raw, timestamp: e.timestamp, label: Feedback(rawValue: e.feedback)?.label))
         }
         if let missing {
             throw EncodeError(

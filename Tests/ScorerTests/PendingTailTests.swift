@@ -81,6 +81,21 @@ struct PendingTailTests {
         #expect(try scorer.score(user: "u6", candidates: ["i1"]).count == 1, "other users are not affected")
     }
 
+    @Test("an append to a user whose sequence is shorter than its record is refused as damage, naming the user")
+    func sequenceShorterThanRecord() throws {
+        let f = try ScoringFixture()
+        let scorer = try Scorer(model: f.model, store: f.store, writable: true)
+        try f.store.environment.write { txn in
+            for chunk in 0..<UInt32(40 / Store.chunkCapacity + 1) {
+                _ = try txn.delete(f.store.sequences, Store.chunkKey(user: "u5", chunk: chunk))
+            }
+        }
+        #expect { try scorer.append(user: "u5", item: "i1", timestamp: 9_000) } throws: {
+            "\($0)".contains("user 'u5'") && "\($0)".contains("the sequence has fewer")
+        }
+        try scorer.append(user: "u6", item: "i1", timestamp: 9_000)  // other users go on
+    }
+
     @Test("a warm bse request of a user with a pending tail performs no heap allocation")
     func tailAllocatesNothing() throws {
         let f = try ScoringFixture(feedback: true)
