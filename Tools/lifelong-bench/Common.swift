@@ -29,6 +29,11 @@ func median(_ xs: [Double]) -> Double {
 
 func fmt(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
 
+/// The `p` quantile of sorted values (nan for none), the one rule every benchmark's p50/p99 uses.
+func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+}
+
 /// `users` users "u0"… of `length` behaviors each, items drawn uniformly from `itemIds`, timestamps 0 ..< length.
 func uniformLog(users: Int, length: Int, itemIds: [String], seed: UInt64) -> [Behavior] {
     var rng = Gaussian(seed: seed)

@@ -233,9 +233,7 @@ func fileSize(_ path: String) -> Int {
 }
 
 /// The `p` quantile of sorted seconds, in ms.
-func ms(_ sorted: [Double], _ p: Double) -> String {
-    sorted.isEmpty ? "" : fmt(sorted[min(sorted.count - 1, Int(p * Double(sorted.count)))] * 1e3, 1)
-}
+func ms(_ sorted: [Double], _ p: Double) -> String { sorted.isEmpty ? "" : fmt(percentile(sorted, p) * 1e3, 1) }
 
 func bytes(_ n: Int) -> String { n >= 1 << 20 ? "\(fmt(Double(n) / Double(1 << 20), 1)) MiB" : "\(n / 1024) KiB" }
 

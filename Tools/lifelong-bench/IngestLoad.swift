@@ -58,11 +58,10 @@ struct IngestLoad: ParsableArguments {
 
     static func tail(_ xs: [Double]) -> Tail {
         let s = xs.sorted()
-        func at(_ p: Double) -> Double { s.isEmpty ? .nan : s[min(s.count - 1, Int(p * Double(s.count)))] }
-        return Tail(p50: at(0.5), p99: at(0.99))
+        return Tail(p50: percentile(s, 0.5), p99: percentile(s, 0.99))
     }
 
-    /// Scoring latencies for `seconds` on this thread, optionally while `writer` runs on another.
+    /// Scoring latencies of random users for `seconds` on this thread (bse, `candidates` random items).
     func scoringLatencies(_ scorer: Scorer, _ itemIds: [String], users: Int, seconds: Double) throws -> [Double] {
         var rng = Gaussian(seed: 23)
         let items = (0..<candidates).map { _ in itemIds[Int(rng.bits() % UInt64(itemIds.count))] }

@@ -157,10 +157,6 @@ struct ScoreBench: ParsableCommand {
         return times.sorted()
     }
 
-    func percentile(_ sorted: [Double], _ p: Double) -> Double {
-        sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
-    }
-
     /// Heap allocations of `requests` warm bse requests (after one more to warm up).
     func allocations(_ scorer: Scorer, user: String, candidates batch: [String], requests: Int) throws -> Int {
         var out = [Float](repeating: 0, count: batch.count)
