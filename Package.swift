@@ -97,7 +97,7 @@ let package = Package(
 
         // The C ABI: the functions of lifelong.h in Swift (`@c @implementation`).
         .target(
-            name: "LifelongC", dependencies: ["CLifelong", "Errors", "Scorer", "Offline", "Store", "Model"],
+            name: "LifelongC", dependencies: ["CLifelong", "Errors", "Scorer", "Offline", "Store", "Model", "Tensors"],
             exclude: ["exports.map"],
             linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=Sources/LifelongC/exports.map"])]),
 

@@ -6,6 +6,7 @@ import Model
 import Offline
 import Scorer
 import Store
+import Tensors
 
 nonisolated(unsafe) private let versionString: UnsafeMutablePointer<CChar> = strdup(Scorer.version)!
 
@@ -96,6 +97,15 @@ public func lifelong_long_term_interest(
     }
 }
 
+/// What runs the matrix products, as `describe` reports it.
+private func blasDescription() -> [String: String] {
+    let blas = BLAS.info
+    return [
+        "library": blas.library, "core": blas.core, "best_core": blas.bestCore, "chosen_by": blas.chosenBy,
+        "source": blas.source,
+    ]
+}
+
 @c @implementation
 public func lifelong_scorer_describe(
     _ scorer: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int,
@@ -115,7 +125,7 @@ public func lifelong_scorer_describe(
             "shards": open.shards.count, "fingerprint": s.model.fingerprintHex, "d": s.model.config.d,
             "writable": s.isWritable,
             "model_format": s.model.config.feedback ? ModelBundle.feedbackFormat : ModelBundle.format,
-            "users": users, "items": items,
+            "users": users, "items": items, "blas": blasDescription(),
         ]
         let json = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         let size = json.count + 1

@@ -2,8 +2,9 @@ import COpenBLAS
 
 /// The few BLAS calls Lifelong makes, row-major, through OpenBLAS loaded with the best kernels this CPU's
 /// feature bits allow (`Sources/COpenBLAS`: `OPENBLAS_CORETYPE` from CPUID unless the user set it, then
-/// `dlopen`), so every entry point — the CLI, the benchmarks, a host process embedding the scorer — runs
-/// the same kernels. `BLAS.info` says which.
+/// `dlopen` of the first OpenBLAS found: the host process's, Debian's, the scipy-openblas32 wheel's), so
+/// every entry point — the CLI, the benchmarks, a host process embedding the scorer — runs the same kernels.
+/// `BLAS.info` says which.
 ///
 /// Thread count: Lifelong calls `BLAS.useOneThread()` once before scoring. A serving process scores many
 /// requests concurrently, one per thread, and each product is small (≤ 1000 × 640 × 200); OpenBLAS's own
@@ -56,6 +57,9 @@ public enum BLAS {
         public var bestCore: String
         /// "cpu-features", "OPENBLAS_CORETYPE" (the user's environment), "already-loaded" or "fallback".
         public var chosenBy: String
+        /// Where the library came from: the host process, Debian's libopenblas0, the scipy-openblas32 wheel,
+        /// a `LIFELONG_OPENBLAS` path, or "none" (`Sources/COpenBLAS/include/lifelong_blas.h`).
+        public var source: String
         /// Whether the kernels in use are the best the CPU allows.
         public var isBest: Bool { core.lowercased() == bestCore.lowercased() }
 
@@ -69,6 +73,7 @@ public enum BLAS {
     public static var info: Info {
         Info(
             library: String(cString: lifelong_blas_library()), core: String(cString: lifelong_blas_core()),
-            bestCore: String(cString: lifelong_blas_best_core()), chosenBy: String(cString: lifelong_blas_chosen_by()))
+            bestCore: String(cString: lifelong_blas_best_core()), chosenBy: String(cString: lifelong_blas_chosen_by()),
+            source: String(cString: lifelong_blas_source()))
     }
 }

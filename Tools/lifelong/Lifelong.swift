@@ -22,5 +22,8 @@ struct Lifelong: ParsableCommand {
 enum LifelongVersion {
     static let string = Scorer.version
     /// `lifelong --version`: the version and what runs the matrix products.
-    static var full: String { "\(string)\nBLAS: \(BLAS.info)\nBLAS library: \(BLAS.info.library)" }
+    static var full: String {
+        let blas = BLAS.info
+        return "\(string)\nBLAS: \(blas)\nBLAS library: \(blas.library)\nBLAS from: \(blas.source)"
+    }
 }

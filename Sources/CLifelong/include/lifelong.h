@@ -128,10 +128,12 @@ LIFELONG_NODISCARD lifelong_status lifelong_long_term_interest(lifelong_scorer *
 
 /**
  * A JSON object describing the handle: {"version", "model", "store" (or "manifest"), "shards", "fingerprint",
- * "model_format", "d", "writable", "users", "items"}. Writes at most `capacity` bytes including the NUL into
- * buf (truncating never: if it does not fit, nothing is written and the status is LIFELONG_INVALID_ARGUMENT);
- * *needed (if not NULL) is set to the size including the NUL either way. buf may be NULL with capacity 0 to
- * ask for the size.
+ * "model_format", "d", "writable", "users", "items", "blas"}; "blas" says what runs the matrix products:
+ * {"library", "core", "best_core", "chosen_by", "source"}, source being where OpenBLAS was found (the host
+ * process, Debian's libopenblas0, the scipy-openblas32 wheel) or "none". Writes at most `capacity` bytes
+ * including the NUL into buf (truncating never: if it does not fit, nothing is written and the status is
+ * LIFELONG_INVALID_ARGUMENT); *needed (if not NULL) is set to the size including the NUL either way. buf may
+ * be NULL with capacity 0 to ask for the size.
  */
 LIFELONG_NODISCARD lifelong_status lifelong_scorer_describe(lifelong_scorer *scorer, char *buf, size_t capacity,
                                                             size_t *needed);

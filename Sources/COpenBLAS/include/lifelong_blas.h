@@ -11,8 +11,14 @@
 // process (the CLI, a server embedding the scorer, Python); a host that already loaded the same library
 // keeps the kernels it chose, and lifelong_blas_core() says which.
 //
+// Where OpenBLAS is looked for, in order (LIFELONG_OPENBLAS, comma-separated, changes the list):
+//   host    the host process's own: libopenblas.so.0 or scipy-openblas's libscipy_openblas.so already loaded;
+//   debian  Debian's libopenblas0 (libopenblas.so.0 on the loader's path);
+//   scipy   the scipy-openblas32 wheel installed beside the Python package (site-packages/scipy_openblas32,
+//           symbols prefixed scipy_; its OpenBLAS 0.3.3x picks kernels by CPU features itself);
+//   PATH    a library file; "none" alone asks for the plain C products.
 // Every function is safe from any thread; loading happens once. Without a loadable OpenBLAS, the products
-// run in a plain C loop (correct, slow) and lifelong_blas_library() says so.
+// run in a plain C loop (correct, slow), one warning goes to stderr and lifelong_blas_library() says so.
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -41,6 +47,9 @@ const char *lifelong_blas_best_core(void);
 /// Who chose the kernels: "cpu-features" (Lifelong, from CPUID), "OPENBLAS_CORETYPE" (the user's
 /// environment), "already-loaded" (the host process had loaded OpenBLAS before), or "fallback".
 const char *lifelong_blas_chosen_by(void);
+/// Where the OpenBLAS in use came from: "host process (libopenblas.so.0, loaded before Lifelong)",
+/// "Debian libopenblas0 (libopenblas.so.0)", "scipy-openblas32 (PATH)", "LIFELONG_OPENBLAS (PATH)" or "none".
+const char *lifelong_blas_source(void);
 
 #ifdef __cplusplus
 }

@@ -152,8 +152,9 @@ int main(int argc, char **argv) {
         }
         case 20 ... 24: {
             size_t need = 0;
-            char buf[512];
-            rc = lifelong_scorer_describe(h, below(3) == 0 ? NULL : buf, (size_t)below(600), below(2) ? &need : NULL);
+            char buf[1024];
+            rc = lifelong_scorer_describe(h, below(3) == 0 ? NULL : buf, (size_t)below(sizeof buf + 1),
+                                          below(2) ? &need : NULL);
             break;
         }
         case 25 ... 29: {
