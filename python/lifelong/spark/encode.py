@@ -274,6 +274,17 @@ def _publish(run_folder: Path, winners: dict) -> None:
                 shutil.rmtree(attempt, ignore_errors=True)
 
 
+def _default_cli() -> str:
+    """$LIFELONG_CLI, else the CLI the wheel installs inside the package, else `lifelong` on the PATH."""
+    from .._cli import bundled
+
+    explicit = os.environ.get("LIFELONG_CLI")
+    if explicit:
+        return explicit
+    inside = bundled()
+    return str(inside) if inside is not None else "lifelong"
+
+
 def _arguments(argv: List[str] | None) -> argparse.Namespace:
     """The command line, checked: the paths exist, the CLI and mdb_copy are found."""
     a = argparse.ArgumentParser(prog="python -m lifelong.spark.encode", description=__doc__.split("\n")[0])
@@ -283,7 +294,8 @@ def _arguments(argv: List[str] | None) -> argparse.Namespace:
     a.add_argument("--out", required=True, help="folder of the runs: OUT/<run-id>/manifest.json")
     a.add_argument("--master", default="local[2]", help="Spark master (default local[2])")
     a.add_argument("--run-id", default=None, help="a re-run with the same id finishes only the missing shards")
-    a.add_argument("--cli", default=os.environ.get("LIFELONG_CLI", "lifelong"), help="the lifelong executable")
+    a.add_argument("--cli", default=_default_cli(),
+                   help="the lifelong executable (default: $LIFELONG_CLI, else the one installed with this package)")
     a.add_argument("--max-failures", type=int, default=4, help="attempts per task (local masters too)")
     args = a.parse_args(argv)
     if args.shards < 1:
