@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import lifelong  # noqa: E402
 import numpy as np  # noqa: E402
+from lifelong._core import _packed  # noqa: E402
 
 
 def p50(body, requests: int) -> float:
@@ -32,7 +33,7 @@ def main() -> None:
     model, store, user, items_file, requests = sys.argv[1:6]
     items = Path(items_file).read_text().split("\n")
     with lifelong.Scorer(model, store) as scorer:
-        ids, offsets = lifelong._packed(items)
+        ids, offsets = _packed(items)
         out = np.empty(len(items), dtype=np.float32)
         user_bytes = user.encode()
 
