@@ -24,6 +24,7 @@ static string_fn corename, config;
 static const char *chosen_by = "fallback";
 static char library[512] = "none";
 static char source[640] = "none";
+static char last_failure[512] = "";  // the last dlopen error of the search, for the fallback's message
 
 const char *lifelong_blas_best_core(void) {
     __builtin_cpu_init();
@@ -88,11 +89,17 @@ static int try_host(void) {
 
 static int try_file(const char *path, const char *what) {
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (h == NULL) return 0;
+    if (h == NULL) {
+        const char *why = dlerror();
+        snprintf(last_failure, sizeof last_failure, "%s", why ? why : path);
+        return 0;
+    }
     if (bind(h, "") || bind(h, "scipy_")) {
         snprintf(source, sizeof source, "%s (%s)", what, path);
         return 1;
     }
+    snprintf(last_failure, sizeof last_failure, "%s has no cblas_sgemm/cblas_dgemm", path);
+    dlclose(h);
     return 0;
 }
 
@@ -148,7 +155,8 @@ static void load(void) {
     if (set_here) unsetenv("OPENBLAS_CORETYPE");
     if (threads_set_here) unsetenv("OPENBLAS_NUM_THREADS");
     if (!found) {
-        snprintf(library, sizeof library, "none: no OpenBLAS found (searched: %s); plain C products", list);
+        snprintf(library, sizeof library, "none: no OpenBLAS found (searched: %s; last: %s); plain C products", list,
+                 last_failure[0] ? last_failure : "nothing to load");
         snprintf(source, sizeof source, "none");
         if (strcmp(list, "none") != 0) {
             fprintf(stderr, "lifelong: warning: no OpenBLAS found (searched %s; install Debian's libopenblas0 "

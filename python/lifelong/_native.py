@@ -36,8 +36,9 @@ def load() -> ctypes.CDLL:
             _declare(lib)
             return lib
     raise OSError(
-        f"{LIBRARY_NAME} not found (tried: {', '.join(map(str, candidates))}); build it with "
-        "`swift build -c release --product lifelong_c` and set LIFELONG_LIBRARY to its path"
+        f"{LIBRARY_NAME} not found (tried: {', '.join(map(str, candidates))}); install the wheel of "
+        "Tools/build-wheel.sh, or build the library (`swift build -c release --product lifelong_c`) and set "
+        "LIFELONG_LIBRARY to its path"
     )
 
 
