@@ -13,7 +13,7 @@ swift test --skip-build
 bin=$(swift build --show-bin-path)
 # The self-contained wheel (static Swift runtime and LMDB), for python/tests/test_wheel.py.
 Tools/build-wheel.sh --out .build/wheel/dist
-wheel=$(ls .build/wheel/dist/lifelong-*.whl)
+wheel=$(ls "$PWD"/.build/wheel/dist/lifelong-*.whl)
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps \
   --force-reinstall ./python
 # From python/tests, so `import lifelong` is the installed package, not the source folder.

@@ -24,7 +24,9 @@ HERE = Path(__file__).resolve().parent
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     given = os.environ.get("LIFELONG_WHEEL")
     if given:
-        return Path(given)
+        path = Path(given)
+        assert path.is_file(), f"LIFELONG_WHEEL={given}: no such file (seen from {Path.cwd()})"
+        return path
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(["bash", str(ROOT / "Tools" / "build-wheel.sh"), "--out", str(out)], check=True)
     return next(out.glob("lifelong-*.whl"))
