@@ -64,8 +64,9 @@ public enum BLAS {
         public var isBest: Bool { core.lowercased() == bestCore.lowercased() }
 
         public var description: String {
-            "\(library.split(separator: " ").prefix(2).joined(separator: " ")), core \(core) (chosen by \(chosenBy); "
-                + "best for this CPU: \(bestCore))"
+            guard source != "none" else { return "plain C loop, no OpenBLAS found (best for this CPU: \(bestCore))" }
+            return "\(library.split(separator: " ").prefix(2).joined(separator: " ")), core \(core) (chosen by "
+                + "\(chosenBy); best for this CPU: \(bestCore))"
         }
     }
 

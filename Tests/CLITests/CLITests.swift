@@ -77,6 +77,21 @@ struct CLITests {
         #expect(user.best == chosen.best)
     }
 
+    @Test(
+        "BLAS is searched host, Debian, scipy-openblas32; LIFELONG_OPENBLAS reorders it; none found is said and warned")
+    func blasSources() throws {
+        let found = try CLI.run(["--version"], environment: ["LIFELONG_OPENBLAS": nil])
+        #expect(found.stdout.contains("BLAS from: Debian libopenblas0 (libopenblas.so.0)"), "\(found.stdout)")
+        let asked = try CLI.run(["--version"], environment: ["LIFELONG_OPENBLAS": "none"])
+        #expect(
+            asked.stdout.contains("BLAS: plain C loop, no OpenBLAS found") && asked.stdout.contains("BLAS from: none"))
+        #expect(asked.stderr.isEmpty, "asking for the plain C loop is not warned about: \(asked.stderr)")
+        let missing = try CLI.run(["--version"], environment: ["LIFELONG_OPENBLAS": "/nonexistent/libblas.so"])
+        #expect(missing.stdout.contains("BLAS from: none"))
+        #expect(missing.stdout.contains("last: /nonexistent/libblas.so: cannot open shared object file"))
+        #expect(missing.stderr.contains("warning: no OpenBLAS found (searched /nonexistent/libblas.so"))
+    }
+
     @Test("an unknown flag is an error with a non-zero exit code")
     func badFlag() throws {
         let r = try CLI.run(["--no-such-flag"])
