@@ -9,7 +9,8 @@
 #     files for every LMDB 0.9.x.
 #  2. `swift build -c release` of the two products in a build folder of its own (.build/wheel).
 #  3. `ldd` of both must name no libswift* or libFoundation*; then the package is staged with both files,
-#     built with pip, and tagged with the platform auditwheel finds (manylinux_2_X for the glibc it needs).
+#     built with pip, and tagged manylinux_2_X, X the newest glibc symbol version the two import (the tests
+#     check the tag with `auditwheel show`).
 #
 # Usage: Tools/build-wheel.sh [--out DIR]      (default DIR: dist/ of the repository)
 set -euo pipefail
@@ -19,7 +20,7 @@ out=$here/dist
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) [ $# -ge 2 ] || { echo "build-wheel: --out needs a folder" >&2; exit 2; }; out=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build-wheel: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
