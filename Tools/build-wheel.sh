@@ -69,6 +69,7 @@ rm -rf "$stage" && mkdir -p "$stage"
 cp -r "$here/python/." "$stage/"
 rm -rf "$stage/build" "$stage"/*.egg-info "$stage/lifelong"/*.so "$stage/lifelong/bin"
 mkdir -p "$stage/lifelong/bin"
+cp "$here/Sources/CLifelong/include/lifelong.h" "$stage/"   # the version's one place, for setup.py
 strip -o "$stage/lifelong/liblifelong_c.so" "$bin/liblifelong_c.so"
 strip -o "$stage/lifelong/bin/lifelong" "$bin/lifelong"
 for f in "$stage/lifelong/liblifelong_c.so" "$stage/lifelong/bin/lifelong"; do

@@ -3,11 +3,13 @@
 The wheel of Tools/build-wheel.sh stages liblifelong_c.so and bin/lifelong into the package before building;
 a source install takes them from the checkout's SwiftPM build instead (the newer of .build/release and
 .build/debug), and runs `swift build -c release` when there is none, so that it never installs a package
-that cannot load. Everything else is in pyproject.toml.
+that cannot load. The version is lifelong.h's (LIFELONG_VERSION_*), the one place it is written: the checkout's
+header, or the copy Tools/build-wheel.sh stages beside this file. Everything else is in pyproject.toml.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,6 +19,17 @@ from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
 NATIVE = {"liblifelong_c.so": ("lifelong_c", "liblifelong_c.so"), "bin/lifelong": ("lifelong", "lifelong")}
+
+
+def _version() -> str:
+    for header in (HERE.parent / "Sources" / "CLifelong" / "include" / "lifelong.h", HERE / "lifelong.h"):
+        if header.is_file():
+            text = header.read_text()
+            found = [re.search(rf"#define LIFELONG_VERSION_{part} (\d+)", text) for part in ("MAJOR", "MINOR", "PATCH")]
+            if all(found):
+                return ".".join(m.group(1) for m in found if m)
+            raise SystemExit(f"lifelong: {header} has no LIFELONG_VERSION_MAJOR/MINOR/PATCH")
+    raise SystemExit("lifelong: no lifelong.h to take the version from (build from a checkout or the wheel script)")
 
 
 def _built(name: str) -> Path | None:
@@ -45,4 +58,4 @@ class BuildWithNative(build_py):  # type: ignore[misc]
             shutil.copy2(built, target)
 
 
-setup(cmdclass={"build_py": BuildWithNative})
+setup(version=_version(), cmdclass={"build_py": BuildWithNative})

@@ -29,8 +29,19 @@ from ._errors import (
     NotFoundError,
 )
 
-#: The package's version: the library's (``lifelong.h``'s LIFELONG_VERSION_*), checked by the tests.
-__version__ = "0.3.0"
+
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lifelong")
+    except PackageNotFoundError:  # imported from a source folder that was never installed
+        return "0+unknown"
+
+
+#: The package's version, as installed: ``lifelong.h``'s LIFELONG_VERSION_* (python/setup.py reads it), so it
+#: is the library's and the CLI's too.
+__version__ = _installed_version()
 
 __all__ = ["Scorer", "MODES", "version", "Error", "InvalidArgumentError", "NotFoundError", "ModelMismatchError",
            "DamagedError", "InputOutputError", "InternalError", "InputError"]

@@ -44,7 +44,8 @@ def test_modes_differ_and_u_long_has_the_documented_shape(quickstart: Path) -> N
         assert scorer.score("405", []).shape == (0,)
         info = scorer.describe()
         assert info["users"] == 943 and info["items"] == 1682 and info["writable"] is False
-        assert info["version"] == lifelong.version()
+        assert info["version"] == lifelong.version() == lifelong.__version__  # lifelong.h's, the one place
+        assert info["blas"]["source"] != "none" and info["blas"]["core"] == info["blas"]["best_core"]
 
 
 def test_errors_map_to_exception_classes(quickstart: Path, tmp_path: Path) -> None:
