@@ -82,15 +82,35 @@ def test_a_user_of_the_wheel_encodes_scores_trains_and_runs_spark_without_swift(
     assert report["blas"]["source"] != "none"
 
 
+SCORE_PROBE = """
+import json, sys, lifelong
+with lifelong.Scorer(sys.argv[1], sys.argv[2]) as s:
+    print(json.dumps({"p": s.score("1", ["1", "2", "3", "4"]).tolist(), "source": s.describe()["blas"]["source"]}))
+"""
+
+
 def test_without_debian_openblas_the_wheel_uses_scipy_openblas32_and_says_so(venv: Path, tmp_path: Path) -> None:
-    for sources, expected in (("scipy", "BLAS from: scipy-openblas32 ("), ("none", "BLAS from: none")):
-        env = clean_environment(venv, tmp_path, LIFELONG_OPENBLAS=sources)
-        out = subprocess.run(["lifelong", "--version"], env=env, cwd=tmp_path, capture_output=True, text=True,
+    env = clean_environment(venv, tmp_path)
+    for args in (("synth", "--out", "log", "--users", "5", "--length", "20,200", "--seed", "3"),
+                 ("init-model", "--data", "log", "--out", "model", "--feedback"),
+                 ("encode", "--model", "model", "--data", "log", "--store", "store", "--quiet")):
+        subprocess.run(["lifelong", *args], env=env, cwd=tmp_path, check=True, capture_output=True)
+
+    def scored(**extra: str) -> dict:
+        out = subprocess.run([str(venv / "bin" / "python"), "-c", SCORE_PROBE, "model", "store"], cwd=tmp_path,
+                             env=clean_environment(venv, tmp_path, **extra), capture_output=True, text=True, check=True)
+        return json.loads(out.stdout)
+
+    debian = scored()
+    assert debian["source"].startswith("Debian libopenblas0"), debian
+    for sources, expected in (("scipy", "scipy-openblas32 ("), ("none", "none")):
+        asked = clean_environment(venv, tmp_path, LIFELONG_OPENBLAS=sources)
+        out = subprocess.run(["lifelong", "--version"], env=asked, cwd=tmp_path, capture_output=True, text=True,
                              check=True).stdout
-        assert expected in out, out
-        loaded = subprocess.run([str(venv / "bin" / "python"), "-c", "import lifelong; print(lifelong.version())"],
-                                env=env, cwd=tmp_path, capture_output=True, text=True, check=True)
-        assert loaded.stdout.strip() == lifelong.__version__
+        assert f"BLAS from: {expected}" in out, out
+        other = scored(LIFELONG_OPENBLAS=sources)
+        assert other["source"].startswith(expected), other
+        assert max(abs(a - b) for a, b in zip(other["p"], debian["p"])) < 1e-5, (other, debian)
 
 
 def test_a_source_install_carries_the_library_it_was_built_with(tmp_path: Path) -> None:
