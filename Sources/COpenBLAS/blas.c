@@ -79,10 +79,12 @@ static int try_host(void) {
     static const char *const sonames[][2] = {{"libopenblas.so.0", ""}, {"libscipy_openblas.so", "scipy_"}};
     for (size_t i = 0; i < sizeof sonames / sizeof sonames[0]; i++) {
         void *h = dlopen(sonames[i][0], RTLD_NOW | RTLD_NOLOAD);
-        if (h && bind(h, sonames[i][1])) {
+        if (h == NULL) continue;
+        if (bind(h, sonames[i][1])) {
             snprintf(source, sizeof source, "host process (%s, loaded before Lifelong)", sonames[i][0]);
             return 1;
         }
+        dlclose(h);  // NOLOAD took a reference too
     }
     return 0;
 }

@@ -20,6 +20,9 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # this checkout's package, as score_bench.py imports it
+
+from lifelong.bundle import Vocabulary  # noqa: E402
 
 
 def cpu() -> str:
@@ -54,8 +57,8 @@ def main() -> None:
             "--d-cat", "32")
         run("encode", "--model", str(root / "model"), "--data", str(root / "log"), "--store", str(root / "store"),
             "--quiet")
-        rows = [line.split("\t") for line in (root / "model" / "vocab.tsv").read_text().splitlines()]
-        items = [row[1] for row in rows if row[0] == "item"][:1000]
+        vocab = root / "model" / "vocab.tsv"
+        items = list(Vocabulary.parse(vocab.read_bytes(), str(vocab)).items)[:1000]
         (root / "items.txt").write_text("\n".join(items))
         times: dict[str, list[float]] = {"wheel": [], "build": []}
         libraries = {"wheel": args.wheel_library, "build": args.build_library}

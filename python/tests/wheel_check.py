@@ -15,6 +15,7 @@ from pathlib import Path
 import lifelong
 import lifelong.torch as lt
 import numpy as np
+from lifelong.bundle import Vocabulary
 
 
 def run(*args: str) -> str:
@@ -37,8 +38,8 @@ def main() -> None:
     run("lifelong", "synth", "--out", str(log), "--users", "60", "--length", "20,400", "--seed", "4")
     run("lifelong", "init-model", "--data", str(log), "--out", str(model), "--feedback", "--seed", "2")
     run("lifelong", "encode", "--model", str(model), "--data", str(log), "--store", str(store), "--quiet")
-    rows = [line.split("\t") for line in (model / "vocab.tsv").read_text().splitlines()]
-    items = [row[1] for row in rows if row[0] == "item"][:40] + ["not-in-the-vocabulary"]
+    vocabulary = Vocabulary.parse((model / "vocab.tsv").read_bytes(), str(model / "vocab.tsv"))
+    items = list(vocabulary.items)[:40] + ["not-in-the-vocabulary"]
     user = "1"
     lines = run("lifelong", "score", "--model", str(model), "--store", str(store), "--user", user, "--items",
                 ",".join(items)).splitlines()
