@@ -11,9 +11,118 @@ package protocol TrainingScalar: BinaryFloatingPoint, BitwiseCopyable, Sendable 
         transposeA: Bool, transposeB: Bool, _ m: Int, _ n: Int, _ k: Int,
         a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
         beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+    /// Target attention of one query over listed behaviors, every head (`Attention.Problem`'s layout):
+    /// `weights[h · n + j]` and `out[h · d_h + k]`. Float runs the C kernels; Double the reference below.
+    static func attend(
+        _ p: AttentionProblem<Self>, weights: UnsafeMutablePointer<Self>, into out: UnsafeMutablePointer<Self>)
+    /// Backward of `attend`: adds into `dQuery` and the listed rows of `dKeys` and `dValues`.
+    static func attendBackward(
+        _ p: AttentionProblem<Self>, weights: UnsafePointer<Self>, dOut: UnsafePointer<Self>,
+        dQuery: UnsafeMutablePointer<Self>, dKeys: UnsafeMutablePointer<Self>, dValues: UnsafeMutablePointer<Self>)
+}
+
+/// One query against `list[0..<count]` rows of `keys` and `values` (`[*, heads · headWidth]`), scores × `scale`.
+package struct AttentionProblem<T: TrainingScalar> {
+    package var query: UnsafePointer<T>, keys: UnsafePointer<T>, values: UnsafePointer<T>
+    package var list: UnsafePointer<Int32>
+    package var count: Int, heads: Int, headWidth: Int, scale: T
+
+    package init(
+        query: UnsafePointer<T>, keys: UnsafePointer<T>, values: UnsafePointer<T>, list: UnsafePointer<Int32>,
+        count: Int, heads: Int, headWidth: Int, scale: T
+    ) {
+        (self.query, self.keys, self.values, self.list) = (query, keys, values, list)
+        (self.count, self.heads, self.headWidth, self.scale) = (count, heads, headWidth, scale)
+    }
+}
+
+extension TrainingScalar {
+    /// The reference attention, in the loop order of the C kernels (`Sources/CKernels/attention.c`).
+    package static func attendReference(
+        _ p: AttentionProblem<Self>, weights alpha: UnsafeMutablePointer<Self>, into out: UnsafeMutablePointer<Self>
+    ) {
+        let n = p.count, dh = p.headWidth, da = p.heads * dh
+        for j in 0..<n {
+            let k = p.keys + Int(p.list[j]) * da
+            for h in 0..<p.heads { alpha[h * n + j] = p.scale * dot(p.query + h * dh, k + h * dh, dh) }
+        }
+        for h in 0..<p.heads {
+            let a = alpha + h * n
+            var top = a[0]
+            for j in 1..<n where a[j] > top { top = a[j] }
+            var total: Self = 0
+            for j in 0..<n {
+                a[j] = exp(a[j] - top)
+                total += a[j]
+            }
+            let inverse = 1 / total
+            for j in 0..<n { a[j] *= inverse }
+        }
+        out.update(repeating: 0, count: da)
+        for j in 0..<n {
+            let v = p.values + Int(p.list[j]) * da
+            for h in 0..<p.heads {
+                let w = alpha[h * n + j]
+                for x in (h * dh)..<((h + 1) * dh) { out[x] += w * v[x] }
+            }
+        }
+    }
+
+    /// The reference backward: `dα_j = dO_h · V_j`, `ds_j = α_j (dα_j − Σ_i α_i dα_i) · scale`.
+    package static func attendBackwardReference(
+        _ p: AttentionProblem<Self>, weights alpha: UnsafePointer<Self>, dOut: UnsafePointer<Self>,
+        dQuery: UnsafeMutablePointer<Self>, dKeys: UnsafeMutablePointer<Self>, dValues: UnsafeMutablePointer<Self>
+    ) {
+        let n = p.count, dh = p.headWidth, H = p.heads, da = H * dh
+        withUnsafeTemporaryAllocation(of: Self.self, capacity: H) { mean in
+            mean.initialize(repeating: 0)
+            for j in 0..<n {
+                let v = p.values + Int(p.list[j]) * da
+                for h in 0..<H { mean[h] += alpha[h * n + j] * dot(dOut + h * dh, v + h * dh, dh) }
+            }
+            for j in 0..<n {
+                let row = Int(p.list[j]) * da
+                let v = p.values + row, k = p.keys + row, dv = dValues + row, dk = dKeys + row
+                for h in 0..<H {
+                    let o = h * dh, w = alpha[h * n + j]
+                    let ds = w * (dot(dOut + o, v + o, dh) - mean[h]) * p.scale
+                    for x in o..<(o + dh) {
+                        dv[x] += w * dOut[x]
+                        dQuery[x] += ds * k[x]
+                        dk[x] += ds * p.query[x]
+                    }
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ n: Int) -> Self {
+        var s: Self = 0
+        for k in 0..<n { s += a[k] * b[k] }
+        return s
+    }
 }
 
 extension Float: TrainingScalar {
+    package static func attend(
+        _ p: AttentionProblem<Float>, weights: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>
+    ) {
+        guard p.heads <= Attention.maximumHeads else { return attendReference(p, weights: weights, into: out) }
+        Attention.forward(p.kernel, weights: weights, into: out)
+    }
+
+    package static func attendBackward(
+        _ p: AttentionProblem<Float>, weights: UnsafePointer<Float>, dOut: UnsafePointer<Float>,
+        dQuery: UnsafeMutablePointer<Float>, dKeys: UnsafeMutablePointer<Float>, dValues: UnsafeMutablePointer<Float>
+    ) {
+        guard p.heads <= Attention.maximumHeads else {
+            return attendBackwardReference(
+                p, weights: weights, dOut: dOut, dQuery: dQuery, dKeys: dKeys, dValues: dValues)
+        }
+        Attention.backward(p.kernel, weights: weights, dOut: dOut, dQuery: dQuery, dKeys: dKeys, dValues: dValues)
+    }
+
     @inline(__always) package static func exp(_ x: Float) -> Float { expf(x) }
     @inline(__always) package static func log(_ x: Float) -> Float { logf(x) }
     package static func gemm(
@@ -28,7 +137,25 @@ extension Float: TrainingScalar {
     }
 }
 
+extension AttentionProblem<Float> {
+    var kernel: Attention.Problem {
+        Attention.Problem(
+            query: query, keys: keys, values: values, list: list, count: count, heads: heads, headWidth: headWidth,
+            scale: scale)
+    }
+}
+
 extension Double: TrainingScalar {
+    package static func attend(
+        _ p: AttentionProblem<Double>, weights: UnsafeMutablePointer<Double>, into out: UnsafeMutablePointer<Double>
+    ) { attendReference(p, weights: weights, into: out) }
+
+    package static func attendBackward(
+        _ p: AttentionProblem<Double>, weights: UnsafePointer<Double>, dOut: UnsafePointer<Double>,
+        dQuery: UnsafeMutablePointer<Double>, dKeys: UnsafeMutablePointer<Double>,
+        dValues: UnsafeMutablePointer<Double>
+    ) { attendBackwardReference(p, weights: weights, dOut: dOut, dQuery: dQuery, dKeys: dKeys, dValues: dValues) }
+
     @inline(__always) package static func exp(_ x: Double) -> Double { Foundation.exp(x) }
     @inline(__always) package static func log(_ x: Double) -> Double { Foundation.log(x) }
     package static func gemm(

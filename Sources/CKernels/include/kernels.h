@@ -23,4 +23,39 @@ uint32_t lifelong_crc32c_update_portable(uint32_t state, const void *bytes, size
 /// 1 when lifelong_crc32c_update runs the SSE4.2 instruction on this CPU.
 int lifelong_crc32c_uses_sse42(void);
 
+/// One query's target attention over `count` listed behaviors (docs/MODEL.md), every head at once: rows of
+/// `keys` and `values` are `heads · head_width` floats, behavior j is row `list[j]`, and head h uses floats
+/// h·head_width ..< (h+1)·head_width of the query and of each row. `heads` ≤ 64.
+typedef struct {
+    const float *query;
+    const float *keys;
+    const float *values;
+    const int32_t *list;
+    intptr_t count;
+    intptr_t heads;
+    intptr_t head_width;
+    float scale;  // 1/√head_width
+} LifelongAttention;
+
+/// alpha[h·count + j] = softmax_j(scale · q_h · K_j,h) and out[h·head_width + k] = Σ_j alpha · V_j,h,k.
+/// AVX2 + FMA when the CPU has them and head_width is a multiple of 8 (chosen at load), baseline otherwise.
+void lifelong_attend(const LifelongAttention *a, float *alpha, float *out);
+
+/// Backward of lifelong_attend given its `alpha` and dL/d(out): adds dL/dq into d_query and dL/dK, dL/dV
+/// into the listed rows of d_keys and d_values.
+void lifelong_attend_backward(
+    const LifelongAttention *a, const float *alpha, const float *d_out, float *d_query, float *d_keys, float *d_values);
+
+/// In-place softmax of n floats (max subtracted); the AVX2 + FMA variant when the CPU has them.
+void lifelong_softmax(float *v, intptr_t n);
+
+/// The baseline variants, callable directly (tests compare them with the ones chosen at load).
+void lifelong_attend_baseline(const LifelongAttention *a, float *alpha, float *out);
+void lifelong_attend_backward_baseline(
+    const LifelongAttention *a, const float *alpha, const float *d_out, float *d_query, float *d_keys, float *d_values);
+void lifelong_softmax_baseline(float *v, intptr_t n);
+
+/// 1 when the attention kernels and lifelong_softmax run their AVX2 + FMA variants on this CPU.
+int lifelong_attention_uses_avx2(void);
+
 #endif

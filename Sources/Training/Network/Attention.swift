@@ -77,27 +77,7 @@ extension Network {
         _ i: Int, _ list: UnsafePointer<Int32>, count n: Int, weights alpha: UnsafeMutablePointer<T>,
         into o: UnsafeMutablePointer<T>
     ) {
-        let query = queries.pointer + i * da, K = keys.pointer, V = values.pointer
-        for h in 0..<heads {
-            let qh = query + h * dh, ah = alpha + h * n, oh = o + h * dh
-            var top = -T.infinity
-            for j in 0..<n {
-                let s = scale * dot(qh, K + Int(list[j]) * da + h * dh, dh)
-                ah[j] = s
-                if s > top { top = s }
-            }
-            var total: T = 0
-            for j in 0..<n {
-                ah[j] = T.exp(ah[j] - top)
-                total += ah[j]
-            }
-            oh.update(repeating: 0, count: dh)
-            for j in 0..<n {
-                ah[j] /= total
-                let vj = V + Int(list[j]) * da + h * dh
-                for k in 0..<dh { oh[k] += ah[j] * vj[k] }
-            }
-        }
+        T.attend(problem(i, list, n), weights: alpha, into: o)
     }
 
     /// Backward of `attend` for one sample: adds to `dQuery` and to the key and value gradients of its list.
@@ -105,24 +85,15 @@ extension Network {
         _ i: Int, _ list: UnsafePointer<Int32>, count n: Int, weights alpha: UnsafePointer<T>, dOut: UnsafePointer<T>,
         dQuery: UnsafeMutablePointer<T>
     ) {
-        let query = queries.pointer + i * da, K = keys.pointer, V = values.pointer
-        let dK = dKeys.pointer, dV = dValues.pointer
-        for h in 0..<heads {
-            let ah = alpha + h * n, doh = dOut + h * dh, qh = query + h * dh, dqh = dQuery + h * dh
-            // dα_j = do · V_j; Σ_j α_j dα_j for the softmax.
-            var mean: T = 0
-            for j in 0..<n { mean += ah[j] * dot(doh, V + Int(list[j]) * da + h * dh, dh) }
-            for j in 0..<n {
-                let l = Int(list[j]), vj = V + l * da + h * dh, kj = K + l * da + h * dh
-                let ds = ah[j] * (dot(doh, vj, dh) - mean) * scale
-                let dvj = dV + l * da + h * dh, dkj = dK + l * da + h * dh
-                for k in 0..<dh {
-                    dvj[k] += ah[j] * doh[k]
-                    dqh[k] += ds * kj[k]
-                    dkj[k] += ds * qh[k]
-                }
-            }
-        }
+        T.attendBackward(
+            problem(i, list, n), weights: alpha, dOut: dOut, dQuery: dQuery, dKeys: dKeys.pointer,
+            dValues: dValues.pointer)
+    }
+
+    private func problem(_ i: Int, _ list: UnsafePointer<Int32>, _ n: Int) -> AttentionProblem<T> {
+        AttentionProblem(
+            query: queries.pointer + i * da, keys: keys.pointer, values: values.pointer, list: list, count: n,
+            heads: heads, headWidth: dh, scale: scale)
     }
 
     /// `u = W_o · heads + b_o` for the rows that have something to attend to; 0 for the others (MODEL.md).
