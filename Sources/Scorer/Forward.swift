@@ -7,13 +7,15 @@ import Synchronization
 
 /// One request, MODEL.md v1 (v2: behaviors carry their feedback row), batched over the B candidates:
 ///
-/// 1. gather `q` for all candidates into `[B, d]`;
+/// 1. gather `q` for all candidates into `[B, d]`, and from the `CandidateTable` what depends on the
+///    candidate alone: its query `W_q q + b_q`, its signatures, its first-layer block `W_1[:, :d] q + b_1`;
 /// 2. user side (one read transaction): the window's rows, and — by mode — the bucket sums (`bse`), the
 ///    sequence's rows (`online`, `full`);
-/// 3. `u_long`: candidate projections `[B, d] × Pᵀ` (one GEMM) → signatures → Σ_g of the user's normalised
-///    bucket vectors (a gather, O(n_sig · d) per candidate); or exact attention over the sequence (`full`);
+/// 3. `u_long`: Σ_g of the user's normalised bucket vectors at the candidate's signatures (a gather,
+///    O(n_sig · d) per candidate); or exact attention over the sequence (`full`);
 /// 4. `u_short`: target attention over the window as GEMMs (`Q Kᵀ`, softmax, `· V`, `W_o`);
-/// 5. the MLP as GEMMs over `z = [q, u_long, u_short, q⊙u_long, q⊙u_short]`, then σ.
+/// 5. the MLP: the first layer as the candidate's block plus one GEMM over the rest of
+///    `z = [q, u_long, u_short, q⊙u_long, q⊙u_short]`, then a GEMM and a dot, then σ.
 extension Scorer {
     func forward(
         user: String, candidates: [String], mode: Mode, scratch s: Scratch, into out: UnsafeMutablePointer<Float>
@@ -44,9 +46,7 @@ extension Scorer {
         let q = s.candidates.ensure(B * d)
         gatherCandidates(candidates, scratch: s, into: q)
         let view = try readUser(user, mode: mode, scratch: s)  // everything read inside one snapshot
-        let queries = s.queries.ensure(B * da)
-        fillRows(queries, B, model.query.bias)
-        BLAS.gemm(B, da, d, a: q, b: model.query.weight, transposeB: true, into: queries, accumulate: true)
+        let queries = s.queries.pointer
         switch mode {
         case .short:
             long.update(repeating: 0, count: B * d)
@@ -64,26 +64,38 @@ extension Scorer {
     // MARK: Candidates
 
     /// `q = e(c)` for every candidate: rows from the store's catalog (item row, category row), or the
-    /// vocabulary's item row with category 0 for an item the store has not seen, or row 0 if unknown.
+    /// vocabulary's item row with category 0 for an item the store has not seen, or row 0 if unknown. Their
+    /// `CandidateTable` entries give `scratch.queries` (`[B, d_a]`) and `scratch.candidateSignatures`;
+    /// the entry of candidate i stays in `scratch.rows[4i + 3]` for the MLP.
     func gatherCandidates(_ candidates: [String], scratch s: Scratch, into q: UnsafeMutablePointer<Float>) {
-        let rows = s.rows.ensure(Self.rowStride * candidates.count)
+        let c = model.config, B = candidates.count, da = c.attentionDim, nSig = c.signatures
+        let rows = s.rows.ensure(Self.rowStride * B)
         // A snapshot (a reference, no copy): concurrent requests don't queue on the lock. An append that lands
         // while a request holds it copies the dictionary once (copy-on-write) — on the append path, not here.
-        let byId = catalog.withLock { $0.byId }
+        let (byId, vocabularySlots) = catalog.withLock { ($0.byId, $0.vocabularySlots) }
         for i in candidates.indices {
             let row = rows + Self.rowStride * i
             if let r = byId[candidates[i]] {
                 row[0] = r.item
                 row[1] = r.category
                 row[2] = r.textSlot
+                row[3] = r.entry
             } else {
-                row[0] = Int32(model.vocabulary.itemRow(candidates[i]))
+                let item = model.vocabulary.itemRow(candidates[i])
+                row[0] = Int32(item)
                 row[1] = 0
                 row[2] = 0
+                row[3] = vocabularySlots[item]
             }
-            row[3] = 0
         }
-        embedRows(rows, candidates.count, behaviors: false, into: q)
+        embedRows(rows, B, behaviors: false, into: q)
+        let queries = s.queries.ensure(B * da), signatures = s.candidateSignatures.ensure(B * nSig)
+        let h1 = candidateTable.h1
+        for i in 0..<B {
+            let e = candidateTable.entry(rows[Self.rowStride * i + 3])
+            (queries + i * da).update(from: e + h1, count: da)
+            for g in 0..<nSig { signatures[i * nSig + g] = UInt8(e[h1 + da + g]) }
+        }
     }
 
     /// `e(i)` for `n` (item row, category row, text slot, feedback) rows into `[n, d]`; with `behaviors`, the
@@ -111,7 +123,7 @@ extension Scorer {
 
     /// `u_long[i] = (1/n_sig) Σ_g S_g[sig_g(q_i)] / max(‖·‖, 1e-12)`: the user's 2^τ·n_sig bucket vectors are
     /// normalised once per request, then each candidate gathers n_sig of them. The candidate signatures
-    /// come from one GEMM `[B, d] × Pᵀ`.
+    /// are the candidates' (`scratch.candidateSignatures`, from the `CandidateTable`).
     func longInterest(
         _ B: Int, q: UnsafePointer<Float>, sums: UnsafePointer<Float>, hasHistory: Bool, scratch s: Scratch,
         into long: UnsafeMutablePointer<Float>
@@ -127,8 +139,7 @@ extension Scorer {
             let scale: Float = norm == 0 ? 0 : 1 / (max(norm, 1e-12) * Float(nSig))
             for k in 0..<d { table[r * d + k] = row[k] * scale }
         }
-        let signatures = s.signatures.ensure(B * nSig)
-        model.signatures(of: q, count: B, projections: s.projections.ensure(B * c.m), into: signatures)
+        let signatures = s.candidateSignatures.pointer
         withUnsafeTemporaryAllocation(of: Int.self, capacity: nSig) { rows in
             for i in 0..<B {
                 for g in 0..<nSig { rows[g] = g * c.buckets + Int(signatures[i * nSig + g]) }
@@ -165,7 +176,7 @@ extension Scorer {
                 BLAS.gemm(
                     rows, n, dh, alpha: scale, a: queries + first * da + h * dh, lda: da,
                     b: keys + h * dh, ldb: da, transposeB: true, into: weights)
-                for i in 0..<rows { softmax(weights + i * n, n) }
+                for i in 0..<rows { Attention.softmax(weights + i * n, n) }
                 BLAS.gemm(
                     rows, dh, n, a: weights, b: values + h * dh, ldb: da, transposeB: false,
                     into: heads + first * da + h * dh, ldc: da)
@@ -175,35 +186,34 @@ extension Scorer {
         BLAS.gemm(B, d, da, a: heads, b: model.output.weight, transposeB: true, into: out, accumulate: true)
     }
 
-    /// In-place softmax of `n` floats (max-subtracted).
-    @inline(__always)
-    func softmax(_ v: UnsafeMutablePointer<Float>, _ n: Int) {
-        var m = v[0]
-        for j in 1..<n where v[j] > m { m = v[j] }
-        var total: Float = 0
-        for j in 0..<n {
-            let e = expf(v[j] - m)
-            v[j] = e
-            total += e
-        }
-        let inv = 1 / total
-        for j in 0..<n { v[j] *= inv }
-    }
-
     // MARK: MLP
 
-    /// `p = σ(W_3 ReLU(W_2 ReLU(W_1 z + b_1) + b_2) + b_3)` for all candidates, as two GEMMs and a dot.
+    /// `p = σ(W_3 ReLU(W_2 ReLU(W_1 z + b_1) + b_2) + b_3)` for all candidates. `W_1 z + b_1` is each
+    /// candidate's entry (`W_1[:, :d] q + b_1`) plus one GEMM of the other four blocks of `z`
+    /// (`[u_long, u_short, q⊙u_long, q⊙u_short]`, `[B, 4d]`) against `W_1[:, d...]`.
     func mlp(
         _ B: Int, q: UnsafePointer<Float>, long: UnsafePointer<Float>, short: UnsafePointer<Float>, scratch s: Scratch,
         into out: UnsafeMutablePointer<Float>
     ) {
         let c = model.config
         let d = c.d, h1 = c.hidden[0], h2 = c.hidden[1]
-        let z = s.z.ensure(B * 5 * d)
-        MLPInput.build(B, d: d, q: q, long: long, short: short, into: z)
+        let z = s.z.ensure(B * 4 * d)
+        for i in 0..<B {
+            let zi = z + i * 4 * d, qi = q + i * d, li = long + i * d, si = short + i * d
+            zi.update(from: li, count: d)
+            (zi + d).update(from: si, count: d)
+            for k in 0..<d {
+                zi[2 * d + k] = qi[k] * li[k]
+                zi[3 * d + k] = qi[k] * si[k]
+            }
+        }
         let a1 = s.hidden1.ensure(B * h1), a2 = s.hidden2.ensure(B * h2)
-        fillRows(a1, B, model.mlp[0].bias)
-        BLAS.gemm(B, h1, 5 * d, a: z, b: model.mlp[0].weight, transposeB: true, into: a1, accumulate: true)
+        let rows = s.rows.pointer
+        for i in 0..<B { (a1 + i * h1).update(from: candidateTable.entry(rows[Self.rowStride * i + 3]), count: h1) }
+        model.mlp[0].weight.withUnsafeBufferPointer { w1 in
+            BLAS.gemm(
+                B, h1, 4 * d, a: z, b: w1.baseAddress! + d, ldb: 5 * d, transposeB: true, into: a1, accumulate: true)
+        }
         for k in 0..<(B * h1) where a1[k] < 0 { a1[k] = 0 }
         fillRows(a2, B, model.mlp[1].bias)
         BLAS.gemm(B, h2, h1, a: a1, b: model.mlp[1].weight, transposeB: true, into: a2, accumulate: true)

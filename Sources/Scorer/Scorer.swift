@@ -71,42 +71,17 @@ public final class Scorer: Sendable {
     public let model: ModelBundle
     public let store: Store
     let catalog: Mutex<Catalog>
+    /// The candidates' entries (`CandidateTable`), written under the catalog's lock.
+    let candidateTable: CandidateTable
     let pool = Mutex<[Scratch]>([])
     let writer: Mutex<(any BehaviorWriter)?>
     /// Whether `append` is accepted (the scorer was opened with a writer).
     public let isWritable: Bool
 
-    /// Item rows known to the store: raw id → rows for candidates, store item id → rows for sequences.
-    /// Rows are (item row, category row, text slot); for a bundle with a text projection, `textParts` holds
-    /// each stored item's `W_t · x(text) + b_t` at slot store id + 1, and `b_t` at slot 0 (no text).
-    struct Catalog: Sendable {
-        /// One item's rows: its model rows and its slot in `textParts` (0: no text).
-        struct Rows: Sendable, Equatable {
-            var item: Int32, category: Int32, textSlot: Int32
-            static let zero = Rows(item: 0, category: 0, textSlot: 0)
-        }
-
-        var byId: [String: Rows] = [:]
-        var byStoreId: [Rows] = []
-        var textParts: [Float] = []
-        var dText = 0
-
-        mutating func insert(_ id: String, _ r: ItemRecord, textPart: [Float]?) {
-            var rows = Rows(item: Int32(r.itemRow), category: Int32(r.categoryRow), textSlot: 0)
-            if let textPart, dText > 0 {
-                let slot = Int(r.storeId) + 1
-                if textParts.count < (slot + 1) * dText {
-                    textParts += Array(repeating: 0, count: (slot + 1) * dText - textParts.count)
-                }
-                textParts.replaceSubrange((slot * dText)..<((slot + 1) * dText), with: textPart)
-                rows.textSlot = Int32(slot)
-            }
-            byId[id] = rows
-            if Int(r.storeId) >= byStoreId.count {
-                byStoreId += Array(repeating: .zero, count: Int(r.storeId) + 1 - byStoreId.count)
-            }
-            byStoreId[Int(r.storeId)] = rows
-        }
+    /// The candidate table's size (`CandidateTable`): one entry per distinct candidate embedding, each
+    /// `4 · (h_1 + d_a + n_sig)` bytes; `bytes` counts the chunks allocated.
+    public var candidateTableSize: (entries: Int, bytes: Int) {
+        catalog.withLock { _ in (candidateTable.count, candidateTable.bytes) }
     }
 
     /// Int32s per entry in the scratch row buffers: item row, category row, text slot, feedback.
@@ -151,14 +126,15 @@ public final class Scorer: Sendable {
                     + "re-encode the store with this bundle (`lifelong encode`) or open the bundle it was made with")
         }
         let precision = meta.precision
-        var c = Catalog()
-        c.dText = model.config.dText
-        c.textParts = model.textProjectionBias  // slot 0: b_t
+        var c = Catalog(model: model)
         try store.read { snapshot in
             try store.forEachItem(snapshot) { id, r in
                 c.insert(id, r, textPart: try Self.textPart(of: r, model: model, store: store, snapshot))
             }
         }
+        c.completeEntries(model: model)
+        c.addVocabularyEntries(model: model)
+        candidateTable = c.table
         catalog = Mutex(c)
         writer = Mutex(try makeWriter?(model, store, precision))
         isWritable = makeWriter != nil
@@ -253,7 +229,10 @@ public final class Scorer: Sendable {
                 return (item, r, try Self.textPart(of: r, model: model, store: store, snapshot))
             }
         }
-        catalog.withLock { c in for (item, r, part) in found { c.insert(item, r, textPart: part) } }
+        catalog.withLock { c in
+            for (item, r, part) in found { c.insert(item, r, textPart: part) }
+            c.completeEntries(model: model)
+        }
     }
 
     /// `W_t · x(text) + b_t` for an item whose text atom is in the store's cache (nil without a text projection,

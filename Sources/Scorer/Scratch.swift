@@ -7,9 +7,10 @@ typealias IntBuffer = Buffer<Int32>
 /// so concurrent requests never share one and a warm request allocates nothing.
 final class Scratch: @unchecked Sendable {
     var candidates = FloatBuffer()  // [B, d]       q
-    var rows = IntBuffer()  // [B, 4]       candidate (item row, category row, text slot, 0)
-    var projections = FloatBuffer()  // [B or L, m]
-    var signatures = Buffer<UInt8>()  // [B or L, n_sig]
+    var rows = IntBuffer()  // [B, 4]       candidate (item row, category row, text slot, table entry)
+    var projections = FloatBuffer()  // [L, m]
+    var signatures = Buffer<UInt8>()  // [L, n_sig]      behaviors' (online)
+    var candidateSignatures = Buffer<UInt8>()  // [B, n_sig]
     var order = Buffer<Int>()  // [L]          0 ..< L (the rows `SimHash.aggregate` reads)
     var counts = Buffer<UInt32>()  // [n_sig · 2^τ] bucket counts (online; not used by Eq. 12)
     var sums = FloatBuffer()  // [n_sig · 2^τ, d] bucket sums (bse: copied; online: rebuilt)
@@ -24,7 +25,7 @@ final class Scratch: @unchecked Sendable {
     var values = FloatBuffer()  // [L, d_a]
     var weights = FloatBuffer()  // [block, L]   attention weights
     var heads = FloatBuffer()  // [B, d_a]     concat(o_1 … o_H)
-    var z = FloatBuffer()  // [B, 5d]
+    var z = FloatBuffer()  // [B, 4d]       z without q
     var hidden1 = FloatBuffer()  // [B, h_1]
     var hidden2 = FloatBuffer()  // [B, h_2]
 
@@ -35,6 +36,7 @@ final class Scratch: @unchecked Sendable {
         ] {
             b.free()
         }
-        rows.free(); signatures.free(); order.free(); counts.free(); windowRows.free(); sequenceRows.free()
+        rows.free(); signatures.free(); candidateSignatures.free(); order.free(); counts.free(); windowRows.free();
+        sequenceRows.free()
     }
 }

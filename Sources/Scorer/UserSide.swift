@@ -148,6 +148,7 @@ extension Scorer {
             let part = try Self.textPart(of: r, model: model, store: store, txn)
             let stored = catalog.withLock { c -> Catalog.Rows in
                 c.insert(raw, r, textPart: part)
+                c.completeEntries(model: model)
                 return c.byStoreId[Int(r.storeId)]
             }
             rows[Self.rowStride * position] = stored.item

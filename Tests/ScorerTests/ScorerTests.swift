@@ -408,6 +408,38 @@ struct ScorerTests {
         }
     }
 
+    @Test("candidate entries follow appends (a changed category, a new item) and equal the float64 reference")
+    func candidateEntriesFollowAppends() throws {
+        let f = try ScoringFixture()
+        let scorer = try Scorer(model: f.model, store: f.store, writable: true)
+        let history = Set(f.data.behaviors.filter { $0.user == "u1" }.map(\.item))
+        let moved = (0..<50).map { "i\($0)" }.first { !history.contains($0) && f.data.items[$0]?.category != "c3" }!
+        let candidates = [moved, "i60", "never-seen", history.first!, "i55"]
+        let before = try scorer.score(user: "u1", candidates: candidates)
+        try scorer.append(user: "u0", item: moved, timestamp: 50, category: "c3")
+        try scorer.append(user: "u0", item: "i60", timestamp: 60, category: "c1")
+        var catalog = f.data.items
+        catalog[moved] = ItemInfo(category: "c3")
+        catalog["i60"] = ItemInfo(category: "c1")
+        let reference = Reference(model: f.model, catalog: catalog)
+        let log =
+            f.data.behaviors + [
+                Behavior(user: "u0", item: moved, timestamp: 50), Behavior(user: "u0", item: "i60", timestamp: 60),
+            ]
+        for mode in Scorer.Mode.allCases {
+            let p = try scorer.score(user: "u1", candidates: candidates, mode: mode)
+            for (i, item) in candidates.enumerated() {
+                let expected = reference.probability(user: "u1", candidate: item, mode: mode, log: log)
+                #expect(abs(Double(p[i]) - expected) < 1e-5, "\(mode) \(item)")
+            }
+        }
+        let after = try scorer.score(user: "u1", candidates: candidates)
+        #expect(after[0] != before[0], "the moved item is scored with its new category")
+        #expect(after[2] == before[2], "an unknown item keeps row 0's entry")
+        let reopened = try Scorer(model: f.model, store: f.store)
+        #expect(try reopened.score(user: "u1", candidates: candidates) == after)
+    }
+
     @Test("threads scoring while one appends see each append entirely or not at all")
     func concurrentScoringAndAppend() throws {
         let f = try ScoringFixture()
