@@ -22,24 +22,25 @@ extension Scorer {
     ) throws {
         let c = model.config
         let B = candidates.count, d = c.d
-        let long = s.long.ensure(B * d)
-        let view = try self.long(user: user, candidates: candidates, mode: mode, scratch: s, into: long)
+        // u_long and u_short go straight into their blocks of the MLP input `z` (rows of 4d, `mlp`).
+        let z = s.z.ensure(B * 4 * d)
+        let view = try self.long(user: user, candidates: candidates, mode: mode, scratch: s, into: z, ld: 4 * d)
 
         // Short-term interest over the window.
-        let short = s.short.ensure(B * d)
         let w = view.window
         let xw = s.behaviors.ensure(max(w, 1) * d)
         embedRows(s.windowRows.pointer, w, behaviors: true, into: xw)
-        attend(B, queries: s.queries.pointer, to: xw, w, scratch: s, into: short)
+        attend(B, queries: s.queries.pointer, to: xw, w, scratch: s, into: z + d, ld: 4 * d)
 
-        mlp(B, q: s.candidates.pointer, long: long, short: short, scratch: s, into: out)
+        mlp(B, q: s.candidates.pointer, z: z, scratch: s, into: out)
     }
 
-    /// Steps 1–3: candidates, the user side, and `u_long` into `long` (`[B, d]`). Leaves `q` in
+    /// Steps 1–3: candidates, the user side, and `u_long` into `long` (B rows of d, `ld` apart). Leaves `q` in
     /// `scratch.candidates`, `W_q q + b_q` in `scratch.queries` and the window's rows in `scratch.windowRows`.
     @discardableResult
     func long(
-        user: String, candidates: [String], mode: Mode, scratch s: Scratch, into long: UnsafeMutablePointer<Float>
+        user: String, candidates: [String], mode: Mode, scratch s: Scratch, into long: UnsafeMutablePointer<Float>,
+        ld: Int
     ) throws -> UserView {
         let c = model.config
         let B = candidates.count, d = c.d, da = c.attentionDim
@@ -49,14 +50,14 @@ extension Scorer {
         let queries = s.queries.pointer
         switch mode {
         case .short:
-            long.update(repeating: 0, count: B * d)
+            zeroRows(long, B, d, ld: ld)
         case .bse, .online:
-            longInterest(B, q: q, sums: s.sums.pointer, hasHistory: view.length > 0, scratch: s, into: long)
+            longInterest(B, q: q, sums: s.sums.pointer, hasHistory: view.length > 0, scratch: s, into: long, ld: ld)
         case .full:
             let n = view.length
             let x = s.behaviors.ensure(max(n, 1) * d)
             embedRows(s.sequenceRows.pointer, n, behaviors: true, into: x)
-            attend(B, queries: queries, to: x, n, scratch: s, into: long)
+            attend(B, queries: queries, to: x, n, scratch: s, into: long, ld: ld)
         }
         return view
     }
@@ -126,11 +127,11 @@ extension Scorer {
     /// are the candidates' (`scratch.candidateSignatures`, from the `CandidateTable`).
     func longInterest(
         _ B: Int, q: UnsafePointer<Float>, sums: UnsafePointer<Float>, hasHistory: Bool, scratch s: Scratch,
-        into long: UnsafeMutablePointer<Float>
+        into long: UnsafeMutablePointer<Float>, ld: Int
     ) {
         let c = model.config
         let d = c.d, nSig = c.signatures
-        guard hasHistory else { long.update(repeating: 0, count: B * d); return }
+        guard hasHistory else { return zeroRows(long, B, d, ld: ld) }
         let nRows = nSig * c.buckets
         let table = s.table.ensure(nRows * d)
         for r in 0..<nRows {
@@ -143,7 +144,7 @@ extension Scorer {
         withUnsafeTemporaryAllocation(of: Int.self, capacity: nSig) { rows in
             for i in 0..<B {
                 for g in 0..<nSig { rows[g] = g * c.buckets + Int(signatures[i * nSig + g]) }
-                let u = long + i * d
+                let u = long + i * ld
                 u.update(repeating: 0, count: d)
                 Rows.add(rows.baseAddress!, nSig, of: table, d: d, into: u)
             }
@@ -153,14 +154,15 @@ extension Scorer {
     // MARK: Target attention (short-term window; `full` mode over the whole sequence)
 
     /// `out[i] = W_o · concat_h(Σ_j softmax_j(Q_h,i · K_h,j / √d_h) V_h,j) + b_o` over the `n` behavior vectors
-    /// `x`; `n = 0` gives 0. Candidates are processed in blocks so the weights matrix stays ≤ 1 M floats.
+    /// `x` into B rows of d floats `ld` apart; `n = 0` gives 0. Candidates are processed in blocks so the
+    /// weights matrix stays ≤ 1 M floats.
     func attend(
         _ B: Int, queries: UnsafePointer<Float>, to x: UnsafePointer<Float>, _ n: Int, scratch s: Scratch,
-        into out: UnsafeMutablePointer<Float>
+        into out: UnsafeMutablePointer<Float>, ld: Int
     ) {
         let c = model.config
         let d = c.d, da = c.attentionDim, H = c.heads, dh = da / H
-        guard n > 0 else { out.update(repeating: 0, count: B * d); return }
+        guard n > 0 else { return zeroRows(out, B, d, ld: ld) }
         let keys = s.keys.ensure(n * da), values = s.values.ensure(n * da)
         fillRows(keys, n, model.key.bias)
         BLAS.gemm(n, da, d, a: x, b: model.key.weight, transposeB: true, into: keys, accumulate: true)
@@ -182,29 +184,28 @@ extension Scorer {
                     into: heads + first * da + h * dh, ldc: da)
             }
         }
-        fillRows(out, B, model.output.bias)
-        BLAS.gemm(B, d, da, a: heads, b: model.output.weight, transposeB: true, into: out, accumulate: true)
+        fillRows(out, B, model.output.bias, ld: ld)
+        BLAS.gemm(
+            B, d, da, a: heads, b: model.output.weight, transposeB: true, into: out, ldc: ld, accumulate: true)
     }
 
     // MARK: MLP
 
     /// `p = σ(W_3 ReLU(W_2 ReLU(W_1 z + b_1) + b_2) + b_3)` for all candidates. `W_1 z + b_1` is each
-    /// candidate's entry (`W_1[:, :d] q + b_1`) plus one GEMM of the other four blocks of `z`
-    /// (`[u_long, u_short, q⊙u_long, q⊙u_short]`, `[B, 4d]`) against `W_1[:, d...]`.
+    /// candidate's entry (`W_1[:, :d] q + b_1`) plus one GEMM of the other four blocks of `z`,
+    /// `[u_long, u_short, q⊙u_long, q⊙u_short]` (`[B, 4d]`; the first two are there already), against
+    /// `W_1[:, d...]`.
     func mlp(
-        _ B: Int, q: UnsafePointer<Float>, long: UnsafePointer<Float>, short: UnsafePointer<Float>, scratch s: Scratch,
+        _ B: Int, q: UnsafePointer<Float>, z: UnsafeMutablePointer<Float>, scratch s: Scratch,
         into out: UnsafeMutablePointer<Float>
     ) {
         let c = model.config
         let d = c.d, h1 = c.hidden[0], h2 = c.hidden[1]
-        let z = s.z.ensure(B * 4 * d)
         for i in 0..<B {
-            let zi = z + i * 4 * d, qi = q + i * d, li = long + i * d, si = short + i * d
-            zi.update(from: li, count: d)
-            (zi + d).update(from: si, count: d)
+            let zi = z + i * 4 * d, qi = q + i * d
             for k in 0..<d {
-                zi[2 * d + k] = qi[k] * li[k]
-                zi[3 * d + k] = qi[k] * si[k]
+                zi[2 * d + k] = qi[k] * zi[k]
+                zi[3 * d + k] = qi[k] * zi[d + k]
             }
         }
         let a1 = s.hidden1.ensure(B * h1), a2 = s.hidden2.ensure(B * h2)
@@ -214,10 +215,10 @@ extension Scorer {
             BLAS.gemm(
                 B, h1, 4 * d, a: z, b: w1.baseAddress! + d, ldb: 5 * d, transposeB: true, into: a1, accumulate: true)
         }
-        for k in 0..<(B * h1) where a1[k] < 0 { a1[k] = 0 }
+        for k in 0..<(B * h1) { a1[k] = max(a1[k], 0) }  // branch-free: vectorised
         fillRows(a2, B, model.mlp[1].bias)
         BLAS.gemm(B, h2, h1, a: a1, b: model.mlp[1].weight, transposeB: true, into: a2, accumulate: true)
-        for k in 0..<(B * h2) where a2[k] < 0 { a2[k] = 0 }
+        for k in 0..<(B * h2) { a2[k] = max(a2[k], 0) }
         model.mlp[2].weight.withUnsafeBufferPointer { w3 in
             let b3 = model.mlp[2].bias[0]
             for i in 0..<B {
@@ -227,11 +228,18 @@ extension Scorer {
         }
     }
 
-    /// Every row of `[n, bias.count]` set to `bias` (the GEMM then accumulates onto it).
+    /// Every row of `[n, bias.count]` (rows `ld` apart, default packed) set to `bias` (the GEMM then
+    /// accumulates onto it).
     @inline(__always)
-    func fillRows(_ m: UnsafeMutablePointer<Float>, _ n: Int, _ bias: [Float]) {
+    func fillRows(_ m: UnsafeMutablePointer<Float>, _ n: Int, _ bias: [Float], ld: Int? = nil) {
         bias.withUnsafeBufferPointer { b in
-            for i in 0..<n { (m + i * b.count).update(from: b.baseAddress!, count: b.count) }
+            for i in 0..<n { (m + i * (ld ?? b.count)).update(from: b.baseAddress!, count: b.count) }
         }
+    }
+
+    /// `n` rows of `width` zeros, `ld` apart.
+    @inline(__always)
+    func zeroRows(_ m: UnsafeMutablePointer<Float>, _ n: Int, _ width: Int, ld: Int) {
+        for i in 0..<n { (m + i * ld).update(repeating: 0, count: width) }
     }
 }

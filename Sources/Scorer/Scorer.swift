@@ -189,7 +189,7 @@ public final class Scorer: Sendable {
         try validate(user: user)
         guard !candidates.isEmpty else { return }
         _ = try withScratch {
-            try long(user: user, candidates: candidates, mode: mode, scratch: $0, into: out.baseAddress!)
+            try long(user: user, candidates: candidates, mode: mode, scratch: $0, into: out.baseAddress!, ld: d)
         }
     }
 

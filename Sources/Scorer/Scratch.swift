@@ -15,8 +15,6 @@ final class Scratch: @unchecked Sendable {
     var counts = Buffer<UInt32>()  // [n_sig · 2^τ] bucket counts (online; not used by Eq. 12)
     var sums = FloatBuffer()  // [n_sig · 2^τ, d] bucket sums (bse: copied; online: rebuilt)
     var table = FloatBuffer()  // [n_sig · 2^τ, d] normalised bucket vectors / n_sig
-    var long = FloatBuffer()  // [B, d]       u_long
-    var short = FloatBuffer()  // [B, d]       u_short
     var queries = FloatBuffer()  // [B, d_a]     W_q q + b_q
     var windowRows = IntBuffer()  // [K, 4]       window (item row, category row, text slot, feedback)
     var sequenceRows = IntBuffer()  // [L, 4]       sequence (item row, category row, text slot, feedback)
@@ -25,13 +23,13 @@ final class Scratch: @unchecked Sendable {
     var values = FloatBuffer()  // [L, d_a]
     var weights = FloatBuffer()  // [block, L]   attention weights
     var heads = FloatBuffer()  // [B, d_a]     concat(o_1 … o_H)
-    var z = FloatBuffer()  // [B, 4d]       z without q
+    var z = FloatBuffer()  // [B, 4d]      z without q: u_long, u_short, q⊙u_long, q⊙u_short
     var hidden1 = FloatBuffer()  // [B, h_1]
     var hidden2 = FloatBuffer()  // [B, h_2]
 
     deinit {
         for b in [
-            candidates, projections, sums, table, long, short, queries, behaviors, keys, values, weights, heads, z,
+            candidates, projections, sums, table, queries, behaviors, keys, values, weights, heads, z,
             hidden1, hidden2,
         ] {
             b.free()
