@@ -1,13 +1,18 @@
+import Foundation
+
 /// One line of JSON Lines as strict JSON (RFC 8259): a top-level object whose members are read as the log
 /// rules need them — strings, numbers (their literal kept, so integer ids keep every digit), booleans,
 /// null — and whose nested objects and arrays are checked and skipped. A lone surrogate escape, a raw
 /// control character in a string, `NaN`, trailing text or nesting deeper than `maximumDepth` makes the
 /// line not a JSON object. A name given twice means its last value.
+///
+/// Names and strings are lent as the line's bytes when they hold no escape (the common case: nothing is
+/// decoded or copied), and decoded into a `String` only when they do.
 struct JSONLine {
     static let maximumDepth = 64
 
     enum Value {
-        case string(String)
+        case string(Text)
         /// A number's literal (lent: valid while the line is).
         case number(JSONNumber)
         case bool(Bool)
@@ -16,18 +21,47 @@ struct JSONLine {
         case composite
     }
 
+    /// A JSON string: the bytes between its quotes when it has no escape (lent), else its decoded text.
+    struct Text {
+        let raw: UnsafeRawBufferPointer
+        let decoded: String?
+
+        var string: String { decoded ?? raw.string }
+        var isEmpty: Bool { decoded?.isEmpty ?? raw.isEmpty }
+
+        /// Whether the text is `key` (ASCII): by bytes when the text is ASCII and unescaped, as `String`s
+        /// (canonical equivalence, as Swift compares text) otherwise.
+        @inline(__always)
+        func isKey(_ key: StaticString) -> Bool {
+            if decoded == nil, raw.allSatisfy({ $0 < 0x80 }) {
+                return raw.count == key.utf8CodeUnitCount
+                    && (raw.isEmpty || memcmp(raw.baseAddress!, key.utf8Start, raw.count) == 0)
+            }
+            return string == String(describing: key)
+        }
+    }
+
+    typealias Member = (name: Text, value: Value)
+
     /// The top-level object's members in order, or nil when `bytes` are not one JSON object.
-    static func members(_ bytes: UnsafeRawBufferPointer) -> [(name: String, value: Value)]? {
+    static func members(_ bytes: UnsafeRawBufferPointer) -> [Member]? {
+        var out: [Member] = []
+        return members(bytes, into: &out) ? out : nil
+    }
+
+    /// The same into `out` (its storage reused from line to line); false when `bytes` are not one object.
+    static func members(_ bytes: UnsafeRawBufferPointer, into out: inout [Member]) -> Bool {
+        out.removeAll(keepingCapacity: true)
         var p = JSONLine(bytes: bytes)
         p.skipSpace()
-        guard p.peek == 0x7B, let members = p.object() else { return nil }
+        guard p.peek == 0x7B, p.object(into: &out) else { return false }
         p.skipSpace()
-        return p.at == bytes.count ? members : nil
+        return p.at == bytes.count
     }
 
     /// The last value of member `name`.
-    static func value(_ members: [(name: String, value: Value)], _ name: String) -> Value? {
-        members.last { $0.name == name }?.value
+    static func value(_ members: [Member], _ name: StaticString) -> Value? {
+        members.last { $0.name.isKey(name) }?.value
     }
 
     private let bytes: UnsafeRawBufferPointer
@@ -48,25 +82,45 @@ struct JSONLine {
         return true
     }
 
-    private mutating func object() -> [(name: String, value: Value)]? {
-        guard take(0x7B) else { return nil }
+    /// The top-level object, its members into `out`.
+    private mutating func object(into out: inout [Member]) -> Bool {
+        guard take(0x7B) else { return false }
         depth += 1
         defer { depth -= 1 }
-        guard depth <= Self.maximumDepth else { return nil }
-        var out: [(name: String, value: Value)] = []
         skipSpace()
-        if take(0x7D) { return out }
+        if take(0x7D) { return true }
         while true {
             skipSpace()
-            guard peek == 0x22, let name = string() else { return nil }
+            guard peek == 0x22, let name = string() else { return false }
             skipSpace()
-            guard take(0x3A) else { return nil }
+            guard take(0x3A) else { return false }
             skipSpace()
-            guard let v = value() else { return nil }
+            guard let v = value() else { return false }
             out.append((name, v))
             skipSpace()
             if take(0x2C) { continue }
-            return take(0x7D) ? out : nil
+            return take(0x7D)
+        }
+    }
+
+    /// A nested object: checked and skipped.
+    private mutating func nestedObject() -> Bool {
+        guard take(0x7B) else { return false }
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maximumDepth else { return false }
+        skipSpace()
+        if take(0x7D) { return true }
+        while true {
+            skipSpace()
+            guard peek == 0x22, string() != nil else { return false }
+            skipSpace()
+            guard take(0x3A) else { return false }
+            skipSpace()
+            guard value() != nil else { return false }
+            skipSpace()
+            if take(0x2C) { continue }
+            return take(0x7D)
         }
     }
 
@@ -89,7 +143,7 @@ struct JSONLine {
     private mutating func value() -> Value? {
         switch peek {
         case 0x22: return string().map(Value.string)
-        case 0x7B: return object() == nil ? nil : .composite
+        case 0x7B: return nestedObject() ? .composite : nil
         case 0x5B: return array() ? .composite : nil
         case 0x74: return literal("true") ? .bool(true) : nil
         case 0x66: return literal("false") ? .bool(false) : nil
@@ -131,14 +185,14 @@ struct JSONLine {
         return JSONNumber(literal: UnsafeRawBufferPointer(rebasing: bytes[start..<at]), isIntegerLiteral: integer)
     }
 
-    private mutating func string() -> String? {
+    private mutating func string() -> Text? {
         guard take(0x22) else { return nil }
         let start = at
         while let b = peek, b != 0x22, b != 0x5C {
             guard b >= 0x20 else { return nil }
             at += 1
         }
-        if take(0x22) { return UnsafeRawBufferPointer(rebasing: bytes[start..<(at - 1)]).string }
+        if take(0x22) { return Text(raw: UnsafeRawBufferPointer(rebasing: bytes[start..<(at - 1)]), decoded: nil) }
         var out = Array(bytes[start..<at])  // an escape: decode from here on
         while let b = peek, b != 0x22 {
             guard b >= 0x20 else { return nil }
@@ -163,7 +217,8 @@ struct JSONLine {
             }
         }
         guard take(0x22) else { return nil }
-        return String(decoding: out, as: UTF8.self)
+        return Text(
+            raw: UnsafeRawBufferPointer(rebasing: bytes[start..<at]), decoded: String(decoding: out, as: UTF8.self))
     }
 
     /// After `\u`: four hex digits, and a second `\uXXXX` for a surrogate pair; a lone surrogate is refused.
@@ -200,7 +255,7 @@ struct JSONNumber {
     let isIntegerLiteral: Bool
 
     /// The correctly rounded double (±infinity past the double range).
-    var double: Double { Double(literal.string) ?? .nan }
+    var double: Double { DecimalNumber.parse(literal) ?? Double(literal.string) ?? .nan }
 
     /// The number as an id (docs/FORMATS.md): an integer literal as its digits (`-0` as `0`), another
     /// number whose value is an integer of magnitude below 2^53 as that integer; nil otherwise.

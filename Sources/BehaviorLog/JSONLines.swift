@@ -9,15 +9,18 @@ enum JSONLines {
         let file = try LogFile(path: path)
         var behaviors: [Behavior] = []
         var users = IdentifierForms(), items = IdentifierForms()
+        behaviors.reserveCapacity(file.lineCount)
+        var userIds = IdTable(), itemIds = IdTable(capacity: 1 << 14)
         try forEachObject(file) { line, o in
-            let user = try id(o, "user") { file.fail(line, $0) }, item = try id(o, "item") { file.fail(line, $0) }
-            guard case .number(let n)? = JSONLine.value(o, "timestamp"), n.double.isFinite else {
+            let user = try id(o, "user", &userIds) { file.fail(line, $0) }
+            let item = try id(o, "item", &itemIds) { file.fail(line, $0) }
+            guard case .number(let n)? = JSONLine.value(o, "timestamp"), case let t = n.double, t.isFinite else {
                 throw file.fail(line, "missing or non-numeric \"timestamp\"")
             }
             let label = try self.label(o) { file.fail(line, $0) }
-            try users.check(user, "user", file: file, line: line.number)
-            try items.check(item, "item", file: file, line: line.number)
-            behaviors.append(Behavior(user: user, item: item, timestamp: n.double, label: label))
+            if user.isNew { try users.check(user.id, "user", file: file, line: line.number) }
+            if item.isNew { try items.check(item.id, "item", file: file, line: line.number) }
+            behaviors.append(Behavior(user: user.id, item: item.id, timestamp: t, label: label))
         }
         guard !behaviors.isEmpty else { throw file.fail(nil, "no behaviors (only blank lines)") }
         let catalog = ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("items.jsonl")
@@ -35,7 +38,7 @@ enum JSONLines {
             var text: String?
             switch JSONLine.value(o, "text") {
             case nil, .null?: break
-            case .string(let s)?: text = s.isEmpty ? nil : s
+            case .string(let s)?: text = s.isEmpty ? nil : s.string
             default: throw file.fail(line, "\"text\" is not a string")
             }
             try ids.check(item, "item", file: file, line: line.number)
@@ -49,19 +52,31 @@ enum JSONLines {
 
     /// An id member: a non-empty string, or an integer (`JSONNumber.idText`).
     static func id(
-        _ o: [(name: String, value: JSONLine.Value)], _ key: String, _ fail: (String) -> Dataset.InputError
+        _ o: [JSONLine.Member], _ key: StaticString, _ fail: (String) -> Dataset.InputError
     ) throws -> String {
         switch JSONLine.value(o, key) {
-        case .string(let s)? where !s.isEmpty: return s
+        case .string(let s)? where !s.isEmpty: return s.string
         case .number(let n)?: if let t = n.idText { return t }
         default: break
         }
         throw fail("missing or empty \"\(key)\" (a string or an integer)")
     }
 
+    /// `id(o, key, fail)` through `table`: an unescaped string is interned by its bytes (`isNew` on its first
+    /// occurrence only); an escaped string or a number is made anew (`isNew` always, so it is always checked).
+    @inline(__always)
+    static func id(
+        _ o: [JSONLine.Member], _ key: StaticString, _ table: inout IdTable, _ fail: (String) -> Dataset.InputError
+    ) throws -> (id: String, isNew: Bool) {
+        if case .string(let s)? = JSONLine.value(o, key), s.decoded == nil, !s.raw.isEmpty {
+            return table.intern(s.raw)
+        }
+        return (try id(o, key, fail), true)
+    }
+
     /// The `label` member: absent or null (unknown), a boolean, or a number (> 0 is a click).
     static func label(
-        _ o: [(name: String, value: JSONLine.Value)], _ fail: (String) -> Dataset.InputError
+        _ o: [JSONLine.Member], _ fail: (String) -> Dataset.InputError
     ) throws -> Bool? {
         switch JSONLine.value(o, "label") {
         case nil, .null?: return nil
@@ -73,11 +88,11 @@ enum JSONLines {
 
     /// The `category` member: absent, null or empty (none), a string, or an integer (`JSONNumber.idText`).
     static func category(
-        _ o: [(name: String, value: JSONLine.Value)], _ fail: (String) -> Dataset.InputError
+        _ o: [JSONLine.Member], _ fail: (String) -> Dataset.InputError
     ) throws -> String? {
         switch JSONLine.value(o, "category") {
         case nil, .null?: return nil
-        case .string(let s)?: return s.isEmpty ? nil : s
+        case .string(let s)?: return s.isEmpty ? nil : s.string
         case .number(let n)? where n.idText != nil: return n.idText
         default: throw fail("\"category\" is not a string or an integer")
         }
@@ -85,11 +100,12 @@ enum JSONLines {
 
     /// Each non-blank line as a JSON object, or the error naming the line.
     private static func forEachObject(
-        _ file: LogFile, _ body: (LogFile.Line, [(name: String, value: JSONLine.Value)]) throws -> Void
+        _ file: LogFile, _ body: (LogFile.Line, [JSONLine.Member]) throws -> Void
     ) throws {
+        var members: [JSONLine.Member] = []
         try file.forEachLine { line in
             guard !line.isBlank else { return }
-            guard let members = JSONLine.members(line.bytes) else {
+            guard JSONLine.members(line.bytes, into: &members) else {
                 throw file.fail(line, "not a JSON object\(line.truncationHint)")
             }
             try body(line, members)

@@ -28,6 +28,20 @@ struct LogFile {
         }
     }
 
+    /// Line feeds in the file (a bound for its lines, to reserve room for them).
+    var lineCount: Int {
+        data.withUnsafeBytes { all in
+            guard var at = all.baseAddress else { return 0 }
+            let end = at + all.count
+            var n = 0
+            while at < end, let lf = memchr(at, 0x0A, end - at) {
+                n += 1
+                at = UnsafeRawPointer(lf) + 1
+            }
+            return n + 1
+        }
+    }
+
     /// One line: its 1-based number and its bytes without the line end. Lent to the closure only.
     struct Line {
         let number: Int

@@ -9,7 +9,9 @@ enum RecBole {
     static func read(inter path: String, ratingThreshold: Double) throws -> Dataset {
         let file = try LogFile(path: path)
         var behaviors: [Behavior] = []
+        behaviors.reserveCapacity(file.lineCount)
         var users = IdentifierForms(), items = IdentifierForms()
+        var userIds = IdTable(), itemIds = IdTable(capacity: 1 << 14)
         var columns: (user: Int, item: Int, time: Int, label: Int?, rating: Int?)?
         try Table.forEachRow(of: file) { table in
             columns = (
@@ -27,10 +29,10 @@ enum RecBole {
             } else if let rating = c.rating {
                 click = try number(f[rating], "rating", file, line) >= ratingThreshold
             }
-            let b = Behavior(user: user.string, item: item.string, timestamp: timestamp, label: click)
-            try users.check(b.user, "user", file: file, line: line.number)
-            try items.check(b.item, "item", file: file, line: line.number)
-            behaviors.append(b)
+            let u = userIds.intern(user), i = itemIds.intern(item)
+            if u.isNew { try users.check(u.id, "user", file: file, line: line.number) }
+            if i.isNew { try items.check(i.id, "item", file: file, line: line.number) }
+            behaviors.append(Behavior(user: u.id, item: i.id, timestamp: timestamp, label: click))
         }
         guard !behaviors.isEmpty else { throw file.fail(nil, "no behaviors (only a header)") }
         let catalog = (path as NSString).deletingPathExtension + ".item"
@@ -142,8 +144,10 @@ struct Fields {
     mutating func split(_ bytes: UnsafeRawBufferPointer) {
         line = bytes
         ranges.removeAll(keepingCapacity: true)
+        guard let base = bytes.baseAddress else { return ranges.append(0..<0) }
         var start = 0
-        for i in 0..<bytes.count where bytes[i] == 0x09 {
+        while let tab = memchr(base + start, 0x09, bytes.count - start) {
+            let i = base.distance(to: UnsafeRawPointer(tab))
             ranges.append(start..<i)
             start = i + 1
         }
