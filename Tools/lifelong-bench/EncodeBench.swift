@@ -22,12 +22,16 @@ struct EncodeBench: ParsableCommand {
     @Option(help: "Item vector width d = d_item + d_cat.") var d = 128
     @Option(help: "Distinct items in the synthetic catalog.") var items = 20_000
     @Option(help: "Repetitions per length; the median is reported.") var repeats = 3
+    @Option(help: "Behaviors of the text-log rows (users of L = the first of --lengths); 0 skips them.")
+    var textBehaviors = 1_000_000
+    @Option(help: "Another build's `lifelong` binary, timed on the same text logs in the same run.")
+    var baselineCLI: String?
     @OptionGroup var work: WorkFolder
 
     func validate() throws {
         try requireReleaseBuild()
-        guard d >= 2, behaviors > 0, items > 0, repeats > 0 else {
-            throw ValidationError("--d ≥ 2; --behaviors, --items, --repeats > 0")
+        guard d >= 2, behaviors > 0, items > 0, repeats > 0, textBehaviors >= 0 else {
+            throw ValidationError("--d ≥ 2; --behaviors, --items, --repeats > 0; --text-behaviors ≥ 0")
         }
         guard !parsedLengths.isEmpty, parsedLengths.allSatisfy({ $0 > 0 && $0 <= behaviors }) else {
             throw ValidationError("--lengths: positive integers no larger than --behaviors")
@@ -108,8 +112,22 @@ struct EncodeBench: ParsableCommand {
             json["record_bytes_f32"] = Double(recordBytes)
         }
         json["record_bytes_f16"] = Double(printRecordSizes(model))
+        try textLogs(model, itemIds: itemIds, catalog: catalog, root: root, json: &json)
         let out = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
         print(String(decoding: out, as: UTF8.self))
+    }
+
+    /// The text-log rows (`TextLogBench`) over users of L = the first of --lengths.
+    func textLogs(
+        _ model: ModelBundle, itemIds: [String], catalog: [String: ItemInfo], root: String, json: inout [String: Double]
+    ) throws {
+        guard textBehaviors > 0 else { return }
+        let length = parsedLengths[0]
+        let log = uniformLog(
+            users: max(1, textBehaviors / length), length: length, itemIds: itemIds, seed: UInt64(length) + 1)
+        var text = TextLogBench(root: root, model: model, modelFolder: root + "/model", repeats: repeats)
+        text.baselineCLI = baselineCLI
+        try text.run(log, catalog: catalog, json: &json)
     }
 
     /// Prints the user record's size at both precisions; returns the f16 size.
