@@ -39,7 +39,7 @@ let package = Package(
         // OpenBLAS (Debian's libopenblas0), loaded at run time with the kernels the CPU's feature bits allow.
         .target(name: "COpenBLAS", path: "Sources/COpenBLAS", linkerSettings: [.linkedLibrary("dl")]),
         // Hot loops in C, with AVX2 behind a runtime CPU check (Swift compiles for the x86-64 baseline).
-        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]),
         // Heap-allocation counter (interposes malloc): the benchmarks and the allocation tests only.
         .target(name: "CAllocationCounter", path: "Sources/CAllocationCounter"),
         // The C ABI's header (lifelong.h, also the library's version) and its thread-local error message.

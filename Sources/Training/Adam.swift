@@ -31,15 +31,13 @@ struct Adam<T: TrainingScalar> {
         m.withUnsafeMutableBufferPointer { mp in
             v.withUnsafeMutableBufferPointer { vp in
                 let m = mp.baseAddress!, v = vp.baseAddress!
-                func apply(_ k: Int) {
-                    let gk = g[k]
-                    m[k] = b1 * m[k] + (1 - b1) * gk
-                    v[k] = b2 * v[k] + (1 - b2) * gk * gk
-                    w[k] = w[k] * shrink - lr * m[k] / (v[k].squareRoot() + eps)
-                    g[k] = 0
+                let step = AdamStep(beta1: b1, beta2: b2, epsilon: eps, rate: lr, shrink: shrink)
+                func apply(_ r: Range<Int>) {
+                    let k = r.lowerBound
+                    T.adamStep(w: w + k, g: g + k, m: m + k, v: v + k, count: r.count, step)
                 }
-                for r in dense { for k in r { apply(k) } }
-                for r in rows { for k in r.offset..<(r.offset + r.width) { apply(k) } }
+                for r in dense { apply(r) }
+                for r in rows { apply(r.offset..<(r.offset + r.width)) }
             }
         }
     }

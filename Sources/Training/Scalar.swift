@@ -15,6 +15,11 @@ package protocol TrainingScalar: BinaryFloatingPoint, BitwiseCopyable, Sendable 
     /// `weights[h · n + j]` and `out[h · d_h + k]`. Float runs the C kernels; Double the reference below.
     static func attend(
         _ p: AttentionProblem<Self>, weights: UnsafeMutablePointer<Self>, into out: UnsafeMutablePointer<Self>)
+    /// One Adam step over `n` parameters (`Adam.update`'s inner loop): Float runs the C kernel, Double the
+    /// reference below.
+    static func adamStep(
+        w: UnsafeMutablePointer<Self>, g: UnsafeMutablePointer<Self>, m: UnsafeMutablePointer<Self>,
+        v: UnsafeMutablePointer<Self>, count n: Int, _ p: AdamStep<Self>)
     /// Backward of `attend`: adds into `dQuery` and the listed rows of `dKeys` and `dValues`.
     static func attendBackward(
         _ p: AttentionProblem<Self>, weights: UnsafePointer<Self>, dOut: UnsafePointer<Self>,
@@ -36,7 +41,32 @@ package struct AttentionProblem<T: TrainingScalar> {
     }
 }
 
+/// Adam's constants for one step: `rate` carries the bias correction, `shrink` the decoupled weight decay.
+package struct AdamStep<T: TrainingScalar> {
+    package var beta1: T, beta2: T, epsilon: T, rate: T, shrink: T
+
+    package init(beta1: T, beta2: T, epsilon: T, rate: T, shrink: T) {
+        (self.beta1, self.beta2, self.epsilon, self.rate, self.shrink) = (beta1, beta2, epsilon, rate, shrink)
+    }
+}
+
 extension TrainingScalar {
+    /// The reference Adam step: `m ← β1 m + (1 − β1) g`, `v ← β2 v + (1 − β2) g²`,
+    /// `w ← w · shrink − rate · m / (√v + ε)`, `g ← 0`.
+    package static func adamStepReference(
+        w: UnsafeMutablePointer<Self>, g: UnsafeMutablePointer<Self>, m: UnsafeMutablePointer<Self>,
+        v: UnsafeMutablePointer<Self>, count n: Int, _ p: AdamStep<Self>
+    ) {
+        for k in 0..<n {
+            let gk = g[k]
+            let mk = p.beta1 * m[k] + (1 - p.beta1) * gk, vk = p.beta2 * v[k] + (1 - p.beta2) * gk * gk
+            m[k] = mk
+            v[k] = vk
+            w[k] = w[k] * p.shrink - p.rate * mk / (vk.squareRoot() + p.epsilon)
+            g[k] = 0
+        }
+    }
+
     /// The reference attention, in the loop order of the C kernels (`Sources/CKernels/attention.c`).
     package static func attendReference(
         _ p: AttentionProblem<Self>, weights alpha: UnsafeMutablePointer<Self>, into out: UnsafeMutablePointer<Self>
@@ -137,6 +167,17 @@ extension Float: TrainingScalar {
     }
 }
 
+extension Float {
+    package static func adamStep(
+        w: UnsafeMutablePointer<Float>, g: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
+        v: UnsafeMutablePointer<Float>, count n: Int, _ p: AdamStep<Float>
+    ) {
+        AdamKernel.step(
+            w: w, g: g, m: m, v: v, count: n, beta1: p.beta1, beta2: p.beta2, epsilon: p.epsilon, rate: p.rate,
+            shrink: p.shrink)
+    }
+}
+
 extension AttentionProblem<Float> {
     var kernel: Attention.Problem {
         Attention.Problem(
@@ -146,6 +187,11 @@ extension AttentionProblem<Float> {
 }
 
 extension Double: TrainingScalar {
+    package static func adamStep(
+        w: UnsafeMutablePointer<Double>, g: UnsafeMutablePointer<Double>, m: UnsafeMutablePointer<Double>,
+        v: UnsafeMutablePointer<Double>, count n: Int, _ p: AdamStep<Double>
+    ) { adamStepReference(w: w, g: g, m: m, v: v, count: n, p) }
+
     package static func attend(
         _ p: AttentionProblem<Double>, weights: UnsafeMutablePointer<Double>, into out: UnsafeMutablePointer<Double>
     ) { attendReference(p, weights: weights, into: out) }

@@ -88,10 +88,11 @@ struct LongTrainBench: ParsableCommand {
         var json: [String: Double] = [:]
         for (k, v) in rate { json["samples_per_s_\(k)"] = v }
         for d in ds {
-            for L in ls where L >= 1000 {
-                let r = rate["sdim@d\(d)@L\(L)"]! / rate["full@d\(d)@L\(L)"]!
+            for L in ls {
+                let r = rate["sdim@d\(d)@L\(L)"]! / rate["full@d\(d)@L\(L)"]!, bound = fullOverSDIMFlops(d: d, L: L)
                 json["sdim_over_full_d\(d)_L\(L)"] = r
-                print("| sdim over full, L = \(L) | \(d) | \(fmt(r, 1)) | \(L >= 10_000 ? "≥ 100" : "≥ 20") |")
+                json["full_over_sdim_flops_d\(d)_L\(L)"] = bound
+                print("| sdim over full, L = \(L) | \(d) | \(fmt(r, 2)) | FLOP ratio \(fmt(bound, 2)) (no goal) |")
             }
             for L in ls {
                 let r = rate["sdim@d\(d)@L\(L)"]! / rate["none@d\(d)@L\(L)"]!
@@ -105,6 +106,19 @@ struct LongTrainBench: ParsableCommand {
         for (k, v) in peak where k.hasSuffix("@L\(longest)") { json["peak_rss_mib_\(k)"] = v }
         print(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
     }
+}
+
+/// FLOPs per sample of `full` over `sdim` (forward + backward ≈ 3 × forward; multiply-adds count 2), the
+/// bound the measured speed ratio would meet if every FLOP ran at the same rate. Both variants pay the same
+/// window attention (K), key/value/query projections and MLP; `full` adds attention over the sample's history
+/// (mean length (L − 1)/2, every position of a user of L behaviors being a sample), `sdim` the Eq. 12 gather
+/// and normalisation over n_sig buckets of d floats.
+func fullOverSDIMFlops(d: Int, L: Int) -> Double {
+    let s = ModelBundle.Shape()
+    let da = Double(s.attentionDim), dd = Double(d), K = Double(s.window), h1 = Double(s.hidden[0])
+    let h2 = Double(s.hidden[1]), nSig = Double(s.m / s.tau), history = Double(L - 1) / 2
+    let shared = 3 * (4 * K * da + 2 * 3 * dd * da + 2 * da * dd + 2 * (5 * dd * h1 + h1 * h2 + h2))
+    return (shared + 3 * 4 * history * da) / (shared + 3 * 2 * nSig * dd)
 }
 
 /// Resets the process's peak resident set size (`VmHWM`) to its current size (Linux: `clear_refs` 5).

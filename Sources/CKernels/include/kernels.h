@@ -58,4 +58,14 @@ void lifelong_softmax_baseline(float *v, intptr_t n);
 /// 1 when the attention kernels and lifelong_softmax run their AVX2 + FMA variants on this CPU.
 int lifelong_attention_uses_avx2(void);
 
+/// One Adam step over n parameters: m ← β1 m + (1 − β1) g, v ← β2 v + (1 − β2) g², w ← w · shrink −
+/// rate · m / (√v + ε), g ← 0. `rate` carries the bias correction, `shrink` the decoupled weight decay.
+/// The four arrays must not overlap. AVX2 when the CPU has it (chosen at load); both variants agree bit for bit.
+typedef struct {
+    float beta1, beta2, epsilon, rate, shrink;
+} LifelongAdam;
+
+void lifelong_adam(float *w, float *g, float *m, float *v, intptr_t n, const LifelongAdam *p);
+void lifelong_adam_baseline(float *w, float *g, float *m, float *v, intptr_t n, const LifelongAdam *p);
+
 #endif

@@ -11,9 +11,9 @@ extension Network {
             B, d: d, q: candidates.pointer, long: longInterest.pointer, short: shortInterest.pointer, into: z)
         let x1 = hidden1.ensure(B * h1), x2 = hidden2.ensure(B * h2)
         linear(B, z, .mlp0Weight, .mlp0Bias, w, outputs: h1, inputs: 5 * d, into: x1)
-        for k in 0..<(B * h1) where x1[k] < 0 { x1[k] = 0 }
+        for k in 0..<(B * h1) { x1[k] = max(x1[k], 0) }  // branch-free (vectorised): ~half the units are < 0
         linear(B, x1, .mlp1Weight, .mlp1Bias, w, outputs: h2, inputs: h1, into: x2)
-        for k in 0..<(B * h2) where x2[k] < 0 { x2[k] = 0 }
+        for k in 0..<(B * h2) { x2[k] = max(x2[k], 0) }
         let outWeight = tensor(.mlp2Weight, in: w), outBias = tensor(.mlp2Bias, in: w)[0]
         let lg = logits.ensure(B), p = predictions.ensure(B)
         var loss = 0.0
@@ -42,7 +42,7 @@ extension Network {
             }
         }
         linearBackward(B, x: x1, dy: dx2, .mlp1Weight, .mlp1Bias, w, g, outputs: h2, inputs: h1, dx: dx1)
-        for k in 0..<(B * h1) where x1[k] <= 0 { dx1[k] = 0 }
+        for k in 0..<(B * h1) { dx1[k] = x1[k] <= 0 ? 0 : dx1[k] }
         linearBackward(
             B, x: mlpInput.pointer, dy: dx1, .mlp0Weight, .mlp0Bias, w, g, outputs: h1, inputs: 5 * d, dx: dz)
         return dz
