@@ -153,8 +153,8 @@ extension ModelBundle {
 }
 
 /// The MLP's input (MODEL.md "Output"): `z = concat(q, u_long, u_short, q ⊙ u_long, q ⊙ u_short)` for `B`
-/// rows of width `d` into `[B, 5d]`. Shared by the scorer (Float) and the trainer (Float, and Double for the
-/// gradient checks).
+/// rows of width `d` into `[B, 5d]`. Shared by the scorer (Float, without the `q` block) and the trainer
+/// (Float, and Double for the gradient checks).
 public enum MLPInput {
     @inlinable
     public static func build<T: FloatingPoint>(
@@ -166,10 +166,31 @@ public enum MLPInput {
             zi.update(from: qi, count: d)
             (zi + d).update(from: li, count: d)
             (zi + 2 * d).update(from: si, count: d)
-            for k in 0..<d {
-                zi[3 * d + k] = qi[k] * li[k]
-                zi[4 * d + k] = qi[k] * si[k]
-            }
+            products(d, q: qi, long: li, short: si, into: zi + 3 * d)
+        }
+    }
+
+    /// `z` without its `q` block, `[B, 4d]`, for a caller that applies `W_1`'s block on `q` apart: rows
+    /// `[u_long, u_short, q ⊙ u_long, q ⊙ u_short]` whose first two blocks are already in place.
+    @inlinable
+    public static func completeWithoutQ<T: FloatingPoint>(
+        _ B: Int, d: Int, q: UnsafePointer<T>, into z: UnsafeMutablePointer<T>
+    ) {
+        for i in 0..<B {
+            let zi = z + i * 4 * d
+            products(d, q: q + i * d, long: zi, short: zi + d, into: zi + 2 * d)
+        }
+    }
+
+    /// `out[0..<d] = q ⊙ long`, `out[d..<2d] = q ⊙ short`.
+    @inlinable @inline(__always)
+    static func products<T: FloatingPoint>(
+        _ d: Int, q: UnsafePointer<T>, long: UnsafePointer<T>, short: UnsafePointer<T>,
+        into out: UnsafeMutablePointer<T>
+    ) {
+        for k in 0..<d {
+            out[k] = q[k] * long[k]
+            out[d + k] = q[k] * short[k]
         }
     }
 }

@@ -201,13 +201,7 @@ extension Scorer {
     ) {
         let c = model.config
         let d = c.d, h1 = c.hidden[0], h2 = c.hidden[1]
-        for i in 0..<B {
-            let zi = z + i * 4 * d, qi = q + i * d
-            for k in 0..<d {
-                zi[2 * d + k] = qi[k] * zi[k]
-                zi[3 * d + k] = qi[k] * zi[d + k]
-            }
-        }
+        MLPInput.completeWithoutQ(B, d: d, q: q, into: z)
         let a1 = s.hidden1.ensure(B * h1), a2 = s.hidden2.ensure(B * h2)
         let rows = s.rows.pointer
         for i in 0..<B { (a1 + i * h1).update(from: candidateTable.entry(rows[Self.rowStride * i + 3]), count: h1) }
