@@ -7,15 +7,16 @@ import Foundation
 ///
 /// The table keeps pointers into the file's bytes: it lives only while the `LogFile` it reads does.
 struct IdTable {
-    /// One slot of the open-addressing table (linear probing): the hash, the length, and the first 16 bytes
-    /// inline, so a lookup of a short id touches this slot only (not the id's first occurrence in the file).
+    /// One slot of the open-addressing table (linear probing): the hash, the length, the first 16 bytes and
+    /// the id itself, so a lookup of a short id touches this slot only (not the id's first occurrence in the
+    /// file, nor another array).
     private struct Slot {
         var hash: UInt64 = 0, lo: UInt64 = 0, hi: UInt64 = 0
         var count: Int32 = -1  // -1: empty
         var index: Int32 = 0
+        var id = ""
     }
 
-    private var strings: [String] = []
     /// Where each id's bytes are (for ids longer than 16 bytes, compared in full).
     private var keys: [UnsafeRawBufferPointer] = []
     private var slots: [Slot]
@@ -23,7 +24,7 @@ struct IdTable {
 
     init(capacity: Int = 1024) {
         var size = 16
-        while size < 2 * capacity { size <<= 1 }
+        while 3 * size < 4 * capacity { size <<= 1 }
         slots = [Slot](repeating: Slot(), count: size)
         mask = size - 1
     }
@@ -35,24 +36,22 @@ struct IdTable {
         let h = Self.hash(bytes, lo, hi)
         let n = Int32(bytes.count)
         var i = Int(truncatingIfNeeded: h) & mask
-        let found: Int32? = slots.withUnsafeBufferPointer { t in
+        let found: String? = slots.withUnsafeBufferPointer { t in
             while true {
-                let s = t[i]
-                if s.count < 0 { return nil }
-                if s.hash == h, s.count == n, s.lo == lo, s.hi == hi,
-                    n <= 16 || memcmp(keys[Int(s.index)].baseAddress!, bytes.baseAddress!, bytes.count) == 0
+                if t[i].count < 0 { return nil }
+                if t[i].hash == h, t[i].count == n, t[i].lo == lo, t[i].hi == hi,
+                    n <= 16 || memcmp(keys[Int(t[i].index)].baseAddress!, bytes.baseAddress!, bytes.count) == 0
                 {
-                    return s.index
+                    return t[i].id
                 }
                 i = (i + 1) & mask
             }
         }
-        if let found { return (strings[Int(found)], false) }
+        if let found { return (found, false) }
         let id = bytes.string
-        slots[i] = Slot(hash: h, lo: lo, hi: hi, count: n, index: Int32(strings.count))
-        strings.append(id)
+        slots[i] = Slot(hash: h, lo: lo, hi: hi, count: n, index: Int32(keys.count), id: id)
         keys.append(bytes)
-        if 2 * strings.count > slots.count { grow() }
+        if 4 * keys.count > 3 * slots.count { grow() }  // at most 3/4 full
         return (id, true)
     }
 

@@ -5,13 +5,18 @@
 enum DecimalNumber {
     /// The value of `bytes`, or nil when they are not a finite number of that grammar.
     static func parse(_ bytes: UnsafeRawBufferPointer) -> Double? {
-        guard isDecimal(bytes) else { return nil }
-        // The common case, an integer of up to 15 digits (timestamps, ratings, labels), is exact as it is.
-        if bytes.count <= 15, bytes.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
-            var v: Int64 = 0
-            for b in bytes { v = v * 10 + Int64(b - 0x30) }
-            return Double(v)
+        // The common case, an integer of 1 to 15 digits (timestamps, ratings, labels), is exact as it is:
+        // one pass, no string.
+        if !bytes.isEmpty, bytes.count <= 15 {
+            var v: Int64 = 0, digits = true
+            for b in bytes {
+                let digit = b &- 0x30
+                digits = digits && digit <= 9
+                v = v &* 10 &+ Int64(digit)
+            }
+            if digits { return Double(v) }
         }
+        guard isDecimal(bytes) else { return nil }
         guard let v = Double(bytes.string), v.isFinite else { return nil }
         return v
     }

@@ -104,8 +104,9 @@ struct Table {
     ) throws {
         var table: Table?
         var fields = Fields()
+        var expected = -1  // the header's field count once it is read (no copy of the table per line)
         try file.forEachLine { line in
-            guard let t = table else {
+            guard expected >= 0 else {
                 guard !line.isBlank else { throw file.fail(line, "the header is empty") }
                 fields.split(line.bytes)
                 let names = (0..<fields.count).map {
@@ -114,15 +115,15 @@ struct Table {
                 }
                 let made = Table(path: file.path, names: names)
                 table = made
+                expected = names.count
                 try header(made)
                 return
             }
             guard !line.isBlank else { return }
             fields.split(line.bytes)
-            guard fields.count == t.names.count else {
+            guard fields.count == expected else {
                 throw file.fail(
-                    line,
-                    "expected \(t.names.count) tab-separated fields, found \(fields.count)\(line.truncationHint)")
+                    line, "expected \(expected) tab-separated fields, found \(fields.count)\(line.truncationHint)")
             }
             try row(line, fields)
         }
