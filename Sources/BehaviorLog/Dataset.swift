@@ -64,11 +64,18 @@ public struct Dataset: Sendable {
     /// `NAME.item`, NAME = the folder's name), a `.inter` file, a JSON Lines folder (`behaviors.jsonl` +
     /// optional `items.jsonl`) or a `.jsonl` file. `ratingThreshold` turns a RecBole `rating` into a click
     /// (rating ≥ threshold). Behaviors keep the file's order; the item catalog is read after them.
-    /// - Complexity: one pass over each file's bytes.
+    /// - Complexity: one pass over each file's bytes; a behaviors file of more than 4 MiB is read in chunks on
+    ///   every core, with the same behaviors and the same first error as one pass (`LogChunks`).
     public static func load(_ path: String, ratingThreshold: Double = 4) throws -> Dataset {
+        try load(path, ratingThreshold: ratingThreshold, chunkBytes: LogChunks.defaultChunkBytes)
+    }
+
+    /// `load` with chunks of at least `chunkBytes` (tests read small files in many chunks).
+    package static func load(_ path: String, ratingThreshold: Double = 4, chunkBytes: Int) throws -> Dataset {
         switch try locate(path) {
-        case .recBole(let inter): return try RecBole.read(inter: inter, ratingThreshold: ratingThreshold)
-        case .jsonLines(let behaviors): return try JSONLines.read(behaviors: behaviors)
+        case .recBole(let inter):
+            return try RecBole.read(inter: inter, ratingThreshold: ratingThreshold, chunkBytes: chunkBytes)
+        case .jsonLines(let behaviors): return try JSONLines.read(behaviors: behaviors, chunkBytes: chunkBytes)
         }
     }
 

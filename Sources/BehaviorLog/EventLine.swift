@@ -11,7 +11,10 @@ public struct EventLine: Sendable, Equatable {
         let text = LogFile.Line(number: line, bytes: bytes, isUnterminatedLast: false)
         guard !text.isBlank else { return nil }
         func fail(_ reason: String) -> Dataset.InputError { Dataset.InputError(file: file, line: line, reason: reason) }
-        guard let o = JSONLine.members(bytes) else { throw fail("not a JSON object") }
+        let members = JSONLine.Members()
+        guard members.parse(bytes) else { throw fail("not a JSON object") }
+        let o = members.items
+        defer { withExtendedLifetime(members) {} }  // `o` lends the scratch of `members`
         let user = try JSONLines.id(o, "user", fail), item = try JSONLines.id(o, "item", fail)
         guard case .number(let n)? = JSONLine.value(o, "timestamp"), n.double.isFinite else {
             throw fail("missing or non-numeric \"timestamp\"")

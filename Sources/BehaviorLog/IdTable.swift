@@ -21,6 +21,7 @@ struct IdTable {
     private var keys: [UnsafeRawBufferPointer] = []
     private var slots: [Slot]
     private var mask: Int
+    private var others = Set<[UInt8]>()
 
     init(capacity: Int = 1024) {
         var size = 16
@@ -54,6 +55,10 @@ struct IdTable {
         if 4 * keys.count > 3 * slots.count { grow() }  // at most 3/4 full
         return (id, true)
     }
+
+    /// Whether `id` (made by the caller, not interned: an escaped JSON string, say) is the first of its bytes
+    /// given to this function.
+    mutating func isFirst(_ id: String) -> Bool { others.insert(Array(id.utf8)).inserted }
 
     private mutating func grow() {
         let old = slots

@@ -7,7 +7,8 @@ import Foundation
 /// line not a JSON object. A name given twice means its last value.
 ///
 /// Names and strings are lent as the line's bytes when they hold no escape (the common case: nothing is
-/// decoded or copied), and decoded into a `String` only when they do.
+/// decoded or copied), and as their decoded bytes in the `Members` scratch when they do; a member is plain
+/// data (pointers and flags), so a line's members are dropped without releasing anything.
 struct JSONLine {
     static let maximumDepth = 64
 
@@ -21,19 +22,22 @@ struct JSONLine {
         case composite
     }
 
-    /// A JSON string: the bytes between its quotes when it has no escape (lent), else its decoded text.
+    /// A JSON string: the bytes between its quotes when it has no escape, else its decoded bytes (both lent).
     struct Text {
         let raw: UnsafeRawBufferPointer
-        let decoded: String?
+        /// Whether the string had an escape (`raw` is then the decoded bytes).
+        let escaped: Bool
+        /// Whether the bytes are all ASCII.
+        let isASCII: Bool
 
-        var string: String { decoded ?? raw.string }
-        var isEmpty: Bool { decoded?.isEmpty ?? raw.isEmpty }
+        var string: String { raw.string }
+        var isEmpty: Bool { raw.isEmpty }
 
         /// Whether the text is `key` (ASCII): by bytes when the text is ASCII and unescaped, as `String`s
         /// (canonical equivalence, as Swift compares text) otherwise.
         @inline(__always)
         func isKey(_ key: StaticString) -> Bool {
-            if decoded == nil, raw.allSatisfy({ $0 < 0x80 }) {
+            if !escaped, isASCII {
                 return raw.count == key.utf8CodeUnitCount
                     && (raw.isEmpty || memcmp(raw.baseAddress!, key.utf8Start, raw.count) == 0)
             }
@@ -43,20 +47,28 @@ struct JSONLine {
 
     typealias Member = (name: Text, value: Value)
 
-    /// The top-level object's members in order, or nil when `bytes` are not one JSON object.
-    static func members(_ bytes: UnsafeRawBufferPointer) -> [Member]? {
-        var out: [Member] = []
-        return members(bytes, into: &out) ? out : nil
-    }
+    /// A line's members and the scratch its escaped strings are decoded into, reused from line to line. The
+    /// members are valid until the next parse into the same `Members`.
+    final class Members {
+        private(set) var items: [Member] = []
+        private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 1)
 
-    /// The same into `out` (its storage reused from line to line); false when `bytes` are not one object.
-    static func members(_ bytes: UnsafeRawBufferPointer, into out: inout [Member]) -> Bool {
-        out.removeAll(keepingCapacity: true)
-        var p = JSONLine(bytes: bytes)
-        p.skipSpace()
-        guard p.peek == 0x7B, p.object(into: &out) else { return false }
-        p.skipSpace()
-        return p.at == bytes.count
+        init() {}
+        deinit { scratch.deallocate() }
+
+        /// Parses `bytes`; false when they are not one JSON object.
+        func parse(_ bytes: UnsafeRawBufferPointer) -> Bool {
+            items.removeAll(keepingCapacity: true)
+            if scratch.count < bytes.count {  // a decoded string is never longer than its escaped form
+                scratch.deallocate()
+                scratch = .allocate(byteCount: bytes.count, alignment: 1)
+            }
+            var p = JSONLine(bytes: bytes, scratch: scratch.baseAddress!)
+            p.skipSpace()
+            guard p.peek == 0x7B, p.object(into: &items) else { return false }
+            p.skipSpace()
+            return p.at == bytes.count
+        }
     }
 
     /// The last value of member `name`.
@@ -67,8 +79,14 @@ struct JSONLine {
     private let bytes: UnsafeRawBufferPointer
     private var at = 0
     private var depth = 0
+    /// Where escaped strings are decoded (`used` bytes taken).
+    private let scratch: UnsafeMutableRawPointer
+    private var used = 0
 
-    private init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    private init(bytes: UnsafeRawBufferPointer, scratch: UnsafeMutableRawPointer) {
+        self.bytes = bytes
+        self.scratch = scratch
+    }
 
     private var peek: UInt8? { at < bytes.count ? bytes[at] : nil }
 
@@ -188,37 +206,50 @@ struct JSONLine {
     private mutating func string() -> Text? {
         guard take(0x22) else { return nil }
         let start = at
+        var high: UInt8 = 0
         while let b = peek, b != 0x22, b != 0x5C {
             guard b >= 0x20 else { return nil }
+            high |= b
             at += 1
         }
-        if take(0x22) { return Text(raw: UnsafeRawBufferPointer(rebasing: bytes[start..<(at - 1)]), decoded: nil) }
-        var out = Array(bytes[start..<at])  // an escape: decode from here on
+        if take(0x22) {
+            return Text(
+                raw: UnsafeRawBufferPointer(rebasing: bytes[start..<(at - 1)]), escaped: false, isASCII: high < 0x80)
+        }
+        // An escape: decode from here on into the scratch.
+        let begin = used
+        func put(_ b: UInt8) {
+            scratch.storeBytes(of: b, toByteOffset: used, as: UInt8.self)
+            used += 1
+            high |= b
+        }
+        for k in start..<at { put(bytes[k]) }
         while let b = peek, b != 0x22 {
             guard b >= 0x20 else { return nil }
             at += 1
             guard b == 0x5C else {
-                out.append(b)
+                put(b)
                 continue
             }
             guard let e = peek else { return nil }
             at += 1
             switch e {
-            case 0x22, 0x5C, 0x2F: out.append(e)
-            case 0x62: out.append(0x08)
-            case 0x66: out.append(0x0C)
-            case 0x6E: out.append(0x0A)
-            case 0x72: out.append(0x0D)
-            case 0x74: out.append(0x09)
+            case 0x22, 0x5C, 0x2F: put(e)
+            case 0x62: put(0x08)
+            case 0x66: put(0x0C)
+            case 0x6E: put(0x0A)
+            case 0x72: put(0x0D)
+            case 0x74: put(0x09)
             case 0x75:
                 guard let scalar = unicodeEscape() else { return nil }
-                out.append(contentsOf: Array(String(Character(scalar)).utf8))
+                UTF8.encode(scalar) { put($0) }
             default: return nil
             }
         }
         guard take(0x22) else { return nil }
         return Text(
-            raw: UnsafeRawBufferPointer(rebasing: bytes[start..<at]), decoded: String(decoding: out, as: UTF8.self))
+            raw: UnsafeRawBufferPointer(start: scratch + begin, count: used - begin), escaped: true,
+            isASCII: high < 0x80)
     }
 
     /// After `\u`: four hex digits, and a second `\uXXXX` for a surrogate pair; a lone surrogate is refused.

@@ -5,23 +5,39 @@ import Foundation
 /// `items.jsonl` (optional) has `{"item": "i9", "category": "c3", "text": "Toy Story (1995)"}`. Blank lines
 /// are skipped; other members are ignored.
 enum JSONLines {
-    static func read(behaviors path: String) throws -> Dataset {
+    static func read(behaviors path: String, chunkBytes: Int = LogChunks.defaultChunkBytes) throws -> Dataset {
         let file = try LogFile(path: path)
-        var behaviors: [Behavior] = []
-        var users = IdentifierForms(), items = IdentifierForms()
-        behaviors.reserveCapacity(file.lineCount)
-        var userIds = IdTable(), itemIds = IdTable(capacity: 1 << 14)
-        try forEachObject(file) { line, o in
-            let user = try id(o, "user", &userIds) { file.fail(line, $0) }
-            let item = try id(o, "item", &itemIds) { file.fail(line, $0) }
-            guard case .number(let n)? = JSONLine.value(o, "timestamp"), case let t = n.double, t.isFinite else {
-                throw file.fail(line, "missing or non-numeric \"timestamp\"")
+        let (behaviors, parts) = LogChunks.read(file, from: file.firstLineStart, firstNumber: 1, chunkBytes: chunkBytes)
+        {
+            range, first, out in
+            var part = LogChunks.Part()
+            var userIds = IdTable(), itemIds = IdTable(capacity: 1 << 14)
+            let members = JSONLine.Members()
+            do {
+                try file.forEachLine(in: range, firstNumber: first) { line in
+                    guard !line.isBlank else { return }
+                    guard members.parse(line.bytes) else {
+                        throw file.fail(line, "not a JSON object\(line.truncationHint)")
+                    }
+                    let o = members.items
+                    let user = try id(o, "user", &userIds) { file.fail(line, $0) }
+                    let item = try id(o, "item", &itemIds) { file.fail(line, $0) }
+                    guard case .number(let n)? = JSONLine.value(o, "timestamp"), case let t = n.double, t.isFinite
+                    else { throw file.fail(line, "missing or non-numeric \"timestamp\"") }
+                    let label = try self.label(o) { file.fail(line, $0) }
+                    if user.isNew { part.firstSeen.append((true, user.id, line.number)) }
+                    if item.isNew { part.firstSeen.append((false, item.id, line.number)) }
+                    (out + part.count).initialize(
+                        to: Behavior(user: user.id, item: item.id, timestamp: t, label: label))
+                    part.count += 1
+                }
+            } catch {
+                part.error = error as? Dataset.InputError ?? file.fail(nil, "\(error)")
             }
-            let label = try self.label(o) { file.fail(line, $0) }
-            if user.isNew { try users.check(user.id, "user", file: file, line: line.number) }
-            if item.isNew { try items.check(item.id, "item", file: file, line: line.number) }
-            behaviors.append(Behavior(user: user.id, item: item.id, timestamp: t, label: label))
+            return part
         }
+        var users = IdentifierForms(), items = IdentifierForms()
+        try LogChunks.check(parts, file: file, users: &users, items: &items)
         guard !behaviors.isEmpty else { throw file.fail(nil, "no behaviors (only blank lines)") }
         let catalog = ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("items.jsonl")
         let known = FileManager.default.fileExists(atPath: catalog) ? try self.catalog(catalog, ids: &items) : [:]
@@ -62,16 +78,20 @@ enum JSONLines {
         throw fail("missing or empty \"\(key)\" (a string or an integer)")
     }
 
-    /// `id(o, key, fail)` through `table`: an unescaped string is interned by its bytes (`isNew` on its first
-    /// occurrence only); an escaped string or a number is made anew (`isNew` always, so it is always checked).
+    /// `id(o, key, fail)` through `table`: an unescaped string or a non-negative integer literal (its digits
+    /// are the id) is interned by its bytes; another id is made anew. `isNew` on the first occurrence of the
+    /// id's bytes only.
     @inline(__always)
     static func id(
         _ o: [JSONLine.Member], _ key: StaticString, _ table: inout IdTable, _ fail: (String) -> Dataset.InputError
     ) throws -> (id: String, isNew: Bool) {
-        if case .string(let s)? = JSONLine.value(o, key), s.decoded == nil, !s.raw.isEmpty {
-            return table.intern(s.raw)
+        switch JSONLine.value(o, key) {
+        case .string(let s)? where !s.escaped && !s.raw.isEmpty: return table.intern(s.raw)
+        case .number(let n)? where n.isIntegerLiteral && n.literal.first != 0x2D: return table.intern(n.literal)
+        default:
+            let id = try id(o, key, fail)
+            return (id, table.isFirst(id))
         }
-        return (try id(o, key, fail), true)
     }
 
     /// The `label` member: absent or null (unknown), a boolean, or a number (> 0 is a click).
@@ -102,13 +122,11 @@ enum JSONLines {
     private static func forEachObject(
         _ file: LogFile, _ body: (LogFile.Line, [JSONLine.Member]) throws -> Void
     ) throws {
-        var members: [JSONLine.Member] = []
+        let members = JSONLine.Members()
         try file.forEachLine { line in
             guard !line.isBlank else { return }
-            guard JSONLine.members(line.bytes, into: &members) else {
-                throw file.fail(line, "not a JSON object\(line.truncationHint)")
-            }
-            try body(line, members)
+            guard members.parse(line.bytes) else { throw file.fail(line, "not a JSON object\(line.truncationHint)") }
+            try body(line, members.items)
         }
     }
 }

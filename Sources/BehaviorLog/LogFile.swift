@@ -5,7 +5,7 @@ import Foundation
 /// ignored, lines ended by LF or CRLF, a file of 0 bytes refused.
 ///
 /// Read once, validated once; lines and fields are then byte ranges of the one buffer, lent to closures.
-struct LogFile {
+struct LogFile: Sendable {
     let path: String
     private let data: Data
     /// Where line 1 starts: after the byte order mark, if there is one.
@@ -28,17 +28,36 @@ struct LogFile {
         }
     }
 
-    /// Line feeds in the file (a bound for its lines, to reserve room for them).
-    var lineCount: Int {
+    /// Line feeds in `range` of the file's bytes.
+    func lineFeeds(in range: Range<Int>) -> Int {
         data.withUnsafeBytes { all in
-            guard var at = all.baseAddress else { return 0 }
-            let end = at + all.count
+            guard var at = all.baseAddress.map({ $0 + range.lowerBound }) else { return 0 }
+            let end = all.baseAddress! + range.upperBound
             var n = 0
             while at < end, let lf = memchr(at, 0x0A, end - at) {
                 n += 1
                 at = UnsafeRawPointer(lf) + 1
             }
-            return n + 1
+            return n
+        }
+    }
+
+    /// `range` cut into about `parts` pieces of at least `minimum` bytes, each starting at a line start.
+    func chunks(of range: Range<Int>, parts: Int, minimum: Int) -> [Range<Int>] {
+        let count = max(1, min(parts, range.count / max(minimum, 1)))
+        guard count > 1 else { return [range] }
+        return data.withUnsafeBytes { all in
+            var bounds = [range.lowerBound]
+            for k in 1..<count {
+                let guess = max(range.lowerBound + k * (range.count / count), bounds.last!)
+                guard guess < range.upperBound,
+                    let lf = memchr(all.baseAddress! + guess, 0x0A, range.upperBound - guess)
+                else { break }
+                let next = UnsafeRawPointer(lf) - all.baseAddress! + 1
+                if next < range.upperBound, next > bounds.last! { bounds.append(next) }
+            }
+            bounds.append(range.upperBound)
+            return zip(bounds, bounds.dropFirst()).map { $0..<$1 }
         }
     }
 
@@ -60,13 +79,22 @@ struct LogFile {
     /// ends a line; text after the last one is a last line of its own, and a file that is only a byte order
     /// mark is one empty line.
     func forEachLine(_ body: (Line) throws -> Void) throws {
-        try data.withUnsafeBytes { (all: UnsafeRawBufferPointer) in
-            let base = all.baseAddress!, end = all.count
-            if start == end {
-                let empty = UnsafeRawBufferPointer(rebasing: all[end...])
-                return try body(Line(number: 1, bytes: empty, isUnterminatedLast: true))
+        if start == data.count {
+            return try data.withUnsafeBytes { all in
+                try body(
+                    Line(
+                        number: 1, bytes: UnsafeRawBufferPointer(rebasing: all[all.count...]), isUnterminatedLast: true)
+                )
             }
-            var at = start, number = 1
+        }
+        try forEachLine(in: start..<data.count, firstNumber: 1, body)
+    }
+
+    /// The lines starting in `range` (which starts at a line start), numbered from `firstNumber`.
+    func forEachLine(in range: Range<Int>, firstNumber: Int, _ body: (Line) throws -> Void) throws {
+        try data.withUnsafeBytes { (all: UnsafeRawBufferPointer) in
+            let base = all.baseAddress!, end = range.upperBound
+            var at = range.lowerBound, number = firstNumber
             while at < end {
                 let rest = end - at
                 let newline = memchr(base + at, 0x0A, rest).map { $0 - UnsafeMutableRawPointer(mutating: base) }
@@ -82,6 +110,28 @@ struct LogFile {
             }
         }
     }
+
+    /// Line 1 (the first line of a file that is only a byte order mark is empty) and where line 2 starts.
+    func firstLine<R>(_ body: (Line) throws -> R) throws -> (R, next: Int) {
+        try data.withUnsafeBytes { all in
+            let end = all.count
+            let newline = memchr(all.baseAddress! + start, 0x0A, end - start).map {
+                $0 - UnsafeMutableRawPointer(mutating: all.baseAddress!)
+            }
+            var lineEnd = newline ?? end
+            if lineEnd > start, all[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+            let line = Line(
+                number: 1, bytes: UnsafeRawBufferPointer(rebasing: all[start..<lineEnd]),
+                isUnterminatedLast: newline == nil)
+            return (try body(line), newline.map { $0 + 1 } ?? end)
+        }
+    }
+
+    /// The file's size in bytes.
+    var byteCount: Int { data.count }
+
+    /// Where the lines of the file start (after a byte order mark).
+    var firstLineStart: Int { start }
 
     func fail(_ line: Int?, _ reason: String) -> Dataset.InputError {
         Dataset.InputError(file: path, line: line, reason: reason)

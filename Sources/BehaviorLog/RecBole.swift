@@ -6,34 +6,51 @@ import Foundation
 /// first space-separated token) and a text field (`title`, `movie_title`, `name`; with `release_year` or
 /// `year` appended as "Title (1995)"). Every field is taken without the spaces around it.
 enum RecBole {
-    static func read(inter path: String, ratingThreshold: Double) throws -> Dataset {
+    static func read(
+        inter path: String, ratingThreshold: Double, chunkBytes: Int = LogChunks.defaultChunkBytes
+    ) throws -> Dataset {
         let file = try LogFile(path: path)
-        var behaviors: [Behavior] = []
-        behaviors.reserveCapacity(file.lineCount)
-        var users = IdentifierForms(), items = IdentifierForms()
-        var userIds = IdTable(), itemIds = IdTable(capacity: 1 << 14)
-        var columns: (user: Int, item: Int, time: Int, label: Int?, rating: Int?)?
-        try Table.forEachRow(of: file) { table in
-            columns = (
-                try table.column("user_id"), try table.column("item_id"), try table.column("timestamp"),
-                table.optionalColumn("label"), table.optionalColumn("rating")
-            )
-        } row: { line, f in
-            let c = columns!
-            let user = f[c.user], item = f[c.item]
-            guard !user.isEmpty, !item.isEmpty else { throw file.fail(line, "empty user_id or item_id") }
-            let timestamp = try number(f[c.time], "timestamp", file, line)
-            var click: Bool?
-            if let label = c.label {
-                click = try number(f[label], "label", file, line) > 0
-            } else if let rating = c.rating {
-                click = try number(f[rating], "rating", file, line) >= ratingThreshold
+        let (table, next) = try file.firstLine { try Table(header: $0, of: file) }
+        let c = (
+            user: try table.column("user_id"), item: try table.column("item_id"), time: try table.column("timestamp"),
+            label: table.optionalColumn("label"), rating: table.optionalColumn("rating")
+        )
+        let expected = table.names.count
+        let (behaviors, parts) = LogChunks.read(file, from: next, firstNumber: 2, chunkBytes: chunkBytes) {
+            range, first, out in
+            var part = LogChunks.Part()
+            var userIds = IdTable(), itemIds = IdTable(capacity: 1 << 14), f = Fields()
+            do {
+                try file.forEachLine(in: range, firstNumber: first) { line in
+                    guard !line.isBlank else { return }
+                    f.split(line.bytes)
+                    guard f.count == expected else {
+                        throw file.fail(
+                            line, "expected \(expected) tab-separated fields, found \(f.count)\(line.truncationHint)")
+                    }
+                    let user = f[c.user], item = f[c.item]
+                    guard !user.isEmpty, !item.isEmpty else { throw file.fail(line, "empty user_id or item_id") }
+                    let timestamp = try number(f[c.time], "timestamp", file, line)
+                    var click: Bool?
+                    if let label = c.label {
+                        click = try number(f[label], "label", file, line) > 0
+                    } else if let rating = c.rating {
+                        click = try number(f[rating], "rating", file, line) >= ratingThreshold
+                    }
+                    let u = userIds.intern(user), i = itemIds.intern(item)
+                    if u.isNew { part.firstSeen.append((true, u.id, line.number)) }
+                    if i.isNew { part.firstSeen.append((false, i.id, line.number)) }
+                    (out + part.count).initialize(
+                        to: Behavior(user: u.id, item: i.id, timestamp: timestamp, label: click))
+                    part.count += 1
+                }
+            } catch {
+                part.error = error as? Dataset.InputError ?? file.fail(nil, "\(error)")
             }
-            let u = userIds.intern(user), i = itemIds.intern(item)
-            if u.isNew { try users.check(u.id, "user", file: file, line: line.number) }
-            if i.isNew { try items.check(i.id, "item", file: file, line: line.number) }
-            behaviors.append(Behavior(user: u.id, item: i.id, timestamp: timestamp, label: click))
+            return part
         }
+        var users = IdentifierForms(), items = IdentifierForms()
+        try LogChunks.check(parts, file: file, users: &users, items: &items)
         guard !behaviors.isEmpty else { throw file.fail(nil, "no behaviors (only a header)") }
         let catalog = (path as NSString).deletingPathExtension + ".item"
         let known = FileManager.default.fileExists(atPath: catalog) ? try self.catalog(catalog, ids: &items) : [:]
@@ -86,6 +103,11 @@ struct Table {
     let path: String
     let names: [String]
 
+    init(path: String, names: [String]) {
+        self.path = path
+        self.names = names
+    }
+
     func column(_ name: String) throws -> Int {
         guard let i = names.firstIndex(of: name) else {
             throw Dataset.InputError(
@@ -96,29 +118,29 @@ struct Table {
 
     func optionalColumn(_ name: String) -> Int? { names.firstIndex(of: name) }
 
+    /// The header of `file`: line 1's fields, each name the part before its first `:`, without spaces.
+    init(header line: LogFile.Line, of file: LogFile) throws {
+        guard !line.isBlank else { throw file.fail(line, "the header is empty") }
+        var fields = Fields()
+        fields.split(line.bytes)
+        let names = (0..<fields.count).map {
+            let name = fields[$0].split(separator: 0x3A, maxSplits: 1, omittingEmptySubsequences: false)[0]
+            return String(decoding: name, as: UTF8.self).trimmingCharacters(in: [" "])
+        }
+        self.init(path: file.path, names: names)
+    }
+
     /// Reads the header (line 1) into `header`, then each non-blank line's fields — exactly as many as the
     /// header has, each without its surrounding spaces — into `row`. Fields are lent to the closure.
     static func forEachRow(
         of file: LogFile, header: (Table) throws -> Void,
         row: (LogFile.Line, Fields) throws -> Void
     ) throws {
-        var table: Table?
+        let (table, next) = try file.firstLine { try Table(header: $0, of: file) }
+        try header(table)
         var fields = Fields()
-        var expected = -1  // the header's field count once it is read (no copy of the table per line)
-        try file.forEachLine { line in
-            guard expected >= 0 else {
-                guard !line.isBlank else { throw file.fail(line, "the header is empty") }
-                fields.split(line.bytes)
-                let names = (0..<fields.count).map {
-                    let name = fields[$0].split(separator: 0x3A, maxSplits: 1, omittingEmptySubsequences: false)[0]
-                    return String(decoding: name, as: UTF8.self).trimmingCharacters(in: [" "])
-                }
-                let made = Table(path: file.path, names: names)
-                table = made
-                expected = names.count
-                try header(made)
-                return
-            }
+        let expected = table.names.count
+        try file.forEachLine(in: next..<file.byteCount, firstNumber: 2) { line in
             guard !line.isBlank else { return }
             fields.split(line.bytes)
             guard fields.count == expected else {
@@ -127,7 +149,6 @@ struct Table {
             }
             try row(line, fields)
         }
-        guard table != nil else { throw file.fail(nil, "empty file") }
     }
 }
 

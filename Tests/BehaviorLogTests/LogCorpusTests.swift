@@ -23,7 +23,18 @@ struct LogCorpusTests {
     }
 
     @Test("Dataset.load gives each case's parse or error", arguments: cases)
-    func corpusCase(_ name: String) throws {
+    func corpusCase(_ name: String) throws { try check(name, chunkBytes: nil) }
+
+    /// The same read in chunks of one byte (each line its own chunk, parsed in parallel, then merged): the same
+    /// behaviors, and the same first error, as one pass.
+    @Test("Dataset.load in many chunks gives each case's parse or error, as one pass does", arguments: cases)
+    func corpusCaseInChunks(_ name: String) throws { try check(name, chunkBytes: 1) }
+
+    func check(_ name: String, chunkBytes: Int?) throws {
+        func load(_ path: String, ratingThreshold: Double) throws -> Dataset {
+            guard let chunkBytes else { return try Dataset.load(path, ratingThreshold: ratingThreshold) }
+            return try Dataset.load(path, ratingThreshold: ratingThreshold, chunkBytes: chunkBytes)
+        }
         let folder = Self.root.path + "/" + name
         let expected = try #require(
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/expected.json")))
@@ -33,7 +44,7 @@ struct LogCorpusTests {
         let threshold = (expected["rating_threshold"] as? NSNumber)?.doubleValue ?? 4
         if let error = expected["error"] as? [String: Any] {
             let thrown = try #require(throws: Dataset.InputError.self) {
-                try Dataset.load(path, ratingThreshold: threshold)
+                try load(path, ratingThreshold: threshold)
             }
             let file = error["file"] as? String ?? "."
             #expect(thrown.file == (file == "." ? folder : folder + "/" + file))
@@ -44,7 +55,7 @@ struct LogCorpusTests {
             return
         }
         let parse = try #require(expected["parse"] as? [String: Any])
-        let log = try Dataset.load(path, ratingThreshold: threshold)
+        let log = try load(path, ratingThreshold: threshold)
         let behaviors = try #require(parse["behaviors"] as? [[String: Any]])
         #expect(log.behaviors.count == behaviors.count)
         for (got, want) in zip(log.behaviors, behaviors) {
