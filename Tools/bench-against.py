@@ -1,12 +1,16 @@
 """Runs one `lifelong-bench` command against a build of another revision, in one run.
 
-usage: bench-against.py [--rev REV] [--rounds N] -- SUBCOMMAND [ARGS...]
+usage: bench-against.py [--rev REV] [--rounds N] [--baseline-cli] -- SUBCOMMAND [ARGS...]
 
 Builds REV (default HEAD~1) in release into .build/baseline (a git worktree of the checkout and its own
 build folder), builds the checkout in release, then runs the bench with the baseline binary and with the
 checkout's alternately, N rounds (default 3), so both see the same machine state. Every figure of the last
 JSON line the bench prints is reported as the median over rounds for each binary, with their ratio
 (checkout over baseline). The CPU is named first, as every figure here depends on it.
+
+With --baseline-cli, the checkout's bench alone runs, given the baseline's `lifelong` binary as
+`--baseline-cli PATH` (for `encode`, whose text-log rows time both binaries on the same files in one run,
+figures the baseline's bench does not have); its output is printed as it is.
 
 Example: Tools/bench-against.py --rev main~3 -- score --lengths 100,10000
 """
@@ -29,12 +33,13 @@ def run(command: list[str], cwd: Path = ROOT) -> str:
 
 def build(source: Path) -> Path:
     print(f"bench-against: building {source} in release", file=sys.stderr)
-    subprocess.run(
-        ["swift", "build", "-c", "release", "--product", "lifelong-bench"],
-        cwd=source,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    for product in ("lifelong-bench", "lifelong"):
+        subprocess.run(
+            ["swift", "build", "-c", "release", "--product", product],
+            cwd=source,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     return Path(run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=source).strip()) / "lifelong-bench"
 
 
@@ -61,6 +66,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rev", default="HEAD~1", help="the revision to compare with (default HEAD~1)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
+    parser.add_argument(
+        "--baseline-cli", action="store_true", help="run the checkout's bench alone with --baseline-cli BASELINE"
+    )
     parser.add_argument("bench", nargs=argparse.REMAINDER, help="-- SUBCOMMAND [ARGS...] of lifelong-bench")
     a = parser.parse_args()
     bench = a.bench[1:] if a.bench[:1] == ["--"] else a.bench
@@ -77,6 +85,11 @@ def main() -> None:
     sha, old = baseline(a.rev)
     new = build(ROOT)
     head = run(["git", "rev-parse", "--short", "HEAD"]).strip()
+    if a.baseline_cli:
+        print(f"# CPU: {cpu}; lifelong-bench {' '.join(bench)} --baseline-cli <{a.rev} = {sha[:7]}>; checkout {head}")
+        sys.stdout.flush()
+        subprocess.run([str(new), *bench, "--baseline-cli", str(old.parent / "lifelong")], check=True)
+        return
     dirty = " (with uncommitted changes)" if run(["git", "status", "--porcelain", "--untracked-files=no"]) else ""
     runs: dict[str, list[dict[str, float]]] = {"baseline": [], "checkout": []}
     for r in range(a.rounds):
