@@ -7,39 +7,22 @@ import Foundation
 enum JSONLines {
     static func read(behaviors path: String, chunkBytes: Int = LogChunks.defaultChunkBytes) throws -> Dataset {
         let file = try LogFile(path: path)
-        let (behaviors, parts) = LogChunks.read(file, from: file.firstLineStart, firstNumber: 1, chunkBytes: chunkBytes)
-        {
-            range, first, out in
-            var part = LogChunks.Part()
-            var userIds = IdTable(), itemIds = IdTable(capacity: 1 << 14)
-            let members = JSONLine.Members()
-            do {
-                try file.forEachLine(in: range, firstNumber: first) { line in
-                    guard !line.isBlank else { return }
-                    guard members.parse(line.bytes) else {
-                        throw file.fail(line, "not a JSON object\(line.truncationHint)")
-                    }
-                    let o = members.items
-                    let user = try id(o, "user", &userIds) { file.fail(line, $0) }
-                    let item = try id(o, "item", &itemIds) { file.fail(line, $0) }
-                    guard case .number(let n)? = JSONLine.value(o, "timestamp"), case let t = n.double, t.isFinite
-                    else { throw file.fail(line, "missing or non-numeric \"timestamp\"") }
-                    let label = try self.label(o) { file.fail(line, $0) }
-                    if user.isNew { part.firstSeen.append((true, user.id, line.number)) }
-                    if item.isNew { part.firstSeen.append((false, item.id, line.number)) }
-                    (out + part.count).initialize(
-                        to: Behavior(user: user.id, item: item.id, timestamp: t, label: label))
-                    part.count += 1
-                }
-            } catch {
-                part.error = error as? Dataset.InputError ?? file.fail(nil, "\(error)")
+        let (behaviors, forms) = try LogChunks.behaviors(
+            of: file, from: file.firstLineStart, firstNumber: 1, chunkBytes: chunkBytes, state: JSONLine.Members.init
+        ) { line, members, w in
+            guard members.parse(line.bytes) else { throw file.fail(line, "not a JSON object\(line.truncationHint)") }
+            let o = members.items
+            let user = try id(o, "user", &w.users) { file.fail(line, $0) }
+            let item = try id(o, "item", &w.items) { file.fail(line, $0) }
+            guard case .number(let n)? = JSONLine.value(o, "timestamp"), case let t = n.double, t.isFinite else {
+                throw file.fail(line, "missing or non-numeric \"timestamp\"")
             }
-            return part
+            let label = try self.label(o) { file.fail(line, $0) }
+            w.add(user: user, item: item, timestamp: t, label: label, line: line.number)
         }
-        var users = IdentifierForms(), items = IdentifierForms()
-        try LogChunks.check(parts, file: file, users: &users, items: &items)
         guard !behaviors.isEmpty else { throw file.fail(nil, "no behaviors (only blank lines)") }
         let catalog = ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("items.jsonl")
+        var items = forms
         let known = FileManager.default.fileExists(atPath: catalog) ? try self.catalog(catalog, ids: &items) : [:]
         return Dataset(behaviors: behaviors, items: known)
     }

@@ -60,6 +60,52 @@ struct LogChunks {
         return (behaviors, parts.slots.map { $0! })
     }
 
+    /// What a reader's line parser writes into: the chunk's behaviors and its first sightings of ids.
+    struct Writer {
+        fileprivate var part = Part()
+        fileprivate let out: UnsafeMutablePointer<Behavior>
+        /// The chunk's ids, interned by their bytes.
+        var users = IdTable(), items = IdTable(capacity: 1 << 14)
+
+        /// Adds a behavior whose ids came from `users` and `items` (`isNew` on their first sightings).
+        @inline(__always)
+        mutating func add(
+            user: (id: String, isNew: Bool), item: (id: String, isNew: Bool), timestamp: Double, label: Bool?,
+            line: Int
+        ) {
+            if user.isNew { part.firstSeen.append((true, user.id, line)) }
+            if item.isNew { part.firstSeen.append((false, item.id, line)) }
+            (out + part.count).initialize(
+                to: Behavior(user: user.id, item: item.id, timestamp: timestamp, label: label))
+            part.count += 1
+        }
+    }
+
+    /// The behaviors of `file` from byte `offset` (line `firstNumber`): every non-blank line through `parse`,
+    /// with per-chunk `State` (made by `state`) and `Writer`, chunks in parallel; then the form check in line
+    /// order. Returns the behaviors and the item ids' forms (for the catalog's check); throws the first error.
+    static func behaviors<State>(
+        of file: LogFile, from offset: Int, firstNumber: Int, chunkBytes: Int, state: @Sendable () -> State,
+        parse: @Sendable (LogFile.Line, inout State, inout Writer) throws -> Void
+    ) throws -> (behaviors: [Behavior], items: IdentifierForms) {
+        let (behaviors, parts) = read(file, from: offset, firstNumber: firstNumber, chunkBytes: chunkBytes) {
+            range, first, out in
+            var writer = Writer(out: out), local = state()
+            do {
+                try file.forEachLine(in: range, firstNumber: first) { line in
+                    guard !line.isBlank else { return }
+                    try parse(line, &local, &writer)
+                }
+            } catch {
+                writer.part.error = error as? Dataset.InputError ?? file.fail(nil, "\(error)")
+            }
+            return writer.part
+        }
+        var users = IdentifierForms(), items = IdentifierForms()
+        try check(parts, file: file, users: &users, items: &items)
+        return (behaviors, items)
+    }
+
     /// Checks the ids of `parts` in order (into `users` and `items`); throws the first error of the file.
     static func check(_ parts: [Part], file: LogFile, users: inout IdentifierForms, items: inout IdentifierForms) throws
     {

@@ -16,43 +16,30 @@ enum RecBole {
             label: table.optionalColumn("label"), rating: table.optionalColumn("rating")
         )
         let expected = table.names.count
-        let (behaviors, parts) = LogChunks.read(file, from: next, firstNumber: 2, chunkBytes: chunkBytes) {
-            range, first, out in
-            var part = LogChunks.Part()
-            var userIds = IdTable(), itemIds = IdTable(capacity: 1 << 14), f = Fields()
-            do {
-                try file.forEachLine(in: range, firstNumber: first) { line in
-                    guard !line.isBlank else { return }
-                    f.split(line.bytes)
-                    guard f.count == expected else {
-                        throw file.fail(
-                            line, "expected \(expected) tab-separated fields, found \(f.count)\(line.truncationHint)")
-                    }
-                    let user = f[c.user], item = f[c.item]
-                    guard !user.isEmpty, !item.isEmpty else { throw file.fail(line, "empty user_id or item_id") }
-                    let timestamp = try number(f[c.time], "timestamp", file, line)
-                    var click: Bool?
-                    if let label = c.label {
-                        click = try number(f[label], "label", file, line) > 0
-                    } else if let rating = c.rating {
-                        click = try number(f[rating], "rating", file, line) >= ratingThreshold
-                    }
-                    let u = userIds.intern(user), i = itemIds.intern(item)
-                    if u.isNew { part.firstSeen.append((true, u.id, line.number)) }
-                    if i.isNew { part.firstSeen.append((false, i.id, line.number)) }
-                    (out + part.count).initialize(
-                        to: Behavior(user: u.id, item: i.id, timestamp: timestamp, label: click))
-                    part.count += 1
-                }
-            } catch {
-                part.error = error as? Dataset.InputError ?? file.fail(nil, "\(error)")
+        let (behaviors, forms) = try LogChunks.behaviors(
+            of: file, from: next, firstNumber: 2, chunkBytes: chunkBytes, state: Fields.init
+        ) { line, f, w in
+            f.split(line.bytes)
+            guard f.count == expected else {
+                throw file.fail(
+                    line, "expected \(expected) tab-separated fields, found \(f.count)\(line.truncationHint)")
             }
-            return part
+            let user = f[c.user], item = f[c.item]
+            guard !user.isEmpty, !item.isEmpty else { throw file.fail(line, "empty user_id or item_id") }
+            let timestamp = try number(f[c.time], "timestamp", file, line)
+            var click: Bool?
+            if let label = c.label {
+                click = try number(f[label], "label", file, line) > 0
+            } else if let rating = c.rating {
+                click = try number(f[rating], "rating", file, line) >= ratingThreshold
+            }
+            w.add(
+                user: w.users.intern(user), item: w.items.intern(item), timestamp: timestamp, label: click,
+                line: line.number)
         }
-        var users = IdentifierForms(), items = IdentifierForms()
-        try LogChunks.check(parts, file: file, users: &users, items: &items)
         guard !behaviors.isEmpty else { throw file.fail(nil, "no behaviors (only a header)") }
         let catalog = (path as NSString).deletingPathExtension + ".item"
+        var items = forms
         let known = FileManager.default.fileExists(atPath: catalog) ? try self.catalog(catalog, ids: &items) : [:]
         return Dataset(behaviors: behaviors, items: known)
     }
