@@ -1,4 +1,4 @@
-import Tensors
+package import Tensors
 import Foundation
 
 /// The number type the trainer runs in: `Float` for training, `Double` for the finite-difference gradient
@@ -14,7 +14,7 @@ package protocol TrainingScalar: BinaryFloatingPoint, BitwiseCopyable, Sendable 
     /// Target attention of one query over listed behaviors, every head (`Attention.Problem`'s layout):
     /// `weights[h · n + j]` and `out[h · d_h + k]`. Float runs the C kernels; Double the reference below.
     static func attend(
-        _ p: AttentionProblem<Self>, weights: UnsafeMutablePointer<Self>, into out: UnsafeMutablePointer<Self>)
+        _ p: Attention.Problem<Self>, weights: UnsafeMutablePointer<Self>, into out: UnsafeMutablePointer<Self>)
     /// One Adam step over `n` parameters (`Adam.update`'s inner loop): Float runs the C kernel, Double the
     /// reference below.
     static func adamStep(
@@ -22,23 +22,8 @@ package protocol TrainingScalar: BinaryFloatingPoint, BitwiseCopyable, Sendable 
         v: UnsafeMutablePointer<Self>, count n: Int, _ p: AdamStep<Self>)
     /// Backward of `attend`: adds into `dQuery` and the listed rows of `dKeys` and `dValues`.
     static func attendBackward(
-        _ p: AttentionProblem<Self>, weights: UnsafePointer<Self>, dOut: UnsafePointer<Self>,
+        _ p: Attention.Problem<Self>, weights: UnsafePointer<Self>, dOut: UnsafePointer<Self>,
         dQuery: UnsafeMutablePointer<Self>, dKeys: UnsafeMutablePointer<Self>, dValues: UnsafeMutablePointer<Self>)
-}
-
-/// One query against `list[0..<count]` rows of `keys` and `values` (`[*, heads · headWidth]`), scores × `scale`.
-package struct AttentionProblem<T: TrainingScalar> {
-    package var query: UnsafePointer<T>, keys: UnsafePointer<T>, values: UnsafePointer<T>
-    package var list: UnsafePointer<Int32>
-    package var count: Int, heads: Int, headWidth: Int, scale: T
-
-    package init(
-        query: UnsafePointer<T>, keys: UnsafePointer<T>, values: UnsafePointer<T>, list: UnsafePointer<Int32>,
-        count: Int, heads: Int, headWidth: Int, scale: T
-    ) {
-        (self.query, self.keys, self.values, self.list) = (query, keys, values, list)
-        (self.count, self.heads, self.headWidth, self.scale) = (count, heads, headWidth, scale)
-    }
 }
 
 /// Adam's constants for one step: `rate` carries the bias correction, `shrink` the decoupled weight decay.
@@ -69,7 +54,7 @@ extension TrainingScalar {
 
     /// The reference attention, in the loop order of the C kernels (`Sources/CKernels/attention.c`).
     package static func attendReference(
-        _ p: AttentionProblem<Self>, weights alpha: UnsafeMutablePointer<Self>, into out: UnsafeMutablePointer<Self>
+        _ p: Attention.Problem<Self>, weights alpha: UnsafeMutablePointer<Self>, into out: UnsafeMutablePointer<Self>
     ) {
         let n = p.count, dh = p.headWidth, da = p.heads * dh
         for j in 0..<n {
@@ -100,7 +85,7 @@ extension TrainingScalar {
 
     /// The reference backward: `dα_j = dO_h · V_j`, `ds_j = α_j (dα_j − Σ_i α_i dα_i) · scale`.
     package static func attendBackwardReference(
-        _ p: AttentionProblem<Self>, weights alpha: UnsafePointer<Self>, dOut: UnsafePointer<Self>,
+        _ p: Attention.Problem<Self>, weights alpha: UnsafePointer<Self>, dOut: UnsafePointer<Self>,
         dQuery: UnsafeMutablePointer<Self>, dKeys: UnsafeMutablePointer<Self>, dValues: UnsafeMutablePointer<Self>
     ) {
         let n = p.count, dh = p.headWidth, H = p.heads, da = H * dh
@@ -136,21 +121,21 @@ extension TrainingScalar {
 
 extension Float: TrainingScalar {
     package static func attend(
-        _ p: AttentionProblem<Float>, weights: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>
+        _ p: Attention.Problem<Float>, weights: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>
     ) {
         guard p.heads <= Attention.maximumHeads else { return attendReference(p, weights: weights, into: out) }
-        Attention.forward(p.kernel, weights: weights, into: out)
+        Attention.forward(p, weights: weights, into: out)
     }
 
     package static func attendBackward(
-        _ p: AttentionProblem<Float>, weights: UnsafePointer<Float>, dOut: UnsafePointer<Float>,
+        _ p: Attention.Problem<Float>, weights: UnsafePointer<Float>, dOut: UnsafePointer<Float>,
         dQuery: UnsafeMutablePointer<Float>, dKeys: UnsafeMutablePointer<Float>, dValues: UnsafeMutablePointer<Float>
     ) {
         guard p.heads <= Attention.maximumHeads else {
             return attendBackwardReference(
                 p, weights: weights, dOut: dOut, dQuery: dQuery, dKeys: dKeys, dValues: dValues)
         }
-        Attention.backward(p.kernel, weights: weights, dOut: dOut, dQuery: dQuery, dKeys: dKeys, dValues: dValues)
+        Attention.backward(p, weights: weights, dOut: dOut, dQuery: dQuery, dKeys: dKeys, dValues: dValues)
     }
 
     @inline(__always) package static func exp(_ x: Float) -> Float { expf(x) }
@@ -178,14 +163,6 @@ extension Float {
     }
 }
 
-extension AttentionProblem<Float> {
-    var kernel: Attention.Problem {
-        Attention.Problem(
-            query: query, keys: keys, values: values, list: list, count: count, heads: heads, headWidth: headWidth,
-            scale: scale)
-    }
-}
-
 extension Double: TrainingScalar {
     package static func adamStep(
         w: UnsafeMutablePointer<Double>, g: UnsafeMutablePointer<Double>, m: UnsafeMutablePointer<Double>,
@@ -193,11 +170,11 @@ extension Double: TrainingScalar {
     ) { adamStepReference(w: w, g: g, m: m, v: v, count: n, p) }
 
     package static func attend(
-        _ p: AttentionProblem<Double>, weights: UnsafeMutablePointer<Double>, into out: UnsafeMutablePointer<Double>
+        _ p: Attention.Problem<Double>, weights: UnsafeMutablePointer<Double>, into out: UnsafeMutablePointer<Double>
     ) { attendReference(p, weights: weights, into: out) }
 
     package static func attendBackward(
-        _ p: AttentionProblem<Double>, weights: UnsafePointer<Double>, dOut: UnsafePointer<Double>,
+        _ p: Attention.Problem<Double>, weights: UnsafePointer<Double>, dOut: UnsafePointer<Double>,
         dQuery: UnsafeMutablePointer<Double>, dKeys: UnsafeMutablePointer<Double>,
         dValues: UnsafeMutablePointer<Double>
     ) { attendBackwardReference(p, weights: weights, dOut: dOut, dQuery: dQuery, dKeys: dKeys, dValues: dValues) }

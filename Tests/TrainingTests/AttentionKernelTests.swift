@@ -34,7 +34,7 @@ struct AttentionKernelTests {
     struct Result<T> { var weights: [T], out: [T], dQuery: [T], dKeys: [T], dValues: [T] }
 
     static func run<T: TrainingScalar>(
-        _ c: Case, as _: T.Type, kernel: ((AttentionProblem<T>) -> Result<T>)? = nil
+        _ c: Case, as _: T.Type, kernel: ((Attention.Problem<T>) -> Result<T>)? = nil
     )
         -> Result<T>
     {
@@ -49,7 +49,7 @@ struct AttentionKernelTests {
             k.withUnsafeBufferPointer { k in
                 v.withUnsafeBufferPointer { v in
                     c.list.withUnsafeBufferPointer { list in
-                        let p = AttentionProblem(
+                        let p = Attention.Problem(
                             query: q.baseAddress!, keys: k.baseAddress!, values: v.baseAddress!,
                             list: list.baseAddress!, count: n, heads: c.heads, headWidth: c.width, scale: T(c.scale))
                         if let kernel {
@@ -75,9 +75,9 @@ struct AttentionKernelTests {
                 weights: .init(repeating: 0, count: c.heads * p.count), out: .init(repeating: 0, count: c.dOut.count),
                 dQuery: .init(repeating: 0, count: c.dOut.count), dKeys: .init(repeating: 0, count: c.keys.count),
                 dValues: .init(repeating: 0, count: c.values.count))
-            Attention.forward(p.kernel, weights: &r.weights, into: &r.out, baseline: baseline)
+            Attention.forward(p, weights: &r.weights, into: &r.out, baseline: baseline)
             Attention.backward(
-                p.kernel, weights: r.weights, dOut: dOut, dQuery: &r.dQuery, dKeys: &r.dKeys, dValues: &r.dValues,
+                p, weights: r.weights, dOut: dOut, dQuery: &r.dQuery, dKeys: &r.dKeys, dValues: &r.dValues,
                 baseline: baseline)
             return r
         }

@@ -90,8 +90,8 @@ extension Network {
             dValues: dValues.pointer)
     }
 
-    private func problem(_ i: Int, _ list: UnsafePointer<Int32>, _ n: Int) -> AttentionProblem<T> {
-        AttentionProblem(
+    private func problem(_ i: Int, _ list: UnsafePointer<Int32>, _ n: Int) -> Attention.Problem<T> {
+        Attention.Problem(
             query: queries.pointer + i * da, keys: keys.pointer, values: values.pointer, list: list, count: n,
             heads: heads, headWidth: dh, scale: scale)
     }
