@@ -64,8 +64,10 @@ struct JSONLine {
                 scratch = .allocate(byteCount: bytes.count, alignment: 1)
             }
             var p = JSONLine(bytes: bytes, scratch: scratch.baseAddress!)
+            swap(&items, &p.members)  // the parser appends into this object's storage, then hands it back
+            defer { swap(&items, &p.members) }
             p.skipSpace()
-            guard p.peek == 0x7B, p.object(into: &items) else { return false }
+            guard p.peek == 0x7B, p.object() else { return false }
             p.skipSpace()
             return p.at == bytes.count
         }
@@ -82,6 +84,8 @@ struct JSONLine {
     /// Where escaped strings are decoded (`used` bytes taken).
     private let scratch: UnsafeMutableRawPointer
     private var used = 0
+    /// The top-level object's members, in order.
+    private var members: [Member] = []
 
     private init(bytes: UnsafeRawBufferPointer, scratch: UnsafeMutableRawPointer) {
         self.bytes = bytes
@@ -100,11 +104,12 @@ struct JSONLine {
         return true
     }
 
-    /// The top-level object, its members into `out`.
-    private mutating func object(into out: inout [Member]) -> Bool {
+    /// An object; the top-level one's members (depth 1) go into `members`, nested ones are checked and skipped.
+    private mutating func object() -> Bool {
         guard take(0x7B) else { return false }
         depth += 1
         defer { depth -= 1 }
+        guard depth <= Self.maximumDepth else { return false }
         skipSpace()
         if take(0x7D) { return true }
         while true {
@@ -114,28 +119,7 @@ struct JSONLine {
             guard take(0x3A) else { return false }
             skipSpace()
             guard let v = value() else { return false }
-            out.append((name, v))
-            skipSpace()
-            if take(0x2C) { continue }
-            return take(0x7D)
-        }
-    }
-
-    /// A nested object: checked and skipped.
-    private mutating func nestedObject() -> Bool {
-        guard take(0x7B) else { return false }
-        depth += 1
-        defer { depth -= 1 }
-        guard depth <= Self.maximumDepth else { return false }
-        skipSpace()
-        if take(0x7D) { return true }
-        while true {
-            skipSpace()
-            guard peek == 0x22, string() != nil else { return false }
-            skipSpace()
-            guard take(0x3A) else { return false }
-            skipSpace()
-            guard value() != nil else { return false }
+            if depth == 1 { members.append((name, v)) }
             skipSpace()
             if take(0x2C) { continue }
             return take(0x7D)
@@ -161,7 +145,7 @@ struct JSONLine {
     private mutating func value() -> Value? {
         switch peek {
         case 0x22: return string().map(Value.string)
-        case 0x7B: return nestedObject() ? .composite : nil
+        case 0x7B: return object() ? .composite : nil
         case 0x5B: return array() ? .composite : nil
         case 0x74: return literal("true") ? .bool(true) : nil
         case 0x66: return literal("false") ? .bool(false) : nil

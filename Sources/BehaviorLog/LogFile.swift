@@ -79,32 +79,17 @@ struct LogFile: Sendable {
     /// ends a line; text after the last one is a last line of its own, and a file that is only a byte order
     /// mark is one empty line.
     func forEachLine(_ body: (Line) throws -> Void) throws {
-        if start == data.count {
-            return try data.withUnsafeBytes { all in
-                try body(
-                    Line(
-                        number: 1, bytes: UnsafeRawBufferPointer(rebasing: all[all.count...]), isUnterminatedLast: true)
-                )
-            }
-        }
+        if start == data.count { return try firstLine(body).0 }
         try forEachLine(in: start..<data.count, firstNumber: 1, body)
     }
 
     /// The lines starting in `range` (which starts at a line start), numbered from `firstNumber`.
     func forEachLine(in range: Range<Int>, firstNumber: Int, _ body: (Line) throws -> Void) throws {
-        try data.withUnsafeBytes { (all: UnsafeRawBufferPointer) in
-            let base = all.baseAddress!, end = range.upperBound
+        try data.withUnsafeBytes { all in
             var at = range.lowerBound, number = firstNumber
-            while at < end {
-                let rest = end - at
-                let newline = memchr(base + at, 0x0A, rest).map { $0 - UnsafeMutableRawPointer(mutating: base) }
-                var lineEnd = newline ?? end
-                let next = newline.map { $0 + 1 } ?? end
-                if lineEnd > at, all[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-                try body(
-                    Line(
-                        number: number, bytes: UnsafeRawBufferPointer(rebasing: all[at..<lineEnd]),
-                        isUnterminatedLast: newline == nil))
+            while at < range.upperBound {
+                let (line, next) = Self.line(in: all, at: at, end: range.upperBound, number: number)
+                try body(line)
                 at = next
                 number += 1
             }
@@ -114,17 +99,25 @@ struct LogFile: Sendable {
     /// Line 1 (the first line of a file that is only a byte order mark is empty) and where line 2 starts.
     func firstLine<R>(_ body: (Line) throws -> R) throws -> (R, next: Int) {
         try data.withUnsafeBytes { all in
-            let end = all.count
-            let newline = memchr(all.baseAddress! + start, 0x0A, end - start).map {
-                $0 - UnsafeMutableRawPointer(mutating: all.baseAddress!)
-            }
-            var lineEnd = newline ?? end
-            if lineEnd > start, all[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-            let line = Line(
-                number: 1, bytes: UnsafeRawBufferPointer(rebasing: all[start..<lineEnd]),
-                isUnterminatedLast: newline == nil)
-            return (try body(line), newline.map { $0 + 1 } ?? end)
+            let (line, next) = Self.line(in: all, at: start, end: all.count, number: 1)
+            return (try body(line), next)
         }
+    }
+
+    /// The line starting at `at` (up to its line feed, or `end`; a CR before the LF dropped) and where the
+    /// next one starts.
+    @inline(__always)
+    private static func line(
+        in all: UnsafeRawBufferPointer, at: Int, end: Int, number: Int
+    ) -> (Line, next: Int) {
+        let base = all.baseAddress!
+        let newline = memchr(base + at, 0x0A, end - at).map { UnsafeRawPointer($0) - base }
+        var lineEnd = newline ?? end
+        if lineEnd > at, all[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+        let line = Line(
+            number: number, bytes: UnsafeRawBufferPointer(rebasing: all[at..<lineEnd]),
+            isUnterminatedLast: newline == nil)
+        return (line, newline.map { $0 + 1 } ?? end)
     }
 
     /// The file's size in bytes.
