@@ -50,13 +50,13 @@ final class CandidateTable: @unchecked Sendable {
         let first = count
         precondition(first + n <= Self.maximumChunks << Self.chunkShift, "more than 67 M candidate embeddings")
         let c = model.config, d = c.d, block = 1024
-        var first1 = [Float](repeating: 0, count: min(n, block) * h1)
+        var firstLayer = [Float](repeating: 0, count: min(n, block) * h1)
         var query = [Float](repeating: 0, count: min(n, block) * da)
         var projections = [Float](repeating: 0, count: min(n, block) * c.m)
         var signatures = [UInt8](repeating: 0, count: min(n, block) * nSig)
         for start in stride(from: 0, to: n, by: block) {
             let rows = min(block, n - start), x = q + start * d
-            first1.withUnsafeMutableBufferPointer { a in
+            firstLayer.withUnsafeMutableBufferPointer { a in
                 for i in 0..<rows { (a.baseAddress! + i * h1).update(from: model.mlp[0].bias, count: h1) }
                 model.mlp[0].weight.withUnsafeBufferPointer { w in
                     BLAS.gemm(
@@ -78,7 +78,7 @@ final class CandidateTable: @unchecked Sendable {
                     chunks[slot >> Self.chunkShift] = .allocate(capacity: (Self.chunkMask + 1) * width)
                 }
                 let e = chunks[slot >> Self.chunkShift]! + (slot & Self.chunkMask) * width
-                first1.withUnsafeBufferPointer { e.update(from: $0.baseAddress! + i * h1, count: h1) }
+                firstLayer.withUnsafeBufferPointer { e.update(from: $0.baseAddress! + i * h1, count: h1) }
                 query.withUnsafeBufferPointer { (e + h1).update(from: $0.baseAddress! + i * da, count: da) }
                 for g in 0..<nSig { e[h1 + da + g] = Float(signatures[i * nSig + g]) }
             }

@@ -64,9 +64,8 @@ extension Scorer {
         /// Writes the candidate entries of the items inserted since the last call (one batch of products).
         mutating func completeEntries(model: ModelBundle) {
             guard !pending.isEmpty else { return }
-            let keys = pending.compactMap { byId[$0]?.embedding }
-            let slots = add(keys, model: model)
-            for (id, slot) in zip(pending, slots) { byId[id]?.entry = slot }
+            let inserted = pending.compactMap { id in byId[id].map { (id, $0.embedding) } }
+            for ((id, _), slot) in zip(inserted, add(inserted.map(\.1), model: model)) { byId[id]?.entry = slot }
             pending.removeAll()
         }
 
