@@ -1,3 +1,4 @@
+import ArgumentParser
 import BehaviorLog
 import Foundation
 import Model
@@ -11,10 +12,6 @@ struct TextLogBench {
     let root: String, model: ModelBundle, modelFolder: String, repeats: Int
     /// Another build's `lifelong` binary, timed on the same files in the same run (nil: none).
     var baselineCLI: String? = nil
-
-    struct Figures {
-        var bytes = 0, readSeconds = 0.0, cliSeconds = 0.0
-    }
 
     /// Writes both formats of `log` (with `catalog`), then measures the in-memory encoder on it and each
     /// format's reader and CLI encode; prints one row per format.
@@ -40,36 +37,34 @@ struct TextLogBench {
                 + (extra?.0 ?? ""))
         print("|---|---:|---:|---:|---:|---:|" + (extra?.1 ?? ""))
         for (name, folder, file) in folders {
-            var f = Figures()
-            f.bytes = Int((try FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber) ?? 0)
+            let bytes = Int((try FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber) ?? 0)
             var reads: [Double] = [], clis: [Double] = [], baselines: [Double] = []
             for r in 0..<repeats {
                 var loaded = 0
                 reads.append(try time { loaded = try Dataset.load(folder).behaviors.count })
                 guard loaded == log.count else {
-                    throw BenchError("\(folder): read \(loaded) behaviors, wrote \(log.count)")
+                    throw ValidationError("\(folder): read \(loaded) behaviors, wrote \(log.count)")
                 }
                 if let baselineCLI {
                     baselines.append(try encodeByCLI(folder, store: root + "/base-\(name)-\(r)", binary: baselineCLI))
                 }
                 clis.append(try encodeByCLI(folder, store: root + "/cli-\(name)-\(r)"))
             }
-            f.readSeconds = median(reads)
-            f.cliSeconds = median(clis)
-            let n = Double(log.count), mb = Double(f.bytes) / 1e6
+            let read = median(reads), cli = median(clis)
+            let n = Double(log.count), mb = Double(bytes) / 1e6
             var cells = [
-                name, fmt(mb, 1), fmt(mb / f.readSeconds, 0), fmt(n / f.readSeconds, 0), fmt(n / f.cliSeconds, 0),
-                fmt(n / f.cliSeconds / inMemory, 2),
+                name, fmt(mb, 1), fmt(mb / read, 0), fmt(n / read, 0), fmt(n / cli, 0),
+                fmt(n / cli / inMemory, 2),
             ]
             if !baselines.isEmpty {
                 let base = median(baselines)
-                cells += [fmt(n / base, 0), fmt(base / f.cliSeconds, 2)]
-                json["\(name)_cli_over_baseline"] = base / f.cliSeconds
+                cells += [fmt(n / base, 0), fmt(base / cli, 2)]
+                json["\(name)_cli_over_baseline"] = base / cli
             }
             print("| " + cells.joined(separator: " | ") + " |")
-            json["\(name)_reader_mb_per_s"] = mb / f.readSeconds
-            json["\(name)_cli_encode_behaviors_per_s"] = n / f.cliSeconds
-            json["\(name)_end_to_end_over_in_memory"] = n / f.cliSeconds / inMemory
+            json["\(name)_reader_mb_per_s"] = mb / read
+            json["\(name)_cli_encode_behaviors_per_s"] = n / cli
+            json["\(name)_end_to_end_over_in_memory"] = n / cli / inMemory
         }
     }
 
@@ -109,7 +104,7 @@ struct TextLogBench {
             ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
             .appendingPathComponent("lifelong")
         guard FileManager.default.isExecutableFile(atPath: cli.path) else {
-            throw BenchError("no `lifelong` binary beside lifelong-bench (\(cli.path)): build both in release")
+            throw ValidationError("no `lifelong` binary beside lifelong-bench (\(cli.path)): build both in release")
         }
         let p = Process()
         p.executableURL = cli
@@ -121,13 +116,8 @@ struct TextLogBench {
         }
         defer { try? FileManager.default.removeItem(atPath: store) }
         guard p.terminationStatus == 0 else {
-            throw BenchError("lifelong encode of \(folder) exited \(p.terminationStatus)")
+            throw ValidationError("lifelong encode of \(folder) exited \(p.terminationStatus)")
         }
         return seconds
     }
-}
-
-struct BenchError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
