@@ -152,16 +152,21 @@ struct CrashTests {
         // This process keeps the store open, as a server would: LMDB resets the reader table only when the
         // opener is alone, so dead readers matter while others hold the store.
         let holder = try Store(path: root + "/store", readOnly: true)
-        // `verify --model` holds one read transaction for its whole run; kill it in the middle.
+        // `verify --model` holds one read transaction for its whole run: kill it once its snapshot shows in
+        // the reader table. A kill that lands as it closes the store leaves no slot: try again.
         let verify = ["verify", "--store", root + "/store", "--model", root + "/model", "--quiet"]
-        let t0 = Date()
-        #expect(try CLI.run(verify).status == 0)
-        let seconds = Date().timeIntervalSince(t0)
-        let p = try launch(verify)
-        usleep(UInt32(seconds * 0.6e6))
-        #expect(p.isRunning, "verify ended before the kill (took \(seconds) s uninterrupted)")
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        var slotLeft = false
+        for _ in 0..<10 where !slotLeft {
+            let p = try launch(verify)
+            let inside = { (slots: [ReaderSlot]) in
+                slots.contains { $0.process == p.processIdentifier && $0.snapshot != nil }
+            }
+            while p.isRunning, try !inside(holder.environment.readerSlots()) { usleep(200) }
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            slotLeft = try inside(holder.environment.readerSlots())
+        }
+        #expect(slotLeft, "no verify was killed inside its read transaction in 10 tries")
         // The next process to open the store clears the dead reader's slot.
         let next = try CLI.run(["verify", "--store", root + "/store", "--quiet"])
         #expect(next.status == 0, "\(next.stdout)")
