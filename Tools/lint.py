@@ -41,7 +41,8 @@ def tracked(roots: tuple[str, ...], suffixes: set[str]) -> list[Path]:
     files = []
     for root in roots:
         for path in sorted((ROOT / root).rglob("*")):
-            if path.is_file() and path.suffix in suffixes and not SKIP_PARTS & set(path.parts):
+            generated = "_pb2" in path.name  # protoc's Python output
+            if path.is_file() and path.suffix in suffixes and not SKIP_PARTS & set(path.parts) and not generated:
                 files.append(path)
     return files
 

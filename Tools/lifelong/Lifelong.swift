@@ -14,9 +14,21 @@ struct Lifelong: ParsableCommand {
         version: LifelongVersion.full,
         subcommands: [
             InitModel.self, Encode.self, Append.self, Inspect.self, Score.self, EmbedText.self, Train.self, Verify.self,
-            Synth.self, ReplayCommand.self, Manifest.self, IngestCommand.self,
+            Synth.self, ReplayCommand.self, Manifest.self, IngestCommand.self, ServeCommand.self,
         ]
     )
+
+    /// `lifelong serve …` goes to lifelong-serve untouched (its `--help` included); the rest is parsed here.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "serve" {
+            do { try ServeCommand.exec(Array(arguments.dropFirst())) } catch { exit(withError: error) }
+        }
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch { exit(withError: error) }
+    }
 }
 
 enum LifelongVersion {

@@ -43,8 +43,8 @@ def _installed_version() -> str:
 #: is the library's and the CLI's too.
 __version__ = _installed_version()
 
-__all__ = ["Scorer", "MODES", "version", "Error", "InvalidArgumentError", "NotFoundError", "ModelMismatchError",
-           "DamagedError", "InputOutputError", "InternalError", "InputError"]
+__all__ = ["Scorer", "MODES", "version", "Client", "ServiceError", "Error", "InvalidArgumentError", "NotFoundError",
+           "ModelMismatchError", "DamagedError", "InputOutputError", "InternalError", "InputError"]
 
 _CORE = ("Scorer", "MODES", "version")
 
@@ -54,4 +54,8 @@ def __getattr__(name: str) -> Any:
         from . import _core
 
         return getattr(_core, name)
+    if name in ("Client", "ServiceError"):
+        from . import _client
+
+        return getattr(_client, name)
     raise AttributeError(f"module 'lifelong' has no attribute {name!r}")

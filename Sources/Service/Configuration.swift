@@ -1,0 +1,38 @@
+/// Everything `lifelong serve` is started with (docs/SERVING.md, "Flags").
+public struct Configuration: Sendable {
+    /// Where the model and the user state come from.
+    public enum Source: Sendable, Equatable {
+        case store(String)
+        /// A shard manifest; a change of `_CURRENT` beside it rolls out the manifest it names.
+        case manifest(String)
+    }
+
+    public var model: String
+    public var source: Source
+    public var host = "127.0.0.1"
+    /// 0: any free port (the one bound is printed at start-up); nil: no server for that protocol.
+    public var grpcPort: Int? = 50051
+    public var httpPort: Int? = 8080
+    /// Scoring threads; requests never run on the event loops.
+    public var threads = 2
+    /// Requests waiting for a scoring thread, at most; beyond it a request is shed at once.
+    public var queueCapacity = 64
+    public var maxCandidates = 10_000
+    /// The largest request body (HTTP) or message (gRPC) accepted.
+    public var maxRequestBytes = 8 << 20
+    public var writable = false
+    /// The bearer token `Append` and the admin routes need (nil: none needed).
+    public var writeToken: String?
+    /// PEM files; both or neither.
+    public var tlsCertificate: String?
+    public var tlsKey: String?
+    /// Events of concurrent appends committed in one write transaction, at most.
+    public var maxBatch = 10_000
+    /// Seconds between looks at the manifest's `_CURRENT` (with `.manifest`).
+    public var watchInterval = 1.0
+
+    public init(model: String, source: Source) {
+        self.model = model
+        self.source = source
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+public import Model
+import Offline
+public import Scorer
+import Store
+
+/// A model bundle and the store (or every shard of a manifest) opened together: what one request is
+/// answered by from start to end. A roll-out opens a new deployment beside the serving one; the old one is
+/// closed when the last request holding it lets go.
+public final class Deployment: Sendable {
+    public let model: ModelBundle
+    /// The store's scorers, by shard number (one without a manifest).
+    public let shards: [Scorer]
+    /// The store folder or the manifest file.
+    public let path: String
+    /// The appends' writer (nil unless `--writable`).
+    let commits: GroupCommit?
+
+    public var fingerprint: String { model.fingerprintHex }
+
+    /// Opens `model` with `source`, read-only unless `writable`; every fingerprint is checked (`Scorer`).
+    public init(model modelFolder: String, source: Configuration.Source, writable: Bool, maxBatch: Int) throws {
+        let model = try ModelBundle(folder: modelFolder)
+        switch source {
+        case .store(let folder):
+            let store = try Store(path: folder, readOnly: !writable)
+            shards = [try Scorer(model: model, store: store, writable: writable)]
+            path = folder
+        case .manifest(let manifest):
+            shards =
+                try ShardedScorer(model: model, manifestPath: manifest) { model, folder in
+                    try Scorer(model: model, store: try Store(path: folder, readOnly: !writable), writable: writable)
+                }
+                .shards
+            path = manifest
+        }
+        self.model = model
+        commits = writable ? GroupCommit(shards: shards, maxBatch: maxBatch) : nil
+    }
+
+    /// The scorer of `user`'s shard.
+    func scorer(for user: String) -> Scorer {
+        shards.count == 1 ? shards[0] : shards[ShardManifest.shard(of: user, count: shards.count)]
+    }
+
+    /// Users over all shards, and the catalog's items (every shard holds all of it).
+    func counts() throws -> (users: Int, items: Int) {
+        var users = 0, items = 0
+        for shard in shards {
+            let c = try shard.store.read { try shard.store.counts($0) }
+            users += c.users
+            items = max(items, c.items)
+        }
+        return (users, items)
+    }
+}

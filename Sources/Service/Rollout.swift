@@ -1,0 +1,107 @@
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+
+extension Core {
+    /// Opens the model and store of `source` (default: the configured ones, read again from disk) beside the
+    /// serving deployment, checks their fingerprints, and switches new requests to them atomically; requests
+    /// already running finish on the old one, which closes when the last of them lets go. A failure leaves
+    /// the old deployment serving, and is logged and reported by `/readyz`. Roll-outs run one at a time.
+    /// - Returns: the new fingerprint.
+    @discardableResult
+    public func reload(source: Configuration.Source? = nil) async throws -> String {
+        let source = source ?? currentSource()
+        return try await withCheckedThrowingContinuation { reply in
+            rollouts.async { [self] in
+                let started = Date()
+                do {
+                    let next = try Deployment(
+                        model: configuration.model, source: source, writable: configuration.writable,
+                        maxBatch: configuration.maxBatch)
+                    let old = serving.withLock { serving in
+                        defer { serving = next }
+                        return serving
+                    }
+                    old?.retire()
+                    sourceInUse.withLock { $0 = source }
+                    metrics.serving(fingerprint: next.fingerprint)
+                    metrics.reload("ok")
+                    lastRollout.withLock { $0 = Rollout(ok: true, fingerprint: next.fingerprint, error: nil) }
+                    logger.info(
+                        "rolled out",
+                        metadata: [
+                            "fingerprint": "\(next.fingerprint)", "from": "\(old?.fingerprint ?? "-")",
+                            "source": "\(next.path)", "seconds": "\(Date().timeIntervalSince(started))",
+                        ])
+                    reply.resume(returning: next.fingerprint)
+                } catch {
+                    let failure = ServiceError(
+                        .failedPrecondition, "reload failed, the old model keeps serving: \(error)")
+                    metrics.reload("failed")
+                    lastRollout.withLock { $0 = Rollout(ok: false, fingerprint: nil, error: failure.message) }
+                    logger.error("reload failed", metadata: ["error": "\(error)"])
+                    reply.resume(throwing: failure)
+                }
+            }
+        }
+    }
+
+    /// The source the serving deployment came from.
+    func currentSource() -> Configuration.Source { sourceInUse.withLock { $0 } }
+
+    /// Whether requests are answered, and what the last roll-out did (`GET /readyz`).
+    public func readiness() -> (ready: Bool, fingerprint: String?, lastRollout: Rollout?) {
+        let d = serving.withLock { $0 }
+        return (d != nil, d?.fingerprint, lastRollout.withLock { $0 })
+    }
+
+    /// Stops serving: queued requests finish, appends waiting are committed, the deployment is let go.
+    public func close() {
+        pool.close()
+        let last = serving.withLock { serving in
+            defer { serving = nil }
+            return serving
+        }
+        last?.retire()
+    }
+}
+
+extension Deployment {
+    /// Takes no more appends once those waiting are committed (the writer's thread ends).
+    func retire() { commits?.close() }
+}
+
+/// With `--manifest`: watches `_CURRENT` beside the manifest (the file a Spark run writes last, naming its
+/// manifest) and rolls out the manifest it names whenever it is written again (its contents or its time).
+struct CurrentWatcher: Sendable {
+    let core: Core
+    let folder: String
+
+    init(core: Core, manifest: String) {
+        self.core = core
+        folder = (manifest as NSString).deletingLastPathComponent
+    }
+
+    /// The manifest `_CURRENT` names now and when it was written (nil while it is absent or unreadable).
+    func named() -> (manifest: String, written: Date)? {
+        let path = folder + "/_CURRENT"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+            let written = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
+        else { return nil }
+        let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !name.isEmpty else { return nil }
+        return (name.hasPrefix("/") ? name : folder + "/" + name, written)
+    }
+
+    /// Looks every `interval` seconds until the task is cancelled.
+    func run(interval: Double) async {
+        var seen = named()
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+            guard let now = named(), now.manifest != seen?.manifest || now.written != seen?.written else { continue }
+            seen = now
+            _ = try? await core.reload(source: .manifest(now.manifest))
+        }
+    }
+}
