@@ -140,7 +140,7 @@ let package = Package(
         .target(
             name: "Service",
             dependencies: [
-                "Scorer", "Offline", "Model", "Store", "Errors",
+                "Scorer", "Offline", "Model", "Store", "LMDB", "Errors",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -207,6 +207,14 @@ let package = Package(
             name: "CABITests",
             dependencies: ["BehaviorLog", "Model", "Offline", "Scorer", "Store", "TestSupport"],
             exclude: ["c"]
+        ),
+        .testTarget(
+            name: "ServiceTests",
+            dependencies: [
+                "Service", "lifelong", "lifelong-serve", "Model", "Scorer", "Offline", "Store", "TestSupport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ]
         ),
         .testTarget(
             name: "CLITests",

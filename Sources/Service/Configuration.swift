@@ -26,6 +26,9 @@ public struct Configuration: Sendable {
     /// PEM files; both or neither.
     public var tlsCertificate: String?
     public var tlsKey: String?
+    /// With `writable`: fsync every commit (a committed append survives a power loss), or not (`--durability
+    /// nosync`: a power loss may lose the last commits; a process crash loses nothing).
+    public var syncEachCommit = true
     /// Events of concurrent appends committed in one write transaction, at most.
     public var maxBatch = 10_000
     /// Seconds between looks at the manifest's `_CURRENT` (with `.manifest`).

@@ -53,8 +53,7 @@ public final class Core: Sendable {
         self.logger = logger
         pool = ScoringPool(threads: configuration.threads, capacity: configuration.queueCapacity)
         let first = try Deployment(
-            model: configuration.model, source: configuration.source, writable: configuration.writable,
-            maxBatch: configuration.maxBatch)
+            model: configuration.model, source: configuration.source, configuration: configuration)
         serving = Mutex(first)
         sourceInUse = Mutex(configuration.source)
         metrics.serving(fingerprint: first.fingerprint)

@@ -1,4 +1,5 @@
 import Foundation
+import LMDB
 public import Model
 import Offline
 public import Scorer
@@ -19,23 +20,23 @@ public final class Deployment: Sendable {
     public var fingerprint: String { model.fingerprintHex }
 
     /// Opens `model` with `source`, read-only unless `writable`; every fingerprint is checked (`Scorer`).
-    public init(model modelFolder: String, source: Configuration.Source, writable: Bool, maxBatch: Int) throws {
+    public init(model modelFolder: String, source: Configuration.Source, configuration c: Configuration) throws {
         let model = try ModelBundle(folder: modelFolder)
+        let writable = c.writable
+        let open = { (model: ModelBundle, folder: String) throws -> Scorer in
+            let store = try Store(path: folder, readOnly: !writable, durability: c.syncEachCommit ? .full : .noSync)
+            return try Scorer(model: model, store: store, writable: writable)
+        }
         switch source {
         case .store(let folder):
-            let store = try Store(path: folder, readOnly: !writable)
-            shards = [try Scorer(model: model, store: store, writable: writable)]
+            shards = [try open(model, folder)]
             path = folder
         case .manifest(let manifest):
-            shards =
-                try ShardedScorer(model: model, manifestPath: manifest) { model, folder in
-                    try Scorer(model: model, store: try Store(path: folder, readOnly: !writable), writable: writable)
-                }
-                .shards
+            shards = try ShardedScorer(model: model, manifestPath: manifest, open: open).shards
             path = manifest
         }
         self.model = model
-        commits = writable ? GroupCommit(shards: shards, maxBatch: maxBatch) : nil
+        commits = writable ? GroupCommit(shards: shards, maxBatch: c.maxBatch) : nil
     }
 
     /// The scorer of `user`'s shard.

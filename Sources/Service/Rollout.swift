@@ -16,9 +16,7 @@ extension Core {
             rollouts.async { [self] in
                 let started = Date()
                 do {
-                    let next = try Deployment(
-                        model: configuration.model, source: source, writable: configuration.writable,
-                        maxBatch: configuration.maxBatch)
+                    let next = try Deployment(model: configuration.model, source: source, configuration: configuration)
                     let old = serving.withLock { serving in
                         defer { serving = next }
                         return serving

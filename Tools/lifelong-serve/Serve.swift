@@ -36,6 +36,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "TLS certificate chain (PEM), with --tls-key.") var tlsCert: String?
     @Option(help: "TLS private key (PEM), with --tls-cert.") var tlsKey: String?
     @Option(help: "Events of concurrent appends committed in one write transaction, at most.") var maxBatch = 10_000
+    @Option(help: "With --writable: sync (fsync per commit) or nosync (a power loss may lose the last commits).")
+    var durability = "sync"
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
 
     func validate() throws {
@@ -51,6 +53,7 @@ struct Serve: AsyncParsableCommand {
         guard (tlsCert == nil) == (tlsKey == nil) else {
             throw ValidationError("give --tls-cert and --tls-key together")
         }
+        guard ["sync", "nosync"].contains(durability) else { throw ValidationError("--durability: sync or nosync") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level: unknown level '\(logLevel)'")
         }
@@ -76,6 +79,7 @@ struct Serve: AsyncParsableCommand {
         c.tlsCertificate = tlsCert
         c.tlsKey = tlsKey
         c.maxBatch = maxBatch
+        c.syncEachCommit = durability == "sync"
         if let writeTokenFile {
             guard let text = try? String(contentsOfFile: writeTokenFile, encoding: .utf8) else {
                 throw ValidationError("--write-token-file \(writeTokenFile): cannot read it")

@@ -4,12 +4,15 @@ reload keeps the old model, SIGTERM drains, appends need --writable and the toke
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import threading
+import urllib.request
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -305,3 +308,22 @@ def test_a_schema_fuzz_of_the_http_api_finds_no_undocumented_status_and_no_crash
             assert result.returncode == 0, result.stdout[-4000:]
         assert service.process.poll() is None
     assert service.stop() == 0
+
+
+def test_tls_serves_both_protocols_to_clients_that_trust_the_certificate(quickstart: Path, tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    with Service("--model", str(quickstart / "model"), "--store", str(quickstart / "store"), "--tls-cert", str(cert),
+                 "--tls-key", str(key)) as service, lifelong.Scorer(quickstart / "model", quickstart / "store") as one:
+        want = bits(one.score("196", ITEMS))
+        with lifelong.Client(service.grpc, root_certificates=cert.read_bytes()) as client:
+            np.testing.assert_array_equal(bits(client.score("196", ITEMS)), want)
+        with lifelong.Client(service.grpc, timeout=5) as plaintext, pytest.raises(lifelong.ServiceError):
+            plaintext.score("196", ITEMS)
+        context = ssl.create_default_context(cafile=str(cert))
+        request = urllib.request.Request(f"https://{service.http}/v1/score", method="POST",
+                                         data=json.dumps({"user": "196", "candidates": ITEMS}).encode())
+        with urllib.request.urlopen(request, context=context, timeout=30) as reply:
+            np.testing.assert_array_equal(bits(json.loads(reply.read())["probabilities"]), want)
