@@ -43,7 +43,8 @@ public final class Core: Sendable {
     let metrics = ServiceMetrics()
     let logger: Logger
     let serving: Mutex<Deployment?>
-    let sourceInUse: Mutex<Configuration.Source>
+    /// The model folder and the store or manifest the serving deployment was opened from.
+    let inUse: Mutex<(model: String, source: Configuration.Source)>
     let lastRollout = Mutex<Rollout?>(nil)
     let rollouts = DispatchQueue(label: "lifelong.rollout")
 
@@ -55,7 +56,7 @@ public final class Core: Sendable {
         let first = try Deployment(
             model: configuration.model, source: configuration.source, configuration: configuration)
         serving = Mutex(first)
-        sourceInUse = Mutex(configuration.source)
+        inUse = Mutex((configuration.model, configuration.source))
         metrics.serving(fingerprint: first.fingerprint)
     }
 

@@ -34,7 +34,14 @@ enum HTTPAPI {
         router.post("/v1/admin/reload") { request, _ in
             await respond {
                 try core.authorize(request.headers[.authorization])
-                return json(try encoder.encode(["fingerprint": try await core.reload()]))
+                let body: ReloadBody = try await decode(request, limit: 1 << 16, emptyAs: ReloadBody())
+                guard body.store == nil || body.manifest == nil else {
+                    throw ServiceError(.invalidArgument, "give 'store' or 'manifest', not both")
+                }
+                let source: Configuration.Source? =
+                    body.store.map { .store($0) } ?? body.manifest.map { .manifest($0) }
+                return json(
+                    try encoder.encode(["fingerprint": try await core.reload(model: body.model, source: source)]))
             }
         }
         router.get("/healthz") { _, _ in
@@ -95,6 +102,12 @@ enum HTTPAPI {
         var category: String?
     }
     struct AppendBody: Decodable { var events: [EventBody] }
+    /// Where to roll out to; each field absent: the folder serving now, read again.
+    struct ReloadBody: Decodable {
+        var model: String?
+        var store: String?
+        var manifest: String?
+    }
     struct StatusBody: Encodable {
         var code: String
         var reason: String?
@@ -155,12 +168,13 @@ enum HTTPAPI {
 
     /// The body as `T`; a body over `limit` bytes or one that does not decode is `invalidArgument`, naming
     /// the field.
-    static func decode<T: Decodable>(_ request: Request, limit: Int) async throws -> T {
+    static func decode<T: Decodable>(_ request: Request, limit: Int, emptyAs empty: T? = nil) async throws -> T {
         var request = request
         let buffer: ByteBuffer
         do { buffer = try await request.collectBody(upTo: limit) } catch {
             throw ServiceError(.invalidArgument, "the body is longer than \(limit) bytes (--max-request-bytes)")
         }
+        if let empty, buffer.readableBytes == 0 { return empty }
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {

@@ -4,25 +4,27 @@ import Logging
 import Synchronization
 
 extension Core {
-    /// Opens the model and store of `source` (default: the configured ones, read again from disk) beside the
-    /// serving deployment, checks their fingerprints, and switches new requests to them atomically; requests
-    /// already running finish on the old one, which closes when the last of them lets go. A failure leaves
-    /// the old deployment serving, and is logged and reported by `/readyz`. Roll-outs run one at a time.
+    /// Opens `model` with `source` (by default the folders serving now, read again from disk: a folder
+    /// replaced or a symlink moved since is what opens) beside the serving deployment, checks their
+    /// fingerprints, and switches new requests to them atomically; requests already running finish on the old
+    /// one, which closes when the last of them lets go. A failure leaves the old deployment serving, and is
+    /// logged and reported by `/readyz`. Roll-outs run one at a time; later ones start from the new folders.
     /// - Returns: the new fingerprint.
     @discardableResult
-    public func reload(source: Configuration.Source? = nil) async throws -> String {
-        let source = source ?? currentSource()
+    public func reload(model: String? = nil, source: Configuration.Source? = nil) async throws -> String {
+        let now = inUse.withLock { $0 }
+        let (model, source) = (model ?? now.model, source ?? now.source)
         return try await withCheckedThrowingContinuation { reply in
             rollouts.async { [self] in
                 let started = Date()
                 do {
-                    let next = try Deployment(model: configuration.model, source: source, configuration: configuration)
+                    let next = try Deployment(model: model, source: source, configuration: configuration)
                     let old = serving.withLock { serving in
                         defer { serving = next }
                         return serving
                     }
                     old?.retire()
-                    sourceInUse.withLock { $0 = source }
+                    inUse.withLock { $0 = (model, source) }
                     metrics.serving(fingerprint: next.fingerprint)
                     metrics.reload("ok")
                     lastRollout.withLock { $0 = Rollout(ok: true, fingerprint: next.fingerprint, error: nil) }
@@ -44,9 +46,6 @@ extension Core {
             }
         }
     }
-
-    /// The source the serving deployment came from.
-    func currentSource() -> Configuration.Source { sourceInUse.withLock { $0 } }
 
     /// Whether requests are answered, and what the last roll-out did (`GET /readyz`).
     public func readiness() -> (ready: Bool, fingerprint: String?, lastRollout: Rollout?) {

@@ -327,3 +327,42 @@ def test_tls_serves_both_protocols_to_clients_that_trust_the_certificate(quickst
                                          data=json.dumps({"user": "196", "candidates": ITEMS}).encode())
         with urllib.request.urlopen(request, context=context, timeout=30) as reply:
             np.testing.assert_array_equal(bits(json.loads(reply.read())["probabilities"]), want)
+
+
+def test_a_reload_to_other_folders_and_a_new_current_roll_out_new_requests(
+        quickstart: Path, movielens: Path, tmp_path: Path) -> None:
+    model, other = quickstart / "model", quickstart / "other"
+    run_cli("encode", "--model", str(other), "--data", str(movielens), "--store", str(tmp_path / "other-store"),
+            "--quiet")
+    runs = {}
+    for name, count in (("a", 1), ("b", 2)):
+        shards = [tmp_path / f"run-{name}" / f"shard-{k}" for k in range(count)]
+        for k, shard in enumerate(shards):
+            run_cli("encode", "--model", str(model), "--data", str(movielens), "--store", str(shard), "--shard",
+                    f"{k}/{count}", "--quiet")
+        runs[name] = tmp_path / f"run-{name}" / "manifest.json"
+        run_cli("manifest", "--model", str(model), "--out", str(runs[name]), *map(str, shards))
+    (tmp_path / "run-a" / "_CURRENT").write_text("manifest.json\n")
+    with Service("--model", str(model), "--manifest", str(runs["a"])) as service, \
+            lifelong.Client(service.grpc) as client, lifelong.Scorer(model, quickstart / "store") as one, \
+            lifelong.Scorer(other, tmp_path / "other-store") as second:
+        assert client.describe()["shards"] == 1
+        # A new _CURRENT beside the manifest rolls out the manifest it names.
+        (tmp_path / "run-a" / "_CURRENT.tmp").write_text("../run-b/manifest.json\n")
+        (tmp_path / "run-a" / "_CURRENT.tmp").rename(tmp_path / "run-a" / "_CURRENT")
+        assert wait_until(lambda: client.describe()["shards"] == 2)
+        np.testing.assert_array_equal(bits(client.score("196", ITEMS)), bits(one.score("196", ITEMS)))
+        # The admin call with other folders: another model and its store; later reloads start from them.
+        status, _, reply = http("POST", service.url("/v1/admin/reload"),
+                                {"model": str(other), "store": str(tmp_path / "other-store")})
+        assert status == 200 and reply["fingerprint"] == second.describe()["fingerprint"], reply
+        np.testing.assert_array_equal(bits(client.score("196", ITEMS)), bits(second.score("196", ITEMS)))
+        assert client.fingerprint == reply["fingerprint"]
+        service.signal(signal.SIGHUP)
+        assert wait_until(lambda: sum("rolled out" in line for line in service.log) >= 3)
+        assert client.describe()["fingerprint"] == reply["fingerprint"]
+        status, _, reply = http("POST", service.url("/v1/admin/reload"), {"store": "/nonexistent", "manifest": "x"})
+        assert status == 400 and "not both" in reply["error"]["message"]
+        status, _, reply = http("POST", service.url("/v1/admin/reload"), {"store": str(tmp_path)})
+        assert status == 409 and "no store at" in reply["error"]["message"]
+        assert not (tmp_path / "data.mdb").exists()
