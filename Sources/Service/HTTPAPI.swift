@@ -11,10 +11,8 @@ enum HTTPAPI {
         router.add(middleware: MethodCheck())
         router.post("/v1/score") { request, _ in
             await respond {
-                let body: ScoreBody = try await decode(request, limit: core.configuration.maxRequestBytes)
-                let call = Core.ScoreCall(
-                    user: body.user, candidates: body.candidates, mode: body.mode ?? "", timeoutMs: body.timeout_ms ?? 0
-                )
+                let buffer = try await collect(request, limit: core.configuration.maxRequestBytes)
+                let call = try buffer.withUnsafeReadableBytes { raw throws(ServiceError) in try ScoreBody.parse(raw) }
                 let (probabilities, fingerprint) = try await core.score(call, transport: "http")
                 return json(scoreReply(probabilities, fingerprint))
             }
@@ -88,12 +86,6 @@ enum HTTPAPI {
 
     // MARK: Bodies (field names as in docs/openapi.yaml)
 
-    struct ScoreBody: Decodable {
-        var user: String
-        var candidates: [String]
-        var mode: String?
-        var timeout_ms: Double?
-    }
     struct EventBody: Decodable {
         var user: String
         var item: String
@@ -169,16 +161,20 @@ enum HTTPAPI {
     /// The body as `T`; a body over `limit` bytes or one that does not decode is `invalidArgument`, naming
     /// the field.
     static func decode<T: Decodable>(_ request: Request, limit: Int, emptyAs empty: T? = nil) async throws -> T {
-        var request = request
-        let buffer: ByteBuffer
-        do { buffer = try await request.collectBody(upTo: limit) } catch {
-            throw ServiceError(.invalidArgument, "the body is longer than \(limit) bytes (--max-request-bytes)")
-        }
+        let buffer = try await collect(request, limit: limit)
         if let empty, buffer.readableBytes == 0 { return empty }
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {
             throw ServiceError(.invalidArgument, describe(error))
+        }
+    }
+
+    /// The whole body; one over `limit` bytes is `invalidArgument`.
+    static func collect(_ request: Request, limit: Int) async throws -> ByteBuffer {
+        var request = request
+        do { return try await request.collectBody(upTo: limit) } catch {
+            throw ServiceError(.invalidArgument, "the body is longer than \(limit) bytes (--max-request-bytes)")
         }
     }
 

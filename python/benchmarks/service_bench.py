@@ -62,7 +62,11 @@ def cpu() -> str:
 
 
 def run(*args: str) -> str:
-    return subprocess.run(list(args), check=True, capture_output=True, text=True).stdout
+    done = subprocess.run(list(args), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:3])} … failed ({done.returncode}): "
+                           f"{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return done.stdout
 
 
 class Server:
@@ -149,7 +153,7 @@ def grpc_frame(message: bytes) -> bytes:
 
 def h2load(server: Server, frame: Path, *, seconds: float = 0, count: int = 0) -> float:
     """gRPC Score calls with h2load (HTTP/2, 2 connections × 4 streams); requests/s."""
-    budget = ["-D", str(seconds)] if seconds else ["-n", str(count)]
+    budget = ["-D", str(int(seconds))] if seconds else ["-n", str(count)]
     out = run("h2load", *budget, "-c", "2", "-m", "4", "-t", "1", "-d", str(frame), "-H",
               "content-type: application/grpc", "-H", "te: trailers", f"http://{server.grpc}/lifelong.v1.Scorer/Score")
     m = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
@@ -349,7 +353,7 @@ def main() -> None:
             tails[f"http_{int(share * 100)}"] = tail_row(f"HTTP at {int(share * 100)} %", o)
         before = server.memory()
         o = asyncio.run(loadgen.http_load("127.0.0.1", server.http_port, json_bodies, 2 * sat["http_rps"],
-                                          3 * args.seconds, connections=64))
+                                          3 * args.seconds, connections=256))
         tails["http_overload"] = tail_row("HTTP at 2 × saturation", o)
         after = server.memory()
         tails["http_overload"].update(rss_before_kib=before[0], rss_after_kib=after[0], fds=(before[2], after[2]))
