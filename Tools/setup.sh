@@ -2,7 +2,8 @@
 # Lifelong set-up: idempotent, safe to run on every build.
 #
 #  1. Debian packages the build links against (only the missing ones are installed):
-#     liblmdb-dev, lmdb-utils (mdb_stat, mdb_copy), libopenblas-dev, pkg-config.
+#     liblmdb-dev, lmdb-utils (mdb_stat, mdb_copy), libopenblas-dev, pkg-config; and the load generators
+#     of the service benchmark, wrk and nghttp2-client (h2load).
 #  2. A Python virtualenv in .venv/ (ignored) with the pinned packages of python/requirements-dev.txt
 #     (numpy, pytest, setuptools, torch CPU, pyspark), for the Python package's tests; and a Java 17
 #     runtime for Spark (openjdk-17-jre-headless) when none is installed.
@@ -22,7 +23,7 @@ want_data=1
 for arg in "$@"; do
   case "$arg" in
     --no-data) want_data=0 ;;
-    -h|--help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -31,7 +32,7 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
 # ---- 1. Debian packages -------------------------------------------------------------------------
-apt_packages=(liblmdb-dev lmdb-utils libopenblas-dev pkg-config)
+apt_packages=(liblmdb-dev lmdb-utils libopenblas-dev pkg-config wrk nghttp2-client)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
