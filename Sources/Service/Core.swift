@@ -52,7 +52,10 @@ public final class Core: Sendable {
     public init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        pool = ScoringPool(threads: configuration.threads, capacity: configuration.queueCapacity)
+        let metrics = metrics
+        pool = ScoringPool(
+            threads: configuration.threads, capacity: configuration.queueCapacity,
+            maxQueueDelay: configuration.maxQueueDelay, observe: { metrics.pool($0) })
         let first = try Deployment(
             model: configuration.model, source: configuration.source, configuration: configuration)
         serving = Mutex(first)
@@ -69,10 +72,13 @@ public final class Core: Sendable {
     // MARK: Requests
 
     /// Probabilities for the call's candidates, in order, and the fingerprint of the model that computed them.
-    /// - Parameter deadline: the transport's own deadline (gRPC's), if any; the earlier of it and the call's
-    ///   `timeoutMs` applies.
+    /// - Parameters:
+    ///   - deadline: the transport's own deadline (gRPC's), if any; the earlier of it and the call's
+    ///     `timeoutMs` applies.
+    ///   - departure: signalled by the transport when the caller stops waiting (gRPC's cancellation).
     public func score(
-        _ call: ScoreCall, transport: String, deadline transportDeadline: ContinuousClock.Instant? = nil
+        _ call: ScoreCall, transport: String, deadline transportDeadline: ContinuousClock.Instant? = nil,
+        departure: ScoringPool.Departure? = nil
     ) async throws -> (probabilities: [Float], fingerprint: String) {
         let start = ContinuousClock.now
         var modeLabel = "invalid"  // a label from the caller only once it is known to be a mode
@@ -88,7 +94,7 @@ public final class Core: Sendable {
             let user = call.user, candidates = call.candidates
             metrics.started()
             defer { metrics.finished() }
-            let probabilities = try await pool.run(deadline: deadline) {
+            let probabilities = try await pool.run(deadline: deadline, departure: departure) {
                 try deployment.scorer(for: user).score(user: user, candidates: candidates, mode: mode)
             }
             metrics.request(

@@ -10,10 +10,22 @@ public struct GRPCScorer: Lifelong_V1_Scorer.ServiceProtocol {
     public func score(
         request: ServerRequest<Lifelong_V1_ScoreRequest>, context: ServerContext
     ) async throws -> ServerResponse<Lifelong_V1_ScoreReply> {
-        try await answer {
+        let arrived = ContinuousClock.now
+        return try await answer {
             let m = request.message
             let call = Core.ScoreCall(user: m.user, candidates: m.candidates, mode: m.mode, timeoutMs: m.timeoutMs)
-            let (probabilities, fingerprint) = try await core.score(call, transport: "grpc")
+            // The caller's deadline travels into the pool, and gRPC's cancellation (the deadline passing, the
+            // client resetting the stream, shutdown) takes a queued request out of it at once.
+            let deadline = Self.timeout(request.metadata).map { arrived + $0 }
+            let departure = ScoringPool.Departure()
+            let (probabilities, fingerprint) = try await withRPCCancellationHandler {
+                try await core.score(call, transport: "grpc", deadline: deadline, departure: departure)
+            } onCancelRPC: {
+                // The client's timer ends the call as its deadline passes, and its reset may arrive a little
+                // before the server's timer fires: a cancellation that close to the deadline is the deadline.
+                let late = deadline.map { ContinuousClock.now + .milliseconds(20) >= $0 } ?? false
+                departure.signal(late ? .deadline : .cancelled)
+            }
             var reply = Lifelong_V1_ScoreReply()
             reply.probabilities = probabilities
             reply.fingerprint = fingerprint
@@ -90,26 +102,27 @@ public struct GRPCScorer: Lifelong_V1_Scorer.ServiceProtocol {
         return reply
     }
 
-    /// `body`'s reply, or its error as the gRPC status of its code.
+    /// `body`'s reply, or its error as a `ServiceError`, which gRPC turns into the status of its code.
     func answer<Reply>(_ body: () async throws -> Reply) async throws -> ServerResponse<Reply> {
-        do { return ServerResponse(message: try await body()) } catch {
-            throw Self.rpcError(ServiceError(from: error))
-        }
+        do { return ServerResponse(message: try await body()) } catch { throw ServiceError(from: error) }
     }
 
-    static func rpcError(_ e: ServiceError) -> RPCError {
-        let code: RPCError.Code =
-            switch e.code {
-            case .invalidArgument: .invalidArgument
-            case .resourceExhausted: .resourceExhausted
-            case .deadlineExceeded: .deadlineExceeded
-            case .failedPrecondition: .failedPrecondition
-            case .unauthenticated: .unauthenticated
-            case .notFound: .notFound
-            case .unavailable: .unavailable
-            case .internal: .internalError
-            }
-        return RPCError(code: code, message: e.message)
+    /// The call's `grpc-timeout` (1 to 8 digits and a unit: H, M, S, m, u, n), as the client sent it.
+    static func timeout(_ metadata: Metadata) -> Duration? {
+        guard let value = metadata[stringValues: "grpc-timeout"].first(where: { _ in true }),
+            let unit = value.utf8.last, (2...9).contains(value.utf8.count),
+            value.utf8.dropLast().allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+            let amount = Int64(value.dropLast())
+        else { return nil }
+        return switch unit {
+        case UInt8(ascii: "H"): .seconds(amount * 3600)
+        case UInt8(ascii: "M"): .seconds(amount * 60)
+        case UInt8(ascii: "S"): .seconds(amount)
+        case UInt8(ascii: "m"): .milliseconds(amount)
+        case UInt8(ascii: "u"): .microseconds(amount)
+        case UInt8(ascii: "n"): .nanoseconds(amount)
+        default: nil
+        }
     }
 }
 

@@ -17,6 +17,9 @@ extension Core {
         return try await withCheckedThrowingContinuation { reply in
             rollouts.async { [self] in
                 let started = Date()
+                // The new deployment's opening and first requests are slower; they queue rather than shed.
+                pool.holdDelayBound()
+                defer { pool.holdDelayBound(until: .now.advanced(by: .seconds(1))) }
                 do {
                     let next = try Deployment(model: model, source: source, configuration: configuration)
                     let old = serving.withLock { serving in

@@ -1,32 +1,114 @@
 import DequeModule
+import Dispatch
 import Foundation
 import Synchronization
 
-/// A fixed set of scoring threads behind a bounded queue. Requests run here, never on the event loops, so a
-/// slow request cannot stall a connection's I/O; a request that finds the queue full is refused at once
-/// (`resourceExhausted`) so that the accepted ones keep their latency, and one whose deadline passed while it
-/// waited is dropped without running (`deadlineExceeded`).
+/// A fixed set of scoring threads behind a queue bounded by count and by wait. Requests run here, never on the
+/// event loops, so a slow request cannot stall a connection's I/O.
+///
+/// - **Admission.** A free thread takes a request at once. Otherwise it waits in the queue unless the queue is
+///   "full", and is refused at once (`resourceExhausted`) if it is, so that the accepted ones keep their
+///   latency. Full is either bound: `capacity` requests waiting, or — beyond `2 × threads` waiting, which
+///   always fit — an expected wait over `maxQueueDelay`: the requests ahead times the recent mean time of a
+///   request (an exponential average over the last few), over the threads. The second holds an accepted
+///   request's wait to the delay whatever a request costs (64 waiting requests of 4.6 ms on 2 threads are 150
+///   ms of queue, 64 of 0.1 ms are 3 ms). A bound that applies only to a queue that has not drained for a
+///   while (CoDel's standing queue) was measured worse under overload: the queue drains now and then, and the
+///   count bound alone then admits a long queue again. While a roll-out opens a deployment, and shortly after,
+///   only the count bounds the queue (`holdDelayBound`): the opening takes the cores for a moment, and
+///   shedding then would turn a planned roll-out into failed requests.
+/// - **Deadlines and callers that leave.** A request whose deadline comes before its expected wait ends is
+///   refused at once (`deadlineExceeded`). A queued request whose deadline passes, or whose caller gives up
+///   (its task is cancelled, or `Departure.signal()` — gRPC's cancellation handler), leaves the queue at that
+///   moment, answered `deadlineExceeded` or `cancelled`, without touching a scoring thread. A request already
+///   running finishes; the pool reports its time as spent for a caller that was gone.
 public final class ScoringPool: Sendable {
+    /// Why a request left the queue without running.
+    public enum Drop: String, Sendable, CaseIterable {
+        /// Its deadline passed, or would have before a thread could take it.
+        case deadline
+        /// Its caller stopped waiting (a cancelled RPC, a closed connection).
+        case cancelled
+    }
+
+    /// What the pool tells its observer (the service's metrics).
+    public enum Event: Sendable {
+        /// A request ran on a scoring thread for `seconds`; `callerGone`: its caller had stopped waiting by the
+        /// time it ended (work nobody used).
+        case ran(seconds: Double, callerGone: Bool)
+        /// A request left the queue, or was refused before it entered, for `Drop`.
+        case dropped(Drop)
+    }
+
+    /// A caller's way to say it no longer waits, from any thread (gRPC's cancellation handler calls `signal`):
+    /// a request still queued then leaves the queue at once.
+    public final class Departure: Sendable {
+        private let state = Mutex<(gone: Bool, reason: Drop, action: (@Sendable (Drop) -> Void)?)>(
+            (false, .cancelled, nil))
+        public init() {}
+
+        /// The caller stopped waiting, for `reason`. Only the first call counts.
+        public func signal(_ reason: Drop = .cancelled) {
+            let action = state.withLock { s -> (@Sendable (Drop) -> Void)? in
+                guard !s.gone else { return nil }
+                s.gone = true
+                s.reason = reason
+                defer { s.action = nil }
+                return s.action
+            }
+            action?(reason)
+        }
+
+        public var isSignalled: Bool { state.withLock { $0.gone } }
+
+        /// Calls `action` on `signal`, or now if it came already.
+        fileprivate func onSignal(_ action: @escaping @Sendable (Drop) -> Void) {
+            let now = state.withLock { s -> Drop? in
+                if s.gone { return s.reason }
+                s.action = action
+                return nil
+            }
+            if let now { action(now) }
+        }
+
+    }
+
     private struct Job {
+        let id: UInt64
         let deadline: ContinuousClock.Instant?
         let run: @Sendable () -> Void
-        let expire: @Sendable () -> Void
+        let fail: @Sendable (ServiceError) -> Void
     }
     private struct Queue {
         var jobs = Deque<Job>()
-        var running = 0
+        /// The requests running, by id, and whether their caller has gone since they started.
+        var running: [UInt64: Bool] = [:]
         var closed = false
+        var nextID: UInt64 = 0
+        /// Recent mean seconds a request runs (0 until the first one ends).
+        var meanRun = 0.0
+        /// Until when only `capacity` bounds the queue (a roll-out is under way).
+        var delayBoundHeld: ContinuousClock.Instant?
     }
     public let threads: Int
     public let capacity: Int
+    public let maxQueueDelay: Duration?
+    private let observe: @Sendable (Event) -> Void
     private let queue = Mutex(Queue())
     private let ready = DispatchSemaphore(value: 0)
     private let stopped = DispatchGroup()
+    private let timers = DispatchQueue(label: "lifelong.pool.deadlines")
 
-    public init(threads: Int, capacity: Int) {
+    public init(
+        threads: Int, capacity: Int, maxQueueDelay: Duration? = nil,
+        observe: @escaping @Sendable (Event) -> Void = { _ in }
+    ) {
         precondition(threads >= 1 && capacity >= 0)
         self.threads = threads
         self.capacity = capacity
+        self.maxQueueDelay = maxQueueDelay
+        self.observe = observe
+        queue.withLock { $0.running.reserveCapacity(threads) }
         for k in 0..<threads {
             stopped.enter()
             let thread = Thread { [self] in
@@ -39,35 +121,107 @@ public final class ScoringPool: Sendable {
     }
 
     /// Requests waiting and requests running.
-    public var depth: (queued: Int, running: Int) { queue.withLock { ($0.jobs.count, $0.running) } }
+    public var depth: (queued: Int, running: Int) { queue.withLock { ($0.jobs.count, $0.running.count) } }
 
     /// `body`'s result, computed on a scoring thread.
-    /// - Throws: `resourceExhausted` when `capacity` requests wait already; `deadlineExceeded` when `deadline`
-    ///   passes before a thread takes it; `unavailable` after `close`.
+    /// - Parameters:
+    ///   - deadline: when the caller stops waiting; a request still queued then is dropped.
+    ///   - departure: signalled when the caller stops waiting for another reason.
+    /// - Throws: `resourceExhausted` when the queue is full (`capacity`, `maxQueueDelay`); `deadlineExceeded`
+    ///   when `deadline` passes, or would pass, before a thread takes it; `cancelled` when the caller leaves
+    ///   (`departure`, or the task is cancelled) first; `unavailable` after `close`.
     public func run<T: Sendable>(
-        deadline: ContinuousClock.Instant? = nil, _ body: @escaping @Sendable () throws -> T
+        deadline: ContinuousClock.Instant? = nil, departure: Departure? = nil,
+        _ body: @escaping @Sendable () throws -> T
     ) async throws -> T {
-        try await withCheckedThrowingContinuation { (reply: CheckedContinuation<T, any Error>) in
-            let job = Job(
-                deadline: deadline,
-                run: { reply.resume(with: Result { try body() }) },
-                expire: {
-                    reply.resume(
-                        throwing: ServiceError(.deadlineExceeded, "the request's deadline passed while it was queued"))
-                })
-            let refusal = queue.withLock { q -> ServiceError? in
-                if q.closed { return ServiceError(.unavailable, "the service is shutting down") }
-                // A free thread takes the job at once; otherwise it waits in the queue, if there is room.
-                guard q.jobs.count < capacity || q.running + q.jobs.count < threads else {
-                    return ServiceError(
-                        .resourceExhausted,
-                        "all \(threads) scoring threads are busy and \(capacity) requests wait: retry later")
-                }
-                q.jobs.append(job)
-                return nil
-            }
-            if let refusal { reply.resume(throwing: refusal) } else { ready.signal() }
+        let id = queue.withLock { q in
+            defer { q.nextID &+= 1 }
+            return q.nextID
         }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (reply: CheckedContinuation<T, any Error>) in
+                let job = Job(
+                    id: id, deadline: deadline,
+                    run: { reply.resume(with: Result { try body() }) },
+                    fail: { reply.resume(throwing: $0) })
+                let (refusal, queued) = queue.withLock { q -> (ServiceError?, Bool) in
+                    if q.closed { return (ServiceError(.unavailable, "the service is shutting down"), false) }
+                    // A free thread takes the job at once; otherwise it waits in the queue, if there is room.
+                    let waits = q.running.count + q.jobs.count >= threads
+                    if waits, let refusal = admission(q, deadline: deadline) { return (refusal, false) }
+                    q.jobs.append(job)
+                    return (nil, waits)
+                }
+                if let refusal {
+                    if refusal.code == .deadlineExceeded { observe(.dropped(.deadline)) }
+                    reply.resume(throwing: refusal)
+                    return
+                }
+                ready.signal()
+                departure?.onSignal { [self] reason in leave(id, reason) }
+                if queued, let deadline {
+                    let wait = ContinuousClock.now.duration(to: deadline)
+                    timers.asyncAfter(deadline: .now() + .nanoseconds(Int(max(0, Self.seconds(wait)) * 1e9))) {
+                        [self] in leave(id, .deadline, running: false)
+                    }
+                }
+            }
+        } onCancel: {
+            leave(id, .cancelled)
+        }
+    }
+
+    /// The caller of request `id` stopped waiting: a queued request leaves the queue and is answered now; a
+    /// running one is marked (with `running`), so that its time counts as spent for nobody.
+    private func leave(_ id: UInt64, _ reason: Drop, running: Bool = true) {
+        let job = queue.withLock { q -> Job? in
+            if let k = q.jobs.firstIndex(where: { $0.id == id }) { return q.jobs.remove(at: k) }
+            if running, q.running[id] != nil { q.running[id] = true }
+            return nil
+        }
+        guard let job else { return }
+        observe(.dropped(reason))
+        job.fail(
+            reason == .deadline
+                ? ServiceError(.deadlineExceeded, "the request's deadline passed while it waited for a scoring thread")
+                : ServiceError(.cancelled, "the caller stopped waiting before a scoring thread took the request"))
+    }
+
+    /// Bounds the queue by `capacity` alone until `until` (nil: from now until the next call), so that the
+    /// slower requests of a moment the service chose — a roll-out — queue rather than shed.
+    public func holdDelayBound(until: ContinuousClock.Instant? = nil) {
+        queue.withLock { $0.delayBoundHeld = until ?? .now.advanced(by: .seconds(3600)) }
+    }
+
+    /// Why a request that must wait may not, or nil when it may.
+    private func admission(_ q: Queue, deadline: ContinuousClock.Instant?) -> ServiceError? {
+        guard q.jobs.count < capacity else {
+            return ServiceError(
+                .resourceExhausted, "all \(threads) scoring threads are busy and \(capacity) requests wait: retry later"
+            )
+        }
+        // Its own wait: those ahead of it and itself, over the threads, at the recent time of a request.
+        let wait = Double(q.jobs.count + 1) * q.meanRun / Double(threads)
+        if let deadline {
+            let left = Self.seconds(ContinuousClock.now.duration(to: deadline))
+            if wait > left {
+                return ServiceError(
+                    .deadlineExceeded,
+                    "\(q.jobs.count) requests wait for \(threads) busy scoring threads, about \(Self.ms(wait)) ms, "
+                        + "past the request's deadline in \(Self.ms(max(0, left))) ms")
+            }
+        }
+        // A few requests always fit, so that requests longer than the delay still queue behind each other.
+        guard let maxQueueDelay, q.jobs.count >= 2 * threads else { return nil }
+        if let held = q.delayBoundHeld, ContinuousClock.now < held { return nil }
+        let budget = Self.seconds(maxQueueDelay)
+        guard wait <= budget else {
+            return ServiceError(
+                .resourceExhausted,
+                "\(q.jobs.count) requests wait for \(threads) busy scoring threads, about \(Self.ms(wait)) ms "
+                    + "of work, over the \(Self.ms(budget)) ms a request may wait: retry later")
+        }
+        return nil
     }
 
     /// Lets the queued and running requests finish, then ends the threads.
@@ -82,13 +236,32 @@ public final class ScoringPool: Sendable {
             ready.wait()
             let next = queue.withLock { q -> Job?? in
                 guard let job = q.jobs.popFirst() else { return q.closed ? .some(nil) : nil }
-                q.running += 1
+                q.running[job.id] = false
                 return job
             }
-            guard let next else { continue }  // a wake left by a job another thread took
+            guard let next else { continue }  // a wake left by a job another thread took or that left
             guard let job = next else { return }
-            if let deadline = job.deadline, ContinuousClock.now >= deadline { job.expire() } else { job.run() }
-            queue.withLock { $0.running -= 1 }
+            let start = ContinuousClock.now
+            if let deadline = job.deadline, start >= deadline {  // its timer has not fired yet
+                queue.withLock { _ = $0.running.removeValue(forKey: job.id) }
+                observe(.dropped(.deadline))
+                job.fail(ServiceError(.deadlineExceeded, "the request's deadline passed while it was queued"))
+                continue
+            }
+            job.run()
+            let seconds = Self.seconds(start.duration(to: .now))
+            let gone = queue.withLock { q in
+                // The mean of about the last 8 requests: quick to follow a change of load, steady over noise.
+                q.meanRun = q.meanRun == 0 ? seconds : q.meanRun + (seconds - q.meanRun) / 8
+                return q.running.removeValue(forKey: job.id) ?? false
+            }
+            observe(.ran(seconds: seconds, callerGone: gone))
         }
     }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+
+    static func ms(_ seconds: Double) -> Int { Int((seconds * 1e3).rounded()) }
 }

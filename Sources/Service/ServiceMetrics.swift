@@ -21,12 +21,42 @@ final class ServiceMetrics: Sendable {
         inFlight = CoreMetrics.Meter(label: "lifelong_in_flight", factory: factory)
         appendedEvents = CoreMetrics.Counter(label: "lifelong_appended_events_total", factory: factory)
         refusedEvents = CoreMetrics.Counter(label: "lifelong_refused_events_total", factory: factory)
+        dropped = Dictionary(
+            uniqueKeysWithValues: ScoringPool.Drop.allCases.map {
+                (
+                    $0,
+                    CoreMetrics.Counter(
+                        label: "lifelong_dropped_requests_total", dimensions: [("reason", $0.rawValue)],
+                        factory: factory)
+                )
+            })
+        runs = [false, true].map { gone in
+            let caller = [("caller", gone ? "gone" : "waiting")]
+            return (
+                CoreMetrics.Counter(label: "lifelong_scoring_runs_total", dimensions: caller, factory: factory),
+                CoreMetrics.FloatingPointCounter(
+                    label: "lifelong_scoring_seconds_total", dimensions: caller, factory: factory)
+            )
+        }
     }
 
     private let queueDepth: CoreMetrics.Gauge
     private let inFlight: CoreMetrics.Meter
     private let appendedEvents: CoreMetrics.Counter
     private let refusedEvents: CoreMetrics.Counter
+    private let dropped: [ScoringPool.Drop: CoreMetrics.Counter]
+    /// Requests run by the scoring threads and their seconds, for a caller still waiting ([0]) or gone ([1]).
+    private let runs: [(count: CoreMetrics.Counter, seconds: CoreMetrics.FloatingPointCounter)]
+
+    /// What the scoring pool did: a request run (and whether its caller still waited), or one dropped unrun.
+    func pool(_ event: ScoringPool.Event) {
+        switch event {
+        case .ran(let seconds, let gone):
+            runs[gone ? 1 : 0].count.increment()
+            runs[gone ? 1 : 0].seconds.increment(by: seconds)
+        case .dropped(let reason): dropped[reason]?.increment()
+        }
+    }
 
     /// A score request handed to the pool, and its end.
     func started() { inFlight.increment() }

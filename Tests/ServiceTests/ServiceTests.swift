@@ -4,7 +4,7 @@ import GRPCNIOTransportHTTP2
 import Model
 import Offline
 import Scorer
-import Service
+@testable import Service
 import Store
 import Synchronization
 import Testing
@@ -14,6 +14,12 @@ import FoundationNetworking
 #endif
 
 let candidates = ["1", "7", "42", "299", "300", "not-an-item"]
+
+/// Waits until `pool` runs a request, without blocking a thread of the cooperative pool (on 2 cores, two tests
+/// blocked in a semaphore there would starve the tasks they wait for).
+func busy(_ pool: ScoringPool) async throws {
+    while pool.depth.running == 0 { try await Task.sleep(for: .milliseconds(1)) }
+}
 let users = ["1", "17", "59", "cold-user"]
 
 @Suite("Scoring service: lifelong serve over gRPC and HTTP, the scoring pool, group commit")
@@ -26,7 +32,7 @@ struct ServiceTests {
         let service = try RunningService(["--model", f.model, "--store", f.store])
         try await withGRPCClient(
             transport: .http2NIOPosix(
-                target: .ipv4(host: "127.0.0.1", port: service.grpcPort), transportSecurity: .plaintext)
+                target: .ipv4(address: "127.0.0.1", port: service.grpcPort), transportSecurity: .plaintext)
         ) { client in
             let scorer = Lifelong_V1_Scorer.Client(wrapping: client)
             for user in users {
@@ -65,13 +71,12 @@ struct ServiceTests {
         let pool = ScoringPool(threads: 1, capacity: 1)
         defer { pool.close() }
         let release = DispatchSemaphore(value: 0)
-        let started = DispatchSemaphore(value: 0)
         let blocker = Task {
             try await pool.run {
-                started.signal(); release.wait(); return 1
+                release.wait(); return 1
             }
         }
-        started.wait()  // the one thread is busy
+        try await busy(pool)  // the one thread is busy
         let ran = Atomic<Int>(0)
         let queued = Task {
             try await pool.run(deadline: .now + .milliseconds(50)) {
@@ -91,6 +96,162 @@ struct ServiceTests {
         await #expect(throws: ServiceError.self) { try await queued.value }
         #expect(ran.load(ordering: .relaxed) == 0, "a request dropped for its deadline never runs")
         #expect(try await pool.run { 4 } == 4)
+    }
+
+    @Test("the scoring pool sheds a request that would wait longer than its delay bound, by the recent request time")
+    func poolShedsByExpectedWait() async throws {
+        let pool = ScoringPool(threads: 1, capacity: 64, maxQueueDelay: .milliseconds(180))
+        defer { pool.close() }
+        // Requests of 50 ms on one thread: two waiting always fit; a third is 150 ms of expected wait (within
+        // the bound), a fourth 200 ms (shed).
+        #expect(
+            try await pool.run {
+                Thread.sleep(forTimeInterval: 0.05); return 0
+            } == 0)
+        let release = DispatchSemaphore(value: 0)
+        let blocker = Task {
+            try await pool.run {
+                release.wait(); return 1
+            }
+        }
+        try await busy(pool)
+        var queued: [Task<Int, any Error>] = []
+        for k in 0..<3 {
+            queued.append(Task { try await pool.run { 10 + k } })
+            while pool.depth.queued <= k { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        do {
+            _ = try await pool.run { 3 }
+            Issue.record("a request 200 ms of work behind the busy thread was admitted under a 180 ms bound")
+        } catch let error as ServiceError {
+            #expect(error.code == .resourceExhausted)
+            #expect(error.message.contains("over the 180 ms a request may wait"), "\(error.message)")
+        }
+        // While the bound is held (a roll-out), the count alone bounds the queue; once released it sheds again.
+        pool.holdDelayBound()
+        let held = Task { try await pool.run { 5 } }
+        while pool.depth.queued <= 3 { try await Task.sleep(for: .milliseconds(1)) }
+        pool.holdDelayBound(until: .now)
+        await #expect(throws: ServiceError.self) { try await pool.run { 6 } }
+        release.signal()
+        #expect(try await blocker.value == 1)
+        #expect(try await held.value == 5)
+        for (k, task) in queued.enumerated() { #expect(try await task.value == 10 + k) }
+        #expect(try await pool.run { 4 } == 4, "a free thread takes a request whatever the recent request time")
+    }
+
+    @Test("a queued request leaves the queue when its deadline passes or its caller departs, without a scoring thread")
+    func poolDropsDepartedAndExpiredRequests() async throws {
+        let events = Mutex<[ScoringPool.Event]>([])
+        let pool = ScoringPool(threads: 1, capacity: 64) { e in events.withLock { $0.append(e) } }
+        defer { pool.close() }
+        let release = DispatchSemaphore(value: 0)
+        let blocker = Task {
+            try await pool.run {
+                release.wait(); return 1
+            }
+        }
+        try await busy(pool)  // the one thread is busy until `release`
+        let departure = ScoringPool.Departure()
+        let departing = Task {
+            try await pool.run(departure: departure) {
+                2
+            }
+        }
+        let expiring = Task {
+            try await pool.run(deadline: .now + .milliseconds(30)) {
+                3
+            }
+        }
+        let cancelled = Task {
+            try await pool.run {
+                4
+            }
+        }
+        while pool.depth.queued < 3 { try await Task.sleep(for: .milliseconds(1)) }
+        departure.signal()
+        cancelled.cancel()
+        // All three are answered while the thread is still busy: nobody waits for a thread to free.
+        await #expect(
+            throws: ServiceError(.cancelled, "the caller stopped waiting before a scoring thread took the request")
+        ) {
+            try await departing.value
+        }
+        await #expect(throws: ServiceError.self) { try await cancelled.value }
+        do {
+            _ = try await expiring.value
+            Issue.record("a request whose deadline passed in the queue ran")
+        } catch let error as ServiceError { #expect(error.code == .deadlineExceeded) }
+        #expect(pool.depth.queued == 0)
+        release.signal()
+        #expect(try await blocker.value == 1)
+        let seen = events.withLock { $0 }
+        let drops = seen.compactMap { if case .dropped(let r) = $0 { r } else { nil } }
+        #expect(drops.sorted { $0.rawValue < $1.rawValue } == [.cancelled, .cancelled, .deadline])
+        #expect(seen.filter { if case .ran = $0 { true } else { false } }.count == 1, "only the blocker ran")
+    }
+
+    @Test(
+        "a request whose deadline comes before its expected wait is refused at once; a caller gone mid-run is counted")
+    func poolRefusesHopelessDeadlinesAndCountsAbandonedRuns() async throws {
+        let events = Mutex<[ScoringPool.Event]>([])
+        let pool = ScoringPool(threads: 1, capacity: 64) { e in events.withLock { $0.append(e) } }
+        defer { pool.close() }
+        _ = try await pool.run { Thread.sleep(forTimeInterval: 0.04) }  // the recent request time: ~40 ms
+        let release = DispatchSemaphore(value: 0)
+        let departure = ScoringPool.Departure()
+        let blocker = Task {
+            try await pool.run(departure: departure) {
+                release.wait(); return 1
+            }
+        }
+        try await busy(pool)
+        let before = ContinuousClock.now
+        do {
+            _ = try await pool.run(deadline: .now + .milliseconds(10)) { 2 }
+            Issue.record("a request 40 ms behind a busy thread was queued with 10 ms left")
+        } catch let error as ServiceError {
+            #expect(error.code == .deadlineExceeded && error.message.contains("past the request's deadline"))
+        }
+        #expect(before.duration(to: .now) < .milliseconds(10), "refused at once, not when the deadline passed")
+        departure.signal()  // the running request's caller leaves: it finishes, counted as work for nobody
+        release.signal()
+        #expect(try await blocker.value == 1)
+        let seen = events.withLock { $0 }
+        #expect(seen.count == 3)
+        if case .ran(_, let gone) = seen.last { #expect(gone) } else { Issue.record("\(seen)") }
+        if case .dropped(.deadline) = seen[1] {} else { Issue.record("\(seen)") }
+    }
+
+    @Test("each error code has its HTTP status and gRPC code from one table, and gRPC reads it from the error")
+    func errorTable() {
+        let want: [ServiceError.Code: (Int, RPCError.Code)] = [
+            .invalidArgument: (400, .invalidArgument), .unauthenticated: (401, .unauthenticated),
+            .permissionDenied: (403, .permissionDenied), .notFound: (404, .notFound),
+            .failedPrecondition: (409, .failedPrecondition), .cancelled: (499, .cancelled),
+            .internal: (500, .internalError), .resourceExhausted: (503, .resourceExhausted),
+            .unavailable: (503, .unavailable), .deadlineExceeded: (504, .deadlineExceeded),
+        ]
+        #expect(Set(want.keys) == Set(ServiceError.Code.allCases))
+        for code in ServiceError.Code.allCases {
+            let e = ServiceError(code, "m")
+            #expect(e.httpStatus == want[code]?.0, "\(code)")
+            #expect(RPCError(e).code == want[code]?.1, "\(code)")
+            #expect(RPCError(e).message == "m")
+        }
+    }
+
+    @Test("grpc-timeout metadata is read in every unit; a malformed one is no deadline")
+    func grpcTimeout() {
+        func read(_ value: String) -> Duration? {
+            var m = Metadata()
+            m.addString(value, forKey: "grpc-timeout")
+            return GRPCScorer.timeout(m)
+        }
+        #expect(read("125m") == .milliseconds(125))
+        #expect(read("2S") == .seconds(2) && read("1M") == .seconds(60) && read("1H") == .seconds(3600))
+        #expect(read("99999999u") == .microseconds(99_999_999) && read("7n") == .nanoseconds(7))
+        for bad in ["", "m", "123456789m", "-1m", "+1m", "1.5m", "10x", "１m"] { #expect(read(bad) == nil, "\(bad)") }
     }
 
     @Test("concurrent appends through the service give the store that one append per event gives, byte for byte")
@@ -114,7 +275,7 @@ struct ServiceTests {
         let service = try RunningService(["--model", f.model, "--store", served, "--writable", "--max-batch", "64"])
         let statuses = try await withGRPCClient(
             transport: .http2NIOPosix(
-                target: .ipv4(host: "127.0.0.1", port: service.grpcPort), transportSecurity: .plaintext)
+                target: .ipv4(address: "127.0.0.1", port: service.grpcPort), transportSecurity: .plaintext)
         ) { client in
             let scorer = Lifelong_V1_Scorer.Client(wrapping: client)
             return try await withThrowingTaskGroup(of: (Int, [Lifelong_V1_EventStatus.Code]).self) { group in

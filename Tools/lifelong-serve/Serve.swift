@@ -10,11 +10,13 @@ struct Serve: AsyncParsableCommand {
         abstract: "Serve a model and its store over gRPC and HTTP/JSON (docs/SERVING.md).",
         discussion: """
             Both protocols share one request core: requests run on --threads scoring threads behind a queue of \
-            --queue requests; a request that finds it full is refused at once (HTTP 503 with Retry-After, gRPC \
-            RESOURCE_EXHAUSTED). Once both ports are bound, one line is printed to stdout: \
-            "listening grpc=HOST:PORT http=HOST:PORT". SIGHUP or POST /v1/admin/reload opens the model and \
-            the store again beside the serving ones and switches new requests to them (with --manifest, so \
-            does a change of _CURRENT beside the manifest); a failed reload keeps the old ones serving. \
+            --queue requests, or --max-queue-delay ms of their work; a request that finds it full is refused \
+            at once (HTTP 503 with Retry-After, gRPC RESOURCE_EXHAUSTED). A request still queued when its \
+            deadline (gRPC's, or timeout_ms) passes or its caller cancels leaves the queue unrun. Once both \
+            ports are bound, one line is printed to stdout: "listening grpc=HOST:PORT http=HOST:PORT". \
+            SIGHUP or POST /v1/admin/reload opens the model and the store again beside the serving ones and \
+            switches new requests to them (with --manifest, so does a change of _CURRENT beside the manifest); \
+            a failed reload keeps the old ones serving. \
             SIGTERM or SIGINT: stop accepting, finish in-flight requests, close the store, exit 0.
             """)
 
@@ -28,6 +30,8 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Serve gRPC only.") var noHttp = false
     @Option(help: "Scoring threads (default: the cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Requests waiting for a scoring thread, at most.") var queue = 64
+    @Option(help: "Shed a request when those ahead of it would keep it waiting longer (ms; 0: --queue alone).")
+    var maxQueueDelay = 10
     @Option(help: "Candidates per score request, at most.") var maxCandidates = 10_000
     @Option(help: "The largest request body or message, in bytes.") var maxRequestBytes = 8 << 20
     @Flag(help: "Accept appends (Append, POST /v1/append); the service is read-only otherwise.") var writable = false
@@ -36,15 +40,17 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "TLS certificate chain (PEM), with --tls-key.") var tlsCert: String?
     @Option(help: "TLS private key (PEM), with --tls-cert.") var tlsKey: String?
     @Option(help: "Events of concurrent appends committed in one write transaction, at most.") var maxBatch = 10_000
-    @Option(help: "With --writable: sync (fsync per commit) or nosync (a power loss may lose the last commits).")
+    @Option(help: "With --writable: sync (or full, as for ingest: fsync per commit) or nosync (no fsync).")
     var durability = "sync"
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
 
     func validate() throws {
         guard (store == nil) != (manifest == nil) else { throw ValidationError("give one of --store and --manifest") }
-        guard threads >= 1, queue >= 0, maxCandidates >= 1, maxRequestBytes >= 1024, maxBatch >= 1 else {
+        guard threads >= 1, queue >= 0, maxQueueDelay >= 0, maxCandidates >= 1, maxRequestBytes >= 1024, maxBatch >= 1
+        else {
             throw ValidationError(
-                "--threads, --max-candidates, --max-batch ≥ 1; --queue ≥ 0; --max-request-bytes ≥ 1024")
+                "--threads, --max-candidates, --max-batch ≥ 1; --queue, --max-queue-delay ≥ 0; "
+                    + "--max-request-bytes ≥ 1024")
         }
         for (name, port) in [("--grpc-port", grpcPort), ("--http-port", httpPort)] where !(0...65535).contains(port) {
             throw ValidationError("\(name) must be 0…65535")
@@ -53,7 +59,9 @@ struct Serve: AsyncParsableCommand {
         guard (tlsCert == nil) == (tlsKey == nil) else {
             throw ValidationError("give --tls-cert and --tls-key together")
         }
-        guard ["sync", "nosync"].contains(durability) else { throw ValidationError("--durability: sync or nosync") }
+        guard ["sync", "full", "nosync"].contains(durability) else {
+            throw ValidationError("--durability: sync (or full) or nosync, not '\(durability)'")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level: unknown level '\(logLevel)'")
         }
@@ -73,13 +81,14 @@ struct Serve: AsyncParsableCommand {
         c.httpPort = noHttp ? nil : httpPort
         c.threads = threads
         c.queueCapacity = queue
+        c.maxQueueDelay = maxQueueDelay > 0 ? .milliseconds(maxQueueDelay) : nil
         c.maxCandidates = maxCandidates
         c.maxRequestBytes = maxRequestBytes
         c.writable = writable
         c.tlsCertificate = tlsCert
         c.tlsKey = tlsKey
         c.maxBatch = maxBatch
-        c.syncEachCommit = durability == "sync"
+        c.syncEachCommit = durability != "nosync"
         if let writeTokenFile {
             guard let text = try? String(contentsOfFile: writeTokenFile, encoding: .utf8) else {
                 throw ValidationError("--write-token-file \(writeTokenFile): cannot read it")

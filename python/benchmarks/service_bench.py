@@ -1,12 +1,12 @@
 """`lifelong serve` under load, against the embedded scorer on the same cores, in one run (docs/SERVING.md).
 
 usage: .venv/bin/python python/benchmarks/service_bench.py [--bin .build/release] [--seconds 10] [--work DIR]
-       [--users 40] [--length 10000] [--candidates 1000] [--threads 2] [--json FILE]
+       [--users 40] [--length 10000] [--candidates 1000] [--threads 2] [--max-queue-delay MS] [--json FILE]
 
 Store: synthetic users of L = --length behaviors, d = 128 (d_item 96 + d_cat 32), B = --candidates per request;
 then the MovieLens-100K store (d = 48, B = 100) for the cheap-request rows and the 10^5-request run. Prints:
 - saturation: requests/s of the embedded scorer (the C ABI, --threads Python threads, ids packed once), of gRPC
-  (h2load, 2 connections × 4 streams) and of HTTP (wrk, 4 connections), and service over embedded (goal ≥ 0.85);
+  (h2load, 2 connections × 2 streams) and of HTTP (wrk, 4 connections), and service over embedded (goal ≥ 0.85);
 - tails at 50 % and 80 % of each protocol's saturation, open-loop (loadgen.py): p50, p99, p99.9 (goal: p99 at
   50 % ≤ 1.5 × the embedded request's p50 on one thread);
 - overload: 2 × saturation for 3 × --seconds: shed share, accepted p99 over its value at 50 % (goal ≤ 3), RSS;
@@ -98,6 +98,12 @@ class Server:
         hwm = int(re.search(r"VmHWM:\s*(\d+)", status).group(1))  # type: ignore[union-attr]
         return rss, hwm, len(os.listdir(f"/proc/{self.process.pid}/fd"))
 
+    def failed_grpc_scores(self) -> int:
+        """gRPC Score calls answered with a status other than OK so far (h2load sees only HTTP statuses)."""
+        pattern = r'^lifelong_requests_total\{([^}]*)\} ([0-9.e+]+)$'
+        return sum(int(float(value)) for labels, value in re.findall(pattern, self.get("/metrics"), re.M)
+                   if 'method="score"' in labels and 'transport="grpc"' in labels and 'status="ok"' not in labels)
+
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(120)
@@ -152,13 +158,15 @@ def grpc_frame(message: bytes) -> bytes:
 
 
 def h2load(server: Server, frame: Path, *, seconds: float = 0, count: int = 0) -> float:
-    """gRPC Score calls with h2load (HTTP/2, 2 connections × 4 streams); requests/s."""
+    """gRPC Score calls with h2load (HTTP/2, 2 connections × 2 streams: threads + 2 in flight); requests/s."""
     budget = ["-D", str(int(seconds))] if seconds else ["-n", str(count)]
-    out = run("h2load", *budget, "-c", "2", "-m", "4", "-t", "1", "-d", str(frame), "-H",
+    failed = server.failed_grpc_scores()
+    out = run("h2load", *budget, "-c", "2", "-m", "2", "-t", "1", "-d", str(frame), "-H",
               "content-type: application/grpc", "-H", "te: trailers", f"http://{server.grpc}/lifelong.v1.Scorer/Score")
     m = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
     ok = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed", out)
     assert m and ok and int(ok.group(2)) == 0, out
+    assert server.failed_grpc_scores() == failed, "gRPC calls under h2load were refused: the rate counts only OK"
     return float(m.group(1))
 
 
@@ -321,6 +329,7 @@ def main() -> None:
     a.add_argument("--length", type=int, default=10_000)
     a.add_argument("--candidates", type=int, default=1000)
     a.add_argument("--threads", type=int, default=2)
+    a.add_argument("--max-queue-delay", help="passed to lifelong serve (ms; its default when absent)")
     a.add_argument("--json", help="also write the figures here")
     args = a.parse_args()
     binary = Path(args.bin)
@@ -333,9 +342,10 @@ def main() -> None:
         requests = requests_for(users, items, 64, args.candidates, 1)
         json_bodies, messages, json_file, frame = bodies(requests, work, "synthetic")
         print(f"{cpu()}; synthetic store: {len(users)} users of L = {args.length:,}, d = 128, "
-              f"B = {args.candidates}; --threads {args.threads}")
+              f"B = {args.candidates}; --threads {args.threads}, --max-queue-delay {args.max_queue_delay or 'default'}")
+        delay = ["--max-queue-delay", args.max_queue_delay] if args.max_queue_delay else []
         server = Server(binary / "lifelong-serve", "--model", str(paths["model"]), "--store", str(paths["store"]),
-                        "--threads", str(args.threads), "--writable")
+                        "--threads", str(args.threads), "--writable", *delay)
         print("\n| requests | embedded req/s | gRPC req/s (over embedded) | HTTP req/s (over embedded) | "
               "embedded p50 ms, 1 thread |\n|---|---:|---:|---:|---:|")
         sat = saturation(server, args, json_file, frame, work, paths["model"], paths["store"], requests,

@@ -133,15 +133,19 @@ def test_a_full_queue_sheds_at_once_with_503_and_resource_exhausted(quickstart: 
     with Service("--model", str(quickstart / "model"), "--store", str(quickstart / "store"), "--threads", "1",
                  "--queue", "1") as service, lifelong.Client(service.grpc) as client:
         results: List[Any] = []
-        threads = [threading.Thread(target=heavy, args=(service, results, 10000)) for _ in range(12)]
-        for t in threads:
-            t.start()
-        shed_grpc = []
-        for _ in range(20):
+        shed_grpc: List[str] = []
+
+        def heavy_grpc() -> None:
             try:
                 client.score("196", ["242"] * 5000, "full")
             except lifelong.ServiceError as e:
                 shed_grpc.append(e.code)
+
+        # Both protocols at once, so that each finds the one thread busy and the one queue slot taken.
+        threads = [threading.Thread(target=heavy, args=(service, results, 10000)) for _ in range(12)]
+        threads += [threading.Thread(target=heavy_grpc) for _ in range(12)]
+        for t in threads:
+            t.start()
         for t in threads:
             t.join()
         statuses = [r[0] for r in results]
@@ -155,7 +159,7 @@ def test_a_full_queue_sheds_at_once_with_503_and_resource_exhausted(quickstart: 
 
 def test_a_request_whose_time_runs_out_in_the_queue_is_dropped(quickstart: Path) -> None:
     with Service("--model", str(quickstart / "model"), "--store", str(quickstart / "store"), "--threads", "1",
-                 "--queue", "16") as service:
+                 "--queue", "16", "--max-queue-delay", "0") as service:
         results: List[Any] = []
         threads = [threading.Thread(target=heavy, args=(service, results, 10000)) for _ in range(3)]
         for t in threads:
@@ -166,6 +170,74 @@ def test_a_request_whose_time_runs_out_in_the_queue_is_dropped(quickstart: Path)
             t.join()
         assert status == 504 and reply["error"]["code"] == "deadline_exceeded", reply
         assert all(r[0] == 200 for r in results)
+        assert runs(service) == 3 and metric(service, "lifelong_dropped_requests_total", 'reason="deadline"') == 1
+
+
+def metric(service: Service, name: str, labels: str = "") -> float:
+    """The sum of the samples of /metrics named `name` whose labels include each of `labels` (`a="x",b="y"`)."""
+    text = http("GET", service.url("/metrics"))[2]
+    wanted = [part for part in labels.split(",") if part]
+    total = 0.0
+    for have, value in re.findall(rf"^{name}(?:\{{([^}}]*)\}})? ([0-9.e+]+)$", text, re.M):
+        if all(w in have.split(",") for w in wanted):
+            total += float(value)
+    return total
+
+
+def runs(service: Service) -> float:
+    """Requests the scoring threads have run, for callers waiting or gone."""
+    return sum(metric(service, "lifelong_scoring_runs_total", f'caller="{c}"') for c in ("waiting", "gone"))
+
+
+def test_a_grpc_deadline_shorter_than_the_queue_wait_never_reaches_a_scoring_thread(quickstart: Path) -> None:
+    with Service("--model", str(quickstart / "model"), "--store", str(quickstart / "store"), "--threads", "1",
+                 "--queue", "64", "--max-queue-delay", "0") as service, \
+            lifelong.Client(service.grpc, timeout=0.05) as hasty:
+        results: List[Any] = []
+        threads = [threading.Thread(target=heavy, args=(service, results, 10000)) for _ in range(6)]
+        for t in threads:
+            t.start()
+        wait_until(lambda: metric(service, "lifelong_in_flight") >= 3)
+        failed = []
+        for _ in range(10):
+            try:
+                hasty.score("196", ["242"] * 100, "full")
+            except lifelong.ServiceError as e:
+                failed.append(e.code)
+        for t in threads:
+            t.join()
+        assert failed == ["DEADLINE_EXCEEDED"] * 10, failed
+        assert all(r[0] == 200 for r in results)
+        # The six heavy requests ran; the ten with a deadline left the queue (or were refused) unrun.
+        assert wait_until(lambda: runs(service) == 6), runs(service)
+        # Most by the deadline; a client's reset can reach the server before its own timer fires.
+        assert metric(service, "lifelong_dropped_requests_total") == 10
+        assert metric(service, "lifelong_dropped_requests_total", 'reason="deadline"') >= 8
+        assert metric(service, "lifelong_requests_total",
+                      'method="score",mode="full",status="ok",transport="grpc"') == 0
+
+
+def test_a_cancelled_grpc_call_leaves_the_queue_unrun(quickstart: Path) -> None:
+    with Service("--model", str(quickstart / "model"), "--store", str(quickstart / "store"), "--threads", "1",
+                 "--queue", "64", "--max-queue-delay", "0") as service:
+        results: List[Any] = []
+        threads = [threading.Thread(target=heavy, args=(service, results, 10000)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        wait_until(lambda: metric(service, "lifelong_in_flight") >= 3)
+        channel = grpc.insecure_channel(service.grpc)
+        score = channel.unary_unary("/lifelong.v1.Scorer/Score")
+        # ScoreRequest{user: "196", candidates: ["242"]}, by hand: the call is made and then cancelled.
+        futures = [score.future(b"\x0a\x03196\x12\x03242") for _ in range(5)]
+        wait_until(lambda: metric(service, "lifelong_in_flight") >= 8)
+        for f in futures:
+            f.cancel()
+        assert wait_until(lambda: metric(service, "lifelong_dropped_requests_total", 'reason="cancelled"') == 5)
+        for t in threads:
+            t.join()
+        channel.close()
+        assert all(r[0] == 200 for r in results)
+        assert wait_until(lambda: runs(service) == 4), runs(service)
 
 
 def in_flight(service: Service) -> int:
