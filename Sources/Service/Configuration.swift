@@ -1,3 +1,5 @@
+import Foundation
+
 /// Everything `lifelong serve` is started with (docs/SERVING.md, "Flags").
 public struct Configuration: Sendable {
     /// Where the model and the user state come from.
@@ -37,9 +39,47 @@ public struct Configuration: Sendable {
     public var maxBatch = 10_000
     /// Seconds between looks at the manifest's `_CURRENT` (with `.manifest`).
     public var watchInterval = 1.0
+    /// The folders a reload call may name folders under: the parents of the model folder and of the store
+    /// folder (or of the manifest's folder) unless set.
+    public var reloadRoots: [String]
 
     public init(model: String, source: Source) {
         self.model = model
         self.source = source
+        let served =
+            switch source {
+            case .store(let store): store
+            case .manifest(let manifest): (manifest as NSString).deletingLastPathComponent
+            }
+        reloadRoots = [model, served].map { ((Self.resolved($0) ?? $0) as NSString).deletingLastPathComponent }
+    }
+
+    /// Whether `host` is a loopback address (the service is then reachable from this machine only).
+    public static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    /// `path` absolute, with symbolic links, `.` and `..` resolved (`realpath`); for a path that does not
+    /// exist, its existing parent resolved and the rest appended, or nil when the rest has a `..` (which only
+    /// the file system could resolve).
+    static func resolved(_ path: String) -> String? {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        if let real = realpath(absolute, nil) {
+            defer { free(real) }
+            return String(cString: real)
+        }
+        let parent = (absolute as NSString).deletingLastPathComponent
+        let last = (absolute as NSString).lastPathComponent
+        guard parent != absolute, last != "..", last != ".", let base = resolved(parent) else { return nil }
+        return (base == "/" ? "" : base) + "/" + last
+    }
+
+    /// Whether `path` is one of `reloadRoots` or under one.
+    func mayReload(_ path: String) -> Bool {
+        guard let target = Self.resolved(path) else { return false }
+        return reloadRoots.contains { root in
+            guard let root = Self.resolved(root) else { return false }
+            return target == root || target.hasPrefix(root == "/" ? "/" : root + "/")
+        }
     }
 }

@@ -26,7 +26,7 @@ public final class Deployment: Sendable {
         let open = { (model: ModelBundle, folder: String) throws -> Scorer in
             // A writable open would create a store where there is none: the service only opens existing ones.
             guard FileManager.default.fileExists(atPath: folder + "/data.mdb") else {
-                throw ServiceError(.failedPrecondition, "no store at \(folder) (no data.mdb)")
+                throw ServiceError(.notFound, "no store at \(folder) (no data.mdb)")
             }
             let store = try Store(path: folder, readOnly: !writable, durability: c.syncEachCommit ? .full : .noSync)
             return try Scorer(model: model, store: store, writable: writable)

@@ -38,6 +38,7 @@ enum HTTPAPI {
                 }
                 let source: Configuration.Source? =
                     body.store.map { .store($0) } ?? body.manifest.map { .manifest($0) }
+                try core.checkReloadFolders(model: body.model, store: body.store, manifest: body.manifest)
                 return json(
                     try encoder.encode(["fingerprint": try await core.reload(model: body.model, source: source)]))
             }

@@ -1,4 +1,5 @@
 import Dispatch
+import Errors
 import Foundation
 import Logging
 import Synchronization
@@ -39,14 +40,35 @@ extension Core {
                         ])
                     reply.resume(returning: next.fingerprint)
                 } catch {
+                    // The caller (and /readyz, which anyone may read) learns the kind; the log, the files.
                     let failure = ServiceError(
-                        .failedPrecondition, "reload failed, the old model keeps serving: \(error)")
+                        .failedPrecondition,
+                        "reload failed (\((error as? ServiceError)?.code.rawValue ?? ErrorKind(of: error).rawValue)), "
+                            + "the old model keeps serving; the service's log "
+                            + "names the files")
                     metrics.reload("failed")
                     lastRollout.withLock { $0 = Rollout(ok: false, fingerprint: nil, error: failure.message) }
-                    logger.error("reload failed", metadata: ["error": "\(error)"])
+                    logger.error(
+                        "reload failed",
+                        metadata: ["error": "\(error)", "model": "\(model)", "source": "\(source)"])
                     reply.resume(throwing: failure)
                 }
             }
+        }
+    }
+
+    /// Refuses (`permissionDenied`, without echoing them) folders a reload call names outside the reload
+    /// roots, before anything under them is opened.
+    func checkReloadFolders(model: String?, store: String?, manifest: String?) throws {
+        for (field, path) in [("model", model), ("store", store), ("manifest", manifest)] {
+            guard let path else { continue }
+            guard !path.isEmpty else { throw ServiceError(.invalidArgument, "field '\(field)' is empty") }
+            guard !configuration.mayReload(path) else { continue }
+            logger.warning("reload refused: outside the reload roots", metadata: ["\(field)": "\(path)"])
+            throw ServiceError(
+                .permissionDenied,
+                "field '\(field)': a reload may name only folders under the service's reload roots "
+                    + "(--reload-root; by default the parents of the folders served)")
         }
     }
 

@@ -20,7 +20,7 @@ public struct ServiceError: Error, CustomStringConvertible, Sendable, Equatable,
         case unauthenticated
         /// A reload naming a folder outside the reload root.
         case permissionDenied = "permission_denied"
-        /// The route or method does not exist.
+        /// The route does not exist; a reload names a folder with no store.
         case notFound = "not_found"
         /// No model is serving (start-up, or shutting down).
         case unavailable

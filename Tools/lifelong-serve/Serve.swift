@@ -37,6 +37,13 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Accept appends (Append, POST /v1/append); the service is read-only otherwise.") var writable = false
     @Option(help: "A file holding the bearer token that appends and admin calls must carry.") var writeTokenFile:
         String?
+    @Flag(help: "Serve a non-loopback --host without --write-token-file: anyone who reaches it may reload the model.")
+    var allowNoToken = false
+    @Option(
+        help: ArgumentHelp(
+            "A folder a reload may name folders under (repeatable; default: the parents of the folders served).",
+            valueName: "dir"))
+    var reloadRoot: [String] = []
     @Option(help: "TLS certificate chain (PEM), with --tls-key.") var tlsCert: String?
     @Option(help: "TLS private key (PEM), with --tls-cert.") var tlsKey: String?
     @Option(help: "Events of concurrent appends committed in one write transaction, at most.") var maxBatch = 10_000
@@ -58,6 +65,12 @@ struct Serve: AsyncParsableCommand {
         guard !(noGrpc && noHttp) else { throw ValidationError("--no-grpc and --no-http leave nothing to serve") }
         guard (tlsCert == nil) == (tlsKey == nil) else {
             throw ValidationError("give --tls-cert and --tls-key together")
+        }
+        guard Configuration.isLoopback(host) || writeTokenFile != nil || allowNoToken else {
+            throw ValidationError(
+                "--host \(host) is not a loopback address and no --write-token-file is given: anyone who reaches "
+                    + "the port could reload the model\(writable ? " and append" : ""). Give --write-token-file "
+                    + "FILE, or --allow-no-token to serve so anyway")
         }
         guard ["sync", "full", "nosync"].contains(durability) else {
             throw ValidationError("--durability: sync (or full) or nosync, not '\(durability)'")
@@ -89,6 +102,7 @@ struct Serve: AsyncParsableCommand {
         c.tlsKey = tlsKey
         c.maxBatch = maxBatch
         c.syncEachCommit = durability != "nosync"
+        if !reloadRoot.isEmpty { c.reloadRoots = reloadRoot }
         if let writeTokenFile {
             guard let text = try? String(contentsOfFile: writeTokenFile, encoding: .utf8) else {
                 throw ValidationError("--write-token-file \(writeTokenFile): cannot read it")

@@ -21,7 +21,7 @@ import lifelong
 import numpy as np
 import pytest
 from conftest import ROOT, run_cli
-from service import Service, http, wait_until
+from service import Service, http, serve_binary, wait_until
 
 ITEMS = ["242", "302", "377", "51", "346", "474", "265", "465", "not-an-item"]
 USERS = ["196", "1", "943", "cold-user"]
@@ -261,10 +261,12 @@ def test_a_failed_reload_keeps_the_old_model_serving(quickstart: Path, tmp_path:
         shutil.copytree(quickstart / "other", model)
         status, _, reply = http("POST", service.url("/v1/admin/reload"))
         assert status == 409 and "old model keeps serving" in reply["error"]["message"], reply
-        assert "encoded with model" in reply["error"]["message"]
+        # The caller and /readyz learn the kind; only the log names the files.
+        assert "(model_mismatch)" in reply["error"]["message"] and str(tmp_path) not in reply["error"]["message"]
         status, _, ready = http("GET", service.url("/readyz"))
         assert status == 200 and ready["fingerprint"] == fingerprint and ready["last_rollout"]["ok"] is False
-        assert "encoded with model" in ready["last_rollout"]["error"]
+        assert "(model_mismatch)" in ready["last_rollout"]["error"] and str(tmp_path) not in json.dumps(ready)
+        assert wait_until(lambda: any("reload failed" in line and str(model) in line for line in service.log))
         np.testing.assert_array_equal(bits(client.score("196", ITEMS)), bits(before))
         # A damaged bundle: refused the same way, by SIGHUP.
         (model / "model.safetensors").write_bytes(b"damaged")
@@ -436,5 +438,49 @@ def test_a_reload_to_other_folders_and_a_new_current_roll_out_new_requests(
         status, _, reply = http("POST", service.url("/v1/admin/reload"), {"store": "/nonexistent", "manifest": "x"})
         assert status == 400 and "not both" in reply["error"]["message"]
         status, _, reply = http("POST", service.url("/v1/admin/reload"), {"store": str(tmp_path)})
-        assert status == 409 and "no store at" in reply["error"]["message"]
+        assert status == 409 and "(not_found)" in reply["error"]["message"] and str(tmp_path) not in str(reply)
         assert not (tmp_path / "data.mdb").exists()
+
+
+def test_a_reload_may_name_only_folders_under_the_reload_roots(quickstart: Path, tmp_path: Path) -> None:
+    model = copy_model(quickstart / "model", tmp_path / "served" / "model")
+    with Service("--model", str(model), "--store", str(quickstart / "store")) as service, \
+            lifelong.Client(service.grpc) as client:
+        fingerprint = client.describe()["fingerprint"]
+        # Outside the parents of the folders served: refused before anything there is opened, the path not echoed.
+        for body in ({"model": "/etc"}, {"store": "/tmp/../etc/x"}, {"manifest": "/nonexistent/manifest.json"},
+                     {"model": str(tmp_path / "served" / ".." / "elsewhere")},
+                     {"model": str(tmp_path / "served" / "missing" / ".." / ".." / "x")}):
+            status, _, reply = http("POST", service.url("/v1/admin/reload"), body)
+            assert status == 403 and reply["error"]["code"] == "permission_denied", (body, reply)
+            assert all(part not in reply["error"]["message"] for part in ("/etc", "/tmp", "/nonexistent", "elsewhere"))
+        # A symbolic link under a root that leads out of it is outside too.
+        (tmp_path / "served" / "link").symlink_to("/etc")
+        status, _, reply = http("POST", service.url("/v1/admin/reload"), {"model": str(tmp_path / "served" / "link")})
+        assert status == 403, reply
+        # A folder under a root that holds no bundle: refused by kind, still without the path.
+        status, _, reply = http("POST", service.url("/v1/admin/reload"), {"model": str(tmp_path / "served" / "none")})
+        assert status == 409 and "(not_found)" in reply["error"]["message"] and "served" not in reply["error"]["message"]
+        assert any("outside the reload roots" in line and "/etc" in line for line in service.log)
+        assert client.describe()["fingerprint"] == fingerprint and http("GET", service.url("/readyz"))[0] == 200
+    # --reload-root widens (or narrows) it.
+    with Service("--model", str(model), "--store", str(quickstart / "store"), "--reload-root",
+                 str(quickstart)) as service:
+        status, _, reply = http("POST", service.url("/v1/admin/reload"),
+                                {"model": str(quickstart / "model"), "store": str(quickstart / "store")})
+        assert status == 200, reply
+        status, _, reply = http("POST", service.url("/v1/admin/reload"), {"model": str(model)})
+        assert status == 403, reply
+
+
+def test_a_non_loopback_host_without_a_token_refuses_to_start(quickstart: Path, tmp_path: Path) -> None:
+    for host in ("0.0.0.0", "::", "192.0.2.1"):
+        run = subprocess.run([str(serve_binary()), "--model", str(quickstart / "model"), "--store",
+                              str(quickstart / "store"), "--host", host, "--grpc-port", "0", "--http-port", "0"],
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode != 0 and "not a loopback address" in run.stderr, run.stderr
+        assert "--write-token-file" in run.stderr and "--allow-no-token" in run.stderr
+    # Loopback needs no token.
+    with Service("--model", str(quickstart / "model"), "--store", str(quickstart / "store"), "--host",
+                 "127.0.0.1") as service:
+        assert http("GET", service.url("/healthz"))[0] == 200
