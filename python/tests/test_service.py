@@ -460,7 +460,8 @@ def test_a_reload_may_name_only_folders_under_the_reload_roots(quickstart: Path,
         assert status == 403, reply
         # A folder under a root that holds no bundle: refused by kind, still without the path.
         status, _, reply = http("POST", service.url("/v1/admin/reload"), {"model": str(tmp_path / "served" / "none")})
-        assert status == 409 and "(not_found)" in reply["error"]["message"] and "served" not in reply["error"]["message"]
+        message = reply["error"]["message"]
+        assert status == 409 and "(not_found)" in message and "served" not in message
         assert any("outside the reload roots" in line and "/etc" in line for line in service.log)
         assert client.describe()["fingerprint"] == fingerprint and http("GET", service.url("/readyz"))[0] == 200
     # --reload-root widens (or narrows) it.
