@@ -211,7 +211,8 @@ let package = Package(
         .testTarget(
             name: "ServiceTests",
             dependencies: [
-                "Service", "lifelong", "lifelong-serve", "Model", "Scorer", "Offline", "Store", "TestSupport",
+                "Service", "lifelong", "lifelong-serve", "Model", "Scorer", "Offline", "Store", "Tensors",
+                "TestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ]

@@ -20,9 +20,8 @@ public struct Configuration: Sendable {
     /// Requests waiting for a scoring thread, at most; beyond it a request is shed at once.
     public var queueCapacity = 64
     /// Beyond `2 × threads` waiting, a request is shed at once when those ahead of it would keep it longer
-    /// than this (their count times the recent mean request time, over the threads); nil: only
-    /// `queueCapacity` bounds the queue.
-    public var maxQueueDelay: Duration? = .milliseconds(10)
+    /// than this (their count times the recent mean request time, over the threads).
+    public var maxQueueDelay = ScoringPool.QueueDelay.requests(3, floor: .milliseconds(10))
     public var maxCandidates = 10_000
     /// The largest request body (HTTP) or message (gRPC) accepted.
     public var maxRequestBytes = 8 << 20

@@ -9,7 +9,8 @@ import Synchronization
 /// - **Admission.** A free thread takes a request at once. Otherwise it waits in the queue unless the queue is
 ///   "full", and is refused at once (`resourceExhausted`) if it is, so that the accepted ones keep their
 ///   latency. Full is either bound: `capacity` requests waiting, or — beyond `2 × threads` waiting, which
-///   always fit — an expected wait over `maxQueueDelay`: the requests ahead times the recent mean time of a
+///   always fit — an expected wait over `maxQueueDelay` (by default 3 requests' time, at least 10 ms): the
+///   requests ahead, less the threads free, times the recent mean time of a
 ///   request (an exponential average over the last few), over the threads. The second holds an accepted
 ///   request's wait to the delay whatever a request costs (64 waiting requests of 4.6 ms on 2 threads are 150
 ///   ms of queue, 64 of 0.1 ms are 3 ms). A bound that applies only to a queue that has not drained for a
@@ -17,12 +18,34 @@ import Synchronization
 ///   count bound alone then admits a long queue again. While a roll-out opens a deployment, and shortly after,
 ///   only the count bounds the queue (`holdDelayBound`): the opening takes the cores for a moment, and
 ///   shedding then would turn a planned roll-out into failed requests.
-/// - **Deadlines and callers that leave.** A request whose deadline comes before its expected wait ends is
-///   refused at once (`deadlineExceeded`). A queued request whose deadline passes, or whose caller gives up
-///   (its task is cancelled, or `Departure.signal()` — gRPC's cancellation handler), leaves the queue at that
-///   moment, answered `deadlineExceeded` or `cancelled`, without touching a scoring thread. A request already
+/// - **Deadlines and callers that leave.** A deadline is when the caller stops waiting for the answer. A
+///   request that would likely end past it (its expected wait, plus the recent mean request time and four
+///   mean deviations) is refused at once (`deadlineExceeded`), and a thread skips a queued one that would.
+///   A queued request whose deadline passes, or whose caller gives up (its task is cancelled, or
+///   `Departure.signal()` — gRPC's cancellation handler), leaves the queue at that moment, answered
+///   `deadlineExceeded` or `cancelled`, without touching a scoring thread. A request already
 ///   running finishes; the pool reports its time as spent for a caller that was gone.
 public final class ScoringPool: Sendable {
+    /// How long a request may expect to wait in the queue before it is shed instead.
+    public enum QueueDelay: Sendable, Equatable {
+        /// No bound but the count (`capacity`).
+        case none
+        /// A fixed wait.
+        case fixed(Duration)
+        /// `requests` times the recent mean request time, and at least `floor`: a bound that follows what a
+        /// request costs (a fixed one is too long for cheap requests and too short for a few slow ones).
+        case requests(Double, floor: Duration)
+
+        /// The bound in seconds, given the recent mean request time; nil: none.
+        func seconds(meanRun: Double) -> Double? {
+            switch self {
+            case .none: nil
+            case .fixed(let d): ScoringPool.seconds(d)
+            case .requests(let k, let floor): max(ScoringPool.seconds(floor), k * meanRun)
+            }
+        }
+    }
+
     /// Why a request left the queue without running.
     public enum Drop: String, Sendable, CaseIterable {
         /// Its deadline passed, or would have before a thread could take it.
@@ -76,7 +99,9 @@ public final class ScoringPool: Sendable {
     private struct Job {
         let id: UInt64
         let deadline: ContinuousClock.Instant?
-        let run: @Sendable () -> Void
+        /// Computes the result, calls `finished` (the pool's bookkeeping), then replies: a caller that sends its
+        /// next request as soon as it has the reply finds the thread already counted free.
+        let run: @Sendable (_ finished: () -> Void) -> Void
         let fail: @Sendable (ServiceError) -> Void
     }
     private struct Queue {
@@ -87,12 +112,17 @@ public final class ScoringPool: Sendable {
         var nextID: UInt64 = 0
         /// Recent mean seconds a request runs (0 until the first one ends).
         var meanRun = 0.0
+        /// Recent mean deviation of a request's time from `meanRun`.
+        var runDeviation = 0.0
+        /// A request's time that few exceed: the mean and 4 deviations (as TCP bounds a round trip, RFC 6298).
+        /// A request is started only if it would end by its deadline at this time.
+        var likelyRun: Double { meanRun + 4 * runDeviation }
         /// Until when only `capacity` bounds the queue (a roll-out is under way).
         var delayBoundHeld: ContinuousClock.Instant?
     }
     public let threads: Int
     public let capacity: Int
-    public let maxQueueDelay: Duration?
+    public let maxQueueDelay: QueueDelay
     private let observe: @Sendable (Event) -> Void
     private let queue = Mutex(Queue())
     private let ready = DispatchSemaphore(value: 0)
@@ -100,7 +130,7 @@ public final class ScoringPool: Sendable {
     private let timers = DispatchQueue(label: "lifelong.pool.deadlines")
 
     public init(
-        threads: Int, capacity: Int, maxQueueDelay: Duration? = nil,
+        threads: Int, capacity: Int, maxQueueDelay: QueueDelay = .none,
         observe: @escaping @Sendable (Event) -> Void = { _ in }
     ) {
         precondition(threads >= 1 && capacity >= 0)
@@ -142,7 +172,11 @@ public final class ScoringPool: Sendable {
             try await withCheckedThrowingContinuation { (reply: CheckedContinuation<T, any Error>) in
                 let job = Job(
                     id: id, deadline: deadline,
-                    run: { reply.resume(with: Result { try body() }) },
+                    run: { finished in
+                        let result = Result { try body() }
+                        finished()
+                        reply.resume(with: result)
+                    },
                     fail: { reply.resume(throwing: $0) })
                 let (refusal, queued) = queue.withLock { q -> (ServiceError?, Bool) in
                     if q.closed { return (ServiceError(.unavailable, "the service is shutting down"), false) }
@@ -200,21 +234,24 @@ public final class ScoringPool: Sendable {
                 .resourceExhausted, "all \(threads) scoring threads are busy and \(capacity) requests wait: retry later"
             )
         }
-        // Its own wait: those ahead of it and itself, over the threads, at the recent time of a request.
-        let wait = Double(q.jobs.count + 1) * q.meanRun / Double(threads)
+        // Its own wait: those ahead of it and itself, less the threads free to take them now (one that just
+        // answered and has not yet taken the next), over the threads, at the recent time of a request.
+        let free = threads - q.running.count
+        let wait = Double(max(0, q.jobs.count + 1 - free)) * q.meanRun / Double(threads)
+        // The caller wants the answer by its deadline: one that would come later is not worth a thread's time.
         if let deadline {
             let left = Self.seconds(ContinuousClock.now.duration(to: deadline))
-            if wait > left {
+            if wait + q.likelyRun > left {
                 return ServiceError(
                     .deadlineExceeded,
-                    "\(q.jobs.count) requests wait for \(threads) busy scoring threads, about \(Self.ms(wait)) ms, "
-                        + "past the request's deadline in \(Self.ms(max(0, left))) ms")
+                    "\(q.jobs.count) requests wait for \(threads) busy scoring threads: about \(Self.ms(wait)) ms "
+                        + "of wait and \(Self.ms(q.likelyRun)) ms to run, past the request's deadline in "
+                        + "\(Self.ms(max(0, left))) ms")
             }
         }
         // A few requests always fit, so that requests longer than the delay still queue behind each other.
-        guard let maxQueueDelay, q.jobs.count >= 2 * threads else { return nil }
+        guard let budget = maxQueueDelay.seconds(meanRun: q.meanRun), q.jobs.count >= 2 * threads else { return nil }
         if let held = q.delayBoundHeld, ContinuousClock.now < held { return nil }
-        let budget = Self.seconds(maxQueueDelay)
         guard wait <= budget else {
             return ServiceError(
                 .resourceExhausted,
@@ -234,26 +271,41 @@ public final class ScoringPool: Sendable {
     private func work() {
         while true {
             ready.wait()
+            var likelyRun = 0.0
             let next = queue.withLock { q -> Job?? in
                 guard let job = q.jobs.popFirst() else { return q.closed ? .some(nil) : nil }
                 q.running[job.id] = false
+                likelyRun = q.likelyRun
                 return job
             }
             guard let next else { continue }  // a wake left by a job another thread took or that left
             guard let job = next else { return }
             let start = ContinuousClock.now
-            if let deadline = job.deadline, start >= deadline {  // its timer has not fired yet
+            // Its deadline passed (its timer has not fired yet), or will before a request of the recent time
+            // would likely end: the thread is worth more to the requests behind it.
+            if let deadline = job.deadline, start + .nanoseconds(Int64(likelyRun * 1e9)) >= deadline {
                 queue.withLock { _ = $0.running.removeValue(forKey: job.id) }
                 observe(.dropped(.deadline))
-                job.fail(ServiceError(.deadlineExceeded, "the request's deadline passed while it was queued"))
+                job.fail(
+                    ServiceError(
+                        .deadlineExceeded, "the request's deadline passed, or would before it ran, while it was queued"
+                    ))
                 continue
             }
-            job.run()
-            let seconds = Self.seconds(start.duration(to: .now))
-            let gone = queue.withLock { q in
-                // The mean of about the last 8 requests: quick to follow a change of load, steady over noise.
-                q.meanRun = q.meanRun == 0 ? seconds : q.meanRun + (seconds - q.meanRun) / 8
-                return q.running.removeValue(forKey: job.id) ?? false
+            var seconds = 0.0
+            var gone = false
+            job.run {
+                seconds = Self.seconds(start.duration(to: .now))
+                gone = queue.withLock { q in
+                    // The mean of about the last 8 requests: quick to follow a change of load, steady over noise.
+                    if q.meanRun == 0 {
+                        q.meanRun = seconds
+                    } else {
+                        q.runDeviation += (abs(seconds - q.meanRun) - q.runDeviation) / 4
+                        q.meanRun += (seconds - q.meanRun) / 8
+                    }
+                    return q.running.removeValue(forKey: job.id) ?? false
+                }
             }
             observe(.ran(seconds: seconds, callerGone: gone))
         }

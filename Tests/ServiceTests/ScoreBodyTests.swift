@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 import Testing
 
 @testable import Service
@@ -95,7 +96,7 @@ struct ScoreBodyTests {
 
     @Test("10^4 random mutations of valid bodies: the decoder's values, refused only where the JSON is broken")
     func mutations() {
-        var g = SystemRandomNumberGenerator()
+        var g = Gaussian(seed: 20_261_207)  // the project's seeded generator: a failure replays
         let alphabet = Array(#"{}[]":,\ u0aeE.-+9nultrfs"#.utf8) + [0x00, 0x1F, 0x80, 0xC3, 0xFF]
         var disagreements: [String] = []
         for k in 0..<10_000 {

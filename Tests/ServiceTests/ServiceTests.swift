@@ -100,7 +100,7 @@ struct ServiceTests {
 
     @Test("the scoring pool sheds a request that would wait longer than its delay bound, by the recent request time")
     func poolShedsByExpectedWait() async throws {
-        let pool = ScoringPool(threads: 1, capacity: 64, maxQueueDelay: .milliseconds(180))
+        let pool = ScoringPool(threads: 1, capacity: 64, maxQueueDelay: .fixed(.milliseconds(180)))
         defer { pool.close() }
         // Requests of 50 ms on one thread: two waiting always fit; a third is 150 ms of expected wait (within
         // the bound), a fourth 200 ms (shed).

@@ -30,8 +30,11 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Serve gRPC only.") var noHttp = false
     @Option(help: "Scoring threads (default: the cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Requests waiting for a scoring thread, at most.") var queue = 64
-    @Option(help: "Shed a request when those ahead of it would keep it waiting longer (ms; 0: --queue alone).")
-    var maxQueueDelay = 10
+    @Option(
+        help: ArgumentHelp(
+            "Shed a request when those ahead of it would keep it waiting longer: 'auto' (3 requests' recent time, "
+                + "at least 10 ms), a number of ms, or 0 (--queue alone).", valueName: "auto|ms"))
+    var maxQueueDelay = "auto"
     @Option(help: "Candidates per score request, at most.") var maxCandidates = 10_000
     @Option(help: "The largest request body or message, in bytes.") var maxRequestBytes = 8 << 20
     @Flag(help: "Accept appends (Append, POST /v1/append); the service is read-only otherwise.") var writable = false
@@ -53,11 +56,12 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         guard (store == nil) != (manifest == nil) else { throw ValidationError("give one of --store and --manifest") }
-        guard threads >= 1, queue >= 0, maxQueueDelay >= 0, maxCandidates >= 1, maxRequestBytes >= 1024, maxBatch >= 1
-        else {
+        guard threads >= 1, queue >= 0, maxCandidates >= 1, maxRequestBytes >= 1024, maxBatch >= 1 else {
             throw ValidationError(
-                "--threads, --max-candidates, --max-batch ≥ 1; --queue, --max-queue-delay ≥ 0; "
-                    + "--max-request-bytes ≥ 1024")
+                "--threads, --max-candidates, --max-batch ≥ 1; --queue ≥ 0; --max-request-bytes ≥ 1024")
+        }
+        guard maxQueueDelay == "auto" || (Int(maxQueueDelay) ?? -1) >= 0 else {
+            throw ValidationError("--max-queue-delay: 'auto' or a whole number of ms ≥ 0, not '\(maxQueueDelay)'")
         }
         for (name, port) in [("--grpc-port", grpcPort), ("--http-port", httpPort)] where !(0...65535).contains(port) {
             throw ValidationError("\(name) must be 0…65535")
@@ -94,7 +98,7 @@ struct Serve: AsyncParsableCommand {
         c.httpPort = noHttp ? nil : httpPort
         c.threads = threads
         c.queueCapacity = queue
-        c.maxQueueDelay = maxQueueDelay > 0 ? .milliseconds(maxQueueDelay) : nil
+        if let ms = Int(maxQueueDelay) { c.maxQueueDelay = ms > 0 ? .fixed(.milliseconds(ms)) : .none }
         c.maxCandidates = maxCandidates
         c.maxRequestBytes = maxRequestBytes
         c.writable = writable

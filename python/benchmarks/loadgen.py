@@ -110,13 +110,15 @@ async def http_load(host: str, port: int, bodies: Sequence[bytes], rate: float, 
         pool.close()
 
 
-async def grpc_load(target: str, messages: Sequence[bytes], rate: float, seconds: float) -> Outcome:
+async def grpc_load(target: str, messages: Sequence[bytes], rate: float, seconds: float,
+                    timeout: float = 60) -> Outcome:
+    """Score calls at `rate` per second, each with the gRPC deadline `timeout` seconds."""
     async with grpc.aio.insecure_channel(target, options=[("grpc.max_receive_message_length", 64 << 20)]) as ch:
         score = ch.unary_unary("/lifelong.v1.Scorer/Score", request_serializer=None, response_deserializer=None)
 
         async def send(i: int, outcome: Outcome) -> bool:
             try:
-                await score(messages[i % len(messages)], timeout=60)
+                await score(messages[i % len(messages)], timeout=timeout)
                 outcome.count("OK")
                 return True
             except grpc.aio.AioRpcError as e:

@@ -1,15 +1,22 @@
 """`lifelong serve` under load, against the embedded scorer on the same cores, in one run (docs/SERVING.md).
 
 usage: .venv/bin/python python/benchmarks/service_bench.py [--bin .build/release] [--seconds 10] [--work DIR]
-       [--users 40] [--length 10000] [--candidates 1000] [--threads 2] [--max-queue-delay MS] [--json FILE]
+       [--users 40] [--length 10000] [--candidates 1000] [--threads 2] [--pin] [--max-queue-delay MS] [--json FILE]
+
+With --pin (and --threads 1) the comparison is fair on 2 cores: the service and the embedded scorer each run on
+core 0, every load generator (h2load, wrk, the open-loop client, this script) on core 1, and each row reports the
+generators' CPU share of core 1. Without it, everything shares every core.
 
 Store: synthetic users of L = --length behaviors, d = 128 (d_item 96 + d_cat 32), B = --candidates per request;
 then the MovieLens-100K store (d = 48, B = 100) for the cheap-request rows and the 10^5-request run. Prints:
 - saturation: requests/s of the embedded scorer (the C ABI, --threads Python threads, ids packed once), of gRPC
-  (h2load, 2 connections × 2 streams) and of HTTP (wrk, 4 connections), and service over embedded (goal ≥ 0.85);
+  (h2load, --threads + 2 streams) and of HTTP (wrk, --threads + 2 connections), and service over embedded
+  (goal ≥ 0.85);
 - tails at 50 % and 80 % of each protocol's saturation, open-loop (loadgen.py): p50, p99, p99.9 (goal: p99 at
   50 % ≤ 1.5 × the embedded request's p50 on one thread);
 - overload: 2 × saturation for 3 × --seconds: shed share, accepted p99 over its value at 50 % (goal ≤ 3), RSS;
+- deadlines under overload: gRPC at 2 × saturation with a deadline of 3 × the embedded p50 on every call: the
+  share of scoring-thread time spent on calls whose caller had already given up (goal < 1 %);
 - appends under load: 5,000 behaviors/s through gRPC Append at 50 % score load: p99 rise (goal ≤ 20 %), and
   read-your-write checks against the embedded scorer reading the same store;
 - roll-out: 20 reloads (model and store symlinks flipped between two encodes, POST /v1/admin/reload) during
@@ -27,6 +34,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import struct
@@ -61,6 +69,31 @@ def cpu() -> str:
     return f"{model.group(1) if model else '?'} ({', '.join(isa)}), {os.cpu_count()} cores"
 
 
+PIN: Dict[str, List[str]] = {"service": [], "generators": []}
+
+
+def pin(core: int) -> None:
+    """This process (and the generators it starts from now on) on `core`, when --pin."""
+    if PIN["service"]:
+        os.sched_setaffinity(0, {core})
+
+
+class GeneratorCPU:
+    """The CPU seconds this process and its finished children take over a span, and the span's wall time."""
+
+    def __enter__(self) -> GeneratorCPU:
+        self.start = (time.perf_counter(), self.cpu())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.share = (self.cpu() - self.start[1]) / (time.perf_counter() - self.start[0])
+
+    @staticmethod
+    def cpu() -> float:
+        own, children = os.times(), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.user + own.system + children.ru_utime + children.ru_stime
+
+
 def run(*args: str) -> str:
     done = subprocess.run(list(args), capture_output=True, text=True)
     if done.returncode != 0:
@@ -73,8 +106,8 @@ class Server:
     """lifelong-serve on free loopback ports."""
 
     def __init__(self, binary: Path, *args: str):
-        self.process = subprocess.Popen([str(binary), "--grpc-port", "0", "--http-port", "0", "--log-level",
-                                         "warning", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        command = [*PIN["service"], str(binary), "--grpc-port", "0", "--http-port", "0", "--log-level", "warning"]
+        self.process = subprocess.Popen([*command, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                         text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
@@ -99,10 +132,12 @@ class Server:
         return rss, hwm, len(os.listdir(f"/proc/{self.process.pid}/fd"))
 
     def failed_grpc_scores(self) -> int:
-        """gRPC Score calls answered with a status other than OK so far (h2load sees only HTTP statuses)."""
+        """gRPC Score calls answered with a status other than OK so far (h2load sees only HTTP statuses), but
+        for those cancelled: h2load resets the calls in flight when its time is up."""
         pattern = r'^lifelong_requests_total\{([^}]*)\} ([0-9.e+]+)$'
         return sum(int(float(value)) for labels, value in re.findall(pattern, self.get("/metrics"), re.M)
-                   if 'method="score"' in labels and 'transport="grpc"' in labels and 'status="ok"' not in labels)
+                   if 'method="score"' in labels and 'transport="grpc"' in labels
+                   and 'status="ok"' not in labels and 'status="cancelled"' not in labels)
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
@@ -157,21 +192,23 @@ def grpc_frame(message: bytes) -> bytes:
     return b"\x00" + struct.pack(">I", len(message)) + message
 
 
-def h2load(server: Server, frame: Path, *, seconds: float = 0, count: int = 0) -> float:
-    """gRPC Score calls with h2load (HTTP/2, 2 connections × 2 streams: threads + 2 in flight); requests/s."""
+def h2load(server: Server, frame: Path, threads: int, *, seconds: float = 0, count: int = 0) -> float:
+    """gRPC Score calls with h2load (one HTTP/2 connection, threads + 2 streams in flight: every thread busy and
+    two waiting, which the queue always admits); requests/s."""
     budget = ["-D", str(int(seconds))] if seconds else ["-n", str(count)]
     failed = server.failed_grpc_scores()
-    out = run("h2load", *budget, "-c", "2", "-m", "2", "-t", "1", "-d", str(frame), "-H",
+    out = run("h2load", *budget, "-c", "1", "-m", str(threads + 2), "-t", "1", "-d", str(frame), "-H",
               "content-type: application/grpc", "-H", "te: trailers", f"http://{server.grpc}/lifelong.v1.Scorer/Score")
     m = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
     ok = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed", out)
     assert m and ok and int(ok.group(2)) == 0, out
-    assert server.failed_grpc_scores() == failed, "gRPC calls under h2load were refused: the rate counts only OK"
+    assert server.failed_grpc_scores() == failed, "gRPC calls under h2load were refused: " + "; ".join(
+        line for line in server.get("/metrics").splitlines() if line.startswith("lifelong_requests_total"))
     return float(m.group(1))
 
 
-def wrk(server: Server, bodies: Path, seconds: float, work: Path) -> float:
-    """HTTP POST /v1/score with wrk (4 connections, one thread), cycling through `bodies` (one per line)."""
+def wrk(server: Server, bodies: Path, seconds: float, work: Path, threads: int) -> float:
+    """HTTP POST /v1/score with wrk (threads + 2 connections, one thread), cycling through `bodies`."""
     script = work / "score.lua"
     script.write_text(f"""
 local bodies = {{}}
@@ -182,7 +219,7 @@ request = function()
   return wrk.format("POST", "/v1/score", {{["Content-Type"] = "application/json"}}, bodies[i])
 end
 """)
-    out = run("wrk", "-t1", "-c4", f"-d{int(seconds)}s", "-s", str(script), f"http://{server.http}")
+    out = run("wrk", "-t1", f"-c{threads + 2}", f"-d{int(seconds)}s", "-s", str(script), f"http://{server.http}")
     assert "Non-2xx" not in out, out
     m = re.search(r"Requests/sec:\s*([\d.]+)", out)
     assert m, out
@@ -227,23 +264,42 @@ def bodies(requests: List[Tuple[str, List[str]]], work: Path, name: str) -> Tupl
     return json_bodies, messages, lines, frame
 
 
-def tail_row(name: str, o: loadgen.Outcome) -> Dict[str, Any]:
+def tail_row(name: str, o: loadgen.Outcome, generator: float = float("nan")) -> Dict[str, Any]:
     row = {"p50_ms": o.percentile(0.5) * 1e3, "p99_ms": o.percentile(0.99) * 1e3,
-           "p999_ms": o.percentile(0.999) * 1e3, "statuses": o.statuses, "accepted": len(o.latencies)}
+           "p999_ms": o.percentile(0.999) * 1e3, "statuses": o.statuses, "accepted": len(o.latencies),
+           "generator_cpu": generator}
     print(f"| {name} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['p999_ms']:.2f} | "
-          f"{', '.join(f'{k}: {v}' for k, v in sorted(o.statuses.items()))} |")
+          f"{', '.join(f'{k}: {v}' for k, v in sorted(o.statuses.items()))} | {generator:.0%} |")
     return row
+
+
+def open_loop(load: Any) -> Tuple[loadgen.Outcome, float]:
+    """An open-loop run and the generator's CPU share."""
+    with GeneratorCPU() as g:
+        outcome = asyncio.run(load)
+    return outcome, g.share
+
+
+def scoring_seconds(server: Server) -> Tuple[float, float]:
+    """Seconds the scoring threads spent for callers still waiting and for callers gone."""
+    text = server.get("/metrics")
+    found = dict(re.findall(r'^lifelong_scoring_seconds_total\{caller="(\w+)"\} ([0-9.e+-]+)$', text, re.M))
+    return float(found.get("waiting", 0)), float(found.get("gone", 0))
 
 
 def saturation(server: Server, args: argparse.Namespace, json_file: Path, frame: Path, work: Path,
                model: Path, store: Path, requests: List[Tuple[str, List[str]]], label: str) -> Dict[str, Any]:
+    pin(0)  # the embedded scorer where the service runs
     rate, p50 = embedded(model, store, requests, args.threads, args.seconds)
-    grpc_rate = h2load(server, frame, seconds=args.seconds)
-    http_rate = wrk(server, json_file, args.seconds, work)
+    pin(1)
+    with GeneratorCPU() as g:
+        grpc_rate = h2load(server, frame, args.threads, seconds=args.seconds)
+    with GeneratorCPU() as h:
+        http_rate = wrk(server, json_file, args.seconds, work, args.threads)
     print(f"| {label} | {rate:.0f} | {grpc_rate:.0f} ({grpc_rate / rate:.3f}) | {http_rate:.0f} "
-          f"({http_rate / rate:.3f}) | {p50 * 1e3:.3f} |")
+          f"({http_rate / rate:.3f}) | {p50 * 1e3:.3f} | {g.share:.0%}, {h.share:.0%} |")
     return {"embedded_rps": rate, "grpc_rps": grpc_rate, "http_rps": http_rate, "grpc_ratio": grpc_rate / rate,
-            "http_ratio": http_rate / rate, "embedded_p50_ms": p50 * 1e3}
+            "http_ratio": http_rate / rate, "embedded_p50_ms": p50 * 1e3, "generator_cpu": (g.share, h.share)}
 
 
 def appends_under_load(server: Server, args: argparse.Namespace, paths: Dict[str, Path], messages: List[bytes],
@@ -329,10 +385,14 @@ def main() -> None:
     a.add_argument("--length", type=int, default=10_000)
     a.add_argument("--candidates", type=int, default=1000)
     a.add_argument("--threads", type=int, default=2)
+    a.add_argument("--pin", action="store_true",
+                   help="service and embedded scorer on core 0, load generators on core 1 (use with --threads 1)")
     a.add_argument("--max-queue-delay", help="passed to lifelong serve (ms; its default when absent)")
     a.add_argument("--json", help="also write the figures here")
     args = a.parse_args()
     binary = Path(args.bin)
+    if args.pin:
+        PIN["service"] = ["taskset", "-c", "0"]
     os.environ.setdefault("LIFELONG_LIBRARY", str(binary / "liblifelong_c.so"))
     work = Path(tempfile.mkdtemp(prefix="lifelong-service-bench-", dir=args.work))
     figures: Dict[str, Any] = {"cpu": cpu()}
@@ -342,37 +402,50 @@ def main() -> None:
         requests = requests_for(users, items, 64, args.candidates, 1)
         json_bodies, messages, json_file, frame = bodies(requests, work, "synthetic")
         print(f"{cpu()}; synthetic store: {len(users)} users of L = {args.length:,}, d = 128, "
-              f"B = {args.candidates}; --threads {args.threads}, --max-queue-delay {args.max_queue_delay or 'default'}")
+              f"B = {args.candidates}; --threads {args.threads}, --max-queue-delay {args.max_queue_delay or 'default'}"
+              f"{'; service and embedded scorer on core 0, load generators on core 1' if args.pin else ''}")
         delay = ["--max-queue-delay", args.max_queue_delay] if args.max_queue_delay else []
         server = Server(binary / "lifelong-serve", "--model", str(paths["model"]), "--store", str(paths["store"]),
                         "--threads", str(args.threads), "--writable", *delay)
         print("\n| requests | embedded req/s | gRPC req/s (over embedded) | HTTP req/s (over embedded) | "
-              "embedded p50 ms, 1 thread |\n|---|---:|---:|---:|---:|")
+              "embedded p50 ms, 1 thread | generators' CPU (gRPC, HTTP) |\n|---|---:|---:|---:|---:|---:|")
         sat = saturation(server, args, json_file, frame, work, paths["model"], paths["store"], requests,
                          f"L = {args.length:,}, d = 128, B = {args.candidates}")
         figures["saturation"] = sat
-        print("\n| load (open loop) | p50 ms | p99 ms | p99.9 ms | statuses |\n|---|---:|---:|---:|---|")
+        print("\n| load (open loop) | p50 ms | p99 ms | p99.9 ms | statuses | generator's CPU |\n"
+              "|---|---:|---:|---:|---|---:|")
         tails: Dict[str, Any] = {}
         quiet = None
         for share in (0.5, 0.8):
-            o = asyncio.run(loadgen.grpc_load(server.grpc, messages, share * sat["grpc_rps"], 2 * args.seconds))
-            tails[f"grpc_{int(share * 100)}"] = tail_row(f"gRPC at {int(share * 100)} %", o)
+            o, g = open_loop(loadgen.grpc_load(server.grpc, messages, share * sat["grpc_rps"], 2 * args.seconds))
+            tails[f"grpc_{int(share * 100)}"] = tail_row(f"gRPC at {int(share * 100)} %", o, g)
             quiet = quiet or o
-            o = asyncio.run(loadgen.http_load("127.0.0.1", server.http_port, json_bodies, share * sat["http_rps"],
-                                              2 * args.seconds))
-            tails[f"http_{int(share * 100)}"] = tail_row(f"HTTP at {int(share * 100)} %", o)
+            o, g = open_loop(loadgen.http_load("127.0.0.1", server.http_port, json_bodies, share * sat["http_rps"],
+                                               2 * args.seconds))
+            tails[f"http_{int(share * 100)}"] = tail_row(f"HTTP at {int(share * 100)} %", o, g)
         before = server.memory()
-        o = asyncio.run(loadgen.http_load("127.0.0.1", server.http_port, json_bodies, 2 * sat["http_rps"],
-                                          3 * args.seconds, connections=256))
-        tails["http_overload"] = tail_row("HTTP at 2 × saturation", o)
+        o, g = open_loop(loadgen.http_load("127.0.0.1", server.http_port, json_bodies, 2 * sat["http_rps"],
+                                           3 * args.seconds, connections=256))
+        tails["http_overload"] = tail_row("HTTP at 2 × saturation", o, g)
         after = server.memory()
+        # Every call with a deadline of 3 × the embedded p50: what share of the scoring threads' time went to
+        # calls whose caller had given up by the time they ended?
+        spent = scoring_seconds(server)
+        deadline = 3 * sat["embedded_p50_ms"] / 1e3
+        o, g = open_loop(loadgen.grpc_load(server.grpc, messages, 2 * sat["grpc_rps"], 3 * args.seconds,
+                                           timeout=deadline))
+        tails["grpc_overload_deadline"] = tail_row(f"gRPC at 2 × saturation, deadline {deadline * 1e3:.1f} ms", o, g)
+        waiting, gone = (b - a for a, b in zip(spent, scoring_seconds(server)))
+        tails["grpc_overload_deadline"]["gone_share"] = gone / max(waiting + gone, 1e-9)
         tails["http_overload"].update(rss_before_kib=before[0], rss_after_kib=after[0], fds=(before[2], after[2]))
         figures["tails"] = tails
         p50_1 = sat["embedded_p50_ms"]
         print(f"\np99 at 50 % over the embedded p50 (goal ≤ 1.5): gRPC "
               f"{tails['grpc_50']['p99_ms'] / p50_1:.2f}, HTTP {tails['http_50']['p99_ms'] / p50_1:.2f}; overload: "
               f"accepted p99 over p99 at 50 % {tails['http_overload']['p99_ms'] / tails['http_50']['p99_ms']:.2f} "
-              f"(goal ≤ 3), RSS {before[0] / 1024:.0f} → {after[0] / 1024:.0f} MiB, fds {before[2]} → {after[2]}")
+              f"(goal ≤ 3), RSS {before[0] / 1024:.0f} → {after[0] / 1024:.0f} MiB, fds {before[2]} → {after[2]}; "
+              f"scoring time for callers gone under deadlines "
+              f"{tails['grpc_overload_deadline']['gone_share']:.2%} (goal < 1 %)")
         assert quiet is not None
         figures["appends"] = appends_under_load(server, args, paths, messages, 0.5 * sat["grpc_rps"], users, items,
                                                 requests, quiet)
@@ -394,11 +467,11 @@ def movielens(binary: Path, args: argparse.Namespace, paths: Dict[str, Path], wo
     server = Server(binary / "lifelong-serve", "--model", str(paths["ml_model"]), "--store", str(paths["ml_store"]),
                     "--threads", str(args.threads))
     print("\n| requests | embedded req/s | gRPC req/s (over embedded) | HTTP req/s (over embedded) | "
-          "embedded p50 ms, 1 thread |\n|---|---:|---:|---:|---:|")
+          "embedded p50 ms, 1 thread | generators' CPU (gRPC, HTTP) |\n|---|---:|---:|---:|---:|---:|")
     row = saturation(server, args, json_file, frame, work, paths["ml_model"], paths["ml_store"], requests,
                      "MovieLens-100K, d = 48, B = 100")
     before = server.memory()
-    h2load(server, frame, count=100_000)
+    h2load(server, frame, args.threads, count=100_000)
     after = server.memory()
     row.update(rss_kib=(before[0], after[0]), peak_rss_kib=(before[1], after[1]), fds=(before[2], after[2]))
     print(f"10^5 gRPC requests: RSS {before[0] / 1024:.1f} → {after[0] / 1024:.1f} MiB, peak "
