@@ -130,7 +130,8 @@ let package = Package(
             name: "lifelong-bench",
             dependencies: [
                 "BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "TextAtoms", "Offline", "Training", "LMDB", "CLMDB",
-                "Tensors", "CAllocationCounter", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Tensors", "CAllocationCounter", "Service",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/lifelong-bench"
         ),
@@ -153,6 +154,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -211,8 +213,8 @@ let package = Package(
         .testTarget(
             name: "ServiceTests",
             dependencies: [
-                "Service", "lifelong", "lifelong-serve", "Model", "Scorer", "Offline", "Store", "Tensors",
-                "TestSupport",
+                "Service", "lifelong", "lifelong-serve", "BehaviorLog", "Model", "Scorer", "Offline", "Store",
+                "Tensors", "TestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ]

@@ -9,18 +9,18 @@ enum HTTPAPI {
     static func router(core: Core) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: MethodCheck())
-        router.post("/v1/score") { request, _ in
+        let bodies = BodyDecoder(limit: core.configuration.maxRequestBytes)
+        router.post("/v1/score") { request, context in
             await respond {
-                let buffer = try await collect(request, limit: core.configuration.maxRequestBytes)
-                let call = try buffer.withUnsafeReadableBytes { raw throws(ServiceError) in try ScoreBody.parse(raw) }
+                let call = try await bodies.decode(Core.ScoreCall.self, from: request, context: context)
                 let (probabilities, fingerprint) = try await core.score(call, transport: "http")
                 return json(scoreReply(probabilities, fingerprint))
             }
         }
-        router.post("/v1/append") { request, _ in
+        router.post("/v1/append") { request, context in
             await respond {
                 try core.authorize(request.headers[.authorization])
-                let body: AppendBody = try await decode(request, limit: core.configuration.maxRequestBytes)
+                let body = try await bodies.decode(AppendBody.self, from: request, context: context)
                 let events = body.events.map {
                     Scorer.Event(
                         user: $0.user, item: $0.item, timestamp: $0.timestamp, label: $0.label, category: $0.category)
@@ -29,10 +29,11 @@ enum HTTPAPI {
             }
         }
         router.get("/v1/describe") { _, _ in await respond { json(try encoder.encode(try core.describe())) } }
-        router.post("/v1/admin/reload") { request, _ in
+        router.post("/v1/admin/reload") { request, context in
             await respond {
                 try core.authorize(request.headers[.authorization])
-                let body: ReloadBody = try await decode(request, limit: 1 << 16, emptyAs: ReloadBody())
+                let body = try await BodyDecoder(limit: 1 << 16).decode(
+                    ReloadBody.self, from: request, context: context)
                 guard body.store == nil || body.manifest == nil else {
                     throw ServiceError(.invalidArgument, "give 'store' or 'manifest', not both")
                 }
@@ -95,8 +96,8 @@ enum HTTPAPI {
         var category: String?
     }
     struct AppendBody: Decodable { var events: [EventBody] }
-    /// Where to roll out to; each field absent: the folder serving now, read again.
-    struct ReloadBody: Decodable {
+    /// Where to roll out to; each field absent (or no body at all): the folder serving now, read again.
+    struct ReloadBody: Decodable, EmptyBodyAllowed {
         var model: String?
         var store: String?
         var manifest: String?
@@ -157,18 +158,6 @@ enum HTTPAPI {
         Response(
             status: .ok, headers: [.contentType: "application/json"],
             body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-
-    /// The body as `T`; a body over `limit` bytes or one that does not decode is `invalidArgument`, naming
-    /// the field.
-    static func decode<T: Decodable>(_ request: Request, limit: Int, emptyAs empty: T? = nil) async throws -> T {
-        let buffer = try await collect(request, limit: limit)
-        if let empty, buffer.readableBytes == 0 { return empty }
-        do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
-        } catch let error as DecodingError {
-            throw ServiceError(.invalidArgument, describe(error))
-        }
     }
 
     /// The whole body; one over `limit` bytes is `invalidArgument`.

@@ -1,19 +1,19 @@
 import Foundation
 
-/// The score request's JSON body, read in one pass over its bytes: Foundation's `JSONDecoder` took ~0.4 ms for
-/// 1,000 candidates, a seventh of a `bse` request. The decoder's rules — unknown members are skipped, `null` is
-/// an absent optional, the first of repeated members wins, each error names the field as `HTTPAPI.describe`
-/// does — but strict JSON (RFC 8259): a trailing comma, which the decoder lets through, is refused.
-struct ScoreBody {
+/// The score request's JSON body, read in one pass over its bytes: Foundation's `JSONDecoder` takes several
+/// times as long for the same body (`lifelong-bench decode`; docs/SERVING.md). The log reader's JSON rules
+/// (docs/FORMATS.md; one corpus tests both): strict RFC 8259, a name given twice means its last value, unknown
+/// members are skipped (but must be valid JSON), `null` is an absent optional; each error names the field as
+/// `HTTPAPI.describe` does.
+public struct ScoreBody {
     private let bytes: UnsafeRawBufferPointer
     private var at = 0
     private static let maxDepth = 64
 
     /// The call in `body`, or `invalidArgument` naming the field (or the byte where the JSON breaks).
-    static func parse(_ body: UnsafeRawBufferPointer) throws(ServiceError) -> Core.ScoreCall {
+    public static func parse(_ body: UnsafeRawBufferPointer) throws(ServiceError) -> Core.ScoreCall {
         var p = ScoreBody(bytes: body)
         var user: String?, candidates: [String]?, mode: String?, timeout: Double?
-        var seen = (mode: false, timeout: false)
         p.space()
         guard p.peek == UInt8(ascii: "{") else { throw p.peek == nil ? p.broken() : Self.field("", "an object") }
         p.at += 1
@@ -28,20 +28,12 @@ struct ScoreBody {
                 p.space()
                 try p.expect(UInt8(ascii: ":"))
                 p.space()
-                // A repeated member is read (so it must be well-formed) but the first one stays.
+                // A name given twice means its last value, as in a log line (docs/FORMATS.md).
                 switch key {
-                case "user":
-                    let v = try p.string(field: "user")
-                    if user == nil { user = v }
-                case "candidates":
-                    let v = try p.strings(field: "candidates")
-                    if candidates == nil { candidates = v }
-                case "mode":
-                    let v = try p.optionalString(field: "mode")
-                    if !seen.mode { (mode, seen.mode) = (v, true) }
-                case "timeout_ms":
-                    let v = try p.optionalNumber(field: "timeout_ms")
-                    if !seen.timeout { (timeout, seen.timeout) = (v, true) }
+                case "user": user = try p.string(field: "user")
+                case "candidates": candidates = try p.strings(field: "candidates")
+                case "mode": mode = try p.optionalString(field: "mode")
+                case "timeout_ms": timeout = try p.optionalNumber(field: "timeout_ms")
                 default: try p.skipValue(depth: 1)
                 }
                 p.space()

@@ -19,8 +19,9 @@ import Synchronization
 ///   only the count bounds the queue (`holdDelayBound`): the opening takes the cores for a moment, and
 ///   shedding then would turn a planned roll-out into failed requests.
 /// - **Deadlines and callers that leave.** A deadline is when the caller stops waiting for the answer. A
-///   request that would likely end past it (its expected wait, plus the recent mean request time and four
-///   mean deviations) is refused at once (`deadlineExceeded`), and a thread skips a queued one that would.
+///   request that must wait and would be expected to end past it (its wait plus the recent mean request time)
+///   is refused at once (`deadlineExceeded`), and a thread skips a queued one that would likely end past it
+///   (the mean and two mean deviations); a free thread takes any request whose deadline has not passed.
 ///   A queued request whose deadline passes, or whose caller gives up (its task is cancelled, or
 ///   `Departure.signal()` — gRPC's cancellation handler), leaves the queue at that moment, answered
 ///   `deadlineExceeded` or `cancelled`, without touching a scoring thread. A request already
@@ -99,6 +100,8 @@ public final class ScoringPool: Sendable {
     private struct Job {
         let id: UInt64
         let deadline: ContinuousClock.Instant?
+        /// Whether it found every thread busy (a free thread takes a request whatever its deadline's margin).
+        var waited = false
         /// Computes the result, calls `finished` (the pool's bookkeeping), then replies: a caller that sends its
         /// next request as soon as it has the reply finds the thread already counted free.
         let run: @Sendable (_ finished: () -> Void) -> Void
@@ -114,9 +117,9 @@ public final class ScoringPool: Sendable {
         var meanRun = 0.0
         /// Recent mean deviation of a request's time from `meanRun`.
         var runDeviation = 0.0
-        /// A request's time that few exceed: the mean and 4 deviations (as TCP bounds a round trip, RFC 6298).
-        /// A request is started only if it would end by its deadline at this time.
-        var likelyRun: Double { meanRun + 4 * runDeviation }
+        /// A request's time that few exceed: the mean and 2 deviations. A queued request is started only if it
+        /// would end by its deadline at this time.
+        var likelyRun: Double { meanRun + 2 * runDeviation }
         /// Until when only `capacity` bounds the queue (a roll-out is under way).
         var delayBoundHeld: ContinuousClock.Instant?
     }
@@ -170,7 +173,7 @@ public final class ScoringPool: Sendable {
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (reply: CheckedContinuation<T, any Error>) in
-                let job = Job(
+                var job = Job(
                     id: id, deadline: deadline,
                     run: { finished in
                         let result = Result { try body() }
@@ -183,6 +186,7 @@ public final class ScoringPool: Sendable {
                     // A free thread takes the job at once; otherwise it waits in the queue, if there is room.
                     let waits = q.running.count + q.jobs.count >= threads
                     if waits, let refusal = admission(q, deadline: deadline) { return (refusal, false) }
+                    job.waited = waits
                     q.jobs.append(job)
                     return (nil, waits)
                 }
@@ -241,11 +245,11 @@ public final class ScoringPool: Sendable {
         // The caller wants the answer by its deadline: one that would come later is not worth a thread's time.
         if let deadline {
             let left = Self.seconds(ContinuousClock.now.duration(to: deadline))
-            if wait + q.likelyRun > left {
+            if wait + q.meanRun > left {
                 return ServiceError(
                     .deadlineExceeded,
                     "\(q.jobs.count) requests wait for \(threads) busy scoring threads: about \(Self.ms(wait)) ms "
-                        + "of wait and \(Self.ms(q.likelyRun)) ms to run, past the request's deadline in "
+                        + "of wait and \(Self.ms(q.meanRun)) ms to run, past the request's deadline in "
                         + "\(Self.ms(max(0, left))) ms")
             }
         }
@@ -283,7 +287,7 @@ public final class ScoringPool: Sendable {
             let start = ContinuousClock.now
             // Its deadline passed (its timer has not fired yet), or will before a request of the recent time
             // would likely end: the thread is worth more to the requests behind it.
-            if let deadline = job.deadline, start + .nanoseconds(Int64(likelyRun * 1e9)) >= deadline {
+            if let deadline = job.deadline, start + .nanoseconds(Int64(job.waited ? likelyRun * 1e9 : 0)) >= deadline {
                 queue.withLock { _ = $0.running.removeValue(forKey: job.id) }
                 observe(.dropped(.deadline))
                 job.fail(

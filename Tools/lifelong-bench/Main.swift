@@ -7,7 +7,7 @@ struct Bench: ParsableCommand {
         abstract: "Release-build micro-benchmarks for Lifelong (refuses to run from a debug build).",
         subcommands: [
             LMDBBench.self, EncodeBench.self, ScoreBench.self, EmbedBench.self, LongTrainBench.self, TextBench.self,
-            TrainBench.self, IngestBench.self,
+            TrainBench.self, IngestBench.self, DecodeBench.self,
             SgemmPeak.self,
         ]
     )
