@@ -101,7 +101,9 @@ public struct ScoreBody {
         }
         while true {
             space()
-            out.append(try string(field: "\(field)[\(out.count)]"))
+            // The field's name is made only for an error: interpolating it per element cost more than the read.
+            guard peek == UInt8(ascii: "\"") else { throw try mismatch("\(field)[\(out.count)]", "a string") }
+            out.append(try string())
             space()
             if peek == UInt8(ascii: ",") {
                 at += 1
@@ -134,11 +136,16 @@ public struct ScoreBody {
     private mutating func string() throws(ServiceError) -> String {
         at += 1
         let start = at
-        while let c = peek, c != UInt8(ascii: "\""), c != UInt8(ascii: "\\"), c >= 0x20 { at += 1 }
-        if peek == UInt8(ascii: "\"") {  // no escapes: the bytes as they are
-            let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[start..<at]), as: UTF8.self)
+        var high: UInt8 = 0
+        while let c = peek, c != UInt8(ascii: "\""), c != UInt8(ascii: "\\"), c >= 0x20 {
+            high |= c
             at += 1
-            guard let text else { throw broken() }
+        }
+        if peek == UInt8(ascii: "\"") {  // no escapes: the bytes as they are (ASCII needs no validation)
+            let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<at])
+            at += 1
+            if high < 0x80 { return String(decoding: raw, as: UTF8.self) }
+            guard let text = String(validating: raw, as: UTF8.self) else { throw broken() }
             return text
         }
         var out = Array(bytes[start..<at])
