@@ -21,7 +21,7 @@ import Synchronization
 /// - **Deadlines and callers that leave.** A deadline is when the caller stops waiting for the answer. A
 ///   request that must wait and would be expected to end past it (its wait plus the recent mean request time)
 ///   is refused at once (`deadlineExceeded`), and a thread skips a queued one that would likely end past it
-///   (the mean and two mean deviations); a free thread takes any request whose deadline has not passed.
+///   (the mean and four mean deviations); a free thread takes any request whose deadline has not passed.
 ///   A queued request whose deadline passes, or whose caller gives up (its task is cancelled, or
 ///   `Departure.signal()` — gRPC's cancellation handler), leaves the queue at that moment, answered
 ///   `deadlineExceeded` or `cancelled`, without touching a scoring thread. A request already
@@ -117,9 +117,9 @@ public final class ScoringPool: Sendable {
         var meanRun = 0.0
         /// Recent mean deviation of a request's time from `meanRun`.
         var runDeviation = 0.0
-        /// A request's time that few exceed: the mean and 2 deviations. A queued request is started only if it
-        /// would end by its deadline at this time.
-        var likelyRun: Double { meanRun + 2 * runDeviation }
+        /// A request's time that few exceed: the mean and 4 mean deviations (as TCP bounds a round trip, RFC
+        /// 6298). A request that waited is started only if it would end by its deadline at this time.
+        var likelyRun: Double { meanRun + 4 * runDeviation }
         /// Until when only `capacity` bounds the queue (a roll-out is under way).
         var delayBoundHeld: ContinuousClock.Instant?
     }
