@@ -14,7 +14,7 @@ import sys
 import threading
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import grpc
 import lifelong
@@ -129,6 +129,21 @@ def heavy(service: Service, results: List[Any], n: int) -> None:
     results.append(http("POST", service.url("/v1/score"), body))
 
 
+def one_thread(quickstart: Path) -> Service:
+    """A service with one scoring thread and a queue bounded by count alone, which the tests below fill."""
+    return Service("--model", str(quickstart / "model"), "--store", str(quickstart / "store"), "--threads", "1",
+                   "--queue", "64", "--max-queue-delay", "0")
+
+
+def start_heavy(service: Service, count: int) -> Tuple[List[Any], List[threading.Thread]]:
+    """`count` slow HTTP score requests (10^4 candidates, `full`) under way: their replies, and their threads."""
+    results: List[Any] = []
+    threads = [threading.Thread(target=heavy, args=(service, results, 10000)) for _ in range(count)]
+    for t in threads:
+        t.start()
+    return results, threads
+
+
 def test_a_full_queue_sheds_at_once_with_503_and_resource_exhausted(quickstart: Path) -> None:
     with Service("--model", str(quickstart / "model"), "--store", str(quickstart / "store"), "--threads", "1",
                  "--queue", "1") as service, lifelong.Client(service.grpc) as client:
@@ -158,12 +173,8 @@ def test_a_full_queue_sheds_at_once_with_503_and_resource_exhausted(quickstart: 
 
 
 def test_a_request_whose_time_runs_out_in_the_queue_is_dropped(quickstart: Path) -> None:
-    with Service("--model", str(quickstart / "model"), "--store", str(quickstart / "store"), "--threads", "1",
-                 "--queue", "16", "--max-queue-delay", "0") as service:
-        results: List[Any] = []
-        threads = [threading.Thread(target=heavy, args=(service, results, 10000)) for _ in range(3)]
-        for t in threads:
-            t.start()
+    with one_thread(quickstart) as service:
+        results, threads = start_heavy(service, 3)
         status, _, reply = http("POST", service.url("/v1/score"),
                                 {"user": "196", "candidates": ["242"], "timeout_ms": 0.001})
         for t in threads:
@@ -190,13 +201,8 @@ def runs(service: Service) -> float:
 
 
 def test_a_grpc_deadline_shorter_than_the_queue_wait_never_reaches_a_scoring_thread(quickstart: Path) -> None:
-    with Service("--model", str(quickstart / "model"), "--store", str(quickstart / "store"), "--threads", "1",
-                 "--queue", "64", "--max-queue-delay", "0") as service, \
-            lifelong.Client(service.grpc, timeout=0.05) as hasty:
-        results: List[Any] = []
-        threads = [threading.Thread(target=heavy, args=(service, results, 10000)) for _ in range(6)]
-        for t in threads:
-            t.start()
+    with one_thread(quickstart) as service, lifelong.Client(service.grpc, timeout=0.05) as hasty:
+        results, threads = start_heavy(service, 6)
         wait_until(lambda: metric(service, "lifelong_in_flight") >= 3)
         failed = []
         for _ in range(10):
@@ -218,12 +224,8 @@ def test_a_grpc_deadline_shorter_than_the_queue_wait_never_reaches_a_scoring_thr
 
 
 def test_a_cancelled_grpc_call_leaves_the_queue_unrun(quickstart: Path) -> None:
-    with Service("--model", str(quickstart / "model"), "--store", str(quickstart / "store"), "--threads", "1",
-                 "--queue", "64", "--max-queue-delay", "0") as service:
-        results: List[Any] = []
-        threads = [threading.Thread(target=heavy, args=(service, results, 10000)) for _ in range(4)]
-        for t in threads:
-            t.start()
+    with one_thread(quickstart) as service:
+        results, threads = start_heavy(service, 4)
         wait_until(lambda: metric(service, "lifelong_in_flight") >= 3)
         channel = grpc.insecure_channel(service.grpc)
         score = channel.unary_unary("/lifelong.v1.Scorer/Score")
