@@ -17,6 +17,11 @@ public struct TrainingOptions: Sendable {
     /// Stop after this many epochs without a better valid AUC; the best epoch's weights are kept.
     public var patience = 2
     public init() {}
+
+    /// The learning rates `lifelong train` tries when none is given; the run with the best valid AUC is kept
+    /// (docs/BENCHMARKS.md, "Trainer: MovieLens-100K": no single rate is best on every seed, and the larger
+    /// ones stop after fewer epochs, so the three runs cost about twice one).
+    public static let searchedLearningRates: [Float] = [3e-4, 1e-3, 3e-3]
 }
 
 extension Metrics.Summary {
@@ -43,6 +48,20 @@ public struct TrainingReport: Codable, Sendable {
     public var validTime: Double, testTime: Double
     public var options: [String: String] = [:]
     public var seconds = 0.0
+    /// One run of a search over learning rates: its setting, how it ended and its valid AUC (the split that
+    /// chooses; the test split never does).
+    public struct Candidate: Codable, Sendable, Equatable {
+        public var learningRate: Float
+        public var epochs: Int
+        public var bestEpoch: Int
+        public var validAUC: Double?
+        public var seconds: Double
+        /// The run was still improving when the epoch cap ended it.
+        public var stoppedByEpochCap: Bool
+    }
+    /// Every run of the search, in order, and the index of the one whose bundle this is (nil: one setting).
+    public var candidates: [Candidate]?
+    public var kept: Int?
 }
 
 /// Trains the v1 model (MODEL.md) on a `TrainingSet`: mini-batch Adam on the train period, the valid AUC

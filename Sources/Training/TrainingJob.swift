@@ -25,6 +25,9 @@ public struct TrainingJob: Sendable {
     public var predictionsPath: String?
     /// Recorded in `training.json`.
     public var command = ""
+    /// More than one: a run per learning rate (`options.learningRate` ignored), all from the same initial
+    /// weights and sample order, and the one with the best valid AUC kept (`training.json` lists them all).
+    public var learningRates: [Float] = []
 
     public init(out: String, shape: ModelBundle.Shape) {
         self.out = out
@@ -45,6 +48,9 @@ public struct TrainingJob: Sendable {
         public var log: (String) -> Void = { _ in }
         public var progress: ((_ epoch: Int, _ done: Int, _ total: Int, _ loss: Double) -> Void)?
         public var epochDone: ((TrainingReport.Epoch) -> Void)?
+        /// A search's run `index` of `count` starts, with `learningRate`; and one ends.
+        public var candidateStarts: ((_ index: Int, _ count: Int, _ learningRate: Float) -> Void)?
+        public var candidateDone: ((TrainingReport.Candidate) -> Void)?
         public init() {}
     }
 
@@ -75,8 +81,28 @@ public struct TrainingJob: Sendable {
 
         var options = self.options
         options.seed = seed
-        let trainer = Trainer(initial: initial, data: set, options: options)
-        var report = trainer.run(progress: observer.progress, epochDone: observer.epochDone)
+        let rates = learningRates.count > 1 ? learningRates : [learningRates.first ?? options.learningRate]
+        var candidates: [TrainingReport.Candidate] = []
+        var kept: (index: Int, trainer: Trainer, report: TrainingReport)?
+        for (k, rate) in rates.enumerated() {
+            options.learningRate = rate
+            if rates.count > 1 { observer.candidateStarts?(k + 1, rates.count, rate) }
+            let trainer = Trainer(initial: initial, data: set, options: options)
+            let report = trainer.run(progress: observer.progress, epochDone: observer.epochDone)
+            let candidate = TrainingReport.Candidate(
+                learningRate: rate, epochs: report.epochs.count, bestEpoch: report.bestEpoch,
+                validAUC: report.valid?.auc, seconds: report.seconds,
+                stoppedByEpochCap: report.epochs.count == options.epochs && report.bestEpoch == options.epochs)
+            candidates.append(candidate)
+            if rates.count > 1 { observer.candidateDone?(candidate) }
+            // The valid AUC chooses (a tie keeps the earlier, smaller rate); the test split never does.
+            if kept == nil || (candidate.validAUC ?? -.infinity) > (kept?.report.valid?.auc ?? -.infinity) {
+                kept = (k, trainer, report)
+            }
+        }
+        guard let (index, trainer, best) = kept else { preconditionFailure("at least one learning rate") }
+        var report = best
+        if rates.count > 1 { (report.candidates, report.kept) = (candidates, index) }
         report.options["command"] = command
         if baseline {
             var lr = LogisticRegression(set)

@@ -51,4 +51,68 @@ struct TrainCLITests {
         #expect(noData.status != 0 && noData.stderr.contains(root + "/missing"))
         #expect(!FileManager.default.fileExists(atPath: root + "/x"))
     }
+
+    @Test(
+        "without --lr each searched rate runs and the best valid AUC is kept; flipped test labels change nothing kept"
+    )
+    func learningRateSearch() throws {
+        let root = temporaryFolder("train-search")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let synth = try CLI.run([
+            "synth", "--out", root + "/syn", "--users", "40", "--items", "60", "--clusters", "6", "--categories", "3",
+            "--length", "20,80", "--seed", "3",
+        ])
+        #expect(synth.status == 0, "\(synth.stderr)")
+        let args = [
+            "train", "--epochs", "3", "--batch", "64", "--d-item", "8", "--d-cat", "4", "--window", "5",
+            "--attention-dim", "8", "--hidden", "16,8", "--quiet",
+        ]
+        let first = try CLI.run(args + ["--data", root + "/syn", "--out", root + "/a"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("learning rates tried: 0.0003 (valid AUC"), "\(first.stdout)")
+        let a = try Self.report(root + "/a")
+        let candidates = try #require(a["candidates"] as? [[String: Any]])
+        #expect(candidates.map { ($0["learningRate"] as? Double).map { Float($0) } } == [3e-4, 1e-3, 3e-3])
+        let valid = candidates.map { $0["validAUC"] as? Double ?? -1 }
+        let kept = try #require(a["kept"] as? Int)
+        #expect(kept == valid.firstIndex(of: valid.max()!), "the first best valid AUC is kept: \(valid)")
+        #expect((a["valid"] as? [String: Any])?["auc"] as? Double == valid[kept])
+
+        // The same log with every label of the test period flipped: the test AUC moves, nothing chosen does.
+        let testTime = try #require(a["testTime"] as? Double)
+        try FileManager.default.createDirectory(atPath: root + "/flipped", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: root + "/syn/syn.item", toPath: root + "/flipped/flipped.item")
+        let lines = try String(contentsOfFile: root + "/syn/syn.inter", encoding: .utf8).split(separator: "\n")
+        let flipped = lines.enumerated().map { k, line -> String in
+            var f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard k > 0, f.count == 4, let t = Double(f[2]), t >= testTime else { return String(line) }
+            f[3] = f[3] == "1" ? "0" : "1"
+            return f.joined(separator: "\t")
+        }
+        try (flipped.joined(separator: "\n") + "\n").write(
+            toFile: root + "/flipped/flipped.inter", atomically: true, encoding: .utf8)
+        let second = try CLI.run(args + ["--data", root + "/flipped", "--out", root + "/b"])
+        #expect(second.status == 0, "\(second.stderr)")
+        let b = try Self.report(root + "/b")
+        #expect((b["candidates"] as? [[String: Any]])?.map { $0["validAUC"] as? Double ?? -1 } == valid)
+        #expect(b["kept"] as? Int == kept)
+        #expect(
+            FileManager.default.contentsEqual(
+                atPath: root + "/a/model.safetensors", andPath: root + "/b/model.safetensors"))
+        #expect(
+            (a["test"] as? [String: Any])?["auc"] as? Double != (b["test"] as? [String: Any])?["auc"] as? Double,
+            "the flip reached the test period")
+
+        let once = try CLI.run(args + ["--data", root + "/syn", "--out", root + "/c", "--lr", "0.001"])
+        #expect(once.status == 0 && !once.stdout.contains("learning rates tried"), "\(once.stdout)")
+        let c = try Self.report(root + "/c")
+        #expect(c["candidates"] == nil && c["kept"] == nil)
+        #expect((c["options"] as? [String: Any])?["lr"] as? String == "0.001")
+    }
+
+    static func report(_ folder: String) throws -> [String: Any] {
+        try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/training.json")))
+                as? [String: Any])
+    }
 }

@@ -25,11 +25,13 @@ struct Train: ParsableCommand {
             or label column), each history behavior also carries what its label said (unknown, not clicked, clicked) \
             as a learned vector added to its embedding: a lifelong.model.v2 bundle, which on rating logs such as \
             MovieLens is what lets the history say whether the user liked similar items (--no-feedback: v1). \
+            Without --lr, a run per learning rate of a small set, all from the same initial weights, keeps the one \
+            with the best valid AUC (the test split never chooses). \
             Batches are groups of whole users (about --batch samples; a user with more is a batch alone), so SDIM \
             reads running bucket sums in one causal pass per user: its cost per sample does not grow with the \
             history. Writes OUT/model.safetensors, \
-            OUT/vocab.tsv and OUT/training.json (every epoch's figures and the final train/valid/test AUC and \
-            logloss); OUT is replaced only when training has finished.
+            OUT/vocab.tsv and OUT/training.json (every epoch's figures, the final train/valid/test AUC and \
+            logloss, and each learning rate tried); OUT is replaced only when training has finished.
             """
     )
     @OptionGroup var input: DataOptions
@@ -38,7 +40,12 @@ struct Train: ParsableCommand {
     @Option(help: "Most epochs (early stopping may end sooner).") var epochs = TrainingOptions().epochs
     @Option(help: "Samples per mini-batch (batches are whole users; a user with more samples is a batch alone).")
     var batch = TrainingOptions().batch
-    @Option(help: "Adam learning rate.") var lr: Float = TrainingOptions().learningRate
+    @Option(
+        help: ArgumentHelp(
+            "Adam learning rate (default: each of "
+                + TrainingOptions.searchedLearningRates.map { "\($0)" }.joined(separator: ", ")
+                + ", keeping the run with the best valid AUC)."))
+    var lr: Float?
     @Option(help: "AdamW decoupled weight decay (0 = plain Adam).") var weightDecay: Float = 0
     @Option(help: "Epochs without a better valid AUC before stopping.") var patience = TrainingOptions().patience
     @Option(help: "Seed: the projection (recorded as projection_seed), the initial weights and the sample order.")
@@ -57,7 +64,7 @@ struct Train: ParsableCommand {
         guard epochs >= 1, batch >= 1, patience >= 1 else {
             throw ValidationError("--epochs, --batch and --patience must be ≥ 1")
         }
-        guard lr > 0 else { throw ValidationError("--lr must be positive") }
+        if let lr { guard lr > 0 else { throw ValidationError("--lr must be positive") } }
     }
 
     func run() throws {
@@ -66,7 +73,8 @@ struct Train: ParsableCommand {
             out: out, shape: shape.shape(feedbackByDefault: data.behaviors.contains { $0.label != nil }))
         job.seed = seed
         job.options.long = long
-        job.options.epochs = epochs; job.options.batch = batch; job.options.learningRate = lr
+        job.options.epochs = epochs; job.options.batch = batch
+        if let lr { job.options.learningRate = lr } else { job.learningRates = TrainingOptions.searchedLearningRates }
         job.options.weightDecay = weightDecay; job.options.patience = patience
         job.textModelFolder = text.textModel
         job.textStore = textStore
@@ -85,6 +93,17 @@ struct Train: ParsableCommand {
                     format: "epoch %d: train loss %.4f, valid AUC %.4f, logloss %.4f (%.0f samples/s)",
                     e.epoch, e.trainLoss, e.valid.auc ?? .nan, e.valid.logloss ?? .nan, e.samplesPerSecond))
         }
+        observer.candidateStarts = { k, n, rate in
+            progress.restart()
+            log("learning rate \(rate) (run \(k) of \(n); the best valid AUC is kept)")
+        }
+        observer.candidateDone = { c in
+            log(
+                String(
+                    format: "learning rate %g: valid AUC %.4f, best epoch %d of %d, %.1f s%@", c.learningRate,
+                    c.validAUC ?? .nan, c.bestEpoch, c.epochs, c.seconds,
+                    c.stoppedByEpochCap ? " (still improving at --epochs)" : ""))
+        }
         let outcome = try job.run(data, observer: observer)
         let report = outcome.report
         if let atoms = outcome.textAtoms {
@@ -94,6 +113,12 @@ struct Train: ParsableCommand {
         }
         func figures(_ e: Metrics.Summary?) -> String {
             String(format: "AUC %.4f, logloss %.4f", e?.auc ?? .nan, e?.logloss ?? .nan)
+        }
+        if let candidates = report.candidates, let kept = report.kept {
+            let tried = candidates.map { c in
+                String(format: "%g (valid AUC %.4f, %.1f s)", c.learningRate, c.validAUC ?? .nan, c.seconds)
+            }
+            print("learning rates tried: \(tried.joined(separator: ", ")); kept \(candidates[kept].learningRate)")
         }
         print("\(long): best epoch \(report.bestEpoch) of \(report.epochs.count)")
         print("  train \(figures(report.train)) (\(outcome.samples.train) samples)")
