@@ -13,7 +13,7 @@ bin=.build/release/lifelong
 data=${LIFELONG_DATA:-Data}/ml-100k
 out=Output/quickstart
 rm -rf "$out" && mkdir -p "$out"
-"$bin" train --data "$data" --out "$out/model"   # the defaults: sdim, v2 (the log has labels), 20 epochs
+"$bin" train --data "$data" --out "$out/model"   # the defaults: sdim, v2 (the log has labels), lr searched
 "$bin" encode --model "$out/model" --data "$data" --store "$out/store"
 "$bin" inspect --store "$out/store"
 echo "scores of user 196 for five movies (bse, then full attention over the whole history):"

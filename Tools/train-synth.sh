@@ -14,9 +14,10 @@ for seed in $seeds; do
     "$bin" synth --out "$out/synth-$seed" --users "${USERS:-200}" --length "${LENGTH:-300,3000}" \
         --seed "$seed" >/dev/null
     for variant in sdim full none; do
-        # lr 3e-4 given: the documented runs (without --lr, lifelong train searches the learning rate).
+        # lr 3e-4 and at most 20 epochs given: the documented runs (the defaults search the learning rate
+        # and stop at 100 epochs at most).
         "$bin" train --data "$out/synth-$seed" --out "$out/$variant-$seed" --long "$variant" --seed "$seed" \
-            --lr 3e-4 --quiet > "$out/$variant-$seed.txt"
+            --lr 3e-4 --epochs 20 --quiet > "$out/$variant-$seed.txt"
         sed -n 's/^  test  AUC \([0-9.]*\),.*/\1/p' "$out/$variant-$seed.txt" > "$out/$variant-$seed.auc"
     done
 done

@@ -6,7 +6,9 @@ public import Evaluation
 /// How a training run goes.
 public struct TrainingOptions: Sendable {
     public var long: LongTerm = .sdim
-    public var epochs = 20
+    /// At most this many epochs: a safety net, since early stopping (`patience`) ends a run; a run still
+    /// improving when it is reached is reported (`TrainingReport.Candidate.stoppedByEpochCap`, the CLI's output).
+    public var epochs = 100
     /// Samples per batch; batches are groups of whole users (`Trainer.trainEpoch`).
     public var batch = 1024
     public var learningRate: Float = 3e-4

@@ -105,9 +105,15 @@ struct TrainCLITests {
 
         let once = try CLI.run(args + ["--data", root + "/syn", "--out", root + "/c", "--lr", "0.001"])
         #expect(once.status == 0 && !once.stdout.contains("learning rates tried"), "\(once.stdout)")
-        let c = try Self.report(root + "/c")
-        #expect(c["candidates"] == nil && c["kept"] == nil)
-        #expect((c["options"] as? [String: Any])?["lr"] as? String == "0.001")
+        // One epoch allowed: the run is still improving when the cap ends it, and the output says so.
+        let capped = try CLI.run(
+            args + ["--data", root + "/syn", "--out", root + "/d", "--lr", "0.001", "--epochs", "1"])
+        #expect(capped.stdout.contains("still improving when --epochs 1 ended it"), "\(capped.stdout)")
+        let c = try Self.report(root + "/d")
+        #expect((c["epochs"] as? [Any])?.count == 1 && c["bestEpoch"] as? Int == 1)
+        let single = try Self.report(root + "/c")
+        #expect(single["candidates"] == nil && single["kept"] == nil)
+        #expect((single["options"] as? [String: Any])?["lr"] as? String == "0.001")
     }
 
     static func report(_ folder: String) throws -> [String: Any] {

@@ -37,7 +37,8 @@ struct Train: ParsableCommand {
     @OptionGroup var input: DataOptions
     @Option(help: "Bundle folder to write.") var out: String
     @Option(help: "Long-term interest: sdim, full or none.") var long: LongTerm = .sdim
-    @Option(help: "Most epochs (early stopping may end sooner).") var epochs = TrainingOptions().epochs
+    @Option(help: "Most epochs: a safety net, since early stopping (--patience) ends a run; reaching it is reported.")
+    var epochs = TrainingOptions().epochs
     @Option(help: "Samples per mini-batch (batches are whole users; a user with more samples is a batch alone).")
     var batch = TrainingOptions().batch
     @Option(
@@ -121,6 +122,9 @@ struct Train: ParsableCommand {
             print("learning rates tried: \(tried.joined(separator: ", ")); kept \(candidates[kept].learningRate)")
         }
         print("\(long): best epoch \(report.bestEpoch) of \(report.epochs.count)")
+        if report.bestEpoch == epochs {
+            print("  still improving when --epochs \(epochs) ended it: a larger --epochs may give a better model")
+        }
         print("  train \(figures(report.train)) (\(outcome.samples.train) samples)")
         print("  valid \(figures(report.valid)) (\(outcome.samples.valid) samples)")
         print("  test  \(figures(report.test)) (\(outcome.samples.test) samples)")
