@@ -11,11 +11,7 @@ struct TrainCLITests {
         let modelDir = Repository.miniLM
         let root = temporaryFolder("train")
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let synth = try CLI.run([
-            "synth", "--out", root + "/syn", "--users", "30", "--items", "60", "--clusters", "6", "--categories", "3",
-            "--length", "20,80", "--seed", "2",
-        ])
-        #expect(synth.status == 0, "\(synth.stderr)")
+        try Self.synth(root + "/syn", users: 30, seed: 2)
         let args = [
             "train", "--data", root + "/syn", "--epochs", "2", "--batch", "64", "--d-item", "8", "--d-cat", "4",
             "--window", "5",
@@ -58,11 +54,7 @@ struct TrainCLITests {
     func learningRateSearch() throws {
         let root = temporaryFolder("train-search")
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let synth = try CLI.run([
-            "synth", "--out", root + "/syn", "--users", "40", "--items", "60", "--clusters", "6", "--categories", "3",
-            "--length", "20,80", "--seed", "3",
-        ])
-        #expect(synth.status == 0, "\(synth.stderr)")
+        try Self.synth(root + "/syn", users: 40, seed: 3)
         let args = [
             "train", "--epochs", "3", "--batch", "64", "--d-item", "8", "--d-cat", "4", "--window", "5",
             "--attention-dim", "8", "--hidden", "16,8", "--quiet",
@@ -114,6 +106,15 @@ struct TrainCLITests {
         let single = try Self.report(root + "/c")
         #expect(single["candidates"] == nil && single["kept"] == nil)
         #expect((single["options"] as? [String: Any])?["lr"] as? String == "0.001")
+    }
+
+    /// A small synthetic log (60 items in 6 clusters, 3 categories, 20 to 80 behaviors per user) in `out`.
+    static func synth(_ out: String, users: Int, seed: Int) throws {
+        let synth = try CLI.run([
+            "synth", "--out", out, "--users", "\(users)", "--items", "60", "--clusters", "6", "--categories", "3",
+            "--length", "20,80", "--seed", "\(seed)",
+        ])
+        #expect(synth.status == 0, "\(synth.stderr)")
     }
 
     static func report(_ folder: String) throws -> [String: Any] {
