@@ -10,9 +10,9 @@ enum HTTPAPI {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: MethodCheck())
         let bodies = BodyDecoder(limit: core.configuration.maxRequestBytes)
-        router.post("/v1/score") { request, context in
+        router.post("/v1/score") { request, _ in
             await respond {
-                let call = try await bodies.decode(Core.ScoreCall.self, from: request, context: context)
+                let call = try await bodies.scoreCall(from: request)
                 let (probabilities, fingerprint) = try await core.score(call, transport: "http")
                 return json(scoreReply(probabilities, fingerprint))
             }

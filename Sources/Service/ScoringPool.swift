@@ -83,8 +83,6 @@ public final class ScoringPool: Sendable {
             action?(reason)
         }
 
-        public var isSignalled: Bool { state.withLock { $0.gone } }
-
         /// Calls `action` on `signal`, or now if it came already.
         fileprivate func onSignal(_ action: @escaping @Sendable (Drop) -> Void) {
             let now = state.withLock { s -> Drop? in
@@ -217,11 +215,17 @@ public final class ScoringPool: Sendable {
             if running, q.running[id] != nil { q.running[id] = true }
             return nil
         }
-        guard let job else { return }
+        if let job { drop(job, reason) }
+    }
+
+    /// Answers a request that leaves without running, and counts it.
+    private func drop(_ job: Job, _ reason: Drop) {
         observe(.dropped(reason))
         job.fail(
             reason == .deadline
-                ? ServiceError(.deadlineExceeded, "the request's deadline passed while it waited for a scoring thread")
+                ? ServiceError(
+                    .deadlineExceeded,
+                    "the request's deadline passed, or would before it could end, while it waited for a scoring thread")
                 : ServiceError(.cancelled, "the caller stopped waiting before a scoring thread took the request"))
     }
 
@@ -289,11 +293,7 @@ public final class ScoringPool: Sendable {
             // would likely end: the thread is worth more to the requests behind it.
             if let deadline = job.deadline, start + .nanoseconds(Int64(job.waited ? likelyRun * 1e9 : 0)) >= deadline {
                 queue.withLock { _ = $0.running.removeValue(forKey: job.id) }
-                observe(.dropped(.deadline))
-                job.fail(
-                    ServiceError(
-                        .deadlineExceeded, "the request's deadline passed, or would before it ran, while it was queued"
-                    ))
+                drop(job, .deadline)
                 continue
             }
             var seconds = 0.0
