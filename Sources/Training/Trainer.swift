@@ -64,6 +64,9 @@ public struct TrainingReport: Codable, Sendable {
     /// Every run of the search, in order, and the index of the one whose bundle this is (nil: one setting).
     public var candidates: [Candidate]?
     public var kept: Int?
+
+    /// Whether the run was still improving when the epoch cap `epochs` ended it (its best epoch is the last).
+    public func stoppedByEpochCap(_ epochs: Int) -> Bool { bestEpoch == epochs }
 }
 
 /// Trains the v1 model (MODEL.md) on a `TrainingSet`: mini-batch Adam on the train period, the valid AUC

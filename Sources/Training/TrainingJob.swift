@@ -92,7 +92,7 @@ public struct TrainingJob: Sendable {
             let candidate = TrainingReport.Candidate(
                 learningRate: rate, epochs: report.epochs.count, bestEpoch: report.bestEpoch,
                 validAUC: report.valid?.auc, seconds: report.seconds,
-                stoppedByEpochCap: report.epochs.count == options.epochs && report.bestEpoch == options.epochs)
+                stoppedByEpochCap: report.stoppedByEpochCap(options.epochs))
             candidates.append(candidate)
             if rates.count > 1 { observer.candidateDone?(candidate) }
             // The valid AUC chooses (a tie keeps the earlier, smaller rate); the test split never does.

@@ -122,7 +122,7 @@ struct Train: ParsableCommand {
             print("learning rates tried: \(tried.joined(separator: ", ")); kept \(candidates[kept].learningRate)")
         }
         print("\(long): best epoch \(report.bestEpoch) of \(report.epochs.count)")
-        if report.bestEpoch == epochs {
+        if report.stoppedByEpochCap(epochs) {
             print("  still improving when --epochs \(epochs) ended it: a larger --epochs may give a better model")
         }
         print("  train \(figures(report.train)) (\(outcome.samples.train) samples)")
