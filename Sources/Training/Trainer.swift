@@ -57,6 +57,8 @@ public struct TrainingReport: Codable, Sendable {
         public var epochs: Int
         public var bestEpoch: Int
         public var validAUC: Double?
+        /// Reported so that each setting can be compared with the one kept; it plays no part in the choice.
+        public var testAUC: Double?
         public var seconds: Double
         /// The run was still improving when the epoch cap ended it.
         public var stoppedByEpochCap: Bool

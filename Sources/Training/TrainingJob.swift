@@ -91,7 +91,7 @@ public struct TrainingJob: Sendable {
             let report = trainer.run(progress: observer.progress, epochDone: observer.epochDone)
             let candidate = TrainingReport.Candidate(
                 learningRate: rate, epochs: report.epochs.count, bestEpoch: report.bestEpoch,
-                validAUC: report.valid?.auc, seconds: report.seconds,
+                validAUC: report.valid?.auc, testAUC: report.test?.auc, seconds: report.seconds,
                 stoppedByEpochCap: report.stoppedByEpochCap(options.epochs))
             candidates.append(candidate)
             if rates.count > 1 { observer.candidateDone?(candidate) }

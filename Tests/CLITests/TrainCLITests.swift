@@ -69,6 +69,7 @@ struct TrainCLITests {
         let kept = try #require(a["kept"] as? Int)
         #expect(kept == valid.firstIndex(of: valid.max()!), "the first best valid AUC is kept: \(valid)")
         #expect((a["valid"] as? [String: Any])?["auc"] as? Double == valid[kept])
+        #expect((a["test"] as? [String: Any])?["auc"] as? Double == candidates[kept]["testAUC"] as? Double)
 
         // The same log with every label of the test period flipped: the test AUC moves, nothing chosen does.
         let testTime = try #require(a["testTime"] as? Double)

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import math
 import os
+import random
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -31,7 +33,8 @@ if TYPE_CHECKING:
     from .log import Behavior, Item, Log, Sample, Samples
 
 __all__ = ["Config", "Vocabulary", "Batch", "LifelongModel", "save_bundle", "load_bundle", "gaussian_projection",
-           "make_batch", "request_batch", "vocabulary_of"]
+           "make_batch", "request_batch", "vocabulary_of", "auc", "predict", "Run", "fit", "train",
+           "SEARCHED_LEARNING_RATES"]
 
 @dataclass
 class Batch:
@@ -267,3 +270,118 @@ def load_bundle(folder: os.PathLike | str, dtype: torch.dtype = torch.float32) -
         for name, t in model.named_bundle_tensors().items():
             t.copy_(torch.from_numpy(loaded.tensors[name].copy()))
     return model.to(dtype), loaded.vocabulary
+
+
+# -- training ---------------------------------------------------------------------------------------------
+
+#: The learning rates ``lifelong train`` tries when none is given (``TrainingOptions.searchedLearningRates``).
+SEARCHED_LEARNING_RATES: Tuple[float, ...] = (3e-4, 1e-3, 3e-3)
+
+
+def auc(p: np.ndarray, y: np.ndarray) -> float:
+    """Area under the ROC curve of scores ``p`` for 0/1 labels ``y`` (tied scores get half credit)."""
+    p, y = np.asarray(p, dtype=float), np.asarray(y, dtype=float)
+    positives = y.sum()
+    if positives == 0 or positives == len(y):
+        return float("nan")
+    order = np.argsort(p, kind="mergesort")
+    sorted_p = p[order]
+    ranks = np.empty(len(p))
+    starts = np.flatnonzero(np.r_[True, sorted_p[1:] != sorted_p[:-1]])
+    ends = np.r_[starts[1:], len(p)]
+    for i, j in zip(starts, ends):  # a run of equal scores shares its mean rank
+        ranks[order[i:j]] = (i + j - 1) / 2 + 1
+    return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * (len(y) - positives)))
+
+
+def predict(model: LifelongModel, samples: Samples, part: Sequence[Sample], vocabulary: Vocabulary,
+            long: str = "sdim", size: int = 2048) -> np.ndarray:
+    """P(click) of each sample of ``part``, in its order (batched by history length, without gradients)."""
+    out = np.empty(len(part))
+    order = sorted(range(len(part)), key=lambda k: part[k].position)
+    with torch.no_grad():
+        for k in range(0, len(order), size):
+            idx = order[k:k + size]
+            batch, _ = make_batch(samples, [part[i] for i in idx], vocabulary)
+            out[idx] = torch.sigmoid(model(batch, long)).numpy()
+    return out
+
+
+@dataclass
+class Run:
+    """One training run: its learning rate, how it ended, and the model at its best valid AUC."""
+
+    learning_rate: float
+    valid_auc: float
+    best_epoch: int
+    epochs: int
+    seconds: float
+    stopped_by_epoch_cap: bool  # still improving when the epoch cap ended it
+    model: LifelongModel
+
+
+def _batches(samples: Sequence[Sample], size: int, rng: random.Random) -> List[List[Sample]]:
+    """Batches of samples of similar history length (little padding), in a seeded random order."""
+    by_length = sorted(samples, key=lambda s: (s.position, rng.random()))
+    chunks = [by_length[k:k + size] for k in range(0, len(by_length), size)]
+    rng.shuffle(chunks)
+    return chunks
+
+
+def fit(config: Config, samples: Samples, vocabulary: Vocabulary, learning_rate: float, *, seed: int = 1,
+        long: str = "sdim", epochs: int = 100, batch: int = 1024, patience: int = 2,
+        log: Optional[Callable[[str], None]] = None) -> Run:
+    """Adam on ``samples.train`` from the initial weights of ``seed`` (``torch.manual_seed``), batches of
+    ``batch`` samples in the seed's order, the valid AUC after every epoch, stopping after ``patience`` epochs
+    without a better one (``epochs`` is a safety net); the model ends at its best epoch's weights."""
+    started = time.time()
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    model = LifelongModel(config)
+    optimiser = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    valid_y = np.array([s.label for s in samples.valid], dtype=float)
+    best = (-math.inf, 0, {k: v.clone() for k, v in model.state_dict().items()})
+    epoch = 0
+    for epoch in range(1, epochs + 1):
+        t0 = time.time()
+        for part in _batches(samples.train, batch, rng):
+            inputs, labels = make_batch(samples, part, vocabulary)
+            loss = nn.functional.binary_cross_entropy_with_logits(model(inputs, long), labels)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        valid_auc = auc(predict(model, samples, samples.valid, vocabulary, long), valid_y)
+        if log:
+            log(f"epoch {epoch}: valid AUC {valid_auc:.4f} "
+                f"({len(samples.train) / max(time.time() - t0, 1e-9):.0f} samples/s)")
+        if valid_auc > best[0]:
+            best = (valid_auc, epoch, {k: v.clone() for k, v in model.state_dict().items()})
+        if epoch - best[1] >= patience:
+            break
+    model.load_state_dict(best[2])
+    return Run(learning_rate, best[0], best[1], epoch, time.time() - started, best[1] == epochs, model)
+
+
+def train(config: Config, samples: Samples, vocabulary: Vocabulary,
+          learning_rates: Sequence[float] = SEARCHED_LEARNING_RATES, *, seed: int = 1, long: str = "sdim",
+          epochs: int = 100, batch: int = 1024, patience: int = 2,
+          log: Optional[Callable[[str], None]] = None) -> Tuple[Run, List[Run]]:
+    """What ``lifelong train`` does without ``--lr``: one :func:`fit` per learning rate, each from the same
+    initial weights and sample order, and the run with the best valid AUC kept (the first on a tie; the test
+    split is never read). Returns the kept run and every run in order."""
+    if not learning_rates:
+        raise ValueError("learning_rates is empty")
+    runs: List[Run] = []
+    for k, rate in enumerate(learning_rates):
+        if log and len(learning_rates) > 1:
+            log(f"learning rate {rate:g} (run {k + 1} of {len(learning_rates)}; the best valid AUC is kept)")
+        run = fit(config, samples, vocabulary, rate, seed=seed, long=long, epochs=epochs, batch=batch,
+                  patience=patience, log=log)
+        if log:
+            log(f"learning rate {rate:g}: valid AUC {run.valid_auc:.4f}, best epoch {run.best_epoch} of "
+                f"{run.epochs}, {run.seconds:.1f} s" + (" (still improving at the epoch cap)"
+                                                         if run.stopped_by_epoch_cap else ""))
+        runs.append(run)
+    # max keeps the first of equal values; a run without a valid AUC (one class in the split) ranks last
+    kept = max(runs, key=lambda r: r.valid_auc if not math.isnan(r.valid_auc) else -math.inf)
+    return kept, runs

@@ -158,3 +158,57 @@ def test_readme_pytorch_example_runs(quickstart: Path, tmp_path: Path, movielens
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "Output" / "torch-model" / "model.safetensors").is_file()
     assert re.search(r"0\.\d+", result.stdout), result.stdout
+
+
+def test_auc_equals_the_share_of_ordered_pairs() -> None:
+    """lt.auc against counting every (positive, negative) pair, ties as half, on scores with many ties."""
+    rng = np.random.default_rng(3)
+    p = rng.integers(0, 6, size=300) / 5.0
+    y = (rng.random(300) < 0.3).astype(float)
+    pos, neg = p[y == 1], p[y == 0]
+    pairs = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    assert abs(lt.auc(p, y) - pairs / (len(pos) * len(neg))) < 1e-12
+    assert np.isnan(lt.auc(p, np.ones(300)))
+
+
+def test_the_searched_learning_rates_are_lifelong_trains() -> None:
+    help_text = " ".join(run_cli("train", "--help").split())
+    assert "each of " + ", ".join(f"{r:g}" for r in lt.SEARCHED_LEARNING_RATES) + ", keeping" in help_text
+
+
+def test_the_learning_rate_search_keeps_the_best_valid_auc_and_never_reads_the_test_split(tmp_path: Path) -> None:
+    def small(log: ll.Log) -> tuple[lt.Config, ll.Samples, lt.Vocabulary]:
+        vocabulary = lt.vocabulary_of(log)
+        config = lt.Config(n_items=len(vocabulary.items) + 1, n_categories=len(vocabulary.categories) + 1,
+                           d_item=8, d_cat=4, m=12, tau=3, window=6, heads=2, attention_dim=8, hidden=(16, 8),
+                           projection_seed=5, feedback=True)
+        return config, ll.Samples(log), vocabulary
+
+    folder = write_log(tmp_path / "log", seed=7, users=40)
+    config, samples, vocabulary = small(ll.read(folder))
+    kept, runs = lt.train(config, samples, vocabulary, seed=5, epochs=3, batch=64)
+    assert [r.learning_rate for r in runs] == list(lt.SEARCHED_LEARNING_RATES)
+    valid = [r.valid_auc for r in runs]
+    assert kept is runs[valid.index(max(valid))], valid
+    assert all(1 <= r.best_epoch <= r.epochs <= 3 for r in runs)
+    # One rate alone is that run again: the same initial weights and sample order.
+    alone = lt.fit(config, samples, vocabulary, kept.learning_rate, seed=5, epochs=3, batch=64)
+    for name, t in kept.model.state_dict().items():
+        assert torch.equal(t, alone.model.state_dict()[name]), name
+
+    # Every label of the test period flipped: every run and the choice stay the same.
+    lines = (folder / "behaviors.jsonl").read_text().splitlines()
+    flipped = []
+    for line in lines:
+        entry = json.loads(line)
+        if "label" in entry and entry["timestamp"] >= samples.test_time:
+            entry["label"] = 1 - entry["label"]
+        flipped.append(json.dumps(entry))
+    (folder / "behaviors.jsonl").write_text("\n".join(flipped) + "\n")
+    config2, samples2, vocabulary2 = small(ll.read(folder))
+    assert [s.label for s in samples2.test] != [s.label for s in samples.test]
+    kept2, runs2 = lt.train(config2, samples2, vocabulary2, seed=5, epochs=3, batch=64)
+    assert [r.valid_auc for r in runs2] == valid
+    assert kept2.learning_rate == kept.learning_rate
+    for name, t in kept.model.state_dict().items():
+        assert torch.equal(t, kept2.model.state_dict()[name]), name
