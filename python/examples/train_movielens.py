@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -59,6 +60,7 @@ def main() -> None:
     out = Path(args.out)
     lt.save_bundle(model, vocabulary, out / "model", metadata={"long_term": "sdim"})
     split = samples.test_time
+    shutil.rmtree(out / "replay", ignore_errors=True)  # the replay builds its own store; a rerun replaces it
     replay = subprocess.run(
         [args.cli, "replay", "--model", str(out / "model"), "--data", args.data, "--report", str(out / "replay"),
          "--split-time", str(int(split)) if float(split).is_integer() else repr(split), "--modes", "bse",
