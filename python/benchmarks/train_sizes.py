@@ -3,7 +3,7 @@ search the trainer runs by default, on MovieLens-100K and synthetic logs of 10^5
 "Trainer: settings against log size").
 
 usage: python3 python/benchmarks/train_sizes.py [--bin .build/release/lifelong] [--work Output/train-sizes]
-       [--sizes 1e5,1e6,1e7] [--seeds 1,2] [--batches 1024] [--no-movielens] [--json FILE]
+       [--sizes 1e5,1e6,1e7] [--seeds 1,2] [--batches 1024] [--no-movielens] [--json FILE] [-- TRAIN FLAGS]
 
 For each log and seed, one `lifelong train --seed S` with no --lr: it runs every searched learning rate from the
 same initial weights and sample order and records each run's valid and test AUC in training.json (the test AUC
@@ -12,7 +12,8 @@ is reported, never compared), so one run gives every single setting and the defa
 as such. Synthetic logs: `lifelong synth --users U --length 300,3000 --seed S`, U = size / 1,173 (the mean of the
 log-uniform length), the hidden click model of `Tools/train-synth.sh`. Goal: the default is the best single
 setting or within one seed's spread of it (the larger of the two seeds' differences between settings), on every
-log. Standard library only; every run is bounded by the trainer's epoch cap.
+log. Flags after `--` go to every `lifelong train` (e.g. `-- --lr-decay 0.1`). Standard library only; every run
+is bounded by the trainer's epoch cap.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ def train(bin_: str, data: Path, out: Path, seed: int, extra: List[str]) -> Dict
     return report
 
 
-def row(bin_: str, name: str, data: Path, seed: int, work: Path, batch: int) -> Dict[str, Any]:
+def row(bin_: str, name: str, data: Path, seed: int, work: Path, batch: int, flags: List[str]) -> Dict[str, Any]:
     out = work / f"{name}-seed{seed}-batch{batch}"
-    report = train(bin_, data, out, seed, ["--batch", str(batch)])
+    report = train(bin_, data, out, seed, ["--batch", str(batch), *flags])
     runs = {f"{c['learningRate']:g}": c for c in report["candidates"]}
     kept = report["candidates"][report["kept"]]
     old = runs["0.0003"]
@@ -69,6 +70,7 @@ def main() -> None:
     ap.add_argument("--batches", default="1024", help="batch sizes, each a search per log and seed")
     ap.add_argument("--no-movielens", action="store_true")
     ap.add_argument("--json", help="also write every row here")
+    ap.add_argument("flags", nargs="*", help="after --: more flags for every lifelong train")
     a = ap.parse_args()
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -92,7 +94,7 @@ def main() -> None:
         for batch in batches:
             for seed in seeds:
                 data = make(seed)
-                r = row(a.bin, name.replace(" ", "-"), data, seed, work, batch)
+                r = row(a.bin, name.replace(" ", "-"), data, seed, work, batch, a.flags)
                 r["log"] = name
                 rows.append(r)
                 runs = ", ".join(f"{lr} {v['testAUC']:.4f} (valid {v['validAUC']:.4f}, {v['bestEpoch']}/{v['epochs']}"
