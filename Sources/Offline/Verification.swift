@@ -35,8 +35,12 @@ final class Verification {
         if meta["format"] != Store.format {
             fault("meta/format", "is \(meta["format"].map { "'\($0)'" } ?? "missing"), expected '\(Store.format)'")
         }
-        for (key, value) in meta where key.hasPrefix(Store.sourcePrefix) && (Int64(value) ?? -1) < 0 {
-            fault("meta/\(key)", "is '\(value)', not the offset (an integer ≥ 0) of the source's last applied event")
+        for (key, value) in meta where key.hasPrefix(Store.sourcePrefix) {
+            guard Store.parseSourceOffset(value.utf8) == nil else { continue }
+            fault(
+                "meta/\(key)",
+                "is damaged: '\(value.prefix(40))' is not the offset (an integer ≥ 0) of the source's last applied "
+                    + "event")
         }
         guard let hex = meta["fingerprint"], let fingerprint = StoreVerifier.bytes(hex: hex) else {
             fault("meta/fingerprint", "missing or not 64 hex digits")

@@ -15,11 +15,30 @@ extension Store {
         !name.isEmpty && name.utf8.count <= 200 && !name.utf8.contains(0) && !name.contains("/")
     }
 
-    /// Source `name`'s committed offset, or nil when the store has applied nothing of it.
+    /// Source `name`'s committed offset, or nil when the store has applied nothing of it. A value that is not
+    /// an offset as this store writes them (`parseSourceOffset`) is `damaged`: a store never guesses where a
+    /// stream stands, since reading the source again from its start would replay what it already holds.
     public func sourceOffset(_ name: String) throws -> Int64? {
-        try environment.read { txn in
-            try txn.get(metaDatabase, Self.sourceKey(name)) { Int64(String(decoding: $0, as: UTF8.self)) }
-        } ?? nil
+        let value = try environment.read { txn in
+            try txn.get(metaDatabase, Self.sourceKey(name)) { Array($0) }
+        }
+        guard let value else { return nil }
+        guard let offset = Self.parseSourceOffset(value) else {
+            throw StoreError(
+                message: "\(path): the offset of source '\(name)' (meta key '\(Self.sourceKey(name))') is damaged: "
+                    + "'\(String(decoding: value.prefix(40), as: UTF8.self))' is not an integer ≥ 0; the store cannot "
+                    + "tell which of the source's events it holds")
+        }
+        return offset
+    }
+
+    /// An offset as `putSourceOffset` writes it: the decimal digits of an integer in 0...Int64.max, without
+    /// sign, spaces or leading zeros; nil for anything else.
+    package static func parseSourceOffset(_ bytes: some Collection<UInt8>) -> Int64? {
+        guard (1...19).contains(bytes.count), bytes.allSatisfy({ (0x30...0x39).contains($0) }),
+            bytes.count == 1 || bytes.first != 0x30
+        else { return nil }
+        return Int64(String(decoding: bytes, as: UTF8.self))
     }
 
     /// Every key and value of the five databases a store always has (meta included), for comparing two

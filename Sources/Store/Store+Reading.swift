@@ -181,8 +181,8 @@ extension Store {
         public var bytes: Int
         public var format: String, fingerprint: String, precision: String
         public var m: Int?, tau: Int?, d: Int?, window: Int?
-        /// Each ingested source's committed offset (`lifelong ingest`).
-        public var sources: [String: Int64] = [:]
+        /// Each ingested source's committed offset (`lifelong ingest`); nil when the value is damaged.
+        public var sources: [String: Int64?] = [:]
     }
 
     /// The store's summary, read in one snapshot.
@@ -200,7 +200,7 @@ extension Store {
                 tau: meta.tau, d: meta.d, window: meta.window,
                 sources: meta.values.reduce(into: [:]) { out, entry in
                     guard entry.key.hasPrefix(Store.sourcePrefix) else { return }
-                    out[String(entry.key.dropFirst(Store.sourcePrefix.count))] = Int64(entry.value) ?? -1
+                    out[String(entry.key.dropFirst(Store.sourcePrefix.count))] = Store.parseSourceOffset(entry.value.utf8)
                 })
         }
     }

@@ -93,13 +93,41 @@ struct IngestTests {
         #expect(try CLI.run(ingest + ["--store", f.store]).status == 0)
         #expect(try CLI.run(ingest + ["--store", root + "/reference"]).status == 0)
         #expect(try contents(f.store) == contents(root + "/reference"))
-        // verify checks the offsets.
+    }
+
+    /// Offset values a store never writes: a changed byte, a sign, spaces, leading zeros, more than Int64.
+    static let damagedOffsets = ["14x", "-3", "+150", " 150", "0150", "", "99999999999999999999", "150\n"]
+
+    @Test(
+        "an offset that does not parse is damaged: ingest refuses to start, verify and inspect name it",
+        arguments: damagedOffsets)
+    func damagedOffset(value: String) throws {
+        let root = temporaryFolder("ingest-damaged")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let f = try Self.fixture(root, count: 300)
+        let ingest = ["ingest", "--model", f.model, "--source", "s", "--from", f.events, "--store", f.store]
+        #expect(try CLI.run(ingest).status == 0)
         do {
             let store = try Store(path: f.store)
-            try store.environment.write { try $0.put(store.metaDatabase, "source/broken", "-3") }
+            try store.environment.write { try $0.put(store.metaDatabase, "source/s", value) }
         }
+        let before = try contents(f.store)
+        let again = try CLI.run(ingest)
+        #expect(again.status != 0, "\(again.stdout)")
+        #expect(
+            again.stderr.contains(f.store) && again.stderr.contains("source 's'") && again.stderr.contains("damaged")
+                && !again.stderr.contains("refused"), "\(again.stderr)")
+        #expect(try contents(f.store) == before, "nothing written")
         let verify = try CLI.run(["verify", "--model", f.model, "--store", f.store])
-        #expect(verify.status != 0 && verify.stdout.contains("meta/source/broken"), "\(verify.stdout)")
+        #expect(verify.status != 0 && verify.stdout.contains("meta/source/s: is damaged"), "\(verify.stdout)")
+        let inspect = try CLI.run(["inspect", "--store", f.store])
+        #expect(inspect.stdout.contains("source s: offset damaged"), "\(inspect.stdout)")
+        #expect(Store.parseSourceOffset(Array(value.utf8)) == nil)
+    }
+
+    @Test("offsets the store writes read back: 0, 149 and Int64.max")
+    func offsetsRoundTrip() {
+        for n: Int64 in [0, 149, .max] { #expect(Store.parseSourceOffset(Array(String(n).utf8)) == n) }
     }
 
     @Test("with --manifest each event goes to its user's shard: scores as one store, an offset per shard, once")

@@ -126,7 +126,7 @@ struct Inspect: ParsableCommand {
         let object = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(summary)) as? [String: Any] ?? [:]
         for k in object.keys.sorted() where k != "sources" { print("\(k): \(object[k]!)") }
         for (name, offset) in summary.sources.sorted(by: { $0.key < $1.key }) {
-            print("source \(name): offset \(offset)")
+            print("source \(name): " + (offset.map { "offset \($0)" } ?? "offset damaged (`lifelong verify` names it)"))
         }
     }
 }
