@@ -200,7 +200,8 @@ extension Store {
                 tau: meta.tau, d: meta.d, window: meta.window,
                 sources: meta.values.reduce(into: [:]) { out, entry in
                     guard entry.key.hasPrefix(Store.sourcePrefix) else { return }
-                    out[String(entry.key.dropFirst(Store.sourcePrefix.count))] = Store.parseSourceOffset(entry.value.utf8)
+                    out[String(entry.key.dropFirst(Store.sourcePrefix.count))] = Store.parseSourceOffset(
+                        entry.value.utf8)
                 })
         }
     }
