@@ -163,7 +163,7 @@ let package = Package(
         .executableTarget(
             name: "lifelong-serve",
             dependencies: [
-                "Service", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Service", "Scorer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -22,7 +22,7 @@ public func lifelong_scorer_open(
     _ out: UnsafeMutablePointer<OpaquePointer?>?
 ) -> lifelong_status {
     open(modelDir, storeDir, "store_dir", into: out) { model, store in
-        OpenScorer(try Scorer(modelFolder: model, storeFolder: store, writable: writable != 0))
+        try StoreScorers(modelFolder: model, source: .store(store), writable: writable != 0)
     }
 }
 
@@ -35,15 +35,14 @@ public func lifelong_scorer_open_manifest(
         guard FileManager.default.fileExists(atPath: manifest) else {
             throw CallFailure(status: LIFELONG_NOT_FOUND, message: "manifest \(manifest): no such file")
         }
-        let sharded = try ShardedScorer(modelFolder: model, manifestPath: manifest, writable: writable != 0)
-        return OpenScorer(sharded, manifestPath: manifest)
+        return try StoreScorers(modelFolder: model, source: .manifest(manifest), writable: writable != 0)
     }
 }
 
 /// Both opens: `*out` is NULL unless the scorer opened; the two paths are checked UTF-8.
 private func open(
     _ modelDir: UnsafePointer<CChar>?, _ where_: UnsafePointer<CChar>?, _ name: String,
-    into out: UnsafeMutablePointer<OpaquePointer?>?, _ make: (String, String) throws -> OpenScorer
+    into out: UnsafeMutablePointer<OpaquePointer?>?, _ make: (String, String) throws -> StoreScorers
 ) -> lifelong_status {
     guarded {
         guard let out else { throw CallFailure.invalidArgument("out is NULL") }
@@ -185,7 +184,7 @@ public func lifelong_append_batch(
             events.append(.init(user: user, item: item, timestamp: timestamps![i], label: clicked))
             slots.append(i)
         }
-        let results = try Scorer.append(events: events, routedTo: open.shards)
+        let results = try open.append(events: events)
         for (slot, result) in zip(slots, results) {
             if case .refused = result { status[slot] = LIFELONG_INVALID_ARGUMENT }
         }

@@ -3,33 +3,6 @@ import Scorer
 import Store
 import Synchronization
 
-/// What one handle holds: a scorer, or the scorers of a sharded store's manifest.
-final class OpenScorer: Sendable {
-    let shards: [Scorer]
-    /// The store folder, or the manifest path.
-    let path: String
-    let isSharded: Bool
-
-    init(_ scorer: Scorer) {
-        shards = [scorer]
-        path = scorer.store.path
-        isSharded = false
-    }
-
-    init(_ sharded: ShardedScorer, manifestPath: String) {
-        shards = sharded.shards
-        path = manifestPath
-        isSharded = true
-    }
-
-    var model: ModelBundle { shards[0].model }
-
-    /// The scorer that holds `user`.
-    func scorer(for user: String) -> Scorer {
-        shards.count == 1 ? shards[0] : shards[ShardManifest.shard(of: user, count: shards.count)]
-    }
-}
-
 /// The open scorers behind the C handles.
 ///
 /// A handle is not an address but a slot number and a generation packed into a pointer-sized value, so a
@@ -39,7 +12,7 @@ final class OpenScorer: Sendable {
 final class Handles: Sendable {
     private struct Slot {
         var generation: UInt32
-        var scorer: OpenScorer?
+        var scorer: StoreScorers?
     }
 
     private struct Table {
@@ -52,7 +25,7 @@ final class Handles: Sendable {
     static let shared = Handles()
 
     /// Registers `scorer` and returns its new handle (never NULL).
-    func insert(_ scorer: OpenScorer) -> OpaquePointer {
+    func insert(_ scorer: StoreScorers) -> OpaquePointer {
         table.withLock { t in
             let index: Int
             if let reused = t.free.popLast() {
@@ -68,9 +41,9 @@ final class Handles: Sendable {
     }
 
     /// The scorer of an open handle.
-    func scorer(_ handle: OpaquePointer?) throws(CallFailure) -> OpenScorer {
+    func scorer(_ handle: OpaquePointer?) throws(CallFailure) -> StoreScorers {
         guard let (index, generation) = Self.decode(handle) else { throw Self.notAHandle(handle) }
-        let found = table.withLock { t -> OpenScorer? in
+        let found = table.withLock { t -> StoreScorers? in
             guard index < t.slots.count, t.slots[index].generation == generation else { return nil }
             return t.slots[index].scorer
         }
@@ -80,9 +53,9 @@ final class Handles: Sendable {
 
     /// Unregisters a handle; returns its scorer so that the caller releases it outside the lock. Unknown or
     /// already closed handles give nil.
-    func remove(_ handle: OpaquePointer?) -> OpenScorer? {
+    func remove(_ handle: OpaquePointer?) -> StoreScorers? {
         guard let (index, generation) = Self.decode(handle) else { return nil }
-        return table.withLock { t -> OpenScorer? in
+        return table.withLock { t -> StoreScorers? in
             guard index < t.slots.count, t.slots[index].generation == generation, let s = t.slots[index].scorer
             else { return nil }
             t.slots[index].scorer = nil

@@ -1,4 +1,4 @@
-public import BehaviorLog
+import BehaviorLog
 import Errors
 import Foundation
 public import Scorer
@@ -41,15 +41,15 @@ public struct Ingest {
         public var seconds = 0.0
     }
 
-    /// The store's scorer, or the shards' in shard order (events routed by `ShardManifest.shard(of:count:)`).
-    public let shards: [Scorer]
+    /// The store's scorer, or the shards' (each event routed to its user's shard).
+    public let scorers: StoreScorers
     public let options: Options
     /// Called for each refused event: its offset and the reason.
     public var refused: (Int64, String) -> Void = { _, _ in }
 
-    public init(scorer: Scorer, options: Options) throws { try self.init(shards: [scorer], options: options) }
+    public init(scorer: Scorer, options: Options) throws { try self.init(StoreScorers(scorer), options: options) }
 
-    public init(shards: [Scorer], options: Options) throws {
+    public init(_ scorers: StoreScorers, options: Options) throws {
         guard Store.isValidSourceName(options.source) else {
             throw Scorer.ScoreError(
                 .invalidArgument,
@@ -58,15 +58,14 @@ public struct Ingest {
         guard options.maxBatch >= 1, options.maxDelay >= 0, options.maxDelay.isFinite else {
             throw Scorer.ScoreError(.invalidArgument, message: "max-batch must be ≥ 1 and max-delay ≥ 0")
         }
-        precondition(!shards.isEmpty)
-        self.shards = shards
+        self.scorers = scorers
         self.options = options
     }
 
     /// Reads `fd` (named `path` in errors) to its end — or, with `follow`, until the process is stopped.
     public func run(fd: Int32, path: String) throws -> Report {
         let started = Date()
-        var run = Run(ingest: self, committed: try shards.map { try $0.store.sourceOffset(options.source) })
+        var run = Run(ingest: self, committed: try scorers.shards.map { try $0.store.sourceOffset(options.source) })
         run.report.source = options.source
         // Every event at or below the least committed offset is in (nil: some shard has applied none yet).
         run.report.offset = run.committed.contains(nil) ? nil : run.committed.compactMap { $0 }.min()
@@ -128,8 +127,7 @@ public struct Ingest {
                     file: file, line: line, reason: "offset \(e.offset) is not above the previous event's \(previous)")
             }
             previous = e.offset
-            let shard =
-                ingest.shards.count == 1 ? 0 : ShardManifest.shard(of: e.behavior.user, count: ingest.shards.count)
+            let shard = ingest.scorers.shard(of: e.behavior.user)
             if let committed = committed[shard], e.offset <= committed {
                 report.skipped += 1
                 return
@@ -147,10 +145,10 @@ public struct Ingest {
             guard let last = offsets.last, !failed else { return }
             try settle()
             let batch = InFlight(offsets: offsets, last: last)
-            let events = pending, shards = ingest.shards
+            let events = pending, scorers = ingest.scorers
             let source = Scorer.SourcePosition(name: ingest.options.source, offset: last)
             commits.async {
-                batch.result = Result { try Scorer.append(events: events, routedTo: shards, source: source) }
+                batch.result = Result { try scorers.append(events: events, source: source) }
                 batch.done.signal()
             }
             inFlight = batch

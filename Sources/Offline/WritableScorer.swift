@@ -1,3 +1,6 @@
+import Errors
+import Foundation
+public import LMDB
 public import Model
 public import Scorer
 public import Store
@@ -35,11 +38,29 @@ extension Scorer {
     }
 }
 
-extension ShardedScorer {
-    /// Opens every shard of a manifest; `writable` also opens them for `append` (through the offline encoder).
-    public convenience init(modelFolder: String, manifestPath: String, writable: Bool) throws {
-        try self.init(model: try ModelBundle(folder: modelFolder), manifestPath: manifestPath) { model, folder in
-            try Scorer(model: model, store: try Store(path: folder, readOnly: !writable), writable: writable)
+extension StoreScorers {
+    /// Opens `source` with the bundle at `modelFolder`; `writable` also opens every store for `append`
+    /// (through the offline encoder) with `durability`. A writable open never creates a store: each must exist.
+    /// - Parameter textModel: for appending to a store whose bundle has a text projection.
+    public convenience init(
+        model: ModelBundle, source: Source, writable: Bool, durability: Environment.Durability = .full,
+        textModel: MiniLM? = nil
+    ) throws {
+        try self.init(model: model, source: source) { model, folder in
+            if writable,
+                !FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent("data.mdb"))
+            {
+                throw Store.StoreError(
+                    .notFound,
+                    message: "\(folder): no store here (expected data.mdb; create one with `lifelong encode`)")
+            }
+            let store = try Store(path: folder, readOnly: !writable, durability: durability)
+            return try Scorer(model: model, store: store, writable: writable, textModel: textModel)
         }
+    }
+
+    /// The same with the bundle at `modelFolder`.
+    public convenience init(modelFolder: String, source: Source, writable: Bool) throws {
+        try self.init(model: try ModelBundle(folder: modelFolder), source: source, writable: writable)
     }
 }

@@ -65,30 +65,3 @@ extension Scorer {
         }
     }
 }
-
-extension Scorer {
-    /// `events` appended to `shards`, each to its user's shard (`ShardManifest.shard(of:count:)`), one batch
-    /// per shard in shard order, each with `source`'s offset. A shard that fails throws after the shards
-    /// before it have committed (their offsets say so).
-    public static func append(
-        events: [Event], routedTo shards: [Scorer], source: SourcePosition? = nil
-    ) throws -> [EventStatus] {
-        guard shards.count > 1 else { return try shards[0].append(events: events, source: source) }
-        var byShard = [[Int]](repeating: [], count: shards.count)
-        for (k, e) in events.enumerated() { byShard[ShardManifest.shard(of: e.user, count: shards.count)].append(k) }
-        var status = [EventStatus](repeating: .appended, count: events.count)
-        for (s, indices) in byShard.enumerated() where !indices.isEmpty {
-            for (k, result) in zip(indices, try shards[s].append(events: indices.map { events[$0] }, source: source)) {
-                status[k] = result
-            }
-        }
-        return status
-    }
-}
-
-extension ShardedScorer {
-    /// `Scorer.append(events:)` over the shards: each event goes to its user's shard.
-    public func append(events: [Scorer.Event]) throws -> [Scorer.EventStatus] {
-        try Scorer.append(events: events, routedTo: shards)
-    }
-}

@@ -1,13 +1,11 @@
 import Foundation
+public import Scorer
 
 /// Everything `lifelong serve` is started with (docs/SERVING.md, "Flags").
 public struct Configuration: Sendable {
-    /// Where the model and the user state come from.
-    public enum Source: Sendable, Equatable {
-        case store(String)
-        /// A shard manifest; a change of `_CURRENT` beside it rolls out the manifest it names.
-        case manifest(String)
-    }
+    /// Where the user state comes from: a store, or a shard manifest (a change of `_CURRENT` beside it rolls
+    /// out the manifest it names).
+    public typealias Source = StoreScorers.Source
 
     public var model: String
     public var source: Source

@@ -10,43 +10,29 @@ import Store
 /// closed when the last request holding it lets go.
 public final class Deployment: Sendable {
     public let model: ModelBundle
-    /// The store's scorers, by shard number (one without a manifest).
-    public let shards: [Scorer]
-    /// The store folder or the manifest file.
-    public let path: String
+    /// The store's scorers (one per shard of a manifest).
+    public let scorers: StoreScorers
     /// The appends' writer (nil unless `--writable`).
     let commits: GroupCommit?
 
     public var fingerprint: String { model.fingerprintHex }
+    /// The store's scorers, by shard number (one without a manifest).
+    public var shards: [Scorer] { scorers.shards }
+    /// The store folder or the manifest file.
+    public var path: String { scorers.path }
 
-    /// Opens `model` with `source`, read-only unless `writable`; every fingerprint is checked (`Scorer`).
+    /// Opens `model` with `source`, read-only unless `writable`; every fingerprint is checked (`Scorer`), and only
+    /// existing stores are opened.
     public init(model modelFolder: String, source: Configuration.Source, configuration c: Configuration) throws {
         let model = try ModelBundle(folder: modelFolder)
-        let writable = c.writable
-        let open = { (model: ModelBundle, folder: String) throws -> Scorer in
-            // A writable open would create a store where there is none: the service only opens existing ones.
-            guard FileManager.default.fileExists(atPath: folder + "/data.mdb") else {
-                throw ServiceError(.notFound, "no store at \(folder) (no data.mdb)")
-            }
-            let store = try Store(path: folder, readOnly: !writable, durability: c.syncEachCommit ? .full : .noSync)
-            return try Scorer(model: model, store: store, writable: writable)
-        }
-        switch source {
-        case .store(let folder):
-            shards = [try open(model, folder)]
-            path = folder
-        case .manifest(let manifest):
-            shards = try ShardedScorer(model: model, manifestPath: manifest, open: open).shards
-            path = manifest
-        }
+        scorers = try StoreScorers(
+            model: model, source: source, writable: c.writable, durability: c.syncEachCommit ? .full : .noSync)
         self.model = model
-        commits = writable ? GroupCommit(shards: shards, maxBatch: c.maxBatch) : nil
+        commits = c.writable ? GroupCommit(scorers, maxBatch: c.maxBatch) : nil
     }
 
     /// The scorer of `user`'s shard.
-    func scorer(for user: String) -> Scorer {
-        shards.count == 1 ? shards[0] : shards[ShardManifest.shard(of: user, count: shards.count)]
-    }
+    func scorer(for user: String) -> Scorer { scorers.scorer(for: user) }
 
     /// Users over all shards, and the catalog's items (every shard holds all of it).
     func counts() throws -> (users: Int, items: Int) {

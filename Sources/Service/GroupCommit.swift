@@ -3,7 +3,7 @@ import Scorer
 import Synchronization
 
 /// The appends of concurrent requests, committed together: one thread takes every batch waiting (up to
-/// `maxBatch` events, a larger batch alone) and writes them in one `Scorer.append(events:routedTo:)`, one
+/// `maxBatch` events, a larger batch alone) and writes them in one `StoreScorers.append(events:source:)`, one
 /// write transaction per shard; each caller resumes with its events' statuses after that commit, so its next
 /// score sees them. While one commit runs the next group gathers, so the batching follows the load with no
 /// timer: an idle service commits one request at once, a busy one amortises the commit over many.
@@ -13,13 +13,13 @@ final class GroupCommit: Sendable {
         var batches: [(events: [Scorer.Event], reply: Reply)] = []
         var closed = false
     }
-    private let shards: [Scorer]
+    private let scorers: StoreScorers
     private let maxBatch: Int
     private let waiting = Mutex(Waiting())
     private let wake = DispatchSemaphore(value: 0)
 
-    init(shards: [Scorer], maxBatch: Int) {
-        self.shards = shards
+    init(_ scorers: StoreScorers, maxBatch: Int) {
+        self.scorers = scorers
         self.maxBatch = maxBatch
         let thread = Thread { [self] in run() }
         thread.name = "lifelong-commit"
@@ -76,7 +76,7 @@ final class GroupCommit: Sendable {
     private func commit(_ group: [(events: [Scorer.Event], reply: Reply)]) {
         let events = group.count == 1 ? group[0].events : group.flatMap(\.events)
         do {
-            let status = try Scorer.append(events: events, routedTo: shards)
+            let status = try scorers.append(events: events)
             var start = 0
             for (batch, reply) in group {
                 reply.resume(returning: Array(status[start..<start + batch.count]))

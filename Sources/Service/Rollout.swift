@@ -2,6 +2,7 @@ import Dispatch
 import Errors
 import Foundation
 import Logging
+public import Scorer
 import Synchronization
 
 extension Core {

@@ -7,6 +7,7 @@ import HummingbirdTLS
 import NIOCore
 import NIOSSL
 import ServiceLifecycle
+import Scorer
 import Synchronization
 import UnixSignals
 

@@ -154,7 +154,7 @@ struct IngestTests {
         let run = try CLI.run(ingest + ["--manifest", manifest])
         #expect(run.status == 0 && run.stderr.contains("offset 97: refused:"), "\(run.stderr)")
         let one = try Scorer(modelFolder: f.model, storeFolder: root + "/one", writable: false)
-        let sharded = try ShardedScorer(modelFolder: f.model, manifestPath: manifest)
+        let sharded = try StoreScorers(modelFolder: f.model, source: .manifest(manifest))
         let candidates = (0..<40).map { "\($0 * 7)" }
         for u in 0..<53 {
             for mode in Scorer.Mode.allCases {

@@ -56,7 +56,7 @@ struct ShardTests {
         #expect(m.shards.reduce(0) { $0 + $1.users } == users.count)
         #expect(m.shards.reduce(0) { $0 + $1.behaviors } == f.data.behaviors.count)
         let one = try Scorer(modelFolder: f.model, storeFolder: f.single)
-        let sharded = try ShardedScorer(modelFolder: f.model, manifestPath: f.manifest)
+        let sharded = try StoreScorers(modelFolder: f.model, source: .manifest(f.manifest))
         let candidates = (0..<60).map { "i\($0 * 7)" } + ["not-an-item"]
         for user in users.sorted() + ["cold-user"] {
             for mode in Scorer.Mode.allCases {
@@ -90,7 +90,7 @@ struct ShardTests {
             #expect(r.status == 0, "\(r.stderr)")
         }
         let one = try Scorer(modelFolder: f.model, storeFolder: f.single)
-        let sharded = try ShardedScorer(modelFolder: f.model, manifestPath: f.manifest)
+        let sharded = try StoreScorers(modelFolder: f.model, source: .manifest(f.manifest))
         for user in users {
             #expect(
                 try sharded.score(user: user, candidates: ["i1", "i9"])
@@ -107,7 +107,7 @@ struct ShardTests {
         let good = m
         m.shards.removeAll { $0.shard == 2 }
         try m.write(to: f.manifest)
-        #expect { try ShardedScorer(modelFolder: f.model, manifestPath: f.manifest) } throws: {
+        #expect { try StoreScorers(modelFolder: f.model, source: .manifest(f.manifest)) } throws: {
             "\($0)".contains("shard 2 of 4 has no store")
         }
         let r = try CLI.run(["score", "--model", f.model, "--manifest", f.manifest, "--user", "u1", "--items", "i1"])
@@ -116,7 +116,7 @@ struct ShardTests {
         m = good
         m.shards[1].fingerprint = String(repeating: "0", count: 64)
         try m.write(to: f.manifest)
-        #expect { try ShardedScorer(modelFolder: f.model, manifestPath: f.manifest) } throws: {
+        #expect { try StoreScorers(modelFolder: f.model, source: .manifest(f.manifest)) } throws: {
             "\($0)".contains("shard 1 (shard-1) was encoded with model 0000")
         }
 

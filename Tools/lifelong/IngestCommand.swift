@@ -50,19 +50,16 @@ struct IngestCommand: ParsableCommand {
         let textModel = try text.load(for: bundle)
         var locks: [SourceLock] = []
         defer { withExtendedLifetime(locks) {} }
-        let openShard = { (model: ModelBundle, folder: String) throws -> Scorer in
-            let opened = try Store(path: folder, durability: durability.durability)
-            locks.append(try SourceLock(store: opened, source: source))
-            return try Scorer(model: model, store: opened, writable: true, textModel: textModel)
-        }
-        let shards =
-            try folders.manifest.map { try ShardedScorer(model: bundle, manifestPath: $0, open: openShard).shards }
-            ?? [openShard(bundle, try folders.single("ingest"))]
+        let scorers = try StoreScorers(
+            model: bundle, source: folders.source, writable: true, durability: durability.durability,
+            textModel: textModel)
+        // One ingest per source and store: every store's lock is taken before anything is read.
+        for shard in scorers.shards { locks.append(try SourceLock(store: shard.store, source: source)) }
         var options = Ingest.Options(source: source)
         options.maxBatch = maxBatch
         options.maxDelay = maxDelay / 1000
         options.follow = follow
-        var ingest = try Ingest(shards: shards, options: options)
+        var ingest = try Ingest(scorers, options: options)
         ingest.refused = { offset, reason in
             FileHandle.standardError.write(Data("offset \(offset): refused: \(reason)\n".utf8))
         }

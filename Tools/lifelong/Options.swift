@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Model
+import Scorer
 import Store
 import TextEncoder
 
@@ -40,6 +41,9 @@ struct ModelStoreOptions: ParsableArguments {
     func validate() throws {
         guard (store == nil) != (manifest == nil) else { throw ValidationError("give --store or --manifest (one)") }
     }
+
+    /// The store or the manifest given.
+    var source: StoreScorers.Source { manifest.map { .manifest($0) } ?? .store(store ?? "") }
 
     /// The store folder, for commands that take no manifest.
     func single(_ command: String) throws -> String {

@@ -24,14 +24,8 @@ struct Score: ParsableCommand {
 
     func run() throws {
         let candidates = items.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        let p: [Float]
-        if let manifest = folders.manifest {
-            p = try ShardedScorer(modelFolder: folders.model, manifestPath: manifest)
-                .score(user: user, candidates: candidates, mode: mode)
-        } else {
-            p = try Scorer(modelFolder: folders.model, storeFolder: try folders.single("score"))
-                .score(user: user, candidates: candidates, mode: mode)
-        }
+        let p = try StoreScorers(modelFolder: folders.model, source: folders.source)
+            .score(user: user, candidates: candidates, mode: mode)
         var out = ""
         for (item, prob) in zip(candidates, p) {
             let quoted = String(
