@@ -65,7 +65,10 @@ public struct Ingest {
     /// Reads `fd` (named `path` in errors) to its end — or, with `follow`, until the process is stopped.
     public func run(fd: Int32, path: String) throws -> Report {
         let started = Date()
-        var run = Run(ingest: self, committed: try scorers.shards.map { try $0.store.sourceOffset(options.source) })
+        let committed = try scorers.shards.map { try $0.store.sourceOffset(options.source) }
+        let commits = GroupCommit(scorers, maxBatch: options.maxBatch)
+        defer { commits.close() }
+        var run = Run(ingest: self, committed: committed, commits: commits)
         run.report.source = options.source
         // Every event at or below the least committed offset is in (nil: some shard has applied none yet).
         run.report.offset = run.committed.contains(nil) ? nil : run.committed.compactMap { $0 }.min()
@@ -97,17 +100,6 @@ public struct Ingest {
         }
     }
 
-    /// A batch committing on the commit thread while the next one is read (double buffering).
-    final class InFlight: @unchecked Sendable {
-        let offsets: [Int64], last: Int64
-        let done = DispatchSemaphore(value: 0)
-        var result: Result<[Scorer.EventStatus], any Error> = .success([])  // written before `done` is signalled
-        init(offsets: [Int64], last: Int64) {
-            self.offsets = offsets
-            self.last = last
-        }
-    }
-
     /// The run's state: the batch being read, the one committing, and the counts.
     struct Run {
         let ingest: Ingest
@@ -116,10 +108,11 @@ public struct Ingest {
         var pending: [Scorer.Event] = [], offsets: [Int64] = []
         var pendingSince: Date?
         var previous: Int64?
-        /// At most one batch commits while the next is read; after a failed commit nothing more is.
-        var inFlight: InFlight?
+        /// At most one batch commits while the next is read (double buffering): its ticket, its events'
+        /// offsets and the last; after a failed commit nothing more is.
+        var inFlight: (ticket: GroupCommit.Ticket, offsets: [Int64], last: Int64)?
         var failed = false
-        let commits = DispatchQueue(label: "lifelong.ingest.commit")
+        let commits: GroupCommit
 
         mutating func take(_ e: EventLine, file: String, line: Int) throws {
             if let previous, e.offset <= previous {
@@ -144,14 +137,8 @@ public struct Ingest {
         mutating func flush() throws {
             guard let last = offsets.last, !failed else { return }
             try settle()
-            let batch = InFlight(offsets: offsets, last: last)
-            let events = pending, scorers = ingest.scorers
             let source = Scorer.SourcePosition(name: ingest.options.source, offset: last)
-            commits.async {
-                batch.result = Result { try scorers.append(events: events, source: source) }
-                batch.done.signal()
-            }
-            inFlight = batch
+            inFlight = (commits.submit(pending, source: source), offsets, last)
             pending.removeAll(keepingCapacity: true)
             offsets.removeAll(keepingCapacity: true)
             pendingSince = nil
@@ -161,9 +148,8 @@ public struct Ingest {
         mutating func settle() throws {
             guard let batch = inFlight else { return }
             inFlight = nil
-            batch.done.wait()
             let status: [Scorer.EventStatus]
-            do { status = try batch.result.get() } catch {
+            do { status = try batch.ticket.wait() } catch {
                 failed = true
                 throw error
             }
