@@ -129,7 +129,8 @@ let package = Package(
         .executableTarget(
             name: "lifelong-bench",
             dependencies: [
-                "BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "TextAtoms", "Offline", "Training", "LMDB", "CLMDB",
+                "BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "TextAtoms", "Offline", "Training", "LMDB",
+                "CLMDB",
                 "Tensors", "CAllocationCounter", "Service",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -185,15 +186,16 @@ let package = Package(
         .testTarget(
             name: "ScorerTests",
             dependencies: [
-                "BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "Offline", "LMDB", "Tensors",
+                "BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "Offline", "LMDB", "Tensors", "Errors",
                 "CAllocationCounter", "TestSupport",
             ]
         ),
-        .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder", "Tensors", "TestSupport"]),
+        .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder", "Tensors", "Errors", "TestSupport"]),
         .testTarget(
             name: "TrainingTests",
             dependencies: [
-                "BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "TextAtoms", "Offline", "Evaluation", "Replay",
+                "BehaviorLog", "Model", "Store", "Scorer", "TextEncoder", "TextAtoms", "Offline", "Evaluation",
+                "Replay",
                 "Training", "LMDB", "Tensors", "TestSupport",
             ],
             exclude: ["python"]
@@ -202,7 +204,7 @@ let package = Package(
             name: "ReplayTests",
             dependencies: [
                 "BehaviorLog", "Model", "Store", "Scorer", "Offline", "Evaluation", "Replay", "LMDB", "Tensors",
-                "TestSupport",
+                "Errors", "TestSupport",
             ]
         ),
         .testTarget(
@@ -222,7 +224,8 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: [
-                "lifelong", "BehaviorLog", "Offline", "Store", "Model", "Scorer", "LMDB", "Tensors", "TestSupport",
+                "lifelong", "BehaviorLog", "Offline", "Store", "Model", "Scorer", "LMDB", "Tensors", "Errors",
+                "TestSupport",
             ]
         ),
     ]

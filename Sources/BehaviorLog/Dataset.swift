@@ -44,7 +44,7 @@ public struct Dataset: Sendable {
 
     /// A log that breaks the log rules (docs/FORMATS.md, "Behavior logs"): the file, the 1-based line (nil
     /// when the problem is the whole file or the path) and what is wrong. Always of kind `input`.
-    public struct InputError: LifelongError {
+    public struct InputError: KindedError {
         public let file: String
         public let line: Int?
         /// What is wrong, without the file and line.

@@ -39,14 +39,9 @@ public struct SyntheticLog: Sendable {
         public init() {}
 
         /// A parameter out of range: `invalidArgument`.
-        public struct ParameterError: LifelongError {
-            public let message: String
-            public var kind: ErrorKind { .invalidArgument }
-        }
-
         /// Checks the parameters, naming the first one out of range.
         public func validate() throws {
-            func fail(_ m: String) -> ParameterError { ParameterError(message: m) }
+            func fail(_ m: String) -> LifelongError { LifelongError(.invalidArgument, message: m) }
             guard users >= 1 else { throw fail("users must be ≥ 1") }
             guard items >= clusters, clusters >= max(1, coreInterests + currentInterests) else {
                 throw fail("need items ≥ clusters ≥ core + current interests (\(coreInterests + currentInterests))")

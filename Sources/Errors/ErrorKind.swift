@@ -22,20 +22,34 @@ public enum ErrorKind: String, Sendable, CaseIterable, CustomStringConvertible {
     public var description: String { rawValue }
 }
 
-/// An error of any Lifelong layer: its kind, and a message that names what is wrong (the file and line,
-/// the tensor, the database and key, the store folder). `description` is the message.
-public protocol LifelongError: Error, CustomStringConvertible, Sendable {
+/// What every Lifelong error says: its kind, and a message that names what is wrong (the file and line, the
+/// tensor, the database and key, the store folder). `LifelongError` is the error of every layer; the errors that
+/// carry more for their callers (a log's file and line, a safetensors file's tensor, an LMDB code, the service's
+/// statuses) say the same through this protocol.
+public protocol KindedError: Error, CustomStringConvertible, Sendable {
     var kind: ErrorKind { get }
     var message: String { get }
 }
 
-extension LifelongError {
+extension KindedError {
     public var description: String { message }
 }
 
+/// The error of every Lifelong layer: a kind and a message. `ErrorKind(of: error)` reads the kind of it and of
+/// any `KindedError`.
+public struct LifelongError: KindedError, Equatable {
+    public let kind: ErrorKind
+    public let message: String
+
+    public init(_ kind: ErrorKind, message: String) {
+        self.kind = kind
+        self.message = message
+    }
+}
+
 extension ErrorKind {
-    /// The kind of any error: its own for a `LifelongError`, `.internal` for anything else.
+    /// The kind of any error: its own for a `KindedError`, `.internal` for anything else.
     public init(of error: any Error) {
-        self = (error as? any LifelongError)?.kind ?? .internal
+        self = (error as? any KindedError)?.kind ?? .internal
     }
 }

@@ -9,7 +9,7 @@ import Glibc
 /// ```swift
 /// do { try env.write { … } } catch LMDBError.Code.mapFull { … }
 /// ```
-public struct LMDBError: LifelongError, Equatable {
+public struct LMDBError: KindedError, Equatable {
     /// An LMDB return code (`MDB_*`) or an `errno` value (`EACCES`, `ENOSPC`, `EIO`, …).
     public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
         public let rawValue: Int32

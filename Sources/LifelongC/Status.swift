@@ -37,7 +37,7 @@ func setLastError(_ message: String) {
 /// Foundation's file errors by what they say; anything else is internal.
 func status(of error: any Error) -> lifelong_status {
     switch error {
-    case let e as any LifelongError: return status(of: e.kind)
+    case let e as any KindedError: return status(of: e.kind)
     case let e as CocoaError where e.isFileError:
         return e.code == .fileReadNoSuchFile || e.code == .fileNoSuchFile ? LIFELONG_NOT_FOUND : LIFELONG_IO_ERROR
     default: return LIFELONG_INTERNAL

@@ -1,3 +1,4 @@
+import Errors
 import Tensors
 
 /// A bundle's metadata and tensor shapes checked against each other (docs/MODEL.md), in a fixed order so a
@@ -6,8 +7,8 @@ struct BundleShapes {
     let file: Safetensors
     let vocabulary: Vocabulary
 
-    private func fail(_ message: String, _ tensor: String? = nil) -> ModelBundle.LoadError {
-        ModelBundle.LoadError(message: "\(file.path): " + (tensor.map { "tensor '\($0)': " } ?? "") + message)
+    private func fail(_ message: String, _ tensor: String? = nil) -> LifelongError {
+        LifelongError(.damaged, message: "\(file.path): " + (tensor.map { "tensor '\($0)': " } ?? "") + message)
     }
 
     private func metaInt(_ key: String) throws -> Int {

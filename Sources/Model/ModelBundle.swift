@@ -77,26 +77,17 @@ public struct ModelBundle: Sendable {
 
     /// Why a bundle could not be loaded or written: a file missing (`notFound`), unreadable (`io`), not a
     /// valid bundle (`damaged`), or a shape that cannot be a bundle (`invalidArgument`).
-    public struct LoadError: LifelongError {
-        public let kind: ErrorKind
-        public let message: String
-        public init(_ kind: ErrorKind = .damaged, message: String) {
-            self.kind = kind
-            self.message = message
-        }
-    }
-
     public init(folder: String) throws {
         let modelPath = (folder as NSString).appendingPathComponent("model.safetensors")
         let vocabPath = (folder as NSString).appendingPathComponent("vocab.tsv")
         for p in [modelPath, vocabPath] where !FileManager.default.fileExists(atPath: p) {
-            throw LoadError(
+            throw LifelongError(
                 .notFound, message: "\(p): missing (a model bundle folder holds model.safetensors and vocab.tsv)")
         }
         let file = try Safetensors(contentsOf: modelPath)
         let vocabData: Data
         do { vocabData = try Data(contentsOf: URL(fileURLWithPath: vocabPath)) } catch {
-            throw LoadError(.io, message: "\(vocabPath): cannot read (\(error.localizedDescription))")
+            throw LifelongError(.io, message: "\(vocabPath): cannot read (\(error.localizedDescription))")
         }
         let vocabulary = try Vocabulary(data: vocabData, path: vocabPath)
         var hasher = SHA256()
@@ -235,7 +226,7 @@ public struct Vocabulary: Sendable {
 
     public init(data: Data, path: String) throws {
         guard String(validating: data, as: UTF8.self) != nil else {
-            throw ModelBundle.LoadError(message: "\(path): not valid UTF-8")
+            throw LifelongError(.damaged, message: "\(path): not valid UTF-8")
         }
         let lines = data.split(separator: 0x0A, omittingEmptySubsequences: false)
         for (index, raw) in lines.enumerated() {
@@ -244,7 +235,7 @@ public struct Vocabulary: Sendable {
             let f = line.split(separator: 0x09, omittingEmptySubsequences: false).map {
                 String(decoding: $0, as: UTF8.self)
             }
-            func fail(_ m: String) -> ModelBundle.LoadError { .init(message: "\(path):\(index + 1): \(m)") }
+            func fail(_ m: String) -> LifelongError { .init(.damaged, message: "\(path):\(index + 1): \(m)") }
             guard f.count == 3 else { throw fail("expected kind<TAB>raw_id<TAB>row, found \(f.count) fields") }
             guard let row = Int(f[2]), row >= 1 else {
                 throw fail("row '\(f[2])' is not an integer ≥ 1 (row 0 is reserved)")

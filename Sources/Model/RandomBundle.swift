@@ -33,21 +33,23 @@ extension ModelBundle {
         to folder: String, items: [String], categories: [String], shape: Shape, seed: UInt64
     ) throws {
         guard shape.m % shape.tau == 0 else {
-            throw LoadError(.invalidArgument, message: "--m \(shape.m) is not a multiple of --tau \(shape.tau)")
+            throw LifelongError(.invalidArgument, message: "--m \(shape.m) is not a multiple of --tau \(shape.tau)")
         }
-        guard shape.tau >= 1, shape.tau <= 8 else { throw LoadError(.invalidArgument, message: "--tau must be 1…8") }
+        guard shape.tau >= 1, shape.tau <= 8 else {
+            throw LifelongError(.invalidArgument, message: "--tau must be 1…8")
+        }
         guard shape.attentionDim % shape.heads == 0 else {
-            throw LoadError(
+            throw LifelongError(
                 .invalidArgument,
                 message: "--attention-dim \(shape.attentionDim) is not divisible by --heads \(shape.heads)")
         }
         guard shape.hidden.count == 2, shape.hidden.allSatisfy({ $0 > 0 }) else {
-            throw LoadError(.invalidArgument, message: "--hidden needs two positive sizes, e.g. 200,80")
+            throw LifelongError(.invalidArgument, message: "--hidden needs two positive sizes, e.g. 200,80")
         }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var rng = Gaussian(seed: seed)
         guard shape.dText >= 0, (0...6).contains(shape.textLayers) else {
-            throw LoadError(.invalidArgument, message: "--d-text must be ≥ 0 and --text-layers 0…6")
+            throw LifelongError(.invalidArgument, message: "--d-text must be ≥ 0 and --text-layers 0…6")
         }
         let d = shape.dItem + shape.dCat + shape.dText
         let projection = (0..<(shape.m * d)).map { _ in rng.normal() }  // drawn first: depends on the seed only

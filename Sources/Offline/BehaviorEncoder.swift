@@ -54,15 +54,6 @@ public final class BehaviorEncoder {
     /// user's last), or a text model that is missing or does not fit the bundle; `modelMismatch`: the store
     /// was written with another model, precision or format; `damaged`: a record in the store is damaged, or
     /// the store lacks a database.
-    public struct EncodeError: LifelongError {
-        public let kind: ErrorKind
-        public let message: String
-        public init(_ kind: ErrorKind, message: String) {
-            self.kind = kind
-            self.message = message
-        }
-    }
-
     /// Opens the encoder; a store that already exists must have been written with the same model and
     /// precision (its `meta` is checked), a new one gets its `meta` written.
     /// - Parameter textModel: required when the bundle has a text projection (`d_text > 0`): the text model
@@ -72,7 +63,7 @@ public final class BehaviorEncoder {
     ) throws {
         if model.config.dText > 0 {
             guard let textModel else {
-                throw EncodeError(
+                throw LifelongError(
                     .invalidArgument,
                     message:
                         "\(model.folder): the bundle has a text projection (d_text = \(model.config.dText)); give "
@@ -80,7 +71,7 @@ public final class BehaviorEncoder {
                 )
             }
             guard let k = model.config.textLayers, (0...textModel.config.layers).contains(k) else {
-                throw EncodeError(
+                throw LifelongError(
                     .invalidArgument,
                     message:
                         "\(model.folder): the bundle has a text projection but its metadata 'text_layers' is "
@@ -97,7 +88,7 @@ public final class BehaviorEncoder {
         if have.format == nil {
             try store.environment.write { txn in try store.write(want, txn) }
         } else if let (key, stored, wanted) = have.firstDifference(from: want) {
-            throw EncodeError(
+            throw LifelongError(
                 .modelMismatch,
                 message: "store \(store.path): meta '\(key)' is \(stored ?? "missing"), but this run needs \(wanted) "
                     + "(store fingerprint \(have.fingerprint ?? "?"), model fingerprint \(model.fingerprintHex)); "
@@ -121,7 +112,7 @@ public final class BehaviorEncoder {
     private func validateIds(_ data: Dataset) throws {
         for b in data.behaviors {
             if let reason = Self.invalidity(user: b.user, item: b.item, timestamp: b.timestamp) {
-                throw EncodeError(.invalidArgument, message: reason)
+                throw LifelongError(.invalidArgument, message: reason)
             }
         }
     }
@@ -178,7 +169,7 @@ public final class BehaviorEncoder {
                     continue
                 }
                 if let first = behaviors.first, first.timestamp < stored.lastTimestamp {
-                    throw EncodeError(
+                    throw LifelongError(
                         .invalidArgument,
                         message:
                             "user '\(user)': behavior (item '\(first.item)', timestamp "

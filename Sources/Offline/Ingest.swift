@@ -51,12 +51,12 @@ public struct Ingest {
 
     public init(_ scorers: StoreScorers, options: Options) throws {
         guard Store.isValidSourceName(options.source) else {
-            throw Scorer.ScoreError(
+            throw LifelongError(
                 .invalidArgument,
                 message: "source name '\(options.source)' must be 1–200 bytes without NUL or '/'")
         }
         guard options.maxBatch >= 1, options.maxDelay >= 0, options.maxDelay.isFinite else {
-            throw Scorer.ScoreError(.invalidArgument, message: "max-batch must be ≥ 1 and max-delay ≥ 0")
+            throw LifelongError(.invalidArgument, message: "max-batch must be ≥ 1 and max-delay ≥ 0")
         }
         self.scorers = scorers
         self.options = options
@@ -208,12 +208,12 @@ struct LineReader {
             if ready == 0 { return .idle }
             if ready < 0 {
                 if errno == EINTR { continue }
-                throw Scorer.ScoreError(.io, message: "poll failed: \(String(cString: strerror(errno)))")
+                throw LifelongError(.io, message: "poll failed: \(String(cString: strerror(errno)))")
             }
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw Scorer.ScoreError(.io, message: "read failed: \(String(cString: strerror(errno)))")
+                throw LifelongError(.io, message: "read failed: \(String(cString: strerror(errno)))")
             }
             if n > 0 {
                 buffer.append(contentsOf: chunk[0..<n])

@@ -12,7 +12,7 @@ extension BehaviorEncoder {
         to folder: String, model: ModelBundle, textModel: MiniLM? = nil
     ) throws -> BehaviorEncoder {
         guard FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent("data.mdb")) else {
-            throw Store.StoreError(.notFound, message: "\(folder): no store here (create one with `lifelong encode`)")
+            throw LifelongError(.notFound, message: "\(folder): no store here (create one with `lifelong encode`)")
         }
         let store = try Store(path: folder)
         return try BehaviorEncoder(
@@ -28,7 +28,7 @@ extension BehaviorEncoder {
     ) throws -> [(shard: Int, report: Report)] {
         let manifest = try ShardManifest(contentsOf: manifestPath)
         guard manifest.fingerprint == model.fingerprintHex else {
-            throw EncodeError(
+            throw LifelongError(
                 .modelMismatch,
                 message: "manifest \(manifestPath) is for model \(manifest.fingerprint), not \(model.fingerprintHex)")
         }

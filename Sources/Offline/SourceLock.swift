@@ -15,7 +15,7 @@ public final class SourceLock {
         let path = store.path + "/ingest-" + hash + ".lock"
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw Scorer.ScoreError(.io, message: "\(path): cannot open (\(String(cString: strerror(errno))))")
+            throw LifelongError(.io, message: "\(path): cannot open (\(String(cString: strerror(errno))))")
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             var holder = [UInt8](repeating: 0, count: 32)
@@ -23,7 +23,7 @@ public final class SourceLock {
             close(fd)
             let pid = String(decoding: holder.prefix(max(n, 0)), as: UTF8.self)
                 .trimmingCharacters(in: .whitespacesAndNewlines)
-            throw Scorer.ScoreError(
+            throw LifelongError(
                 .invalidArgument,
                 message: "source '\(source)' of store \(store.path) is being ingested by process "
                     + "\(pid.isEmpty ? "(unknown)" : pid); one writer per source")

@@ -56,7 +56,7 @@ extension BehaviorEncoder {
         let from = max(covered - 1, 0)
         let visited = try store.forEachSequenceEntry(txn, user: user, from: from) { last = $0 }
         guard covered == 0 || visited > 0 else {
-            throw EncodeError(
+            throw LifelongError(
                 .damaged,
                 message: "store \(store.path): user '\(user)': the record covers \(covered) behaviors, the "
                     + "sequence has fewer")
@@ -74,13 +74,13 @@ extension BehaviorEncoder {
         return record
     }
 
-    private func damaged(_ user: String) -> (any Error) -> EncodeError {
+    private func damaged(_ user: String) -> (any Error) -> LifelongError {
         let path = store.environment.path
-        return { EncodeError(.damaged, message: "store \(path): user '\(user)': \($0)") }
+        return { LifelongError(.damaged, message: "store \(path): user '\(user)': \($0)") }
     }
 
-    private func mismatch(_ user: String) -> EncodeError {
-        EncodeError(.modelMismatch, message: "user '\(user)' was encoded with another model; re-encode the store")
+    private func mismatch(_ user: String) -> LifelongError {
+        LifelongError(.modelMismatch, message: "user '\(user)' was encoded with another model; re-encode the store")
     }
 
     /// The stored tail of `user` as behaviors (raw item ids from `item_ids`), for a write that folds it.
@@ -93,7 +93,7 @@ extension BehaviorEncoder {
                 Behavior(user: user, item: raw, timestamp: e.timestamp, label: Feedback(rawValue: e.feedback)?.label))
         }
         if let missing {
-            throw EncodeError(
+            throw LifelongError(
                 .damaged,
                 message: "store \(store.path): user '\(user)': the sequence names store item \(missing), which has "
                     + "no item record")

@@ -12,7 +12,7 @@ extension BehaviorEncoder: BehaviorWriter {
     public func append(user: String, item: String, timestamp: Double, label: Bool?, category: String?) throws {
         let event = Scorer.Event(user: user, item: item, timestamp: timestamp, label: label, category: category)
         if case .refused(let kind, let reason) = try append(events: [event])[0] {
-            throw EncodeError(kind, message: reason)
+            throw LifelongError(kind, message: reason)
         }
     }
 }
@@ -50,7 +50,7 @@ extension StoreScorers {
             if writable,
                 !FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent("data.mdb"))
             {
-                throw Store.StoreError(
+                throw LifelongError(
                     .notFound,
                     message: "\(folder): no store here (expected data.mdb; create one with `lifelong encode`)")
             }

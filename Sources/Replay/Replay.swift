@@ -47,11 +47,6 @@ public struct Replay {
     public typealias Split = TimeSplit
 
     /// Options the replay cannot run with, or a store folder that already exists: `invalidArgument`.
-    public struct ReplayError: LifelongError {
-        public let message: String
-        public var kind: ErrorKind { .invalidArgument }
-    }
-
     /// Progress: (events done, events total).
     public typealias Progress = (Int, Int) -> Void
 
@@ -70,7 +65,9 @@ public struct Replay {
         var events = Array(all[history.count...])
         if let cap = options.maxEvents { events = Array(events.prefix(max(cap, 0))) }
         guard !events.isEmpty else {
-            throw ReplayError(message: "nothing to replay after the split time \(Behavior.text(ofTimestamp: split))")
+            throw LifelongError(
+                .invalidArgument, message: "nothing to replay after the split time \(Behavior.text(ofTimestamp: split))"
+            )
         }
 
         // 1. The history, encoded once.
@@ -115,15 +112,16 @@ public struct Replay {
 
     /// Options the replay cannot run with, and a store folder that exists already.
     private static func validate(_ options: Options, storeFolder: String) throws {
-        guard !options.modes.isEmpty else { throw ReplayError(message: "no modes to replay") }
+        guard !options.modes.isEmpty else { throw LifelongError(.invalidArgument, message: "no modes to replay") }
         guard options.candidates >= 1, options.rankEvery >= 1 else {
-            throw ReplayError(message: "candidates and rank-every must be ≥ 1")
+            throw LifelongError(.invalidArgument, message: "candidates and rank-every must be ≥ 1")
         }
         if case .quantile(let q) = options.split, !(0..<1).contains(q) {
-            throw ReplayError(message: "split quantile \(q) is outside [0, 1)")
+            throw LifelongError(.invalidArgument, message: "split quantile \(q) is outside [0, 1)")
         }
         guard !FileManager.default.fileExists(atPath: storeFolder) else {
-            throw ReplayError(
+            throw LifelongError(
+                .invalidArgument,
                 message:
                     "\(storeFolder) already exists; the replay builds its own store (remove it or choose another "
                     + "folder)"

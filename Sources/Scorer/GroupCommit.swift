@@ -71,7 +71,7 @@ public final class GroupCommit: Sendable {
     public func submit(_ events: [Scorer.Event], source: Scorer.SourcePosition? = nil) -> Ticket {
         let ticket = Ticket()
         if !submit(events, source: source, done: { ticket.finish($0) }) {
-            ticket.finish(.failure(Scorer.ScoreError(.internal, message: "the writer is closed")))
+            ticket.finish(.failure(LifelongError(.internal, message: "the writer is closed")))
         }
         return ticket
     }

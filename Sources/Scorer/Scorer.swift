@@ -59,15 +59,6 @@ public final class Scorer: Sendable {
     /// `invalidArgument`: an id that can never be a store key, an `append` on a scorer opened read-only;
     /// `modelMismatch`: the store was encoded with another bundle; `damaged`: the store is of another format,
     /// or a record in it is damaged.
-    public struct ScoreError: LifelongError {
-        public let kind: ErrorKind
-        public let message: String
-        public init(_ kind: ErrorKind, message: String) {
-            self.kind = kind
-            self.message = message
-        }
-    }
-
     public let model: ModelBundle
     public let store: Store
     let catalog: Mutex<Catalog>
@@ -106,7 +97,7 @@ public final class Scorer: Sendable {
         self.store = store
         let meta = try store.meta()
         if let format = meta.format, format != Store.format {
-            throw ScoreError(
+            throw LifelongError(
                 .damaged,
                 message:
                     "store \(store.path) is format \(format); this build reads \(Store.format): re-encode it "
@@ -114,11 +105,11 @@ public final class Scorer: Sendable {
             )
         }
         guard let stored = meta.fingerprint else {
-            throw ScoreError(
+            throw LifelongError(
                 .damaged, message: "\(store.path): the store has no model fingerprint in its meta (not encoded yet?)")
         }
         guard stored == model.fingerprintHex else {
-            throw ScoreError(
+            throw LifelongError(
                 .modelMismatch,
                 message:
                     "store \(store.path) was encoded with model \(stored), but the bundle \(model.folder) is model "
@@ -164,7 +155,7 @@ public final class Scorer: Sendable {
     /// A user id that can never be a store key is refused rather than scored as a cold user.
     private func validate(user: String) throws {
         guard Store.isValidId(user) else {
-            throw ScoreError(
+            throw LifelongError(
                 .invalidArgument,
                 message:
                     "user id '\(user.prefix(64))\(user.utf8.count > 64 ? "…" : "")' is empty, contains a NUL byte or "
@@ -212,7 +203,7 @@ public final class Scorer: Sendable {
     func withWriter<R: Sendable>(_ body: sending (any BehaviorWriter) throws -> R) throws -> R {
         try writer.withLock { writer in
             guard let writer else {
-                throw ScoreError(
+                throw LifelongError(
                     .invalidArgument,
                     message: "\(store.path): the scorer was opened read-only; open it with writable: true to append")
             }
@@ -243,7 +234,7 @@ public final class Scorer: Sendable {
         let c = model.config
         guard c.dText > 0, let hash = r.textHash else { return nil }
         guard let atom = try store.textAtom(snapshot, hash: hash, layers: c.textLayers ?? 0) else {
-            throw ScoreError(
+            throw LifelongError(
                 .damaged,
                 message:
                     "store \(store.path): item store id \(r.storeId) names a text atom that is missing from (or "
@@ -251,7 +242,7 @@ public final class Scorer: Sendable {
             )
         }
         guard atom.vector.count == TextVector.width else {
-            throw ScoreError(
+            throw LifelongError(
                 .damaged,
                 message:
                     "store \(store.path): the text atom of item store id \(r.storeId) has \(atom.vector.count) "

@@ -51,7 +51,7 @@ public final class StoreScorers: Sendable {
         case .manifest(let manifestPath):
             let manifest = try ShardManifest(contentsOf: manifestPath)
             guard manifest.fingerprint == model.fingerprintHex else {
-                throw Scorer.ScoreError(
+                throw LifelongError(
                     .modelMismatch,
                     message:
                         "manifest \(manifestPath) is for model \(manifest.fingerprint), but the bundle \(model.folder) "
@@ -60,8 +60,8 @@ public final class StoreScorers: Sendable {
             var shards: [Scorer] = []
             for (row, folder) in manifest.folders(manifestPath: manifestPath) {
                 do { shards.append(try open(model, folder)) } catch {
-                    throw Scorer.ScoreError(
-                        (error as? any LifelongError)?.kind ?? .damaged,
+                    throw LifelongError(
+                        (error as? any KindedError)?.kind ?? .damaged,
                         message: "manifest \(manifestPath): shard \(row.shard) (\(folder)): \(error)")
                 }
             }

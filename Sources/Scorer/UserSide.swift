@@ -52,7 +52,7 @@ extension Scorer {
             let n = try readSequence(txn, user, from: whole ? 0 : covered, scratch: s)
             let tail = whole ? n - covered : n
             guard tail >= 0, tail < Store.foldEvery else {
-                throw ScoreError(
+                throw LifelongError(
                     .damaged,
                     message:
                         "store \(store.path): user '\(user)': the record covers \(covered) behaviors, the sequence "
@@ -80,8 +80,8 @@ extension Scorer {
     }
 
     /// A feedback byte outside 0…2: a damaged record or sequence chunk (the scorer does not checksum per request).
-    private func damagedFeedback(_ user: String, _ value: UInt8) -> ScoreError {
-        ScoreError(
+    private func damagedFeedback(_ user: String, _ value: UInt8) -> LifelongError {
+        LifelongError(
             .damaged,
             message:
                 "store \(store.path): user '\(user)': a behavior has feedback \(value) (0…2 expected; a damaged "
@@ -92,8 +92,8 @@ extension Scorer {
     /// Checks that a stored record belongs to this model (shape and fingerprint).
     private func check(_ record: UserRecord.View, user: String) throws {
         let c = model.config
-        func fail(_ m: String) -> ScoreError {
-            ScoreError(.damaged, message: "store \(store.path): user '\(user)': \(m)")
+        func fail(_ m: String) -> LifelongError {
+            LifelongError(.damaged, message: "store \(store.path): user '\(user)': \(m)")
         }
         guard record.nSig == c.signatures, record.buckets == c.buckets, record.d == c.d else {
             throw fail("record shape differs from the model's")
@@ -138,7 +138,7 @@ extension Scorer {
     ) throws {
         for (position, id) in items {
             guard let raw = try store.itemId(txn, storeId: id), let r = try store.itemRecord(txn, item: raw) else {
-                throw ScoreError(
+                throw LifelongError(
                     .damaged,
                     message:
                         "store \(store.path): user '\(user)': the record names store item \(id), which has no item "

@@ -45,18 +45,18 @@ public struct ShardManifest: Codable, Sendable, Equatable {
     /// Reads and checks a manifest: its format and hash, and exactly one store for each shard 0 ..< count,
     /// each encoded with the manifest's model. Errors name the file and the shard.
     public init(contentsOf path: String) throws {
-        func fail(_ m: String) -> Store.StoreError { .init(.damaged, message: "manifest \(path): \(m)") }
+        func fail(_ m: String) -> LifelongError { .init(.damaged, message: "manifest \(path): \(m)") }
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
-            throw Store.StoreError(.notFound, message: "manifest \(path): no such file")
+            throw LifelongError(.notFound, message: "manifest \(path): no such file")
         }
         guard !isFolder.boolValue else {
-            throw Store.StoreError(
+            throw LifelongError(
                 .invalidArgument, message: "manifest \(path) is a folder; give its manifest.json")
         }
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw Store.StoreError(.io, message: "manifest \(path): cannot read (\(error.localizedDescription))")
+            throw LifelongError(.io, message: "manifest \(path): cannot read (\(error.localizedDescription))")
         }
         do { self = try JSONDecoder().decode(ShardManifest.self, from: data) } catch {
             throw fail("not a shard manifest (\(error))")
@@ -71,7 +71,7 @@ public struct ShardManifest: Codable, Sendable, Equatable {
             guard !rows.isEmpty else { throw fail("shard \(k) of \(shardCount) has no store") }
             guard rows.count == 1 else { throw fail("shard \(k) is listed \(rows.count) times") }
             guard rows[0].fingerprint == fingerprint else {
-                throw Store.StoreError(
+                throw LifelongError(
                     .modelMismatch,
                     message:
                         "manifest \(path): shard \(k) (\(rows[0].path)) was encoded with model \(rows[0].fingerprint), "
@@ -88,7 +88,7 @@ public struct ShardManifest: Codable, Sendable, Equatable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         do { try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw Store.StoreError(.io, message: "manifest \(path): cannot write (\(error.localizedDescription))")
+            throw LifelongError(.io, message: "manifest \(path): cannot write (\(error.localizedDescription))")
         }
     }
 
@@ -113,7 +113,7 @@ extension ShardManifest {
     /// - Complexity: one scan of each store's `users` and one read of each `data.mdb`.
     public static func build(stores: [String], fingerprint: String, manifestPath: String) throws -> ShardManifest {
         guard !stores.isEmpty else {
-            throw Store.StoreError(.invalidArgument, message: "a manifest needs the shard stores, shard 0 first")
+            throw LifelongError(.invalidArgument, message: "a manifest needs the shard stores, shard 0 first")
         }
         let base =
             URL(fileURLWithPath: (manifestPath as NSString).deletingLastPathComponent).standardizedFileURL.path + "/"
@@ -122,13 +122,13 @@ extension ShardManifest {
             let store = try Store(path: folder, readOnly: true)
             let stored = try store.meta().fingerprint ?? "?"
             guard stored == fingerprint else {
-                throw Store.StoreError(
+                throw LifelongError(
                     .modelMismatch,
                     message: "shard \(k) (\(folder)) was encoded with model \(stored), not \(fingerprint)")
             }
             let routing = try store.routing(shard: k, of: stores.count)
             if let stray = routing.strays.first {
-                throw Store.StoreError(
+                throw LifelongError(
                     .invalidArgument,
                     message: "shard \(k) (\(folder)) holds user '\(stray)', whose shard is "
                         + "\(shard(of: stray, count: stores.count)) of \(stores.count)")
@@ -136,7 +136,7 @@ extension ShardManifest {
             let file = (folder as NSString).appendingPathComponent("data.mdb")
             let data: Data
             do { data = try Data(contentsOf: URL(fileURLWithPath: file), options: .alwaysMapped) } catch {
-                throw Store.StoreError(.io, message: "\(file): cannot read (\(error.localizedDescription))")
+                throw LifelongError(.io, message: "\(file): cannot read (\(error.localizedDescription))")
             }
             let absolute = URL(fileURLWithPath: folder).standardizedFileURL.path
             rows.append(

@@ -1,3 +1,4 @@
+import Errors
 package import LMDB
 
 /// Where each input stream stands (docs/FORMATS.md, "Sources"): `meta` key `source/NAME`, value the decimal
@@ -24,7 +25,8 @@ extension Store {
         }
         guard let value else { return nil }
         guard let offset = Self.parseSourceOffset(value) else {
-            throw StoreError(
+            throw LifelongError(
+                .damaged,
                 message: "\(path): the offset of source '\(name)' (meta key '\(Self.sourceKey(name))') is damaged: "
                     + "'\(String(decoding: value.prefix(40), as: UTF8.self))' is not an integer ≥ 0; the store cannot "
                     + "tell which of the source's events it holds")

@@ -1,3 +1,4 @@
+import Errors
 public import LMDB
 public import Model
 
@@ -87,7 +88,7 @@ extension Store {
     public var path: String { environment.path }
 
     /// `user`'s record, read in place (zero-copy: `body` must not keep the bytes); nil for a user not in the
-    /// store. The view's header checks (magic, version, sizes) are done; a failure is `StoreError`
+    /// store. The view's header checks (magic, version, sizes) are done; a failure is `LifelongError`
     /// `.damagedRecord` naming the user.
     package func withUserRecord<R>(
         _ snapshot: borrowing Snapshot, user: String,
@@ -96,7 +97,7 @@ extension Store {
         try snapshot.get(users, user) { bytes in
             let view: UserRecord.View
             do { view = try UserRecord.View(bytes) } catch {
-                throw StoreError(message: "store \(path): user '\(user)': \(error)")
+                throw LifelongError(.damaged, message: "store \(path): user '\(user)': \(error)")
             }
             return try body(view)
         }
@@ -106,7 +107,7 @@ extension Store {
     package func userRecord(_ snapshot: borrowing Snapshot, user: String) throws -> UserRecord? {
         try snapshot.get(users, user) { bytes in
             do { return try UserRecord(decoding: bytes) } catch {
-                throw StoreError(message: "store \(path): user '\(user)': \(error)")
+                throw LifelongError(.damaged, message: "store \(path): user '\(user)': \(error)")
             }
         }
     }

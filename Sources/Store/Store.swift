@@ -53,15 +53,6 @@ public final class Store: @unchecked Sendable {
 
     /// A store or manifest that is missing (`notFound`), not a Lifelong store or holds a damaged record
     /// (`damaged`), cannot be read (`io`), or belongs to another model (`modelMismatch`).
-    public struct StoreError: LifelongError {
-        public let kind: ErrorKind
-        public let message: String
-        public init(_ kind: ErrorKind = .damaged, message: String) {
-            self.kind = kind
-            self.message = message
-        }
-    }
-
     /// - Parameter mapSize: the initial map (it grows on demand, doubling; tests start it small to force that).
     public init(
         path: String, readOnly: Bool = false, durability: Environment.Durability = .full, mapSize: Int = 256 << 20
@@ -72,7 +63,7 @@ public final class Store: @unchecked Sendable {
         o.mapSize = mapSize
         o.durability = durability
         if readOnly, !FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("data.mdb")) {
-            throw StoreError(
+            throw LifelongError(
                 .notFound, message: "\(path): no store here (expected data.mdb; create one with `lifelong encode`)")
         }
         if !readOnly {  // parent folders too: `encode --store out/shards/shard-0` on a fresh machine
@@ -84,7 +75,7 @@ public final class Store: @unchecked Sendable {
         let names = ["meta", "items", "item_ids", "users", "sequences", "texts"]
         let opened = try environment.databases(names, create: !readOnly)
         for (name, db) in zip(names, opened).dropLast() where db == nil {
-            throw StoreError(message: "\(path): not a Lifelong store (no '\(name)' database)")
+            throw LifelongError(.damaged, message: "\(path): not a Lifelong store (no '\(name)' database)")
         }
         metaDatabase = opened[0]!; items = opened[1]!; itemIds = opened[2]!
         users = opened[3]!; sequences = opened[4]!
@@ -206,7 +197,7 @@ package struct ItemRecord: Equatable, Sendable {
     }
 
     package init(decoding bytes: UnsafeRawBufferPointer) throws {
-        func fail(_ m: String) -> UserRecord.DecodeError { .init(message: m) }
+        func fail(_ m: String) -> LifelongError { .init(.damaged, message: m) }
         guard bytes.count >= 90, Array(bytes[0..<4]) == Self.magic else { throw fail("not an item record") }
         var r = ByteReader(bytes)
         _ = r.bytes(4)
@@ -257,7 +248,7 @@ package struct TextVectorRecord: Equatable, Sendable {
     }
 
     package init(decoding bytes: UnsafeRawBufferPointer) throws {
-        func fail(_ m: String) -> UserRecord.DecodeError { .init(message: m) }
+        func fail(_ m: String) -> LifelongError { .init(.damaged, message: m) }
         guard bytes.count >= Self.headerSize, Array(bytes[0..<4]) == Self.magic else {
             throw fail("not a text vector record")
         }

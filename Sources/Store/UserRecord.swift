@@ -141,11 +141,6 @@ public struct UserRecord: Equatable, Sendable {
     }
 
     /// A stored record that does not decode: always `damaged`.
-    public struct DecodeError: LifelongError {
-        public let message: String
-        public var kind: ErrorKind { .damaged }
-    }
-
     /// A stored record read in place, without copying: the header's fields and where each section starts.
     /// Opening checks magic, version, precision and that the size matches the header — not the checksum
     /// (`init(decoding:)` does; the scorer skips it per request). The one place that knows the layout.
@@ -158,7 +153,7 @@ public struct UserRecord: Equatable, Sendable {
         static let checksumOffset = 40, fingerprintOffset = 48
 
         package init(_ bytes: UnsafeRawBufferPointer) throws {
-            func fail(_ m: String) -> DecodeError { DecodeError(message: m) }
+            func fail(_ m: String) -> LifelongError { LifelongError(.damaged, message: m) }
             guard bytes.count >= UserRecord.headerSize else {
                 throw fail("record of \(bytes.count) bytes is shorter than its header")
             }
@@ -238,7 +233,7 @@ public struct UserRecord: Equatable, Sendable {
         let w = view.windowCount, n = nSig * buckets
         let storedCRC = bytes.littleEndian(UInt32.self, at: View.checksumOffset)
         guard CRC32C.checksum(bytes, zeroing: View.checksumOffset..<(View.checksumOffset + 4)) == storedCRC else {
-            throw DecodeError(message: "checksum mismatch (corrupt record)")
+            throw LifelongError(.damaged, message: "checksum mismatch (corrupt record)")
         }
         fingerprint = Array(bytes[View.fingerprintOffset..<(View.fingerprintOffset + 32)])
         counts = (0..<n).map { bytes.littleEndian(UInt32.self, at: view.countsOffset + 4 * $0) }

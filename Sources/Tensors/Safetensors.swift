@@ -30,7 +30,7 @@ public struct Safetensors: Sendable {
     let dataStart: Int
 
     /// A file that cannot be read (`io`) or is not valid safetensors (`damaged`), naming the file and tensor.
-    public struct FormatError: LifelongError {
+    public struct FormatError: KindedError {
         public let kind: ErrorKind
         public let path: String
         public let tensor: String?

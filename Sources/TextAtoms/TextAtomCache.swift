@@ -20,7 +20,7 @@ public struct TextAtomCache {
 
     public init(store: Store, textModel: MiniLM, layers: Int) throws {
         guard store.texts != nil else {
-            throw Store.StoreError(
+            throw LifelongError(
                 .damaged, message: "store \(store.environment.path): no texts database (opened read-only?)")
         }
         self.store = store

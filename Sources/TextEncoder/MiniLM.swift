@@ -34,22 +34,13 @@ public final class MiniLM: @unchecked Sendable {
     let encoderLayers: [Layer]
 
     /// A text model folder with a file missing (`notFound`) or not what all-MiniLM-L6-v2 needs (`damaged`).
-    public struct LoadError: LifelongError {
-        public let kind: ErrorKind
-        public let message: String
-        public init(_ kind: ErrorKind = .damaged, message: String) {
-            self.kind = kind
-            self.message = message
-        }
-    }
-
     /// Loads `config.json`, `vocab.txt` and `model.safetensors` from `folder`, checking every tensor's shape
     /// against the configuration; every error names the file (and the tensor).
     public init(folder: String) throws {
         let configPath = folder + "/config.json", vocabPath = folder + "/vocab.txt",
             weightsPath = folder + "/model.safetensors"
         for path in [configPath, vocabPath, weightsPath] where !FileManager.default.fileExists(atPath: path) {
-            throw LoadError(
+            throw LifelongError(
                 .notFound,
                 message:
                     "\(path): missing (the text model folder needs config.json, vocab.txt and model.safetensors; "
@@ -63,10 +54,11 @@ public final class MiniLM: @unchecked Sendable {
         let c = config
         func tensor(_ name: String, _ shape: [Int]) throws -> [Float] {
             guard let t = file.tensors[name] else {
-                throw LoadError(message: "\(weightsPath): tensor '\(name)' is missing")
+                throw LifelongError(.damaged, message: "\(weightsPath): tensor '\(name)' is missing")
             }
             guard t.shape == shape else {
-                throw LoadError(
+                throw LifelongError(
+                    .damaged,
                     message: "\(weightsPath): tensor '\(name)' has shape \(t.shape), config.json implies \(shape)")
             }
             return try file.floats(name)
@@ -101,7 +93,8 @@ public final class MiniLM: @unchecked Sendable {
         }
         encoderLayers = layers
         guard tokenizer.vocabulary.count <= c.vocabularySize else {
-            throw LoadError(
+            throw LifelongError(
+                .damaged,
                 message:
                     "\(vocabPath): \(tokenizer.vocabulary.count) pieces, but config.json says vocab_size "
                     + "\(c.vocabularySize)"
@@ -129,12 +122,14 @@ public final class MiniLM: @unchecked Sendable {
     static func readConfig(_ path: String) throws -> Config {
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) } catch {
-            throw LoadError(message: "\(path): not readable JSON (\(error.localizedDescription))")
+            throw LifelongError(.damaged, message: "\(path): not readable JSON (\(error.localizedDescription))")
         }
-        guard let o = object as? [String: Any] else { throw LoadError(message: "\(path): not a JSON object") }
+        guard let o = object as? [String: Any] else {
+            throw LifelongError(.damaged, message: "\(path): not a JSON object")
+        }
         func int(_ key: String) throws -> Int {
             guard let v = o[key] as? NSNumber, v.intValue > 0 else {
-                throw LoadError(message: "\(path): '\(key)' is missing or not a positive integer")
+                throw LifelongError(.damaged, message: "\(path): '\(key)' is missing or not a positive integer")
             }
             return v.intValue
         }
@@ -145,10 +140,12 @@ public final class MiniLM: @unchecked Sendable {
         c.typeVocabulary = try int("type_vocab_size"); c.vocabularySize = try int("vocab_size")
         if let eps = o["layer_norm_eps"] as? NSNumber { c.layerNormEps = eps.floatValue }
         if let act = o["hidden_act"] as? String, act != "gelu" {
-            throw LoadError(message: "\(path): hidden_act '\(act)' is not supported (only 'gelu', the erf form)")
+            throw LifelongError(
+                .damaged, message: "\(path): hidden_act '\(act)' is not supported (only 'gelu', the erf form)")
         }
         guard c.hidden % c.heads == 0 else {
-            throw LoadError(
+            throw LifelongError(
+                .damaged,
                 message: "\(path): hidden_size \(c.hidden) is not a multiple of num_attention_heads \(c.heads)")
         }
         return c
@@ -165,7 +162,8 @@ public final class MiniLM: @unchecked Sendable {
     /// Embeds `texts` with the first `layers` encoder layers, `batchTokens` tokens per packed batch at most.
     public func embed(_ texts: [String], layers: Int, batchTokens: Int = 4096) throws -> [Embedding] {
         guard (0...config.layers).contains(layers) else {
-            throw LoadError(
+            throw LifelongError(
+                .damaged,
                 message: "--layers \(layers): the text model has \(config.layers) layers (0…\(config.layers))")
         }
         let ids = texts.map { tokenizer.ids($0) }

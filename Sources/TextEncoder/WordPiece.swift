@@ -19,7 +19,7 @@ public struct WordPieceTokenizer: Sendable {
     static let maxWordCharacters = 100
 
     /// A `vocab.txt` that cannot be read (`io`) or is not a WordPiece vocabulary (`damaged`).
-    public struct VocabularyError: LifelongError {
+    public struct VocabularyError: KindedError {
         public let path: String
         public let reason: String
         public var kind: ErrorKind = .damaged

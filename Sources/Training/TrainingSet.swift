@@ -36,11 +36,6 @@ package struct TrainingSet: Sendable {
     package let validTime: Double, testTime: Double
 
     /// A log that cannot be split for training (a period without both labels): `input`.
-    public struct SplitError: LifelongError {
-        public let message: String
-        public var kind: ErrorKind { .input }
-    }
-
     /// `textVectors` maps an item id to its cached text atom (only for bundles with a text projection).
     /// `validFraction`/`testFraction`: the split points as fractions of the log in time order (0.8, 0.9).
     package init(
@@ -84,7 +79,8 @@ package struct TrainingSet: Sendable {
         }
         for (name, part) in [("train", train), ("valid", valid), ("test", test)] {
             guard part.contains(where: \.label), part.contains(where: { !$0.label }) else {
-                throw SplitError(
+                throw LifelongError(
+                    .input,
                     message:
                         "the \(name) period has no "
                         + "\(part.isEmpty ? "labelled behaviors" : "positive and negative labels both") "

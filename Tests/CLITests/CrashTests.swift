@@ -1,3 +1,4 @@
+import Errors
 import Offline
 import Foundation
 import LMDB
@@ -86,7 +87,7 @@ struct CrashTests {
         func check(_ store: String, before: [String: Int], after: [String: Int], phase: String) throws {
             guard FileManager.default.fileExists(atPath: store + "/data.mdb") else { return }
             let s: Store
-            do { s = try Store(path: store, readOnly: true) } catch let e as Store.StoreError
+            do { s = try Store(path: store, readOnly: true) } catch let e as LifelongError
                 where e.message.contains("no 'meta' database")
             {
                 // Killed before the store's databases were created (they are created all at once, or not at all).

@@ -31,8 +31,9 @@ struct BundleCorpusTests {
                 as? [String: Any])
         if let error = expected["error"] as? [String: Any] {
             let error_ = try #require(throws: (any Error).self) { try ModelBundle(folder: folder) }
-            let thrown = try #require(error_ as? any LifelongError, "\(error_) is not a LifelongError")
+            let thrown = try #require(error_ as? any KindedError, "\(error_) is not a KindedError")
             #expect(thrown.kind.rawValue == error["kind"] as? String)
+            #expect(ErrorKind(of: error_).rawValue == error["kind"] as? String)
             let message = (error["message"] as? String ?? "").replacingOccurrences(of: "{bundle}", with: folder)
             #expect(Array(thrown.message.utf8) == Array(message.utf8))  // bytes: `==` equates NFC and NFD
             return

@@ -98,7 +98,7 @@ struct BatchAppendTests {
         #expect(try writable.append(events: []).isEmpty)
         #expect(try databases(store) == before)
         let readOnly = try Scorer(model: fixture.model, store: store, writable: false)
-        #expect(throws: Scorer.ScoreError.self) {
+        #expect(throws: LifelongError.self) {
             try readOnly.append(events: [.init(user: "u0", item: "1", timestamp: 2e6)])
         }
     }

@@ -1,3 +1,4 @@
+import Errors
 import Foundation
 import Testing
 import Tensors
@@ -521,7 +522,7 @@ struct TextAtomTests {
         let model = try ModelBundle(folder: root + "/model")
         #expect(model.config.dText == 6 && model.config.textLayers == 2)
         let refused = try Store(path: root + "/refused")
-        #expect(throws: BehaviorEncoder.EncodeError.self) { try BehaviorEncoder(model: model, store: refused) }
+        #expect(throws: LifelongError.self) { try BehaviorEncoder(model: model, store: refused) }
 
         let distinctTexts = Set(data.items.values.compactMap(\.text)).count
         let store = try Store(path: root + "/store")

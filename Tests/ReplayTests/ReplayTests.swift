@@ -1,3 +1,4 @@
+import Errors
 import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
@@ -260,12 +261,12 @@ final class ReplayFixture: @unchecked Sendable {
 
     @Test func refusesAnExistingStoreAndAnEmptyReplay() throws {
         var options = Replay.Options()
-        #expect(throws: Replay.ReplayError.self) {
+        #expect(throws: LifelongError.self) {
             try Replay.run(
                 model: fixture.model, data: fixture.data, storeFolder: fixture.root + "/report/store", options: options)
         }
         options.split = .time(.infinity)
-        let error = #expect(throws: Replay.ReplayError.self) {
+        let error = #expect(throws: LifelongError.self) {
             try Replay.run(
                 model: fixture.model, data: fixture.data, storeFolder: fixture.root + "/empty", options: options)
         }

@@ -1,3 +1,4 @@
+import Errors
 import Foundation
 import Testing
 import TestSupport
@@ -34,7 +35,7 @@ struct GroupCommitTests {
             #expect(try f.store.read { try f.store.userRecord($0, user: "lane\(lane)") } != nil)
         }
         // A closed writer refuses, and says so.
-        #expect(throws: Scorer.ScoreError.self) { try commits.submit([event("late", 30_000)]).wait() }
+        #expect(throws: LifelongError.self) { try commits.submit([event("late", 30_000)]).wait() }
         #expect(!commits.submit([event("late", 30_000)]) { _ in Issue.record("completion of a refused batch") })
     }
 }

@@ -1,3 +1,4 @@
+import Errors
 import Foundation
 import Testing
 import TestSupport
@@ -125,7 +126,7 @@ struct MiniLMFileTests {
         let dir = temporaryFolder("minilm")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try copyModel(to: dir)
-        let missing = try #require(throws: MiniLM.LoadError.self) { try MiniLM(folder: dir) }
+        let missing = try #require(throws: LifelongError.self) { try MiniLM(folder: dir) }
         #expect(missing.message.contains(dir + "/model.safetensors"))
         // Truncated: the first megabyte of the real file.
         let head = try FileHandle(forReadingFrom: URL(fileURLWithPath: minilmFolder + "/model.safetensors")).read(
@@ -134,7 +135,7 @@ struct MiniLMFileTests {
         let truncated = try #require(throws: (any Error).self) { try MiniLM(folder: dir) }
         #expect("\(truncated)".contains(dir + "/model.safetensors"))
         try Data("{\"hidden_size\": 384".utf8).write(to: URL(fileURLWithPath: dir + "/config.json"))
-        let config = try #require(throws: MiniLM.LoadError.self) { try MiniLM(folder: dir) }
+        let config = try #require(throws: LifelongError.self) { try MiniLM(folder: dir) }
         #expect(config.message.contains(dir + "/config.json"))
     }
 }

@@ -1,3 +1,4 @@
+import Errors
 import BehaviorLog
 import ArgumentParser
 import Offline
@@ -54,7 +55,7 @@ struct Synth: ParsableCommand {
         p.currentRate = currentRate
         p.drifts = drifts; p.bias = bias; p.affinityWeight = affinityWeight
         p.spanDays = spanDays; p.seed = seed
-        do { try p.validate() } catch let e as SyntheticLog.Parameters.ParameterError {
+        do { try p.validate() } catch let e as LifelongError {
             throw ValidationError(e.message)
         }
         return p
