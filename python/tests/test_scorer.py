@@ -54,6 +54,9 @@ def test_errors_map_to_exception_classes(quickstart: Path, tmp_path: Path) -> No
         lifelong.Scorer(tmp_path / "no-such-folder", store)
     with pytest.raises(lifelong.NotFoundError, match="no store here"):
         lifelong.Scorer(model, tmp_path / "no-such-store")
+    with pytest.raises(lifelong.NotFoundError, match="no store here"):  # a writable open creates nothing
+        lifelong.Scorer(model, tmp_path / "no-such-store", writable=True)
+    assert not (tmp_path / "no-such-store").exists()
     with pytest.raises(lifelong.ModelMismatchError, match="encoded with model"):
         lifelong.Scorer(quickstart / "other", store)
     corrupt = tmp_path / "corrupt"
