@@ -63,6 +63,8 @@ let package = Package(
 
         // The error vocabulary every layer's errors adopt (`ErrorKind`, `LifelongError`).
         .target(name: "Errors"),
+        // The `\u` escape both strict JSON readers (the log's and the service's) decode.
+        .target(name: "JSONText"),
         // Storage layer: a typed Swift wrapper over LMDB. CLMDB stays out of its public API.
         .target(name: "LMDB", dependencies: ["CLMDB", "Errors"]),
         // Tensors and kernels shared by everything numeric: safetensors, BLAS, buffers, the seeded
@@ -70,7 +72,7 @@ let package = Package(
         .target(name: "Tensors", dependencies: ["COpenBLAS", "CKernels", "Errors"]),
 
         // 1. The behavior log: the log rules (RecBole, JSON Lines), ordering, time split, the synthetic generator.
-        .target(name: "BehaviorLog", dependencies: ["Tensors", "Errors"]),
+        .target(name: "BehaviorLog", dependencies: ["Tensors", "Errors", "JSONText"]),
         // 2. The model: bundle, vocabulary, fingerprint, random bundles and the v1/v2 math (embedding,
         //    SimHash, Eq. 12, the bucket update, the MLP input).
         .target(
@@ -142,7 +144,7 @@ let package = Package(
         .target(
             name: "Service",
             dependencies: [
-                "Scorer", "Offline", "Model", "Store", "LMDB", "Errors",
+                "Scorer", "Offline", "Model", "Store", "LMDB", "Errors", "JSONText",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),

@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 /// One line of JSON Lines as strict JSON (RFC 8259): a top-level object whose members are read as the log
 /// rules need them — strings, numbers (their literal kept, so integer ids keep every digit), booleans,
@@ -238,29 +239,9 @@ struct JSONLine {
 
     /// After `\u`: four hex digits, and a second `\uXXXX` for a surrogate pair; a lone surrogate is refused.
     private mutating func unicodeEscape() -> Unicode.Scalar? {
-        guard let high = hex4() else { return nil }
-        if (0xDC00...0xDFFF).contains(high) { return nil }
-        guard (0xD800...0xDBFF).contains(high) else { return Unicode.Scalar(high) }
-        guard take(0x5C), take(0x75), let low = hex4(), (0xDC00...0xDFFF).contains(low) else { return nil }
-        return Unicode.Scalar(0x1_0000 + ((high - 0xD800) << 10) + (low - 0xDC00))
-    }
-
-    private mutating func hex4() -> UInt32? {
-        guard at + 4 <= bytes.count else { return nil }
-        var v: UInt32 = 0
-        for _ in 0..<4 {
-            let b = bytes[at]
-            let digit: UInt8
-            switch b {
-            case 0x30...0x39: digit = b - 0x30
-            case 0x61...0x66: digit = b - 0x61 + 10
-            case 0x41...0x46: digit = b - 0x41 + 10
-            default: return nil
-            }
-            v = v << 4 | UInt32(digit)
-            at += 1
-        }
-        return v
+        guard let (scalar, end) = JSONText.unicodeEscape(bytes, at: at) else { return nil }
+        at = end
+        return scalar
     }
 }
 

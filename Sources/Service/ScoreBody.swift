@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 /// The score request's JSON body, read in one pass over its bytes: Foundation's `JSONDecoder` takes several
 /// times as long for the same body (`lifelong-bench decode`; docs/SERVING.md). The log reader's JSON rules
@@ -176,33 +177,9 @@ public struct ScoreBody {
 
     /// `\uXXXX` (after the `u`), with a surrogate pair's second half, as UTF-8.
     private mutating func escapedScalar() throws(ServiceError) -> [UInt8] {
-        var value = try hex4()
-        if (0xD800..<0xDC00).contains(value) {
-            try literal("\\u")
-            let low = try hex4()
-            guard (0xDC00..<0xE000).contains(low) else { throw broken() }
-            value = 0x10000 + ((value - 0xD800) << 10) + (low - 0xDC00)
-        }
-        guard let scalar = Unicode.Scalar(value) else { throw broken() }
+        guard let (scalar, end) = JSONText.unicodeEscape(bytes, at: at) else { throw broken() }
+        at = end
         return Array(String(Character(scalar)).utf8)
-    }
-
-    private mutating func hex4() throws(ServiceError) -> UInt32 {
-        guard at + 4 <= bytes.count else { throw broken() }
-        var v: UInt32 = 0
-        for _ in 0..<4 {
-            let c = bytes[at]
-            let d: UInt8
-            switch c {
-            case 0x30...0x39: d = c - 0x30
-            case 0x41...0x46: d = c - 0x41 + 10
-            case 0x61...0x66: d = c - 0x61 + 10
-            default: throw broken()
-            }
-            v = v << 4 | UInt32(d)
-            at += 1
-        }
-        return v
     }
 
     /// A JSON number (the grammar checked), as a Double.
