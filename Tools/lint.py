@@ -6,7 +6,10 @@
 - no Swift function (func, init, deinit, subscript, accessor) or Python def over 80 lines in Sources,
   Tools and python/lifelong;
 - every module a Swift file imports is one its target declares in Package.swift (or the toolchain's);
-- docs/ARCHITECTURE.md's module table lists exactly the targets and dependencies Package.swift declares.
+- docs/ARCHITECTURE.md's module table lists exactly the targets and dependencies Package.swift declares;
+- the serving binaries (lifelong-serve, liblifelong_c.so) link, through every dependency, only the modules of
+  SERVING_ALLOWED (and, until the online writer leaves Offline, those of SERVING_NOT_YET — a ratchet: one that
+  is no longer linked must leave that list).
 
 Usage: Tools/lint.py [--swift-package-json FILE]   (default: runs `swift package dump-package`)
 Exit status 1 with one line per finding, `path:line: rule`.
@@ -35,6 +38,16 @@ TOOLCHAIN = {
     "Foundation", "FoundationEssentials", "Dispatch", "Glibc", "Darwin", "Synchronization", "XCTest",
     "Testing", "Musl", "os", "FoundationXML", "FoundationNetworking",
 }
+
+# What the serving binaries may link, directly or through their dependencies: the read path, the store, the
+# service and the JSON escape it shares with the log reader; never the log reader or a language model.
+SERVING_TARGETS = ("lifelong-serve", "LifelongC")
+SERVING_ALLOWED = {
+    "Errors", "JSONText", "Tensors", "CKernels", "COpenBLAS", "Model", "Store", "LMDB", "CLMDB", "CLifelong", "Scorer",
+    "Service",
+}
+# Linked only because Offline holds the online writer (`BehaviorEncoder`'s appends); its own module ends that.
+SERVING_NOT_YET = {"Offline", "BehaviorLog", "TextEncoder", "TextAtoms"}
 
 
 def tracked(roots: tuple[str, ...], suffixes: set[str]) -> list[Path]:
@@ -221,6 +234,29 @@ def check_architecture(findings: list[str], targets: dict[str, dict]) -> None:
         findings.append(f"docs/ARCHITECTURE.md:1: the table lists {name}, which Package.swift does not declare")
 
 
+def linked(targets: dict[str, dict], name: str) -> set[str]:
+    """Every target `name` links, through every dependency."""
+    seen: set[str] = set()
+    stack = [name]
+    while stack:
+        for dep in targets[stack.pop()]["deps"]:
+            if dep in targets and dep not in seen:
+                seen.add(dep)
+                stack.append(dep)
+    return seen
+
+
+def check_serving_links(findings: list[str], targets: dict[str, dict]) -> None:
+    linked_now: set[str] = set()
+    for name in SERVING_TARGETS:
+        links = linked(targets, name)
+        linked_now |= links
+        for module in sorted(links - SERVING_ALLOWED - SERVING_NOT_YET):
+            findings.append(f"Package.swift:1: {name} links {module}, outside Tools/lint.py's SERVING_ALLOWED")
+    for module in sorted(SERVING_NOT_YET - linked_now):
+        findings.append(f"Tools/lint.py:1: no serving binary links {module} any more: take it out of SERVING_NOT_YET")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--swift-package-json", type=Path, help="output of `swift package dump-package`")
@@ -237,6 +273,7 @@ def main() -> int:
     check_functions(findings)
     check_imports(findings, targets)
     check_architecture(findings, targets)
+    check_serving_links(findings, targets)
     for finding in findings:
         print(finding)
     if findings:
