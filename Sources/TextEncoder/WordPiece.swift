@@ -19,22 +19,14 @@ public struct WordPieceTokenizer: Sendable {
     static let maxWordCharacters = 100
 
     /// A `vocab.txt` that cannot be read (`io`) or is not a WordPiece vocabulary (`damaged`).
-    public struct VocabularyError: KindedError {
-        public let path: String
-        public let reason: String
-        public var kind: ErrorKind = .damaged
-        public var message: String { "\(path): \(reason)" }
-    }
-
     /// Reads `vocab.txt`: one piece per line, its id the 0-based line number.
     public init(vocabularyFile path: String, maxTokens: Int = 256) throws {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw VocabularyError(
-                path: path, reason: "cannot read the vocabulary (\(error.localizedDescription))", kind: .io)
+            throw LifelongError(.io, message: "\(path): cannot read the vocabulary (\(error.localizedDescription))")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw VocabularyError(path: path, reason: "not valid UTF-8")
+            throw LifelongError(.damaged, message: "\(path): not valid UTF-8")
         }
         var pieces = text.split(separator: "\n", omittingEmptySubsequences: false).map {
             String($0.hasSuffix("\r") ? $0.dropLast() : $0)
@@ -50,11 +42,11 @@ public struct WordPieceTokenizer: Sendable {
         for (i, p) in pieces.enumerated() where v[p] == nil { v[p] = Int32(i) }
         func special(_ s: String) throws -> Int32 {
             guard let id = v[s] else {
-                throw VocabularyError(path: source, reason: "no \(s) token (\(pieces.count) lines read)")
+                throw LifelongError(.damaged, message: "\(source): no \(s) token (\(pieces.count) lines read)")
             }
             return id
         }
-        guard maxTokens >= 2 else { throw VocabularyError(path: source, reason: "maxTokens must be at least 2") }
+        guard maxTokens >= 2 else { throw LifelongError(.damaged, message: "\(source): maxTokens must be at least 2") }
         vocabulary = v
         cls = try special("[CLS]"); sep = try special("[SEP]"); unknown = try special("[UNK]");
         pad = try special("[PAD]")

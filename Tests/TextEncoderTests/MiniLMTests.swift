@@ -108,7 +108,7 @@ struct WordPieceTests {
 
     @Test("a vocabulary without the special tokens is refused, naming what is missing")
     func special() {
-        #expect(throws: WordPieceTokenizer.VocabularyError.self) { try WordPieceTokenizer(pieces: ["a", "b"]) }
+        #expect(throws: LifelongError.self) { try WordPieceTokenizer(pieces: ["a", "b"]) }
     }
 }
 
